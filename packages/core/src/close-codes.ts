@@ -1,0 +1,75 @@
+/**
+ * WebSocket close codes Patchbay sends (docs/protocol.md §8). 44xx mirror HTTP statuses.
+ * Whether a client may reconnect after each is decided in {@link isRetryableClose}.
+ */
+export const CloseCode = {
+  /** Normal closure: the client or server closed on purpose. */
+  NORMAL: 1000,
+  /** The server is going away (shutdown); reconnect, ideally to another process. */
+  GOING_AWAY: 1001,
+  /** A frame of the wrong kind for the negotiated codec (text under msgpack, binary under JSON). */
+  UNSUPPORTED_DATA: 1003,
+  /** No close frame was received (set locally by the WebSocket API, never sent). */
+  ABNORMAL: 1006,
+  /** A frame exceeded `maxPayload`. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The server hit an unexpected condition. */
+  INTERNAL_ERROR: 1011,
+  /** The server is restarting; reconnect. */
+  SERVICE_RESTART: 1012,
+  /** A frame that does not decode, or is not a valid message (§3). */
+  BAD_REQUEST: 4400,
+  /** Credentials missing or expired. */
+  UNAUTHORIZED: 4401,
+  /** Not allowed. */
+  FORBIDDEN: 4403,
+  /** No subprotocol was negotiated (§2). */
+  SUBPROTOCOL_NOT_ACCEPTABLE: 4406,
+  /** A request id was reused while its call was still in flight (§4). */
+  DUPLICATE_ID: 4409,
+  /** The peer sent too much, too fast. */
+  TOO_MANY_REQUESTS: 4429,
+} as const
+
+/** One of the close codes of {@link CloseCode}. */
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
+
+const FATAL = new Set<number>([
+  CloseCode.UNSUPPORTED_DATA,
+  CloseCode.MESSAGE_TOO_BIG,
+  CloseCode.BAD_REQUEST,
+  CloseCode.UNAUTHORIZED,
+  CloseCode.FORBIDDEN,
+  CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE,
+  CloseCode.DUPLICATE_ID,
+])
+
+/**
+ * Whether a client may reconnect after the connection closed with `code`. The single place
+ * that decides retry-or-give-up: codes that mean "this client is wrong" are fatal, since
+ * retrying would repeat the same failure; everything else (network loss, restarts, server
+ * errors, rate limits after backoff) may be retried.
+ */
+export function isRetryableClose(code: number): boolean {
+  if (code === CloseCode.NORMAL) return false
+  return !FATAL.has(code)
+}
+
+/** The most bytes a close reason may take (RFC 6455 §5.5: 125 minus the 2-byte code). */
+export const MAX_CLOSE_REASON_BYTES = 123
+
+const encoder = new TextEncoder()
+
+/**
+ * Cuts a close reason to at most {@link MAX_CLOSE_REASON_BYTES} UTF-8 bytes without
+ * splitting a character (a split character would make the close frame invalid UTF-8).
+ */
+export function truncateCloseReason(reason: string): string {
+  if (reason.length <= MAX_CLOSE_REASON_BYTES / 3) return reason
+  const bytes = encoder.encode(reason)
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason
+  let end = MAX_CLOSE_REASON_BYTES
+  // Step back over continuation bytes (10xxxxxx) to the start of the cut character.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--
+  return new TextDecoder().decode(bytes.subarray(0, end))
+}

@@ -1,0 +1,41 @@
+export { CloseCode, isRetryableClose, truncateCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js'
+export type { CloseCodeValue } from './close-codes.js'
+export { ErrorCode, PatchbayError, isPatchbayError, isErrorCode } from './errors.js'
+export type { BuiltinErrorCode, ErrorCodeString, ValidationIssue, WireError, PatchbayErrorOptions } from './errors.js'
+export { Subprotocol, subprotocolOf, DEFAULT_ENCODINGS, negotiateSubprotocol, parseSubprotocolHeader, encodingOf } from './subprotocol.js'
+export type { SubprotocolName, Encoding } from './subprotocol.js'
+export { jsonCodec, msgpackCodec, codecs, codecForSubprotocol, CodecError, CodecErrorKind } from './codec.js'
+export type { Codec, Frame } from './codec.js'
+export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
+export type { Limits } from './limits.js'
+export { MessageType, parseClientMessage, parseServerMessage, isRequestId } from './messages.js'
+export type {
+  RequestId,
+  CallMessage,
+  CancelMessage,
+  PingMessage,
+  PongMessage,
+  ResultMessage,
+  ErrorMessage,
+  ClientMessage,
+  ServerMessage,
+  ParseResult,
+  ParseLimits,
+} from './messages.js'
+export { findNonPlainData } from './plain-data.js'
+export { validate, isSchema } from './schema.js'
+export type { Schema, InferSchemaInput, InferSchemaOutput, ValidationResult } from './schema.js'
+export { procedure, router, isProcedure, flattenRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'
+export type {
+  Procedure,
+  AnyProcedure,
+  RouterDef,
+  ProcedureOptions,
+  ValidRouterDef,
+  InferProcedureInput,
+  InferProcedureParsedInput,
+  InferProcedureHandlerOutput,
+  InferProcedureOutput,
+  inferRouterInputs,
+  inferRouterOutputs,
+} from './router.js'

@@ -1,0 +1,140 @@
+/**
+ * The shared router: a tree of procedures, written once and imported by server and client.
+ * It holds schemas only, no handlers, so it is safe to bundle for the browser.
+ */
+import { isSchema, type InferSchemaInput, type InferSchemaOutput, type Schema } from './schema.js'
+
+/** A request/response procedure. `I` is undefined for a procedure that takes no input. */
+export interface Procedure<I extends Schema | undefined = Schema | undefined, O extends Schema = Schema> {
+  readonly kind: 'procedure'
+  readonly input: I
+  readonly output: O
+}
+
+/** A procedure without its exact types, for code that walks any router. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any procedure
+export type AnyProcedure = Procedure<any, any>
+
+/** A router definition: procedures and nested routers by name. */
+export interface RouterDef {
+  readonly [name: string]: AnyProcedure | RouterDef
+}
+
+/** Options of {@link procedure}. */
+export interface ProcedureOptions<I extends Schema | undefined, O extends Schema> {
+  /** Validates what the caller sends; omitted for a procedure without input. */
+  input?: I
+  /** Describes what the handler returns (validated on the server if `validateOutput` is on). */
+  output: O
+}
+
+/** Defines a procedure from its input and output schemas. */
+export function procedure<O extends Schema, I extends Schema | undefined = undefined>(
+  options: ProcedureOptions<I, O>,
+): Procedure<I, O> {
+  if (options.input !== undefined && !isSchema(options.input)) {
+    throw new TypeError('procedure input must be a Standard Schema (for example a zod schema)')
+  }
+  if (!isSchema(options.output)) {
+    throw new TypeError('procedure output must be a Standard Schema (for example a zod schema)')
+  }
+  return Object.freeze({ kind: 'procedure', input: options.input as I, output: options.output })
+}
+
+/** True for a procedure definition. */
+export function isProcedure(value: unknown): value is AnyProcedure {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'procedure'
+}
+
+/**
+ * Names a client reserves at the top level (its own methods and properties), and names that
+ * would make the proxy look like a thenable or reach `Object.prototype`.
+ */
+export const RESERVED_TOP_LEVEL_NAMES = [
+  'close',
+  'connect',
+  'state',
+  'on',
+  'encoding',
+  'bufferedAmount',
+  'drained',
+  'stats',
+] as const
+
+const NAME_PATTERN = /^[A-Za-z_$][\w$]*$/
+const FORBIDDEN_NAMES = new Set<string>(['then', ...Object.getOwnPropertyNames(Object.prototype)])
+const RESERVED = new Set<string>(RESERVED_TOP_LEVEL_NAMES)
+
+/** Reserved top-level names are rejected by the type too, not only at run time. */
+export type ValidRouterDef<T> = T & { readonly [K in (typeof RESERVED_TOP_LEVEL_NAMES)[number]]?: never }
+
+const flatCache = new WeakMap<RouterDef, ReadonlyMap<string, AnyProcedure>>()
+
+/**
+ * Defines a router. Names must be identifiers, none may shadow `Object.prototype` or `then`,
+ * and top-level names may not be one of {@link RESERVED_TOP_LEVEL_NAMES}.
+ */
+export function router<const T extends RouterDef>(def: ValidRouterDef<T>): T {
+  const flat = new Map<string, AnyProcedure>()
+  collect(def, '', flat)
+  const frozen = Object.freeze(def) as T
+  flatCache.set(frozen, flat)
+  return frozen
+}
+
+function collect(def: RouterDef, prefix: string, into: Map<string, AnyProcedure>): void {
+  if (typeof def !== 'object' || def === null) throw new TypeError(`router${prefix ? ` at "${prefix}"` : ''} must be an object`)
+  for (const name of Object.keys(def)) {
+    const path = prefix === '' ? name : `${prefix}.${name}`
+    if (!NAME_PATTERN.test(name) || FORBIDDEN_NAMES.has(name)) {
+      throw new TypeError(`invalid router name "${path}": use an identifier that is not an Object.prototype member or "then"`)
+    }
+    if (prefix === '' && RESERVED.has(name)) {
+      throw new TypeError(`router name "${name}" is reserved by the client at the top level`)
+    }
+    const entry = def[name]
+    if (isProcedure(entry)) into.set(path, entry)
+    else collect(entry as RouterDef, path, into)
+  }
+}
+
+/**
+ * Every procedure of a router by its dotted path. Lookups go through a Map, never through
+ * property access, so a path such as `__proto__` or `constructor` simply finds nothing.
+ */
+export function flattenRouter(def: RouterDef): ReadonlyMap<string, AnyProcedure> {
+  let flat = flatCache.get(def)
+  if (flat === undefined) {
+    const built = new Map<string, AnyProcedure>()
+    collect(def, '', built)
+    flat = built
+    flatCache.set(def, flat)
+  }
+  return flat
+}
+
+/** The type a caller passes to procedure `P`. */
+export type InferProcedureInput<P> = P extends Procedure<infer I, Schema>
+  ? I extends Schema
+    ? InferSchemaInput<I>
+    : undefined
+  : never
+/** The type a handler of procedure `P` receives. */
+export type InferProcedureParsedInput<P> = P extends Procedure<infer I, Schema>
+  ? I extends Schema
+    ? InferSchemaOutput<I>
+    : undefined
+  : never
+/** The type a handler of `P` returns (the output schema's input). */
+export type InferProcedureHandlerOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaInput<O> : never
+/** The type a caller of `P` receives. */
+export type InferProcedureOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
+
+/** The inputs of every procedure of a router, as a tree of the same shape. */
+export type inferRouterInputs<R extends RouterDef> = {
+  [K in keyof R]: R[K] extends AnyProcedure ? InferProcedureInput<R[K]> : R[K] extends RouterDef ? inferRouterInputs<R[K]> : never
+}
+/** The outputs of every procedure of a router, as a tree of the same shape. */
+export type inferRouterOutputs<R extends RouterDef> = {
+  [K in keyof R]: R[K] extends AnyProcedure ? InferProcedureOutput<R[K]> : R[K] extends RouterDef ? inferRouterOutputs<R[K]> : never
+}

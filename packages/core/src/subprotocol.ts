@@ -1,0 +1,55 @@
+/** The versioned subprotocol names (docs/protocol.md §2). */
+export const Subprotocol = {
+  /** JSON in text frames. */
+  JSON: 'patchbay.v1.json',
+  /** MessagePack in binary frames. */
+  MSGPACK: 'patchbay.v1.msgpack',
+} as const
+
+/** A subprotocol name Patchbay speaks. */
+export type SubprotocolName = (typeof Subprotocol)[keyof typeof Subprotocol]
+
+/** The encodings, by short name. */
+export type Encoding = 'json' | 'msgpack'
+
+/** Subprotocol of each encoding. */
+export const subprotocolOf: Readonly<Record<Encoding, SubprotocolName>> = {
+  json: Subprotocol.JSON,
+  msgpack: Subprotocol.MSGPACK,
+}
+
+/** The client's default preference: msgpack (smaller, faster), then JSON. */
+export const DEFAULT_ENCODINGS: readonly Encoding[] = ['msgpack', 'json']
+
+/**
+ * Picks the subprotocol for a handshake: the first one the client offered that the server
+ * supports (the client lists them in order of preference). Returns `undefined` when they
+ * share none, which the server answers by refusing the upgrade.
+ *
+ * @param offered - the client's `Sec-WebSocket-Protocol` values, in order
+ * @param supported - what the server accepts
+ */
+export function negotiateSubprotocol(
+  offered: Iterable<string>,
+  supported: readonly Encoding[] = DEFAULT_ENCODINGS,
+): SubprotocolName | undefined {
+  for (const name of offered) {
+    for (const encoding of supported) {
+      if (subprotocolOf[encoding] === name) return subprotocolOf[encoding]
+    }
+  }
+  return undefined
+}
+
+/** Splits a raw `Sec-WebSocket-Protocol` header into its values. */
+export function parseSubprotocolHeader(header: string | undefined): string[] {
+  if (header === undefined || header === '') return []
+  return header.split(',').map((value) => value.trim()).filter((value) => value !== '')
+}
+
+/** The encoding of a subprotocol name, or `undefined` if it is not one of ours. */
+export function encodingOf(subprotocol: string): Encoding | undefined {
+  if (subprotocol === Subprotocol.JSON) return 'json'
+  if (subprotocol === Subprotocol.MSGPACK) return 'msgpack'
+  return undefined
+}
