@@ -28,17 +28,18 @@ export interface ProcedureOptions<I extends Schema | undefined, O extends Schema
   output: O
 }
 
+/** Defines a procedure that takes no input. */
+export function procedure<O extends Schema>(options: { output: O }): Procedure<undefined, O>
 /** Defines a procedure from its input and output schemas. */
-export function procedure<O extends Schema, I extends Schema | undefined = undefined>(
-  options: ProcedureOptions<I, O>,
-): Procedure<I, O> {
+export function procedure<I extends Schema, O extends Schema>(options: { input: I; output: O }): Procedure<I, O>
+export function procedure(options: ProcedureOptions<Schema | undefined, Schema>): AnyProcedure {
   if (options.input !== undefined && !isSchema(options.input)) {
     throw new TypeError('procedure input must be a Standard Schema (for example a zod schema)')
   }
   if (!isSchema(options.output)) {
     throw new TypeError('procedure output must be a Standard Schema (for example a zod schema)')
   }
-  return Object.freeze({ kind: 'procedure', input: options.input as I, output: options.output })
+  return Object.freeze({ kind: 'procedure', input: options.input, output: options.output })
 }
 
 /** True for a procedure definition. */

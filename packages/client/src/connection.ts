@@ -1,0 +1,159 @@
+/**
+ * Owns one socket: opens it with the offered subprotocols, checks what was negotiated,
+ * decodes and validates frames into server messages, encodes and sends client messages,
+ * and reports state changes. Reconnecting is a later layer on top of this one.
+ */
+import {
+  CloseCode,
+  codecForSubprotocol,
+  parseServerMessage,
+  subprotocolOf,
+  truncateCloseReason,
+  type ClientMessage,
+  type Codec,
+  type Encoding,
+  type Frame,
+  type ServerMessage,
+} from '@patchbay/core'
+import type { ResolvedClientOptions, WebSocketLike } from './options.js'
+
+/** Connection states, named as the WebSocket API names them. */
+export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed'
+
+/** What the connection tells its owner. */
+export interface ConnectionEvents {
+  open(): void
+  message(message: ServerMessage): void
+  /** `opened` is false when the socket never opened (a refused or failed handshake). */
+  close(code: number, reason: string, opened: boolean): void
+  state(state: ConnectionState, code?: number, reason?: string): void
+}
+
+const OPEN = 1
+
+interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+/** One WebSocket and the protocol rules of its client side. */
+export class Connection {
+  state: ConnectionState = 'connecting'
+  codec: Codec | undefined
+  private readonly socket: WebSocketLike
+  private opened = false
+  private corked = false
+  private corkable: Corkable | undefined
+
+  constructor(
+    private readonly options: ResolvedClientOptions,
+    private readonly events: ConnectionEvents,
+  ) {
+    const offered = options.encodings.map((encoding) => subprotocolOf[encoding])
+    this.socket = new options.WebSocket(options.url, offered)
+    this.socket.binaryType = 'arraybuffer'
+    this.socket.onopen = () => this.handleOpen(offered)
+    this.socket.onmessage = (event: { data: unknown }) => this.handleFrame(event.data)
+    this.socket.onclose = (event: { code: number; reason: string }) => this.handleClose(event.code, event.reason)
+    // An error is always followed by a close event, which does the work.
+    this.socket.onerror = () => {}
+  }
+
+  /** The negotiated encoding, once open. */
+  get encoding(): Encoding | undefined {
+    return this.codec?.encoding
+  }
+
+  /** Bytes queued in the socket and not yet handed to the network. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount
+  }
+
+  /** Encodes once and sends. Returns false if the socket is not open or the message would not encode. */
+  send(message: ClientMessage): boolean {
+    if (this.state !== 'open' || this.codec === undefined) return false
+    const frame: Frame = this.codec.encode(message)
+    this.cork()
+    this.socket.send(frame)
+    return true
+  }
+
+  /** Starts the closing handshake. */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.state === 'closing' || this.state === 'closed') return
+    this.setState('closing')
+    this.socket.close(code, truncateCloseReason(reason))
+  }
+
+  private handleOpen(offered: string[]): void {
+    const codec = offered.includes(this.socket.protocol) ? codecForSubprotocol(this.socket.protocol) : undefined
+    if (codec === undefined) {
+      // The server did not answer with a subprotocol we offered: we cannot speak to it (§2).
+      this.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
+      return
+    }
+    this.codec = codec
+    this.opened = true
+    this.setState('open')
+    this.events.open()
+  }
+
+  private handleFrame(data: unknown): void {
+    if (this.codec === undefined || this.state !== 'open') return
+    let decoded: unknown
+    try {
+      decoded = this.codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Frame))
+    } catch {
+      this.close(CloseCode.BAD_REQUEST, 'Server sent a frame that does not decode')
+      return
+    }
+    const parsed = parseServerMessage(decoded, this.options)
+    if (parsed.kind !== 'message') {
+      this.close(CloseCode.BAD_REQUEST, parsed.kind === 'violation' ? parsed.reason : 'invalid message')
+      return
+    }
+    if (parsed.message.t === 'ping') {
+      this.send({ t: 'pong' })
+      return
+    }
+    this.events.message(parsed.message)
+  }
+
+  private handleClose(code: number, reason: string): void {
+    if (this.state === 'closed') return
+    this.setState('closed', code, reason)
+    this.events.close(code, reason, this.opened)
+  }
+
+  private setState(state: ConnectionState, code?: number, reason?: string): void {
+    this.state = state
+    this.events.state(state, code, reason)
+  }
+
+  /**
+   * In Node with `ws`, writes of one tick are coalesced into one syscall by corking the
+   * underlying net.Socket (`_socket`, ws's private handle, duck-typed and optional).
+   * Browsers have no such handle and batch on their own; there this does nothing.
+   */
+  private cork(): void {
+    if (this.corked) return
+    if (this.corkable === undefined) {
+      const raw = (this.socket as unknown as { _socket?: Partial<Corkable> })._socket
+      if (typeof raw?.cork !== 'function' || typeof raw.uncork !== 'function') return
+      this.corkable = raw as Corkable
+    }
+    this.corked = true
+    this.corkable.cork()
+    queueMicrotask(this.uncork)
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.corkable?.uncork()
+  }
+
+  /** True while the socket is open. */
+  get isOpen(): boolean {
+    return this.socket.readyState === OPEN && this.state === 'open'
+  }
+}

@@ -1,0 +1,5 @@
+export { createClient } from './client.js'
+export type { Client, ClientControls, ClientProcedures, ProcedureCall, StateEvent } from './types.js'
+export type { ClientOptions, WebSocketConstructor, WebSocketLike } from './options.js'
+export type { CallOptions, ClientStats } from './request-manager.js'
+export type { ConnectionState } from './connection.js'

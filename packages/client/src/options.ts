@@ -1,0 +1,69 @@
+import { DEFAULT_ENCODINGS, DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
+
+/**
+ * The part of the WebSocket API the client uses: the browser's WebSocket and `ws` both
+ * have it. Handlers take `never` so either implementation's event types fit.
+ */
+export interface WebSocketLike {
+  readonly readyState: number
+  readonly protocol: string
+  readonly bufferedAmount: number
+  binaryType: string
+  onopen: ((event: never) => void) | null
+  onmessage: ((event: never) => void) | null
+  onclose: ((event: never) => void) | null
+  onerror: ((event: never) => void) | null
+  send(data: string | ArrayBufferView): void
+  close(code?: number, reason?: string): void
+}
+
+/** A WebSocket class: `globalThis.WebSocket` in browsers, `ws`'s default export in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** The server's WebSocket URL, for example `wss://example.com/ws`. */
+  url: string
+  /**
+   * The WebSocket class. Node 20 has no global one: pass `ws` (`import WebSocket from 'ws'`).
+   * @default globalThis.WebSocket
+   */
+  WebSocket?: WebSocketConstructor
+  /**
+   * Encodings to offer, most preferred first; the server takes the first it supports.
+   * @default ['msgpack', 'json']
+   */
+  encodings?: readonly Encoding[]
+  /**
+   * Default per-call timeout in milliseconds; 0 disables it. A call's own `timeout` wins.
+   * @default 30_000
+   */
+  timeout?: number
+  /**
+   * Deepest nesting accepted in a server message.
+   * @default 64 (DEFAULT_LIMITS.maxDepth)
+   */
+  maxDepth?: number
+}
+
+/** Options with every default filled in. */
+export interface ResolvedClientOptions {
+  url: string
+  WebSocket: WebSocketConstructor
+  encodings: readonly Encoding[]
+  timeout: number
+  maxDepth: number
+}
+
+/** Fills in defaults and checks the options. */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  if (WebSocketClass === undefined) {
+    throw new TypeError('No global WebSocket: in Node, pass the `ws` class as the WebSocket option')
+  }
+  const encodings = options.encodings ?? DEFAULT_ENCODINGS
+  if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
+  const timeout = options.timeout ?? 30_000
+  if (!(timeout >= 0)) throw new RangeError('timeout must be a non-negative number of milliseconds')
+  return { url: options.url, WebSocket: WebSocketClass, encodings, timeout, maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth }
+}

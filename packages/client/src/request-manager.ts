@@ -1,0 +1,163 @@
+/**
+ * Correlates calls with replies: ids, pending calls, the queue of calls made before the
+ * socket opened, timeouts and cancellation. Knows nothing of sockets: it sends through the
+ * function it is given.
+ */
+import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ServerMessage } from '@patchbay/core'
+import { DeadlineHeap, type Deadline } from './deadline-heap.js'
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Milliseconds before the call fails with TIMEOUT; 0 disables. @default the client's `timeout` */
+  timeout?: number
+  /** Aborting it fails the call with CANCELLED and cancels the handler on the server. */
+  signal?: AbortSignal
+}
+
+/** Counters a client keeps. */
+export interface ClientStats {
+  /** Replies for ids no longer waited on (timed out, cancelled, or never sent), dropped. */
+  lateReplies: number
+}
+
+interface Pending extends Deadline {
+  readonly id: RequestId
+  readonly path: string
+  readonly input: unknown
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: unknown) => void
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  sent: boolean
+}
+
+/** Pending calls of one client. */
+export class RequestManager {
+  readonly stats: ClientStats = { lateReplies: 0 }
+  private nextId = 1
+  private readonly pending = new Map<RequestId, Pending>()
+  /** Calls waiting for the socket to open, in call order. */
+  private queued: Pending[] = []
+  private readonly deadlines = new DeadlineHeap<Pending>((call) => this.expire(call))
+
+  constructor(
+    private readonly defaultTimeout: number,
+    /** Sends a message now; false when the socket is not open. */
+    private readonly send: (message: ClientMessage) => boolean,
+  ) {}
+
+  /** Calls in flight or queued. */
+  get size(): number {
+    return this.pending.size
+  }
+
+  /** Starts a call; sends it now if the socket is open, else queues it. */
+  call(path: string, input: unknown, options: CallOptions | undefined, connected: boolean): Promise<unknown> {
+    const signal = options?.signal
+    if (signal?.aborted) {
+      return Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason }))
+    }
+    // Ids count up and never repeat within a client, so a late reply can never be taken for
+    // a newer call's (§4.1).
+    const id = this.nextId++
+    let resolve!: (value: unknown) => void
+    let reject!: (error: unknown) => void
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const call: Pending = { id, path, input, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
+    this.pending.set(id, call)
+    const timeout = options?.timeout ?? this.defaultTimeout
+    if (timeout > 0 && timeout !== Infinity) {
+      call.deadline = Date.now() + timeout
+      this.deadlines.add(call)
+    }
+    if (signal !== undefined) {
+      call.onAbort = () => this.cancel(call, signal.reason)
+      signal.addEventListener('abort', call.onAbort, { once: true })
+    }
+    if (connected) this.transmit(call)
+    else this.queued.push(call)
+    return promise
+  }
+
+  /** The socket opened: send what was queued, in order. */
+  flush(): void {
+    const queued = this.queued
+    this.queued = []
+    for (const call of queued) if (this.pending.get(call.id) === call) this.transmit(call)
+  }
+
+  /** A result or error arrived. */
+  handle(message: ServerMessage): void {
+    if (message.t !== 'result' && message.t !== 'error') return
+    const call = this.pending.get(message.id)
+    if (call === undefined || !call.sent) {
+      this.stats.lateReplies++
+      return
+    }
+    this.settle(call)
+    if (message.t === 'result') call.resolve(message.output)
+    else call.reject(PatchbayError.fromWire(message.error))
+  }
+
+  /** Fails every call, sent or queued, with `code`. */
+  failAll(code: string, message: string): void {
+    const calls = [...this.pending.values()]
+    this.queued = []
+    for (const call of calls) {
+      this.settle(call)
+      call.reject(new PatchbayError(code, message))
+    }
+  }
+
+  /** Fails the calls already sent (their outcome is unknown) and keeps the queued ones. */
+  failSent(code: string, message: string): void {
+    for (const call of [...this.pending.values()]) {
+      if (!call.sent) continue
+      this.settle(call)
+      call.reject(new PatchbayError(code, message))
+    }
+  }
+
+  private transmit(call: Pending): void {
+    const message: ClientMessage = call.input === undefined ? { t: 'call', id: call.id, path: call.path } : { t: 'call', id: call.id, path: call.path, input: call.input }
+    let sent: boolean
+    try {
+      sent = this.send(message)
+    } catch (error) {
+      // The input would not encode (a BigInt, a cycle): the caller's mistake, reported to it.
+      this.settle(call)
+      call.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'The input could not be encoded', { cause: error }))
+      return
+    }
+    if (sent) call.sent = true
+    else this.queued.push(call)
+  }
+
+  private expire(call: Pending): void {
+    if (this.pending.get(call.id) !== call) return
+    this.settle(call)
+    // Tell the server too, so the handler stops working for nobody (§5).
+    if (call.sent) this.send({ t: 'cancel', id: call.id })
+    call.reject(new PatchbayError(ErrorCode.TIMEOUT, `No reply to "${call.path}" within the timeout`))
+  }
+
+  private cancel(call: Pending, reason: unknown): void {
+    if (this.pending.get(call.id) !== call) return
+    this.settle(call)
+    if (call.sent) this.send({ t: 'cancel', id: call.id })
+    call.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: reason }))
+  }
+
+  /** Forgets the call everywhere it is tracked. */
+  private settle(call: Pending): void {
+    this.pending.delete(call.id)
+    this.deadlines.remove(call)
+    if (call.onAbort !== undefined) {
+      call.signal?.removeEventListener('abort', call.onAbort)
+      call.onAbort = undefined
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The glue between the runtime-free session core and the `ws` package: the HTTP upgrade
+ * (Origin, subprotocol, context hook), sockets, and write coalescing. The only file that
+ * imports `ws` or `node:http`.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { STATUS_CODES } from 'node:http'
+import { nanoid } from 'nanoid'
+import { WebSocketServer, type WebSocket } from 'ws'
+import {
+  CloseCode,
+  ErrorCode,
+  PatchbayError,
+  codecForSubprotocol,
+  negotiateSubprotocol,
+  parseSubprotocolHeader,
+  subprotocolOf,
+  truncateCloseReason,
+  type Encoding,
+  type Frame,
+} from '@patchbay/core'
+import { Session, type SessionConfig, type Transport } from '../connection.js'
+import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
+
+/** What the adapter needs from createServer. */
+export interface WsAdapterOptions {
+  config: SessionConfig
+  encodings: readonly Encoding[]
+  context: ((info: HandshakeInfo) => unknown) | undefined
+  origins: ServerOptions<never, unknown>['origins']
+  closeTimeout: number
+}
+
+/** HTTP status of a context-hook refusal, by error code. */
+const REFUSAL_STATUS: Readonly<Record<string, number>> = {
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.TOO_MANY_REQUESTS]: 429,
+}
+
+/** The part of `net.Socket` that write coalescing uses. */
+interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+/** Creates the server object on `ws`. */
+export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
+  const { config, encodings } = options
+  const supported = encodings.map((encoding) => subprotocolOf[encoding]).join(', ')
+  const sessions = new Set<Session>()
+  const sockets = new Set<WebSocket>()
+  const ownServers: HttpServer[] = []
+  let closing = false
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.limits.maxPayload,
+    // Compression costs CPU and memory per socket and opens the door to zip bombs; off.
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => negotiateSubprotocol(offered, encodings) ?? false,
+  })
+
+  const allowOrigin = (origin: string | undefined): boolean => {
+    const rule = options.origins
+    if (rule === undefined) return true
+    if (typeof rule === 'function') return rule(origin)
+    return origin === undefined || rule.includes(origin)
+  }
+
+  const refuse = (socket: Duplex, status: number, body: string): void => {
+    config.stats.refused++
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+        'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+
+  const accept = (ws: WebSocket, ctx: unknown): void => {
+    const codec = codecForSubprotocol(ws.protocol)
+    if (codec === undefined || !encodings.includes(codec.encoding)) {
+      // Defence in depth (§2): a peer that ignores a missing Sec-WebSocket-Protocol answer
+      // never gets a session.
+      config.stats.violations++
+      ws.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
+      return
+    }
+    config.stats.connections++
+    const transport = coalescingTransport(ws)
+    const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
+    sessions.add(session)
+    sockets.add(ws)
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      session.receive(isBinary ? data : data.toString('utf8'))
+    })
+    ws.on('close', () => {
+      sessions.delete(session)
+      sockets.delete(ws)
+      session.handleClose()
+    })
+    // ws reports protocol errors (oversized frame: it closes with 1009 itself, invalid
+    // UTF-8: 1007) here before closing; the close event does the cleanup.
+    ws.on('error', () => {
+      config.stats.violations++
+    })
+  }
+
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Until ws owns the socket, an error on it (a reset mid-handshake) must not crash us.
+    const onSocketError = (): void => {
+      socket.destroy()
+    }
+    socket.on('error', onSocketError)
+    if (closing) return refuse(socket, 503, 'Server is shutting down')
+    const origin = request.headers.origin
+    if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
+    const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
+    const subprotocol = negotiateSubprotocol(offered, encodings)
+    if (subprotocol === undefined) {
+      return refuse(socket, 400, `No supported WebSocket subprotocol; offer one of: ${supported}`)
+    }
+    const finish = (ctx: unknown): void => {
+      if (socket.destroyed) return
+      if (closing) return refuse(socket, 503, 'Server is shutting down')
+      socket.off('error', onSocketError)
+      wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx))
+    }
+    if (options.context === undefined) return finish(undefined)
+    let ctx: unknown
+    try {
+      ctx = options.context(handshakeInfo(request, offered, subprotocol))
+    } catch (error) {
+      return refuse(socket, ...refusalOf(error))
+    }
+    if (ctx instanceof Promise) {
+      ctx.then(finish, (error: unknown) => refuse(socket, ...refusalOf(error)))
+    } else {
+      finish(ctx)
+    }
+  }
+
+  const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) return
+      handleUpgrade(request, socket, head)
+    })
+  }
+
+  const listen = (listenOptions: ListenOptions = {}): Promise<{ port: number; host: string }> => {
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' })
+      response.end('This endpoint speaks WebSocket only')
+    })
+    ownServers.push(server)
+    attach(server)
+    const host = listenOptions.host ?? '127.0.0.1'
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(listenOptions.port ?? 0, host, () => {
+        server.off('error', reject)
+        const address = server.address()
+        resolve({ port: typeof address === 'object' && address !== null ? address.port : 0, host })
+      })
+    })
+  }
+
+  const close = async (): Promise<void> => {
+    closing = true
+    const closed = [...sockets].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve()
+          ws.once('close', () => resolve())
+          ws.close(CloseCode.GOING_AWAY, truncateCloseReason('Server is shutting down'))
+          // A peer that never answers the closing handshake must not hold close() forever.
+          setTimeout(() => ws.terminate(), options.closeTimeout).unref()
+        }),
+    )
+    await Promise.all(closed)
+    await Promise.all(
+      ownServers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          }),
+      ),
+    )
+    wss.close()
+  }
+
+  return {
+    listen,
+    attach,
+    handleUpgrade,
+    close,
+    get connectionCount() {
+      return sessions.size
+    },
+    get stats() {
+      return { ...config.stats }
+    },
+  }
+}
+
+/**
+ * A transport whose writes within one tick reach the kernel together: the socket is corked
+ * on the first send of a tick and uncorked on the next tick, so a burst of replies becomes
+ * one writev instead of a syscall each. `_socket` is ws's private handle on the net.Socket;
+ * if a future ws hides it, sends still work, only uncoalesced.
+ */
+function coalescingTransport(ws: WebSocket): Transport {
+  const raw = (ws as unknown as { _socket?: Partial<Corkable> })._socket
+  const socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable) : undefined
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    socket?.uncork()
+  }
+  return {
+    send(frame: Frame) {
+      if (ws.readyState !== ws.OPEN) return
+      if (socket !== undefined && !corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
+      ws.send(frame, { binary: typeof frame !== 'string' })
+    },
+    close(code: number, reason: string) {
+      ws.close(code, reason)
+    },
+  }
+}
+
+function refusalOf(error: unknown): [number, string] {
+  if (error instanceof PatchbayError) {
+    const status = REFUSAL_STATUS[error.code]
+    // The message is the application's own refusal text; headers and tokens never enter it.
+    if (status !== undefined) return [status, error.message]
+  }
+  return [500, 'Internal server error']
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/'
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+function handshakeInfo(request: IncomingMessage, subprotocols: string[], subprotocol: string): HandshakeInfo {
+  const host = request.headers.host ?? 'localhost'
+  let url: URL
+  try {
+    url = new URL(request.url ?? '/', `http://${host}`)
+  } catch {
+    url = new URL('http://localhost/')
+  }
+  return { request, url, headers: request.headers, cookies: parseCookies(request.headers.cookie), subprotocols, subprotocol }
+}
+
+/** Parses a Cookie header; malformed pairs are skipped, never thrown on. */
+export function parseCookies(header: string | undefined): Record<string, string> {
+  const cookies: Record<string, string> = Object.create(null) as Record<string, string>
+  if (header === undefined) return cookies
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    const name = pair.slice(0, eq).trim()
+    let value = pair.slice(eq + 1).trim()
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1)
+    try {
+      cookies[name] = decodeURIComponent(value)
+    } catch {
+      cookies[name] = value
+    }
+  }
+  return cookies
+}
+

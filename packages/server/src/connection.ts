@@ -1,0 +1,193 @@
+/**
+ * One client session, runtime-free: frames in, frames out through a {@link Transport}.
+ * It owns the protocol rules of docs/protocol.md §3–§7 for the server side: decoding,
+ * validation, in-flight ids, cancellation, and the close code of every violation.
+ */
+import {
+  CloseCode,
+  CodecError,
+  CodecErrorKind,
+  ErrorCode,
+  PatchbayError,
+  parseClientMessage,
+  truncateCloseReason,
+  type Codec,
+  type Frame,
+  type Limits,
+  type RequestId,
+  type ServerMessage,
+  type WireError,
+} from '@patchbay/core'
+import { CallSignal, dispatch, type DispatchConfig, type Outcome } from './dispatch.js'
+import type { ConnectionInfo, ServerStats } from './types.js'
+
+/** The four things a session needs from a socket. */
+export interface Transport {
+  /** Sends one frame: a string as a text frame, bytes as a binary frame. */
+  send(frame: Frame): void
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void
+}
+
+/** What a session shares with its server. */
+export interface SessionConfig extends DispatchConfig {
+  readonly limits: Limits
+  readonly stats: ServerStats
+}
+
+const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_LOST, 'The connection closed')
+const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
+
+/** One connection's protocol state. */
+export class Session {
+  /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
+  private readonly inFlight = new Map<RequestId, CallSignal>()
+  private closed = false
+
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly transport: Transport,
+    private readonly codec: Codec,
+    private readonly ctx: unknown,
+    readonly info: ConnectionInfo,
+  ) {}
+
+  /** Calls in flight now. */
+  get pendingCalls(): number {
+    return this.inFlight.size
+  }
+
+  /** Handles one frame from the client. */
+  receive(frame: Frame): void {
+    if (this.closed) return
+    let data: unknown
+    try {
+      data = this.codec.decode(frame)
+    } catch (error) {
+      if (error instanceof CodecError && error.kind === CodecErrorKind.WRONG_FRAME_KIND) {
+        this.violate(CloseCode.UNSUPPORTED_DATA, error.message)
+      } else {
+        this.violate(CloseCode.BAD_REQUEST, error instanceof CodecError ? error.message : 'frame does not decode')
+      }
+      return
+    }
+    const parsed = parseClientMessage(data, this.config.limits)
+    if (parsed.kind === 'violation') {
+      this.violate(CloseCode.BAD_REQUEST, parsed.reason)
+      return
+    }
+    if (parsed.kind === 'reject') {
+      if (this.inFlight.has(parsed.id)) return this.duplicate(parsed.id)
+      this.reply(parsed.id, { ok: false, error: parsed.error })
+      return
+    }
+    const message = parsed.message
+    switch (message.t) {
+      case 'call':
+        this.call(message.id, message.path, message.input)
+        return
+      case 'cancel': {
+        const call = this.inFlight.get(message.id)
+        if (call === undefined) {
+          this.config.stats.lateCancels++
+          return
+        }
+        // §5: nothing more is sent for a cancelled id; forgetting it also frees the id.
+        this.inFlight.delete(message.id)
+        call.abort(cancelReason())
+        return
+      }
+      case 'ping':
+        this.send({ t: 'pong' })
+        return
+      case 'pong':
+        return
+    }
+  }
+
+  /** The socket closed: abort every handler still running and forget its call. */
+  handleClose(): void {
+    if (this.closed && this.inFlight.size === 0) return
+    this.closed = true
+    const calls = [...this.inFlight.values()]
+    this.inFlight.clear()
+    for (const call of calls) call.abort(lostReason())
+  }
+
+  /** Closes the connection with `code` (the transport reports the close back). */
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.transport.close(code, truncateCloseReason(reason))
+    this.handleClose()
+  }
+
+  private call(id: RequestId, path: string, input: unknown): void {
+    if (this.inFlight.has(id)) return this.duplicate(id)
+    if (this.inFlight.size >= this.config.limits.maxInFlight) {
+      this.reply(id, {
+        ok: false,
+        error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` },
+      })
+      return
+    }
+    const signal = new CallSignal()
+    const outcome = dispatch(this.config, path, input, this.ctx, this.info, signal)
+    if (!(outcome instanceof Promise)) {
+      this.reply(id, outcome)
+      return
+    }
+    this.inFlight.set(id, signal)
+    outcome.then((settled) => {
+      // A cancel or a close removed the entry (or replaced it after a cancel freed the id):
+      // the client no longer waits for this outcome.
+      if (this.inFlight.get(id) !== signal) return
+      this.inFlight.delete(id)
+      this.reply(id, settled)
+    }, (error: unknown) => {
+      // dispatch settles every handler failure itself; this is a bug guard, never silent.
+      if (this.inFlight.get(id) !== signal) return
+      this.inFlight.delete(id)
+      this.reply(id, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
+      this.config.onError?.(error, { path, connectionId: this.info.id })
+    })
+  }
+
+  private duplicate(id: RequestId): void {
+    this.violate(CloseCode.DUPLICATE_ID, `id ${id} is already in flight`)
+  }
+
+  private reply(id: RequestId, outcome: Outcome): void {
+    this.config.stats.calls++
+    if (outcome.ok) {
+      const message: ServerMessage = outcome.output === undefined ? { t: 'result', id } : { t: 'result', id, output: outcome.output }
+      if (!this.send(message)) {
+        // The output would not encode (a BigInt, a cycle, a function): tell the caller rather than go silent.
+        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result could not be encoded' } })
+      }
+      return
+    }
+    const error: WireError = outcome.error
+    if (!this.send({ t: 'error', id, error })) {
+      this.send({ t: 'error', id, error: { code: error.code, message: error.message } })
+    }
+  }
+
+  /** Encodes once and sends; false if the message would not encode. */
+  private send(message: ServerMessage): boolean {
+    if (this.closed) return true
+    let frame: Frame
+    try {
+      frame = this.codec.encode(message)
+    } catch {
+      return false
+    }
+    this.transport.send(frame)
+    return true
+  }
+
+  private violate(code: number, reason: string): void {
+    this.config.stats.violations++
+    this.close(code, reason)
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Runs one call: find the procedure, validate the input, run the handler, shape the outcome.
+ * Runtime-free. A synchronous schema and handler answer synchronously: no promise, no
+ * microtask, no map entry, which is what most small procedures are.
+ */
+import {
+  ErrorCode,
+  PatchbayError,
+  validate,
+  type AnyProcedure,
+  type ValidationResult,
+  type WireError,
+} from '@patchbay/core'
+import type { ConnectionInfo, ErrorInfo } from './types.js'
+
+/** A procedure with its handler, as the server resolved them at creation. */
+export interface Route {
+  readonly procedure: AnyProcedure
+  readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo }) => unknown
+}
+
+/** What dispatch needs from the server. */
+export interface DispatchConfig {
+  readonly routes: ReadonlyMap<string, Route>
+  readonly validateOutput: boolean
+  readonly exposeErrors: boolean
+  readonly onError: ((error: unknown, info: ErrorInfo) => void) | undefined
+}
+
+/** The outcome of a call: `ok` with the output, or an error to send. */
+export type Outcome = { ok: true; output: unknown } | { ok: false; error: WireError }
+
+/**
+ * The abort side of one call. The AbortController is made only when the handler reads its
+ * signal or the call is cancelled, so calls that never look pay for no controller.
+ */
+export class CallSignal {
+  private controller: AbortController | undefined
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+  abort(reason: unknown): void {
+    this.controller ??= new AbortController()
+    this.controller.abort(reason)
+  }
+  get aborted(): boolean {
+    return this.controller?.signal.aborted ?? false
+  }
+}
+
+const INTERNAL_MESSAGE = 'Internal server error'
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** Turns anything a handler threw into the error the client sees. */
+export function toWireError(config: DispatchConfig, error: unknown, info: ErrorInfo): WireError {
+  if (error instanceof PatchbayError) return error.toWire()
+  config.onError?.(error, info)
+  const message = config.exposeErrors && error instanceof Error ? error.message : INTERNAL_MESSAGE
+  return { code: ErrorCode.INTERNAL, message }
+}
+
+function fail(code: string, message: string): Outcome {
+  return { ok: false, error: { code, message } }
+}
+
+/**
+ * Runs the call and returns its outcome, synchronously when it can.
+ * `signal` is the call's abort side; `ctx` and `connection` are the session's.
+ */
+export function dispatch(
+  config: DispatchConfig,
+  path: string,
+  input: unknown,
+  ctx: unknown,
+  connection: ConnectionInfo,
+  callSignal: CallSignal,
+): Outcome | Promise<Outcome> {
+  const route = config.routes.get(path)
+  if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No procedure at "${path}"`)
+  const schema = route.procedure.input
+  const info: ErrorInfo = { path, connectionId: connection.id }
+  if (schema === undefined) {
+    if (input !== undefined && input !== null) return fail(ErrorCode.BAD_REQUEST, 'This procedure takes no input')
+    return run(config, route, undefined, ctx, connection, callSignal, info)
+  }
+  let checked: ValidationResult<unknown> | Promise<ValidationResult<unknown>>
+  try {
+    checked = validate(schema, input)
+  } catch (error) {
+    return { ok: false, error: toWireError(config, error, info) }
+  }
+  if (checked instanceof Promise) {
+    return checked.then(
+      (result) => afterValidation(config, route, result, ctx, connection, callSignal, info),
+      (error: unknown) => ({ ok: false, error: toWireError(config, error, info) }) as Outcome,
+    )
+  }
+  return afterValidation(config, route, checked, ctx, connection, callSignal, info)
+}
+
+function afterValidation(
+  config: DispatchConfig,
+  route: Route,
+  checked: ValidationResult<unknown>,
+  ctx: unknown,
+  connection: ConnectionInfo,
+  callSignal: CallSignal,
+  info: ErrorInfo,
+): Outcome | Promise<Outcome> {
+  if (!checked.ok) {
+    return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Input failed validation', issues: checked.issues } }
+  }
+  return run(config, route, checked.value, ctx, connection, callSignal, info)
+}
+
+function run(
+  config: DispatchConfig,
+  route: Route,
+  input: unknown,
+  ctx: unknown,
+  connection: ConnectionInfo,
+  callSignal: CallSignal,
+  info: ErrorInfo,
+): Outcome | Promise<Outcome> {
+  let returned: unknown
+  try {
+    // The signal is read lazily through the getter, so a handler that ignores it costs no controller.
+    returned = route.handler({
+      input,
+      ctx,
+      get signal() {
+        return callSignal.signal
+      },
+      connection,
+    })
+  } catch (error) {
+    return { ok: false, error: toWireError(config, error, info) }
+  }
+  if (isPromiseLike(returned)) {
+    return Promise.resolve(returned).then(
+      (output) => finish(config, route, output, info),
+      (error: unknown) => ({ ok: false, error: toWireError(config, error, info) }) as Outcome,
+    )
+  }
+  return finish(config, route, returned, info)
+}
+
+function finish(config: DispatchConfig, route: Route, output: unknown, info: ErrorInfo): Outcome | Promise<Outcome> {
+  if (!config.validateOutput) return { ok: true, output }
+  const checked = validate(route.procedure.output, output)
+  const settle = (result: ValidationResult<unknown>): Outcome => {
+    if (result.ok) return { ok: true, output: result.value }
+    return { ok: false, error: toWireError(config, new Error(`Output of "${info.path}" failed validation: ${result.issues.map((issue) => issue.message).join('; ')}`), info) }
+  }
+  return checked instanceof Promise ? checked.then(settle) : settle(checked)
+}

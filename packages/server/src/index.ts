@@ -1,0 +1,18 @@
+export { createServer } from './server.js'
+export { Session } from './connection.js'
+export type { Transport, SessionConfig } from './connection.js'
+export { parseCookies } from './adapters/ws.js'
+export type {
+  AttachOptions,
+  ConnectionInfo,
+  ErrorInfo,
+  Handler,
+  HandlerOptions,
+  Handlers,
+  HandshakeInfo,
+  ListenOptions,
+  MaybePromise,
+  PatchbayServer,
+  ServerOptions,
+  ServerStats,
+} from './types.js'

@@ -1,0 +1,161 @@
+import type { IncomingMessage } from 'node:http'
+import type {
+  AnyProcedure,
+  Encoding,
+  InferProcedureHandlerOutput,
+  InferProcedureParsedInput,
+  Limits,
+  RouterDef,
+} from '@patchbay/core'
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** What a handler knows about the connection its call came in on. */
+export interface ConnectionInfo {
+  /** Unique id of the connection (a nanoid), for logs and tracing. */
+  readonly id: string
+  /** The negotiated encoding. */
+  readonly encoding: Encoding
+}
+
+/** What a handler receives. */
+export interface HandlerOptions<TInput, TCtx> {
+  /** The input, validated: the input schema's output type. */
+  input: TInput
+  /** The connection's context, made once by the `context` hook at the handshake. */
+  ctx: TCtx
+  /** Aborts when the client cancels the call, times out, or disconnects. */
+  signal: AbortSignal
+  /** The connection the call came in on. */
+  connection: ConnectionInfo
+}
+
+/** The handler of procedure `P`. */
+export type Handler<P extends AnyProcedure, TCtx> = (
+  options: HandlerOptions<InferProcedureParsedInput<P>, TCtx>,
+) => MaybePromise<InferProcedureHandlerOutput<P>>
+
+/** One handler per procedure, in the router's shape: none missing, none extra. */
+export type Handlers<R extends RouterDef, TCtx> = {
+  [K in keyof R]: R[K] extends AnyProcedure ? Handler<R[K], TCtx> : R[K] extends RouterDef ? Handlers<R[K], TCtx> : never
+}
+
+/** What the `context` hook sees of the handshake. */
+export interface HandshakeInfo {
+  /** The HTTP upgrade request. */
+  request: IncomingMessage
+  /** The request URL, resolved against the Host header. */
+  url: URL
+  /** The request headers (lower-case names). */
+  headers: IncomingMessage['headers']
+  /** Cookies from the Cookie header. */
+  cookies: Record<string, string>
+  /** The subprotocols the client offered, in order. */
+  subprotocols: string[]
+  /** The subprotocol the server chose. */
+  subprotocol: string
+}
+
+/** Where a handler failure came from, for {@link ServerOptions.onError}. */
+export interface ErrorInfo {
+  /** Procedure path. */
+  path: string
+  /** Connection id. */
+  connectionId: string
+}
+
+/** Options of `createServer`. */
+export interface ServerOptions<R extends RouterDef, TCtx> {
+  /**
+   * Builds the connection's context once, at the handshake. Throwing a `PatchbayError`
+   * refuses the upgrade with the matching HTTP status (UNAUTHORIZED 401, FORBIDDEN 403,
+   * BAD_REQUEST 400); any other throw refuses it with 500.
+   * @default none: ctx is undefined
+   */
+  context?: (info: HandshakeInfo) => MaybePromise<TCtx>
+  /** One handler per procedure of the router. */
+  handlers: Handlers<R, NoInfer<TCtx>>
+  /**
+   * Origins allowed to connect (the `Origin` header, for example `https://app.example`), or
+   * a predicate. Requests without an Origin header (non-browser clients) pass a list but
+   * are handed to a predicate as `undefined`. Refusal: HTTP 403 before the upgrade.
+   * @default any origin
+   */
+  origins?: readonly string[] | ((origin: string | undefined) => boolean)
+  /**
+   * Encodings the server accepts; the client's order of preference decides among them.
+   * @default ['msgpack', 'json']
+   */
+  encodings?: readonly Encoding[]
+  /** Receive-side limits; see `DEFAULT_LIMITS` in @patchbay/core. */
+  limits?: Partial<Limits>
+  /**
+   * Validate handler results against the output schema; a failure becomes INTERNAL.
+   * @default false
+   */
+  validateOutput?: boolean
+  /**
+   * Send the message of errors that are not `PatchbayError` (never the stack).
+   * @default false: such errors reach the client as INTERNAL "Internal server error"
+   */
+  exposeErrors?: boolean
+  /**
+   * Sees every handler failure that reaches the client as INTERNAL, with its original error.
+   * @default none
+   */
+  onError?: (error: unknown, info: ErrorInfo) => void
+  /**
+   * How long `close()` waits for clients to finish the closing handshake before it
+   * terminates their sockets, in milliseconds.
+   * @default 5_000
+   */
+  closeTimeout?: number
+}
+
+/** Counters a server keeps; they only grow. */
+export interface ServerStats {
+  /** Connections accepted since start. */
+  connections: number
+  /** Handshakes refused (origin, subprotocol, context, shutdown). */
+  refused: number
+  /** Connections closed for a protocol violation. */
+  violations: number
+  /** Calls answered (result or error). */
+  calls: number
+  /** Cancels for calls no longer in flight (the result crossed the cancel). */
+  lateCancels: number
+}
+
+/** Options of {@link PatchbayServer.listen}. */
+export interface ListenOptions {
+  /** @default 0 (any free port) */
+  port?: number
+  /** @default '127.0.0.1' */
+  host?: string
+}
+
+/** Options of {@link PatchbayServer.attach}. */
+export interface AttachOptions {
+  /** Only upgrade requests for this path; others are left to other listeners. @default any path */
+  path?: string
+}
+
+/** A running Patchbay server. */
+export interface PatchbayServer {
+  /** Starts an HTTP server of its own that upgrades every request. Resolves with the bound address. */
+  listen(options?: ListenOptions): Promise<{ port: number; host: string }>
+  /** Serves WebSocket upgrades on an existing `http.Server` (or `https.Server`). */
+  attach(server: import('node:http').Server, options?: AttachOptions): void
+  /** Handles one upgrade request, for frameworks that route upgrades themselves. */
+  handleUpgrade(request: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void
+  /** Open connections. */
+  readonly connectionCount: number
+  /** Counters. */
+  readonly stats: Readonly<ServerStats>
+  /**
+   * Stops accepting, closes every connection with 1001 and resolves when they are closed
+   * (terminating those that do not finish the closing handshake within `closeTimeout`).
+   */
+  close(): Promise<void>
+}
