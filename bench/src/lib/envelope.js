@@ -1,0 +1,67 @@
+/**
+ * The hand-written envelope of the raw ws baselines: a call is `{id, m, a}` (method and
+ * argument list), its answer `{id, r}`, a broadcast `{t, d}` (topic and data). No
+ * validation, no error path: the floor any framework adds to.
+ */
+import { Packr, Unpackr } from 'msgpackr'
+
+// The same msgpackr options as @patchbay/core, so the encodings cost the same on both sides.
+const packr = new Packr({ useRecords: false, moreTypes: false })
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false })
+
+/**
+ * @typedef {object} EnvelopeCodec
+ * @property {(message: unknown) => string | Buffer} encode
+ * @property {(data: Buffer | ArrayBuffer | Buffer[]) => any} decode
+ */
+
+/** @type {Record<'json' | 'msgpack', EnvelopeCodec>} */
+export const envelopeCodecs = {
+  json: {
+    encode: (message) => JSON.stringify(message),
+    decode: (data) => JSON.parse(String(data)),
+  },
+  msgpack: {
+    encode: (message) => packr.pack(message),
+    decode: (data) => unpackr.unpack(/** @type {Buffer} */ (data)),
+  },
+}
+
+/**
+ * @typedef {object} Sendable
+ * @property {(data: string | Buffer) => void} send
+ * @property {import('node:net').Socket} [_socket] ws's underlying socket (private field)
+ */
+
+/** @type {WeakSet<Sendable>} */
+const corked = new WeakSet()
+
+/** @param {Sendable} ws */
+function uncork(ws) {
+  corked.delete(ws)
+  ws._socket?.uncork()
+}
+
+/**
+ * Sends a frame, coalescing every frame sent to one socket in the same tick into one
+ * write: the socket is corked on the first send and uncorked on the next tick.
+ * @param {Sendable} ws
+ * @param {string | Buffer} data
+ */
+export function corkedSend(ws, data) {
+  if (!corked.has(ws) && ws._socket !== undefined) {
+    corked.add(ws)
+    ws._socket.cork()
+    process.nextTick(uncork, ws)
+  }
+  ws.send(data)
+}
+
+/**
+ * Sends a frame as it is: one write per message.
+ * @param {Sendable} ws
+ * @param {string | Buffer} data
+ */
+export function plainSend(ws, data) {
+  ws.send(data)
+}

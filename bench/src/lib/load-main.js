@@ -1,0 +1,53 @@
+/**
+ * The common half of every load process: read the scenario from the runner, drive the
+ * system's adapter with the scenario's driver, print one result line, exit.
+ */
+import { emit, hardCap, readParams } from './child-io.js'
+import { drivers } from './drivers.js'
+
+/**
+ * @typedef {object} RpcClient
+ * @property {(a: number, b: number) => Promise<number>} add calls the tiny `add` procedure
+ * @property {() => void | Promise<void>} close
+ */
+
+/**
+ * @typedef {object} Subscription
+ * @property {() => void | Promise<void>} close
+ */
+
+/**
+ * @typedef {object} Publisher
+ * @property {(payload: {seq: number, body: string}) => unknown} publish fire and forget (a
+ *   returned promise is awaited by nobody; its rejection is reported)
+ * @property {() => void | Promise<void>} close
+ */
+
+/**
+ * What one system provides to the load drivers. `subscribe` and `publisher` are optional:
+ * a system without topics has no fan-out.
+ * @typedef {object} LoadAdapter
+ * @property {(url: string) => Promise<RpcClient>} connect resolves once the socket is open
+ * @property {(url: string, topic: string, onMessage: (data: unknown) => void) => Promise<Subscription>} [subscribe]
+ *   resolves once the server has confirmed the subscription
+ * @property {(url: string, topic: string) => Promise<Publisher>} [publisher]
+ */
+
+/**
+ * Runs the scenario named in the parameters against `adapter` and exits.
+ * @param {LoadAdapter} adapter
+ */
+export async function runLoad(adapter) {
+  const params = readParams()
+  hardCap(params.capMs ?? 60_000, 'load')
+  const driver = drivers[/** @type {keyof typeof drivers} */ (params.scenario)]
+  try {
+    if (driver === undefined) throw new Error(`unknown scenario ${params.scenario}`)
+    const result = await driver(adapter, { ...params, url: `ws://127.0.0.1:${params.port}` })
+    emit({ event: 'result', ...result })
+    process.exit(0)
+  } catch (error) {
+    emit({ event: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+    process.exit(1)
+  }
+}

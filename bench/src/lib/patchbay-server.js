@@ -1,0 +1,19 @@
+/**
+ * Patchbay's server (createServer + listen) with the bench router. It accepts both
+ * encodings; the load picks one by the subprotocol it offers.
+ */
+import { createServer } from '@patchbay/server'
+import { api } from './patchbay-api.js'
+import { serve } from './server-main.js'
+
+/** @param {'json' | 'msgpack'} encoding */
+export function servePatchbay(encoding) {
+  return serve(async () => {
+    const server = createServer(api, {
+      encodings: [encoding],
+      handlers: { math: { add: ({ input }) => input.a + input.b } },
+    })
+    const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+    return port
+  })
+}

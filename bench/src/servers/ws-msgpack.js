@@ -1,0 +1,4 @@
+// Raw ws, msgpack envelope, one write per message.
+import { serveRawWs } from '../lib/raw-ws-server.js'
+
+await serveRawWs('msgpack', false)

@@ -1,0 +1,42 @@
+/**
+ * The systems under test. Each has src/servers/<name>.js and src/loads/<name>.js; its
+ * figures are compared with the raw ws baseline of the same encoding (plain, one write per
+ * message). `topics` marks the systems with a fan-out implementation.
+ */
+
+/**
+ * @typedef {object} System
+ * @property {string} name
+ * @property {'json' | 'msgpack'} encoding
+ * @property {string} baseline the system its ratios are computed against
+ * @property {boolean} topics has a fan-out implementation
+ * @property {string[]} [requires] files (relative to the repo root) that must exist to run it
+ */
+
+/** Patchbay runs from its build output (`npm run build` at the root). */
+const PATCHBAY_BUILD = ['packages/server/dist/index.js', 'packages/client/dist/index.js']
+
+/** @type {System[]} */
+export const systems = [
+  { name: 'ws-json', encoding: 'json', baseline: 'ws-json', topics: true },
+  { name: 'ws-json-cork', encoding: 'json', baseline: 'ws-json', topics: true },
+  {
+    name: 'patchbay-json',
+    encoding: 'json',
+    baseline: 'ws-json',
+    topics: false,
+    requires: PATCHBAY_BUILD,
+  },
+  { name: 'socketio', encoding: 'json', baseline: 'ws-json', topics: true },
+  { name: 'trpc', encoding: 'json', baseline: 'ws-json', topics: true },
+  { name: 'ws-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
+  { name: 'ws-msgpack-cork', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
+  {
+    name: 'patchbay-msgpack',
+    encoding: 'msgpack',
+    baseline: 'ws-msgpack',
+    topics: false,
+    requires: PATCHBAY_BUILD,
+  },
+  { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
+]
