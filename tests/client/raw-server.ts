@@ -46,7 +46,7 @@ export async function startRawServer(encoding: Encoding, pick?: (offered: Set<st
     else arrived.push(socket)
   })
   const address = wss.address()
-  const port = typeof address === 'object' ? address.port : 0
+  const port = typeof address === 'object' && address !== null ? address.port : 0
   return {
     url: `ws://127.0.0.1:${port}`,
     offers,

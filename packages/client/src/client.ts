@@ -4,9 +4,14 @@
 import { ErrorCode, PatchbayError, type RouterDef } from '@patchbay/core'
 import { Connection, type ConnectionState } from './connection.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
+import { iterateTopic } from './iterate.js'
 import { buildProcedures } from './proxy.js'
 import { RequestManager } from './request-manager.js'
+import { Subscriptions } from './subscriptions.js'
 import type { Client, StateEvent } from './types.js'
+import type { IterateOptions } from './iterate.js'
+import type { CallOptions } from './request-manager.js'
+import type { TopicListener, Unsubscribe } from './subscriptions.js'
 
 /**
  * Creates a client for `api` and starts connecting. Calls made before the socket opens wait
@@ -38,10 +43,12 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       manager.flush()
     },
     message(message) {
-      manager.handle(message)
+      if (message.t === 'event') subscriptions.handle(message)
+      else manager.handle(message)
     },
     close(code, reason, wasOpen) {
       const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+      subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
       if (!wasOpen) {
         const error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`)
         opened.reject(error)
@@ -57,11 +64,34 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     },
   })
 
-  const invoke = (path: string, input: unknown, callOptions: Parameters<typeof manager.call>[2]): Promise<unknown> => {
-    if (connection.state === 'closing' || connection.state === 'closed') {
-      return Promise.reject(new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed'))
-    }
-    return manager.call(path, input, callOptions, connection.state === 'open')
+  const subscriptions = new Subscriptions(
+    manager,
+    () => connection.state === 'open',
+    (id) => connection.send({ t: 'unsub', id }),
+  )
+  const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')
+  const isClosed = (): boolean => connection.state === 'closing' || connection.state === 'closed'
+
+  const endpoints = {
+    call(path: string, input: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
+      if (isClosed()) return Promise.reject(closedError())
+      return manager.call(path, input, callOptions, connection.state === 'open')
+    },
+    subscribe(path: string, params: unknown, listener: TopicListener<unknown>): Unsubscribe {
+      if (isClosed()) {
+        const ready = Promise.reject(closedError())
+        ready.catch(() => {})
+        return Object.assign(() => {}, { ready })
+      }
+      return subscriptions.add(path, params, listener)
+    },
+    iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
+      return iterateTopic(subscriptions, path, params, iterateOptions)
+    },
+    publish(path: string, params: unknown, message: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
+      if (isClosed()) return Promise.reject(closedError())
+      return manager.request('pub', path, params, message, callOptions, connection.state === 'open').promise
+    },
   }
 
   const controls = {
@@ -93,6 +123,6 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       return () => listeners.delete(listener)
     },
   }
-  const procedures = buildProcedures(api, invoke)
+  const procedures = buildProcedures(api, endpoints)
   return Object.freeze(Object.defineProperties(procedures, Object.getOwnPropertyDescriptors(controls))) as unknown as Client<R>
 }

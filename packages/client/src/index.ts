@@ -1,5 +1,7 @@
 export { createClient } from './client.js'
-export type { Client, ClientControls, ClientProcedures, ProcedureCall, StateEvent } from './types.js'
+export type { Client, ClientControls, ClientProcedures, ClientTopic, ProcedureCall, StateEvent } from './types.js'
+export type { EventMeta, TopicListener, Unsubscribe } from './subscriptions.js'
+export type { IterateOptions } from './iterate.js'
 export type { ClientOptions, WebSocketConstructor, WebSocketLike } from './options.js'
 export type { CallOptions, ClientStats } from './request-manager.js'
 export type { ConnectionState } from './connection.js'

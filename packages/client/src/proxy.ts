@@ -4,21 +4,49 @@
  * is never thenable (routers may not name anything `then`), and a call is one plain
  * function call with its path already joined.
  */
-import { isProcedure, type RouterDef } from '@patchbay/core'
+import { isProcedure, isTopic, type RouterDef } from '@patchbay/core'
+import type { IterateOptions } from './iterate.js'
 import type { CallOptions } from './request-manager.js'
+import type { TopicListener } from './subscriptions.js'
 
-/** What a procedure function does when called. */
-export type Invoke = (path: string, input: unknown, options: CallOptions | undefined) => Promise<unknown>
+/** What the tree's functions do, by kind. */
+export interface Endpoints {
+  call(path: string, input: unknown, options: CallOptions | undefined): Promise<unknown>
+  subscribe(path: string, params: unknown, listener: TopicListener<unknown>): unknown
+  iterate(path: string, params: unknown, options: IterateOptions | undefined): unknown
+  publish(path: string, params: unknown, message: unknown, options: CallOptions | undefined): Promise<unknown>
+}
 
-/** Makes the tree of procedure functions for `def`. */
-export function buildProcedures(def: RouterDef, invoke: Invoke, prefix = ''): Record<string, unknown> {
+/**
+ * Makes the tree for `def`: a function per procedure; per topic an object with subscribe,
+ * iterate and publish. Topics without params take no params argument, which the functions
+ * tell by `hasParams`.
+ */
+export function buildProcedures(def: RouterDef, endpoints: Endpoints, prefix = ''): Record<string, unknown> {
   const tree: Record<string, unknown> = {}
   for (const name of Object.keys(def)) {
     const path = prefix === '' ? name : `${prefix}.${name}`
     const entry = def[name]
-    tree[name] = isProcedure(entry)
-      ? (input?: unknown, options?: CallOptions) => invoke(path, input, options)
-      : Object.freeze(buildProcedures(entry as RouterDef, invoke, path))
+    if (isProcedure(entry)) {
+      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
+    } else if (isTopic(entry)) {
+      const hasParams = entry.params !== undefined
+      tree[name] = Object.freeze(
+        hasParams
+          ? {
+              subscribe: (params: unknown, listener: TopicListener<unknown>) => endpoints.subscribe(path, params, listener),
+              iterate: (params: unknown, options?: IterateOptions) => endpoints.iterate(path, params, options),
+              publish: (params: unknown, message: unknown, options?: CallOptions) => endpoints.publish(path, params, message, options),
+            }
+          : {
+              subscribe: (listener: TopicListener<unknown>) => endpoints.subscribe(path, undefined, listener),
+              iterate: (options?: IterateOptions) => endpoints.iterate(path, undefined, options),
+              publish: (message: unknown, options?: CallOptions) => endpoints.publish(path, undefined, message, options),
+            },
+      )
+    } else {
+      tree[name] = Object.freeze(buildProcedures(entry as RouterDef, endpoints, path))
+    }
   }
   return tree
 }

@@ -20,10 +20,17 @@ export interface ClientStats {
   lateReplies: number
 }
 
+/** What a request asks for: a call, a subscription, or a publish (docs/protocol.md §4, §12, §13). */
+export type RequestKind = 'call' | 'sub' | 'pub'
+
 interface Pending extends Deadline {
   readonly id: RequestId
+  readonly kind: RequestKind
   readonly path: string
+  /** The call's input, or the topic's params. */
   readonly input: unknown
+  /** The message of a publish. */
+  readonly data: unknown
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
   signal: AbortSignal | undefined
@@ -53,9 +60,21 @@ export class RequestManager {
 
   /** Starts a call; sends it now if the socket is open, else queues it. */
   call(path: string, input: unknown, options: CallOptions | undefined, connected: boolean): Promise<unknown> {
+    return this.request('call', path, input, undefined, options, connected).promise
+  }
+
+  /** Starts any request; its id names a subscription later (`unsub`). */
+  request(
+    kind: RequestKind,
+    path: string,
+    input: unknown,
+    data: unknown,
+    options: CallOptions | undefined,
+    connected: boolean,
+  ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
-      return Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason }))
+      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason })) }
     }
     // Ids count up and never repeat within a client, so a late reply can never be taken for
     // a newer call's (§4.1).
@@ -66,7 +85,7 @@ export class RequestManager {
       resolve = res
       reject = rej
     })
-    const call: Pending = { id, path, input, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
+    const call: Pending = { id, kind, path, input, data, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
     this.pending.set(id, call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -79,7 +98,7 @@ export class RequestManager {
     }
     if (connected) this.transmit(call)
     else this.queued.push(call)
-    return promise
+    return { id, promise }
   }
 
   /** The socket opened: send what was queued, in order. */
@@ -122,7 +141,7 @@ export class RequestManager {
   }
 
   private transmit(call: Pending): void {
-    const message: ClientMessage = call.input === undefined ? { t: 'call', id: call.id, path: call.path } : { t: 'call', id: call.id, path: call.path, input: call.input }
+    const message = messageOf(call)
     let sent: boolean
     try {
       sent = this.send(message)
@@ -140,14 +159,14 @@ export class RequestManager {
     if (this.pending.get(call.id) !== call) return
     this.settle(call)
     // Tell the server too, so the handler stops working for nobody (§5).
-    if (call.sent) this.send({ t: 'cancel', id: call.id })
+    if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
     call.reject(new PatchbayError(ErrorCode.TIMEOUT, `No reply to "${call.path}" within the timeout`))
   }
 
   private cancel(call: Pending, reason: unknown): void {
     if (this.pending.get(call.id) !== call) return
     this.settle(call)
-    if (call.sent) this.send({ t: 'cancel', id: call.id })
+    if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
     call.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: reason }))
   }
 
@@ -159,5 +178,17 @@ export class RequestManager {
       call.signal?.removeEventListener('abort', call.onAbort)
       call.onAbort = undefined
     }
+  }
+}
+
+function messageOf(call: Pending): ClientMessage {
+  const { id, path } = call
+  switch (call.kind) {
+    case 'call':
+      return call.input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input: call.input }
+    case 'sub':
+      return call.input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: call.input }
+    case 'pub':
+      return call.input === undefined ? { t: 'pub', id, path, data: call.data } : { t: 'pub', id, path, params: call.input, data: call.data }
   }
 }

@@ -1,15 +1,52 @@
-import type { AnyProcedure, Encoding, InferProcedureInput, InferProcedureOutput, RouterDef } from '@patchbay/core'
+import type {
+  AnyProcedure,
+  AnyTopic,
+  Encoding,
+  InferProcedureInput,
+  InferProcedureOutput,
+  InferTopicMessage,
+  InferTopicMessageInput,
+  InferTopicParams,
+  RouterDef,
+} from '@patchbay/core'
 import type { ConnectionState } from './connection.js'
+import type { IterateOptions } from './iterate.js'
 import type { CallOptions, ClientStats } from './request-manager.js'
+import type { TopicListener, Unsubscribe } from './subscriptions.js'
 
 /** The function a procedure becomes on the client. Procedures without input take none. */
 export type ProcedureCall<P extends AnyProcedure> = undefined extends InferProcedureInput<P>
   ? (input?: InferProcedureInput<P>, options?: CallOptions) => Promise<InferProcedureOutput<P>>
   : (input: InferProcedureInput<P>, options?: CallOptions) => Promise<InferProcedureOutput<P>>
 
-/** The router's procedures, as callable functions in the router's shape. */
+/** A topic on the client. Topics without params take no params argument. */
+export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams<T>
+  ? {
+      /** Listens until the returned function is called; `.ready` resolves once the server confirms. */
+      subscribe(listener: TopicListener<InferTopicMessage<T>>): Unsubscribe
+      /** The topic's messages as an async iterable; leaving the loop unsubscribes. */
+      iterate(options?: IterateOptions): AsyncIterableIterator<InferTopicMessage<T>>
+      /** Publishes, where the topic lets clients; resolves with how many connections got it. */
+      publish(message: InferTopicMessageInput<T>, options?: CallOptions): Promise<{ delivered: number }>
+    }
+  : {
+      /** Listens until the returned function is called; `.ready` resolves once the server confirms. */
+      subscribe(params: InferTopicParams<T>, listener: TopicListener<InferTopicMessage<T>>): Unsubscribe
+      /** The topic's messages as an async iterable; leaving the loop unsubscribes. */
+      iterate(params: InferTopicParams<T>, options?: IterateOptions): AsyncIterableIterator<InferTopicMessage<T>>
+      /** Publishes, where the topic lets clients; resolves with how many connections got it. */
+      publish(params: InferTopicParams<T>, message: InferTopicMessageInput<T>, options?: CallOptions): Promise<{ delivered: number }>
+    }
+
+/** The router's procedures and topics, in the router's shape. */
 export type ClientProcedures<R extends RouterDef> = {
-  readonly [K in keyof R]: R[K] extends AnyProcedure ? ProcedureCall<R[K]> : R[K] extends RouterDef ? ClientProcedures<R[K]> : never
+  readonly [K in keyof R]: R[K] extends AnyProcedure
+    ? ProcedureCall<R[K]>
+    : R[K] extends AnyTopic
+      ? ClientTopic<R[K]>
+      : R[K] extends RouterDef
+        ? ClientProcedures<R[K]>
+        : never
 }
 
 /** A state change of the client's connection. */

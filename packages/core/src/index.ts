@@ -19,16 +19,30 @@ export type {
   ErrorMessage,
   ClientMessage,
   ServerMessage,
+  SubMessage,
+  UnsubMessage,
+  PubMessage,
+  EventMessage,
+  SubscribedOutput,
   ParseResult,
   ParseLimits,
 } from './messages.js'
 export { findNonPlainData } from './plain-data.js'
 export { validate, isSchema } from './schema.js'
 export type { Schema, InferSchemaInput, InferSchemaOutput, ValidationResult } from './schema.js'
-export { procedure, router, isProcedure, flattenRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'
+export { procedure, topic, router, isProcedure, isTopic, flattenRouter, flatRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'
+export { canonicalJson, channelOf } from './channel.js'
 export type {
   Procedure,
   AnyProcedure,
+  Topic,
+  AnyTopic,
+  PublishPolicy,
+  FlatRouter,
+  InferTopicParams,
+  InferTopicParsedParams,
+  InferTopicMessageInput,
+  InferTopicMessage,
   RouterDef,
   ProcedureOptions,
   ValidRouterDef,

@@ -23,6 +23,16 @@ export interface Limits {
    * @default 4096
    */
   maxInFlight: number
+  /**
+   * Topic subscriptions one connection may hold; further ones fail with TOO_MANY_REQUESTS.
+   * @default 1024
+   */
+  maxSubscriptions: number
+  /**
+   * Longest topic params, in characters of their canonical JSON; longer fail with BAD_REQUEST.
+   * @default 1024
+   */
+  maxParamsLength: number
 }
 
 /** The default {@link Limits}. */
@@ -31,6 +41,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDepth: 64,
   maxPathLength: 256,
   maxInFlight: 4096,
+  maxSubscriptions: 1024,
+  maxParamsLength: 1024,
 })
 
 /** Fills unset limits with their defaults and checks the given ones. */

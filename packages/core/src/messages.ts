@@ -15,6 +15,10 @@ export const MessageType = {
   ERROR: 'error',
   PING: 'ping',
   PONG: 'pong',
+  SUB: 'sub',
+  UNSUB: 'unsub',
+  PUB: 'pub',
+  EVENT: 'event',
 } as const
 
 /** A request id: a non-negative safe integer chosen by the client, unique among its calls in flight. */
@@ -53,10 +57,45 @@ export interface ErrorMessage {
   error: WireError
 }
 
+/** §12 Client → server: subscribe to topic `path` with `params`; answered like a call. */
+export interface SubMessage {
+  t: 'sub'
+  id: RequestId
+  path: string
+  params?: unknown
+}
+/** §12 Client → server: end subscription `id` (the id of its `sub`). Never answered. */
+export interface UnsubMessage {
+  t: 'unsub'
+  id: RequestId
+}
+/** §13 Client → server: publish `data` to topic `path` with `params`; answered like a call. */
+export interface PubMessage {
+  t: 'pub'
+  id: RequestId
+  path: string
+  params?: unknown
+  data: unknown
+}
+/** §12 Server → client: message number `seq` of channel `ch`. The same bytes go to every subscriber. */
+export interface EventMessage {
+  t: 'event'
+  ch: string
+  seq: number
+  data: unknown
+}
+/** What the server answers to a successful `sub` (the `output` of its result). */
+export interface SubscribedOutput {
+  /** The channel the subscription listens to. */
+  ch: string
+  /** The sequence number of the channel's latest message (0 before any); events continue from it. */
+  seq: number
+}
+
 /** What a client sends. */
-export type ClientMessage = CallMessage | CancelMessage | PingMessage | PongMessage
+export type ClientMessage = CallMessage | CancelMessage | PingMessage | PongMessage | SubMessage | UnsubMessage | PubMessage
 /** What a server sends. */
-export type ServerMessage = ResultMessage | ErrorMessage | PingMessage | PongMessage
+export type ServerMessage = ResultMessage | ErrorMessage | PingMessage | PongMessage | EventMessage
 
 /**
  * The outcome of parsing a decoded frame:
@@ -97,26 +136,46 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/** Checks the id and path shared by call, sub and pub: a violation, a reject, or undefined when fine. */
+function checkAddressed(data: Record<string, unknown>, limits: ParseLimits): ParseResult<never> | undefined {
+  const id = data.id
+  if (!isRequestId(id)) return violation(`${String(data.t)} id is not a non-negative safe integer`)
+  const path = data.path
+  if (typeof path !== 'string') return badRequest(id, 'path must be a string')
+  if (path.length > limits.maxPathLength) return badRequest(id, `path longer than ${limits.maxPathLength} characters`)
+  if (!PATH_PATTERN.test(path)) return badRequest(id, 'path is not a dotted identifier')
+  return undefined
+}
+
+function refusedPayload(id: RequestId, field: string, value: unknown, limits: ParseLimits): ParseResult<never> | undefined {
+  const problem = findNonPlainData(value, limits.maxDepth - 1)
+  return problem === undefined ? undefined : badRequest(id, `${field} refused: ${problem}`)
+}
+
 /** Turns a decoded frame from a client into a message (server side). */
 export function parseClientMessage(data: unknown, limits: ParseLimits): ParseResult<ClientMessage> {
   if (!isObject(data)) return violation('message is not an object')
   switch (data.t) {
     case MessageType.CALL: {
-      const id = data.id
-      if (!isRequestId(id)) return violation('call id is not a non-negative safe integer')
-      const path = data.path
-      if (typeof path !== 'string') return badRequest(id, 'path must be a string')
-      if (path.length > limits.maxPathLength) {
-        return badRequest(id, `path longer than ${limits.maxPathLength} characters`)
-      }
-      if (!PATH_PATTERN.test(path)) return badRequest(id, 'path is not a dotted identifier')
-      const problem = findNonPlainData(data.input, limits.maxDepth - 1)
-      if (problem !== undefined) return badRequest(id, `input refused: ${problem}`)
-      return { kind: 'message', message: { t: 'call', id, path, input: data.input } }
+      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'input', data.input, limits)
+      if (bad !== undefined) return bad
+      return { kind: 'message', message: { t: 'call', id: data.id as RequestId, path: data.path as string, input: data.input } }
+    }
+    case MessageType.SUB: {
+      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'params', data.params, limits)
+      if (bad !== undefined) return bad
+      return { kind: 'message', message: { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params } }
+    }
+    case MessageType.PUB: {
+      const id = data.id as RequestId
+      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'params', data.params, limits) ?? refusedPayload(id, 'data', data.data, limits)
+      if (bad !== undefined) return bad
+      return { kind: 'message', message: { t: 'pub', id, path: data.path as string, params: data.params, data: data.data } }
     }
     case MessageType.CANCEL:
-      if (!isRequestId(data.id)) return violation('cancel id is not a non-negative safe integer')
-      return { kind: 'message', message: { t: 'cancel', id: data.id } }
+    case MessageType.UNSUB:
+      if (!isRequestId(data.id)) return violation(`${data.t} id is not a non-negative safe integer`)
+      return { kind: 'message', message: { t: data.t, id: data.id } }
     case MessageType.PING:
       return { kind: 'message', message: { t: 'ping' } }
     case MessageType.PONG:
@@ -144,6 +203,13 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
       const problem = findNonPlainData(data.output, limits.maxDepth - 1)
       if (problem !== undefined) return violation(`output refused: ${problem}`)
       return { kind: 'message', message: { t: 'result', id: data.id, output: data.output } }
+    }
+    case MessageType.EVENT: {
+      if (typeof data.ch !== 'string') return violation('event without a channel')
+      if (typeof data.seq !== 'number' || !Number.isSafeInteger(data.seq) || data.seq < 1) return violation('event seq is not a positive safe integer')
+      const problem = findNonPlainData(data.data, limits.maxDepth - 1)
+      if (problem !== undefined) return violation(`event data refused: ${problem}`)
+      return { kind: 'message', message: { t: 'event', ch: data.ch, seq: data.seq, data: data.data } }
     }
     case MessageType.ERROR: {
       if (!isRequestId(data.id)) return violation('error id is not a non-negative safe integer')

@@ -17,7 +17,7 @@ export type AnyProcedure = Procedure<any, any>
 
 /** A router definition: procedures and nested routers by name. */
 export interface RouterDef {
-  readonly [name: string]: AnyProcedure | RouterDef
+  readonly [name: string]: AnyProcedure | AnyTopic | RouterDef
 }
 
 /** Options of {@link procedure}. */
@@ -40,6 +40,39 @@ export function procedure(options: ProcedureOptions<Schema | undefined, Schema>)
     throw new TypeError('procedure output must be a Standard Schema (for example a zod schema)')
   }
   return Object.freeze({ kind: 'procedure', input: options.input, output: options.output })
+}
+
+/** Who may publish to a topic: only the server, or clients too (validated and authorized like a call). */
+export type PublishPolicy = 'server' | 'client'
+
+/** A typed, parameterised pub/sub topic. */
+export interface Topic<P extends Schema | undefined = Schema | undefined, M extends Schema = Schema> {
+  readonly kind: 'topic'
+  readonly params: P
+  readonly message: M
+  /** Who may publish by default; the server's options may narrow it. */
+  readonly publish: PublishPolicy
+}
+
+/** A topic without its exact types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any topic
+export type AnyTopic = Topic<any, any>
+
+/** Defines a topic without parameters. */
+export function topic<M extends Schema>(options: { message: M; publish?: PublishPolicy }): Topic<undefined, M>
+/** Defines a topic whose channels are told apart by `params` (a room, a symbol, a user id). */
+export function topic<P extends Schema, M extends Schema>(options: { params: P; message: M; publish?: PublishPolicy }): Topic<P, M>
+export function topic(options: { params?: Schema; message: Schema; publish?: PublishPolicy }): AnyTopic {
+  if (options.params !== undefined && !isSchema(options.params)) throw new TypeError('topic params must be a Standard Schema')
+  if (!isSchema(options.message)) throw new TypeError('topic message must be a Standard Schema')
+  const publish = options.publish ?? 'server'
+  if (publish !== 'server' && publish !== 'client') throw new TypeError('topic publish must be "server" or "client"')
+  return Object.freeze({ kind: 'topic', params: options.params, message: options.message, publish })
+}
+
+/** True for a topic definition. */
+export function isTopic(value: unknown): value is AnyTopic {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'topic'
 }
 
 /** True for a procedure definition. */
@@ -69,21 +102,37 @@ const RESERVED = new Set<string>(RESERVED_TOP_LEVEL_NAMES)
 /** Reserved top-level names are rejected by the type too, not only at run time. */
 export type ValidRouterDef<T> = T & { readonly [K in (typeof RESERVED_TOP_LEVEL_NAMES)[number]]?: never }
 
-const flatCache = new WeakMap<RouterDef, ReadonlyMap<string, AnyProcedure>>()
+/** Every endpoint of a router by dotted path, split by kind. */
+export interface FlatRouter {
+  readonly procedures: ReadonlyMap<string, AnyProcedure>
+  readonly topics: ReadonlyMap<string, AnyTopic>
+  /** The path of each topic object, for `server.publish(api.chat.room, …)`. */
+  readonly topicPaths: ReadonlyMap<AnyTopic, string>
+}
+
+const flatCache = new WeakMap<RouterDef, FlatRouter>()
 
 /**
  * Defines a router. Names must be identifiers, none may shadow `Object.prototype` or `then`,
  * and top-level names may not be one of {@link RESERVED_TOP_LEVEL_NAMES}.
  */
 export function router<const T extends RouterDef>(def: ValidRouterDef<T>): T {
-  const flat = new Map<string, AnyProcedure>()
-  collect(def, '', flat)
   const frozen = Object.freeze(def) as T
-  flatCache.set(frozen, flat)
+  flatCache.set(frozen, build(frozen))
   return frozen
 }
 
-function collect(def: RouterDef, prefix: string, into: Map<string, AnyProcedure>): void {
+function build(def: RouterDef): FlatRouter {
+  const flat = { procedures: new Map<string, AnyProcedure>(), topics: new Map<string, AnyTopic>(), topicPaths: new Map<AnyTopic, string>() }
+  collect(def, '', flat)
+  return flat
+}
+
+function collect(
+  def: RouterDef,
+  prefix: string,
+  into: { procedures: Map<string, AnyProcedure>; topics: Map<string, AnyTopic>; topicPaths: Map<AnyTopic, string> },
+): void {
   if (typeof def !== 'object' || def === null) throw new TypeError(`router${prefix ? ` at "${prefix}"` : ''} must be an object`)
   for (const name of Object.keys(def)) {
     const path = prefix === '' ? name : `${prefix}.${name}`
@@ -94,8 +143,11 @@ function collect(def: RouterDef, prefix: string, into: Map<string, AnyProcedure>
       throw new TypeError(`router name "${name}" is reserved by the client at the top level`)
     }
     const entry = def[name]
-    if (isProcedure(entry)) into.set(path, entry)
-    else collect(entry as RouterDef, path, into)
+    if (isProcedure(entry)) into.procedures.set(path, entry)
+    else if (isTopic(entry)) {
+      into.topics.set(path, entry)
+      into.topicPaths.set(entry, path)
+    } else collect(entry as RouterDef, path, into)
   }
 }
 
@@ -104,11 +156,14 @@ function collect(def: RouterDef, prefix: string, into: Map<string, AnyProcedure>
  * property access, so a path such as `__proto__` or `constructor` simply finds nothing.
  */
 export function flattenRouter(def: RouterDef): ReadonlyMap<string, AnyProcedure> {
+  return flatRouter(def).procedures
+}
+
+/** Procedures and topics of a router by dotted path (Map lookups only, see flattenRouter). */
+export function flatRouter(def: RouterDef): FlatRouter {
   let flat = flatCache.get(def)
   if (flat === undefined) {
-    const built = new Map<string, AnyProcedure>()
-    collect(def, '', built)
-    flat = built
+    flat = build(def)
     flatCache.set(def, flat)
   }
   return flat
@@ -131,11 +186,20 @@ export type InferProcedureHandlerOutput<P> = P extends Procedure<Schema | undefi
 /** The type a caller of `P` receives. */
 export type InferProcedureOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
 
+/** The params a subscriber or publisher passes for topic `T` (undefined without params). */
+export type InferTopicParams<T> = T extends Topic<infer P, Schema> ? (P extends Schema ? InferSchemaInput<P> : undefined) : never
+/** The params an `authorize` hook sees (the schema's output). */
+export type InferTopicParsedParams<T> = T extends Topic<infer P, Schema> ? (P extends Schema ? InferSchemaOutput<P> : undefined) : never
+/** What a publisher passes for topic `T`. */
+export type InferTopicMessageInput<T> = T extends Topic<Schema | undefined, infer M> ? InferSchemaInput<M> : never
+/** What a subscriber of topic `T` receives. */
+export type InferTopicMessage<T> = T extends Topic<Schema | undefined, infer M> ? InferSchemaOutput<M> : never
+
 /** The inputs of every procedure of a router, as a tree of the same shape. */
 export type inferRouterInputs<R extends RouterDef> = {
-  [K in keyof R]: R[K] extends AnyProcedure ? InferProcedureInput<R[K]> : R[K] extends RouterDef ? inferRouterInputs<R[K]> : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure ? InferProcedureInput<R[K]> : R[K] extends RouterDef ? inferRouterInputs<R[K]> : never
 }
 /** The outputs of every procedure of a router, as a tree of the same shape. */
 export type inferRouterOutputs<R extends RouterDef> = {
-  [K in keyof R]: R[K] extends AnyProcedure ? InferProcedureOutput<R[K]> : R[K] extends RouterDef ? inferRouterOutputs<R[K]> : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure ? InferProcedureOutput<R[K]> : R[K] extends RouterDef ? inferRouterOutputs<R[K]> : never
 }

@@ -19,6 +19,8 @@ import {
   type WireError,
 } from '@patchbay/core'
 import { CallSignal, dispatch, type DispatchConfig, type Outcome } from './dispatch.js'
+import type { Subscriber } from './pubsub.js'
+import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicsConfig } from './topics.js'
 import type { ConnectionInfo, ServerStats } from './types.js'
 
 /** The four things a session needs from a socket. */
@@ -30,7 +32,7 @@ export interface Transport {
 }
 
 /** What a session shares with its server. */
-export interface SessionConfig extends DispatchConfig {
+export interface SessionConfig extends DispatchConfig, TopicsConfig {
   readonly limits: Limits
   readonly stats: ServerStats
 }
@@ -39,15 +41,17 @@ const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_L
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
 
 /** One connection's protocol state. */
-export class Session {
+export class Session implements Subscriber {
   /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
   private readonly inFlight = new Map<RequestId, CallSignal>()
+  /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
+  private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
 
   constructor(
     private readonly config: SessionConfig,
     private readonly transport: Transport,
-    private readonly codec: Codec,
+    readonly codec: Codec,
     private readonly ctx: unknown,
     readonly info: ConnectionInfo,
   ) {}
@@ -102,11 +106,78 @@ export class Session {
         return
       case 'pong':
         return
+      case 'sub':
+        this.subscribe(message.id, message.path, message.params)
+        return
+      case 'unsub':
+        this.unsubscribe(message.id)
+        return
+      case 'pub':
+        this.publish(message.id, message.path, message.params, message.data)
+        return
     }
+  }
+
+  /** Sends an already encoded frame (a topic event shared by many sessions). */
+  sendFrame(frame: Frame): void {
+    if (!this.closed) this.transport.send(frame)
+  }
+
+  /** Subscriptions held, confirmed or not. */
+  get subscriptionCount(): number {
+    return this.subscriptions.size
+  }
+
+  private subscribe(id: RequestId, path: string, params: unknown): void {
+    if (this.subscriptions.has(id)) return this.duplicate(id)
+    if (this.subscriptions.size >= this.config.limits.maxSubscriptions) {
+      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxSubscriptions} subscriptions` } })
+      return
+    }
+    this.subscriptions.set(id, null)
+    const settle = (outcome: TopicOutcome): void => {
+      // Unsubscribed (or disconnected) while being authorized: nobody waits for the answer.
+      if (this.closed || this.subscriptions.get(id) !== null) return
+      if (!outcome.ok) {
+        this.subscriptions.delete(id)
+        this.reply(id, outcome)
+        return
+      }
+      this.subscriptions.set(id, outcome.channel)
+      // Registration and the confirmation happen in one step, so no event can slip between.
+      const seq = this.config.pubsub.subscribe(outcome.channel, this)
+      this.reply(id, { ok: true, output: { ch: outcome.channel, seq } })
+    }
+    const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info)
+    if (outcome instanceof Promise) void outcome.then(settle)
+    else settle(outcome)
+  }
+
+  private unsubscribe(id: RequestId): void {
+    const channel = this.subscriptions.get(id)
+    if (channel === undefined) return
+    this.subscriptions.delete(id)
+    if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
+  }
+
+  private publish(id: RequestId, path: string, params: unknown, data: unknown): void {
+    const settle = (outcome: TopicOutcome): void => {
+      if (this.closed) return
+      if (!outcome.ok) return this.reply(id, outcome)
+      const delivered = this.config.pubsub.publish(outcome.channel, outcome.data)
+      this.reply(id, { ok: true, output: { delivered } })
+    }
+    const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
+    if (outcome instanceof Promise) void outcome.then(settle)
+    else settle(outcome)
   }
 
   /** The socket closed: abort every handler still running and forget its call. */
   handleClose(): void {
+    for (const [id, channel] of this.subscriptions) {
+      this.subscriptions.delete(id)
+      if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
+    }
     if (this.closed && this.inFlight.size === 0) return
     this.closed = true
     const calls = [...this.inFlight.values()]

@@ -2,6 +2,8 @@ export { createServer } from './server.js'
 export { Session } from './connection.js'
 export type { Transport, SessionConfig } from './connection.js'
 export { parseCookies } from './adapters/ws.js'
+export { PubSub } from './pubsub.js'
+export type { PubSubStats, Subscriber } from './pubsub.js'
 export type {
   AttachOptions,
   ConnectionInfo,
@@ -15,4 +17,6 @@ export type {
   PatchbayServer,
   ServerOptions,
   ServerStats,
+  TopicOptions,
+  TopicsOptions,
 } from './types.js'

@@ -2,10 +2,24 @@
  * createServer: resolves the router against its handlers once, then hands sockets to the
  * adapter. Everything here is runtime-free; the `ws` glue lives in adapters/ws.ts.
  */
-import { flattenRouter, resolveLimits, DEFAULT_ENCODINGS, type RouterDef } from '@patchbay/core'
+import {
+  ErrorCode,
+  PatchbayError,
+  flatRouter,
+  flattenRouter,
+  resolveLimits,
+  validate,
+  DEFAULT_ENCODINGS,
+  type AnyTopic,
+  type Limits,
+  type RouterDef,
+  type ValidationResult,
+} from '@patchbay/core'
 import { createWsAdapter } from './adapters/ws.js'
 import type { Route } from './dispatch.js'
 import type { SessionConfig } from './connection.js'
+import { PubSub } from './pubsub.js'
+import { resolveChannel, type TopicRoute } from './topics.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 
 /**
@@ -17,10 +31,15 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   options: ServerOptions<R, TCtx>,
 ): PatchbayServer {
   const routes = resolveRoutes(api, options.handlers as unknown as HandlerTree)
+  const limits = resolveLimits(options.limits)
+  const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree)
+  const pubsub = new PubSub()
   const stats: ServerStats = { connections: 0, refused: 0, violations: 0, calls: 0, lateCancels: 0 }
   const config: SessionConfig = {
     routes,
-    limits: resolveLimits(options.limits),
+    topics,
+    pubsub,
+    limits,
     stats,
     validateOutput: options.validateOutput ?? false,
     exposeErrors: options.exposeErrors ?? false,
@@ -28,13 +47,54 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   }
   const encodings = options.encodings ?? DEFAULT_ENCODINGS
   if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
+  const flat = flatRouter(api)
+  const publish = (topic: AnyTopic, params: unknown, message: unknown): number => {
+    const path = flat.topicPaths.get(topic)
+    const route = path === undefined ? undefined : topics.get(path)
+    if (route === undefined) throw new TypeError('publish: that topic is not part of this server\'s router')
+    return publishValidated(route, params, message, limits, pubsub)
+  }
   return createWsAdapter({
     config,
     encodings,
     context: options.context as ((info: Parameters<NonNullable<ServerOptions<R, TCtx>['context']>>[0]) => unknown) | undefined,
     origins: options.origins,
     closeTimeout: options.closeTimeout ?? 5_000,
+    publish: publish as PatchbayServer['publish'],
   })
+}
+
+function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub): number {
+  const resolved = resolveChannel(route, params, limits)
+  if (resolved instanceof Promise) throw new TypeError(`publish: the params schema of "${route.path}" is async; use a synchronous schema`)
+  if (!resolved.ok) throw PatchbayError.fromWire(resolved.error)
+  const checked = validate(route.topic.message, message) as ValidationResult<unknown> | Promise<unknown>
+  if (checked instanceof Promise) throw new TypeError(`publish: the message schema of "${route.path}" is async; use a synchronous schema`)
+  if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
+  return pubsub.publish(resolved.channel, checked.value)
+}
+
+interface TopicOptionsTree {
+  readonly [name: string]: TopicOptionsTree | Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>>
+}
+
+function resolveTopics(api: RouterDef, options: TopicOptionsTree): Map<string, TopicRoute> {
+  const topics = new Map<string, TopicRoute>()
+  for (const [path, topic] of flatRouter(api).topics) {
+    let node: unknown = options
+    for (const segment of path.split('.')) {
+      node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as TopicOptionsTree)[segment] : undefined
+    }
+    const own = (node ?? {}) as Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>>
+    topics.set(path, {
+      topic,
+      path,
+      publish: own.publish ?? topic.publish,
+      authorize: own.authorize,
+      authorizePublish: own.authorizePublish,
+    })
+  }
+  return topics
 }
 
 interface HandlerTree {

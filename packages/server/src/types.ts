@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http'
+import type { PubSubStats } from './pubsub.js'
 import type {
   AnyProcedure,
+  AnyTopic,
   Encoding,
+  InferTopicMessageInput,
+  InferTopicParams,
+  InferTopicParsedParams,
+  InferSchemaOutput,
+  PublishPolicy,
   InferProcedureHandlerOutput,
   InferProcedureParsedInput,
   Limits,
@@ -36,9 +43,57 @@ export type Handler<P extends AnyProcedure, TCtx> = (
   options: HandlerOptions<InferProcedureParsedInput<P>, TCtx>,
 ) => MaybePromise<InferProcedureHandlerOutput<P>>
 
-/** One handler per procedure, in the router's shape: none missing, none extra. */
+/** True when a router node holds at least one procedure (topics need no handlers). */
+export type HasProcedure<T> = T extends AnyProcedure
+  ? true
+  : T extends AnyTopic
+    ? false
+    : T extends RouterDef
+      ? true extends { [K in keyof T]: HasProcedure<T[K]> }[keyof T]
+        ? true
+        : false
+      : false
+
+/** One handler per procedure, in the router's shape: none missing, none extra (topics have none). */
 export type Handlers<R extends RouterDef, TCtx> = {
-  [K in keyof R]: R[K] extends AnyProcedure ? Handler<R[K], TCtx> : R[K] extends RouterDef ? Handlers<R[K], TCtx> : never
+  [K in keyof R as HasProcedure<R[K]> extends true ? K : never]: R[K] extends AnyProcedure
+    ? Handler<R[K], TCtx>
+    : R[K] extends RouterDef
+      ? Handlers<R[K], TCtx>
+      : never
+}
+
+/** The server's options for one topic. */
+export interface TopicOptions<T extends AnyTopic, TCtx> {
+  /**
+   * Decides whether a connection may subscribe to a channel; false answers FORBIDDEN.
+   * @default everyone may subscribe
+   */
+  authorize?: (options: { params: InferTopicParsedParams<T>; ctx: TCtx; connection: ConnectionInfo }) => boolean | Promise<boolean>
+  /**
+   * Who may publish: only the server, or clients too.
+   * @default the topic's own `publish` ('server' unless the router says otherwise)
+   */
+  publish?: PublishPolicy
+  /**
+   * Decides whether a client may publish this message (when `publish` is 'client').
+   * @default every client may
+   */
+  authorizePublish?: (options: {
+    params: InferTopicParsedParams<T>
+    data: InferSchemaOutput<T['message']>
+    ctx: TCtx
+    connection: ConnectionInfo
+  }) => boolean | Promise<boolean>
+}
+
+/** Options per topic, in the router's shape; every entry optional. */
+export type TopicsOptions<R extends RouterDef, TCtx> = {
+  [K in keyof R as R[K] extends AnyProcedure ? never : K]?: R[K] extends AnyTopic
+    ? TopicOptions<R[K], TCtx>
+    : R[K] extends RouterDef
+      ? TopicsOptions<R[K], TCtx>
+      : never
 }
 
 /** What the `context` hook sees of the handshake. */
@@ -76,6 +131,8 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   context?: (info: HandshakeInfo) => MaybePromise<TCtx>
   /** One handler per procedure of the router. */
   handlers: Handlers<R, NoInfer<TCtx>>
+  /** Authorization and publish rules per topic. */
+  topics?: TopicsOptions<R, NoInfer<TCtx>>
   /**
    * Origins allowed to connect (the `Origin` header, for example `https://app.example`), or
    * a predicate. Requests without an Origin header (non-browser clients) pass a list but
@@ -149,6 +206,15 @@ export interface PatchbayServer {
   attach(server: import('node:http').Server, options?: AttachOptions): void
   /** Handles one upgrade request, for frameworks that route upgrades themselves. */
   handleUpgrade(request: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void
+  /**
+   * Publishes `message` to the channel of `topic` with `params`. Params and message are
+   * validated once, here (a bad publish throws BAD_REQUEST at the publisher); the event is
+   * encoded once per codec in use. Returns the number of connections it was sent to.
+   * Topic schemas used here must be synchronous.
+   */
+  publish<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, message: InferTopicMessageInput<T>): number
+  /** Channels and subscriptions now, and event frames encoded since start. */
+  readonly topicStats: Readonly<PubSubStats>
   /** Open connections. */
   readonly connectionCount: number
   /** Counters. */

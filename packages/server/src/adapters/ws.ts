@@ -30,6 +30,7 @@ export interface WsAdapterOptions {
   context: ((info: HandshakeInfo) => unknown) | undefined
   origins: ServerOptions<never, unknown>['origins']
   closeTimeout: number
+  publish: PatchbayServer['publish']
 }
 
 /** HTTP status of a context-hook refusal, by error code. */
@@ -202,6 +203,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     attach,
     handleUpgrade,
     close,
+    publish: options.publish,
+    get topicStats() {
+      return config.pubsub.stats
+    },
     get connectionCount() {
       return sessions.size
     },

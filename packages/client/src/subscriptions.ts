@@ -1,0 +1,147 @@
+/**
+ * Topic subscriptions of one client: one wire subscription per (topic, params) however many
+ * local listeners, confirmed by the server before it counts as live, and ended on the wire
+ * when its last listener leaves (docs/protocol.md §12).
+ */
+import { ErrorCode, PatchbayError, canonicalJson, type EventMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import type { RequestManager } from './request-manager.js'
+
+/** What a listener learns besides the message. */
+export interface EventMeta {
+  /** The channel's sequence number of this message: consecutive unless messages were missed. */
+  seq: number
+}
+
+/** A topic listener. */
+export type TopicListener<T> = (message: T, meta: EventMeta) => void
+
+/** Stops listening; `ready` settles when the server has confirmed (or refused) the subscription. */
+export interface Unsubscribe {
+  (): void
+  /** Resolves once the subscription is live; rejects with FORBIDDEN, BAD_REQUEST, NOT_FOUND… */
+  readonly ready: Promise<void>
+}
+
+interface WireSubscription {
+  readonly key: string
+  readonly listeners: Set<TopicListener<unknown>>
+  readonly ready: Promise<void>
+  id: RequestId
+  channel: string | undefined
+  /** Seq of the last message delivered (starts at the seq the server confirmed with). */
+  lastSeq: number
+  /** Listeners that want to hear when the subscription ends for a reason other than unsubscribe. */
+  readonly onEnd: Set<(error: PatchbayError) => void>
+  ended: boolean
+}
+
+/** The subscription registry of a client. */
+export class Subscriptions {
+  private readonly byKey = new Map<string, WireSubscription>()
+  private readonly byChannel = new Map<string, Set<WireSubscription>>()
+
+  constructor(
+    private readonly requests: RequestManager,
+    private readonly isOpen: () => boolean,
+    private readonly unsubscribeOnWire: (id: RequestId) => void,
+  ) {}
+
+  /** Wire subscriptions held now (live or waiting for confirmation). */
+  get size(): number {
+    return this.byKey.size
+  }
+
+  /**
+   * Adds `listener` to the wire subscription of (path, params), opening it if it is the first.
+   * `onEnd` hears of a subscription ended by the connection closing.
+   */
+  add(path: string, params: unknown, listener: TopicListener<unknown>, onEnd?: (error: PatchbayError) => void): Unsubscribe {
+    const key = params === undefined ? path : `${path}?${canonicalJson(params)}`
+    let wire = this.byKey.get(key)
+    if (wire === undefined) wire = this.open(key, path, params)
+    const subscription = wire
+    subscription.listeners.add(listener)
+    if (onEnd !== undefined) subscription.onEnd.add(onEnd)
+    let removed = false
+    const unsubscribe = (): void => {
+      if (removed) return
+      removed = true
+      subscription.listeners.delete(listener)
+      if (onEnd !== undefined) subscription.onEnd.delete(onEnd)
+      if (subscription.listeners.size === 0) this.close(subscription)
+    }
+    return Object.assign(unsubscribe, { ready: subscription.ready })
+  }
+
+  /** An event arrived: hand it to every listener of its channel, in order. */
+  handle(event: EventMessage): void {
+    const subscriptions = this.byChannel.get(event.ch)
+    if (subscriptions === undefined) return
+    for (const subscription of subscriptions) {
+      // Older than where this subscription started: it was published before we joined.
+      if (event.seq <= subscription.lastSeq) continue
+      subscription.lastSeq = event.seq
+      for (const listener of [...subscription.listeners]) listener(event.data, { seq: event.seq })
+    }
+  }
+
+  /** The connection is gone: every subscription ends with `error`. */
+  endAll(error: PatchbayError): void {
+    const all = [...this.byKey.values()]
+    this.byKey.clear()
+    this.byChannel.clear()
+    for (const subscription of all) {
+      subscription.ended = true
+      for (const onEnd of [...subscription.onEnd]) onEnd(error)
+    }
+  }
+
+  private open(key: string, path: string, params: unknown): WireSubscription {
+    const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen())
+    const subscription: WireSubscription = {
+      key,
+      listeners: new Set(),
+      ready: request.promise.then((output) => {
+        const confirmed = output as SubscribedOutput
+        if (subscription.ended || subscription.listeners.size === 0) {
+          // Everyone left before the server confirmed: end it on the wire now.
+          this.unsubscribeOnWire(subscription.id)
+          return
+        }
+        subscription.channel = confirmed.ch
+        subscription.lastSeq = confirmed.seq
+        let set = this.byChannel.get(confirmed.ch)
+        if (set === undefined) {
+          set = new Set()
+          this.byChannel.set(confirmed.ch, set)
+        }
+        set.add(subscription)
+      }),
+      id: request.id,
+      channel: undefined,
+      lastSeq: 0,
+      onEnd: new Set(),
+      ended: false,
+    }
+    // A refused subscription leaves the registry so the next subscribe tries again.
+    subscription.ready.catch((error: unknown) => {
+      if (this.byKey.get(key) === subscription) this.byKey.delete(key)
+      subscription.ended = true
+      const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
+      for (const onEnd of [...subscription.onEnd]) onEnd(failure)
+    })
+    this.byKey.set(key, subscription)
+    return subscription
+  }
+
+  private close(subscription: WireSubscription): void {
+    if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
+    if (subscription.ended) return
+    subscription.ended = true
+    if (subscription.channel === undefined) return // still unconfirmed: `ready` sends the unsub
+    const set = this.byChannel.get(subscription.channel)
+    set?.delete(subscription)
+    if (set?.size === 0) this.byChannel.delete(subscription.channel)
+    this.unsubscribeOnWire(subscription.id)
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Topic requests of one session (sub, unsub, pub), runtime-free: resolve the topic, validate
+ * params and data, ask the topic's authorize hook, then register with the PubSub registry.
+ */
+import {
+  ErrorCode,
+  PatchbayError,
+  channelOf,
+  validate,
+  type AnyTopic,
+  type Limits,
+  type ValidationResult,
+  type WireError,
+} from '@patchbay/core'
+import type { PubSub } from './pubsub.js'
+import type { ConnectionInfo, ErrorInfo } from './types.js'
+
+/** A topic with the server's options for it. */
+export interface TopicRoute {
+  readonly topic: AnyTopic
+  readonly path: string
+  /** Who may publish: the server's option, else the router's. */
+  readonly publish: 'server' | 'client'
+  readonly authorize: ((options: { params: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
+  readonly authorizePublish: ((options: { params: unknown; data: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
+}
+
+/** What topic handling needs from the server. */
+export interface TopicsConfig {
+  readonly topics: ReadonlyMap<string, TopicRoute>
+  readonly pubsub: PubSub
+  readonly limits: Limits
+  readonly exposeErrors: boolean
+  readonly onError: ((error: unknown, info: ErrorInfo) => void) | undefined
+}
+
+/** The outcome of a topic request: a channel to join (sub) or a publish done, or an error. */
+export type TopicOutcome = { ok: true; channel: string; params: unknown; data?: unknown } | { ok: false; error: WireError }
+
+function fail(code: string, message: string): TopicOutcome {
+  return { ok: false, error: { code, message } }
+}
+
+function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value)
+}
+
+function failure(config: TopicsConfig, error: unknown, info: ErrorInfo): TopicOutcome {
+  if (error instanceof PatchbayError) return { ok: false, error: error.toWire() }
+  config.onError?.(error, info)
+  return fail(ErrorCode.INTERNAL, config.exposeErrors && error instanceof Error ? error.message : 'Internal server error')
+}
+
+/** Validates topic params into a channel name (sync when the schema is). */
+export function resolveChannel(route: TopicRoute, params: unknown, limits: Limits): TopicOutcome | Promise<TopicOutcome> {
+  const schema = route.topic.params
+  if (schema === undefined) {
+    if (params !== undefined && params !== null) return fail(ErrorCode.BAD_REQUEST, 'This topic takes no params')
+    return { ok: true, channel: route.path, params: undefined }
+  }
+  return then(validate(schema, params), (checked: ValidationResult<unknown>): TopicOutcome => {
+    if (!checked.ok) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Params failed validation', issues: checked.issues } }
+    const channel = channelOf(route.path, checked.value)
+    if (channel.length - route.path.length - 1 > limits.maxParamsLength) {
+      return fail(ErrorCode.BAD_REQUEST, `Params longer than ${limits.maxParamsLength} characters`)
+    }
+    return { ok: true, channel, params: checked.value }
+  })
+}
+
+/** Runs a sub request up to (not including) registration. */
+export function prepareSubscribe(
+  config: TopicsConfig,
+  path: string,
+  params: unknown,
+  ctx: unknown,
+  connection: ConnectionInfo,
+): TopicOutcome | Promise<TopicOutcome> {
+  const route = config.topics.get(path)
+  if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
+  const info: ErrorInfo = { path, connectionId: connection.id }
+  const run = (): TopicOutcome | Promise<TopicOutcome> =>
+    then(resolveChannel(route, params, config.limits), (resolved) => {
+      if (!resolved.ok || route.authorize === undefined) return resolved
+      return then(route.authorize({ params: resolved.params, ctx, connection }), (allowed): TopicOutcome =>
+        allowed === true ? resolved : fail(ErrorCode.FORBIDDEN, `Not allowed to subscribe to "${path}"`),
+      )
+    })
+  try {
+    const outcome = run()
+    return outcome instanceof Promise ? outcome.catch((error: unknown) => failure(config, error, info)) : outcome
+  } catch (error) {
+    return failure(config, error, info)
+  }
+}
+
+/** Runs a client's pub request up to (not including) the publish itself. */
+export function preparePublish(
+  config: TopicsConfig,
+  path: string,
+  params: unknown,
+  data: unknown,
+  ctx: unknown,
+  connection: ConnectionInfo,
+): TopicOutcome | Promise<TopicOutcome> {
+  const route = config.topics.get(path)
+  if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
+  if (route.publish !== 'client') return fail(ErrorCode.FORBIDDEN, `Clients may not publish to "${path}"`)
+  const info: ErrorInfo = { path, connectionId: connection.id }
+  const run = (): TopicOutcome | Promise<TopicOutcome> =>
+    then(resolveChannel(route, params, config.limits), (resolved) => {
+      if (!resolved.ok) return resolved
+      return then(validate(route.topic.message, data), (checked: ValidationResult<unknown>) => {
+        if (!checked.ok) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Message failed validation', issues: checked.issues } } as TopicOutcome
+        const authorize = route.authorizePublish
+        const accepted: TopicOutcome = { ok: true, channel: resolved.channel, params: resolved.params, data: checked.value }
+        if (authorize === undefined) return accepted
+        return then(authorize({ params: resolved.params, data: checked.value, ctx, connection }), (allowed): TopicOutcome =>
+          allowed === true ? accepted : fail(ErrorCode.FORBIDDEN, `Not allowed to publish to "${path}"`),
+        )
+      })
+    })
+  try {
+    const outcome = run()
+    return outcome instanceof Promise ? outcome.catch((error: unknown) => failure(config, error, info)) : outcome
+  } catch (error) {
+    return failure(config, error, info)
+  }
+}
