@@ -63,20 +63,26 @@ describe.each(['json', 'msgpack'])('chat example in Chromium over %s', (encoding
     expect(protocol).toBe(`patchbay.v1.${encoding}`)
   })
 
-  it('a message sent in one page appears in another', async () => {
+  it('a message typed in one page appears live in another, and both see who is online', async () => {
     const room = `room-${encoding}-${Date.now()}`
     const alice = await open(encoding)
     const bob = await open(encoding)
-    for (const page of [alice, bob]) {
+    for (const [page, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
+      await page.getByTestId('author').fill(name)
       await page.getByTestId('room').fill(room)
       await page.getByTestId('room').dispatchEvent('change')
     }
-    await alice.getByTestId('author').fill('alice')
+    // Presence is a topic too: each page learns of the other without asking.
+    await alice.getByTestId('online').getByText('online: alice, bob').waitFor()
+    await bob.getByTestId('online').getByText('online: alice, bob').waitFor()
     await alice.getByTestId('text').fill(`hello over ${encoding}`)
     await alice.getByTestId('send').click()
     await alice.getByTestId('messages').getByText(`hello over ${encoding}`).waitFor()
     await bob.getByTestId('messages').getByText(`hello over ${encoding}`).waitFor()
     expect(await bob.getByTestId('messages').locator('li').count()).toBe(1)
+    // Closing a page takes its name off the list in the other.
+    await bob.context().close()
+    await alice.getByTestId('online').getByText('online: alice', { exact: true }).waitFor()
   })
 
   it('shows a typed BAD_REQUEST for an empty message, and keeps working', async () => {

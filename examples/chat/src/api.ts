@@ -2,7 +2,7 @@
  * The router the page and the server share. Schemas only: safe to bundle for the browser.
  */
 import { z } from 'zod'
-import { procedure, router } from '@patchbay/core'
+import { procedure, router, topic } from '@patchbay/core'
 
 export const Message = z.object({
   id: z.string(),
@@ -14,20 +14,26 @@ export const Message = z.object({
 export type Message = z.infer<typeof Message>
 
 const Room = z.string().trim().min(1).max(40)
+const Name = z.string().trim().min(1).max(40)
 
 export const api = router({
   chat: {
+    /** Posts a message; everyone in the room hears it on `chat.room`. */
     send: procedure({
-      input: z.object({ room: Room, author: z.string().trim().min(1).max(40), text: z.string().trim().min(1, 'Say something').max(2000) }),
+      input: z.object({ room: Room, author: Name, text: z.string().trim().min(1, 'Say something').max(2000) }),
       output: z.object({ id: z.string(), at: z.number() }),
     }),
+    /** The room's latest messages, oldest first. */
     history: procedure({
       input: z.object({ room: Room, limit: z.number().int().min(1).max(200).default(50) }),
       output: z.array(Message),
     }),
+    /** Shows this connection as `name` in `room` until it leaves or disconnects. */
+    join: procedure({ input: z.object({ room: Room, name: Name }), output: z.object({ online: z.array(z.string()) }) }),
+    leave: procedure({ input: z.object({ room: Room }), output: z.null() }),
+    /** Live messages of a room. */
+    room: topic({ params: z.object({ room: Room }), message: Message }),
+    /** Who is online in a room, sent whenever it changes. */
+    presence: topic({ params: z.object({ room: Room }), message: z.object({ online: z.array(z.string()) }) }),
   },
-  math: {
-    add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }),
-  },
-  whoami: procedure({ output: z.object({ connection: z.string(), encoding: z.enum(['json', 'msgpack']) }) }),
 })

@@ -1,9 +1,9 @@
 /**
  * The browser half: a typed client on the browser's own WebSocket, plain DOM.
  * `?encoding=json` or `?encoding=msgpack` picks the subprotocol to offer (default: both,
- * msgpack first).
+ * msgpack first, JSON as the fallback).
  */
-import { createClient } from '@patchbay/client'
+import { createClient, type Unsubscribe } from '@patchbay/client'
 import { isPatchbayError, type Encoding } from '@patchbay/core'
 import { api, type Message } from './api.js'
 
@@ -14,10 +14,11 @@ const client = createClient(api, { url: `${location.protocol === 'https:' ? 'wss
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const status = $<HTMLSpanElement>('status')
 const form = $<HTMLFormElement>('composer')
-const room = $<HTMLInputElement>('room')
+const roomInput = $<HTMLInputElement>('room')
 const author = $<HTMLInputElement>('author')
 const text = $<HTMLInputElement>('text')
 const list = $<HTMLUListElement>('messages')
+const online = $<HTMLParagraphElement>('online')
 const problem = $<HTMLParagraphElement>('problem')
 
 function showStatus(): void {
@@ -28,26 +29,45 @@ function showStatus(): void {
 client.on('state', showStatus)
 showStatus()
 
-function render(messages: Message[]): void {
-  list.replaceChildren(
-    ...messages.map((message) => {
-      const item = document.createElement('li')
-      const who = document.createElement('strong')
-      who.textContent = message.author
-      item.append(who, ` ${message.text}`)
-      item.dataset.id = message.id
-      return item
-    }),
-  )
-}
-
-async function refresh(): Promise<void> {
-  render(await client.chat.history({ room: room.value }))
-}
-
 function report(error: unknown): void {
   problem.textContent = isPatchbayError(error) ? `${error.code}: ${error.issues?.[0]?.message ?? error.message}` : String(error)
   problem.dataset.code = isPatchbayError(error) ? error.code : 'UNKNOWN'
+}
+
+const shown = new Set<string>()
+function append(message: Message): void {
+  if (shown.has(message.id)) return // history and the live topic may both carry it
+  shown.add(message.id)
+  const item = document.createElement('li')
+  const who = document.createElement('strong')
+  who.textContent = message.author
+  item.append(who, ` ${message.text}`)
+  item.dataset.id = message.id
+  list.append(item)
+}
+
+let current: { room: string; offs: Unsubscribe[] } | undefined
+
+/** Leaves the current room and enters `room`: live topics first, then history, then presence. */
+async function enter(room: string): Promise<void> {
+  if (current !== undefined) {
+    current.offs.forEach((off) => off())
+    void client.chat.leave({ room: current.room }).catch(report)
+  }
+  list.replaceChildren()
+  shown.clear()
+  const offs = [
+    client.chat.room.subscribe({ room }, append),
+    client.chat.presence.subscribe({ room }, ({ online: names }) => {
+      online.textContent = `online: ${names.join(', ')}`
+    }),
+  ]
+  current = { room, offs }
+  // Subscribed before reading history, so nothing said in between is missed.
+  await Promise.all(offs.map((off) => off.ready))
+  for (const message of await client.chat.history({ room })) append(message)
+  const { online: names } = await client.chat.join({ room, name: author.value })
+  online.textContent = `online: ${names.join(', ')}`
 }
 
 form.addEventListener('submit', (event) => {
@@ -55,17 +75,12 @@ form.addEventListener('submit', (event) => {
   problem.textContent = ''
   delete problem.dataset.code
   client.chat
-    .send({ room: room.value, author: author.value, text: text.value })
+    .send({ room: roomInput.value, author: author.value, text: text.value })
     .then(() => {
       text.value = ''
-      return refresh()
     })
     .catch(report)
 })
-room.addEventListener('change', () => void refresh().catch(report))
-
-// Live updates arrive with topics; until then the page polls the room's history.
-setInterval(() => {
-  if (client.state === 'open') refresh().catch(report)
-}, 1_000)
-client.connect().then(refresh, report)
+roomInput.addEventListener('change', () => void enter(roomInput.value).catch(report))
+author.addEventListener('change', () => void client.chat.join({ room: roomInput.value, name: author.value }).catch(report))
+void enter(roomInput.value).catch(report)

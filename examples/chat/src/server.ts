@@ -8,11 +8,15 @@ import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createServer } from '@patchbay/server'
 import { api } from './api.js'
-import { RoomStore } from './store.js'
+import { Presence, RoomStore } from './store.js'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' }
 const store = new RoomStore()
+const presence = new Presence()
+const announce = (room: string): void => {
+  patchbay.publish(api.chat.presence, { room }, { online: presence.online(room) })
+}
 
 const http = createHttpServer((request, response) => {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname
@@ -36,12 +40,24 @@ const patchbay = createServer(api, {
     chat: {
       send: ({ input }) => {
         const message = store.add(input.room, input.author, input.text)
+        // Validated and encoded once, however many are in the room.
+        patchbay.publish(api.chat.room, { room: input.room }, message)
         return { id: message.id, at: message.at }
       },
       history: ({ input }) => store.history(input.room, input.limit),
+      join: ({ input, connection }) => {
+        const online = presence.join(input.room, connection.id, input.name)
+        announce(input.room)
+        return { online }
+      },
+      leave: ({ input, connection }) => {
+        if (presence.leave(input.room, connection.id)) announce(input.room)
+        return null
+      },
     },
-    math: { add: ({ input }) => input.a + input.b },
-    whoami: ({ connection }) => ({ connection: connection.id, encoding: connection.encoding }),
+  },
+  onClose: ({ connection }) => {
+    for (const room of presence.leaveAll(connection.id)) announce(room)
   },
 })
 patchbay.attach(http, { path: '/ws' })

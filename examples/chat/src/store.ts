@@ -23,3 +23,36 @@ export class RoomStore {
     return (this.rooms.get(room) ?? []).slice(-limit)
   }
 }
+
+/** Who is in which room, by connection id. */
+export class Presence {
+  private readonly rooms = new Map<string, Map<string, string>>()
+
+  /** Adds or renames; returns the room's names. */
+  join(room: string, connection: string, name: string): string[] {
+    let members = this.rooms.get(room)
+    if (members === undefined) {
+      members = new Map()
+      this.rooms.set(room, members)
+    }
+    members.set(connection, name)
+    return this.online(room)
+  }
+
+  /** Removes the connection from `room`; true if it was there. */
+  leave(room: string, connection: string): boolean {
+    const members = this.rooms.get(room)
+    if (members?.delete(connection) !== true) return false
+    if (members.size === 0) this.rooms.delete(room)
+    return true
+  }
+
+  /** Removes the connection everywhere; returns the rooms it left. */
+  leaveAll(connection: string): string[] {
+    return [...this.rooms.keys()].filter((room) => this.leave(room, connection))
+  }
+
+  online(room: string): string[] {
+    return [...(this.rooms.get(room)?.values() ?? [])].sort()
+  }
+}

@@ -15,7 +15,9 @@ import {
   type RouterDef,
   type ValidationResult,
 } from '@patchbay/core'
-import { createWsAdapter } from './adapters/ws.js'
+import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
+
+type WsAdapterOnClose = WsAdapterOptions['onClose']
 import type { Route } from './dispatch.js'
 import type { SessionConfig } from './connection.js'
 import { PubSub } from './pubsub.js'
@@ -61,6 +63,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     origins: options.origins,
     closeTimeout: options.closeTimeout ?? 5_000,
     publish: publish as PatchbayServer['publish'],
+    onClose: options.onClose as WsAdapterOnClose,
   })
 }
 

@@ -163,6 +163,12 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    */
   onError?: (error: unknown, info: ErrorInfo) => void
   /**
+   * Called once when a connection has closed, after its subscriptions were removed and its
+   * handlers' signals aborted: the place to clean up per-connection state (presence…).
+   * @default none
+   */
+  onClose?: (event: { connection: ConnectionInfo; ctx: NoInfer<TCtx>; code: number; reason: string }) => void
+  /**
    * How long `close()` waits for clients to finish the closing handshake before it
    * terminates their sockets, in milliseconds.
    * @default 5_000

@@ -31,6 +31,7 @@ export interface WsAdapterOptions {
   origins: ServerOptions<never, unknown>['origins']
   closeTimeout: number
   publish: PatchbayServer['publish']
+  onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
 
 /** HTTP status of a context-hook refusal, by error code. */
@@ -102,10 +103,16 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       session.receive(isBinary ? data : data.toString('utf8'))
     })
-    ws.on('close', () => {
+    ws.on('close', (code: number, reason: Buffer) => {
       sessions.delete(session)
       sockets.delete(ws)
       session.handleClose()
+      try {
+        options.onClose?.({ connection: session.info, ctx, code, reason: reason.toString() })
+      } catch (error) {
+        // A failing cleanup hook must not take the process down with the socket.
+        config.onError?.(error, { path: '(onClose)', connectionId: session.info.id })
+      }
     })
     // ws reports protocol errors (oversized frame: it closes with 1009 itself, invalid
     // UTF-8: 1007) here before closing; the close event does the cleanup.
