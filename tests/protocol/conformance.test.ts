@@ -290,7 +290,8 @@ describe('server options', () => {
       client.sendRaw(hostile.pack({ t: 'call', id: i + 1, path: 'anything', input: { value } }), true)
       expect(await client.next()).toMatchObject({ id: i + 1, error: { code: 'BAD_REQUEST' } })
     }
-    })
+  })
+
   it('§2 refuses a bad Origin with 403 and accepts a listed one', async () => {
     started = await start({ origins: ['http://app.test'] })
     expect((await refusal(started.url, ['patchbay.v1.json'], { Origin: 'http://evil.test' })).status).toBe(403)

@@ -1,0 +1,88 @@
+/**
+ * Raw-frame conformance for topics (docs/protocol.md §12, §13), both codecs.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import { router, topic, type Encoding } from '@patchbay/core'
+import { createServer, type PatchbayServer } from '@patchbay/server'
+import { connectRaw, type RawClient } from './raw-client.js'
+
+const api = router({
+  room: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
+  shout: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }), publish: 'client' }),
+})
+
+let server: PatchbayServer
+const sockets: RawClient[] = []
+afterEach(async () => {
+  for (const client of sockets.splice(0)) client.socket.terminate()
+  await server?.close()
+})
+
+async function start(): Promise<string> {
+  server = createServer(api, { handlers: {} })
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+  return `ws://127.0.0.1:${port}`
+}
+
+async function open(url: string, encoding: Encoding): Promise<RawClient> {
+  const client = await connectRaw(url, encoding)
+  sockets.push(client)
+  return client
+}
+
+describe.each<Encoding>(['json', 'msgpack'])('§12 topics over %s', (encoding) => {
+  it('sub is confirmed with the channel and seq; events follow with consecutive seq', async () => {
+    const client = await open(await start(), encoding)
+    client.send({ t: 'sub', id: 1, path: 'room', params: { room: 'a' } })
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: { ch: 'room?{"room":"a"}', seq: 0 } })
+    server.publish(api.room, { room: 'a' }, { text: 'one' })
+    server.publish(api.room, { room: 'a' }, { text: 'two' })
+    expect(await client.next()).toEqual({ t: 'event', ch: 'room?{"room":"a"}', seq: 1, data: { text: 'one' } })
+    expect(await client.next()).toEqual({ t: 'event', ch: 'room?{"room":"a"}', seq: 2, data: { text: 'two' } })
+  })
+
+  it('sends the same bytes to every subscriber of a codec', async () => {
+    const url = await start()
+    const frames: Buffer[][] = [[], []]
+    for (const bucket of frames) {
+      const socket = new WebSocket(url, [`patchbay.v1.${encoding}`])
+      await new Promise((resolve) => socket.once('open', resolve))
+      socket.on('message', (data: Buffer) => bucket.push(data))
+      socket.send(encoding === 'json' ? JSON.stringify({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } }) : (await import('@patchbay/core')).msgpackCodec.encode({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } }))
+      sockets.push({ socket } as RawClient)
+    }
+    while (server.topicStats.subscriptions < 2) await new Promise((resolve) => setImmediate(resolve))
+    server.publish(api.room, { room: 'same' }, { text: 'fan' })
+    while (frames.some((bucket) => bucket.length < 2)) await new Promise((resolve) => setImmediate(resolve))
+    expect(Buffer.compare(frames[0]![1]!, frames[1]![1]!)).toBe(0)
+  })
+
+  it('closes 4409 on a sub reusing a live subscription id; unsub frees it; unknown unsub is ignored', async () => {
+    const client = await open(await start(), encoding)
+    client.send({ t: 'sub', id: 7, path: 'room', params: { room: 'a' } })
+    await client.next()
+    client.send({ t: 'unsub', id: 7 })
+    client.send({ t: 'unsub', id: 999 })
+    client.send({ t: 'sub', id: 7, path: 'room', params: { room: 'b' } })
+    expect(await client.next()).toMatchObject({ t: 'result', id: 7 })
+    expect(server.topicStats.subscriptions).toBe(1)
+    client.send({ t: 'sub', id: 7, path: 'room', params: { room: 'c' } })
+    expect((await client.closed).code).toBe(4409)
+  })
+
+  it('refuses unknown topics, bad params, and publishing to a server-only topic', async () => {
+    const client = await open(await start(), encoding)
+    client.send({ t: 'sub', id: 1, path: 'nope' })
+    expect(await client.next()).toMatchObject({ id: 1, error: { code: 'NOT_FOUND' } })
+    client.send({ t: 'sub', id: 2, path: 'room', params: { room: 1 } })
+    expect(await client.next()).toMatchObject({ id: 2, error: { code: 'BAD_REQUEST' } })
+    client.send({ t: 'pub', id: 3, path: 'room', params: { room: 'a' }, data: { text: 'x' } })
+    expect(await client.next()).toMatchObject({ id: 3, error: { code: 'FORBIDDEN' } })
+    client.send({ t: 'pub', id: 4, path: 'shout', params: { room: 'a' }, data: { text: 'x' } })
+    expect(await client.next()).toEqual({ t: 'result', id: 4, output: { delivered: 0 } })
+    client.send({ t: 'unsub', id: 'x' })
+    expect((await client.closed).code).toBe(4400)
+  })
+})
