@@ -1,6 +1,5 @@
 /**
  * Patchbay's client in Node (createClient with `ws` as its WebSocket), one encoding offered.
- * Topics do not exist in Patchbay yet, so there is no fan-out adapter.
  */
 import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
@@ -19,6 +18,17 @@ export function patchbayAdapter(encoding) {
       await client.connect()
       if (client.encoding !== encoding) throw new Error(`negotiated ${String(client.encoding)}, wanted ${encoding}`)
       return { add: (a, b) => client.math.add({ a, b }), close: () => client.close() }
+    },
+    async subscribe(url, topic, onMessage) {
+      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      const off = client.feed.subscribe({ topic }, onMessage)
+      await off.ready
+      return { close: () => client.close() }
+    },
+    async publisher(url, topic) {
+      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      await client.connect()
+      return { publish: (payload) => client.feed.publish({ topic }, payload), close: () => client.close() }
     },
   }
 }
