@@ -56,7 +56,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Turns anything a handler threw into the error the client sees. */
-export function toWireError(config: DispatchConfig, error: unknown, info: ErrorInfo): WireError {
+export function toWireError(config: Pick<DispatchConfig, 'exposeErrors' | 'onError'>, error: unknown, info: ErrorInfo): WireError {
   if (error instanceof PatchbayError) return error.toWire()
   config.onError?.(error, info)
   const message = config.exposeErrors && error instanceof Error ? error.message : INTERNAL_MESSAGE

@@ -2,9 +2,9 @@
  * Topic requests of one session (sub, unsub, pub), runtime-free: resolve the topic, validate
  * params and data, ask the topic's authorize hook, then register with the PubSub registry.
  */
+import { toWireError } from './dispatch.js'
 import {
   ErrorCode,
-  PatchbayError,
   channelOf,
   validate,
   type AnyTopic,
@@ -45,10 +45,15 @@ function then<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): 
   return value instanceof Promise ? value.then(next) : next(value)
 }
 
-function failure(config: TopicsConfig, error: unknown, info: ErrorInfo): TopicOutcome {
-  if (error instanceof PatchbayError) return { ok: false, error: error.toWire() }
-  config.onError?.(error, info)
-  return fail(ErrorCode.INTERNAL, config.exposeErrors && error instanceof Error ? error.message : 'Internal server error')
+/** Runs `step`, turning anything it throws or rejects with into the error the client sees. */
+function guarded(config: TopicsConfig, info: ErrorInfo, step: () => TopicOutcome | Promise<TopicOutcome>): TopicOutcome | Promise<TopicOutcome> {
+  const failure = (error: unknown): TopicOutcome => ({ ok: false, error: toWireError(config, error, info) })
+  try {
+    const outcome = step()
+    return outcome instanceof Promise ? outcome.catch(failure) : outcome
+  } catch (error) {
+    return failure(error)
+  }
 }
 
 /** Validates topic params into a channel name (sync when the schema is). */
@@ -78,20 +83,14 @@ export function prepareSubscribe(
 ): TopicOutcome | Promise<TopicOutcome> {
   const route = config.topics.get(path)
   if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
-  const info: ErrorInfo = { path, connectionId: connection.id }
-  const run = (): TopicOutcome | Promise<TopicOutcome> =>
+  return guarded(config, { path, connectionId: connection.id }, () =>
     then(resolveChannel(route, params, config.limits), (resolved) => {
       if (!resolved.ok || route.authorize === undefined) return resolved
       return then(route.authorize({ params: resolved.params, ctx, connection }), (allowed): TopicOutcome =>
         allowed === true ? resolved : fail(ErrorCode.FORBIDDEN, `Not allowed to subscribe to "${path}"`),
       )
-    })
-  try {
-    const outcome = run()
-    return outcome instanceof Promise ? outcome.catch((error: unknown) => failure(config, error, info)) : outcome
-  } catch (error) {
-    return failure(config, error, info)
-  }
+    }),
+  )
 }
 
 /** Runs a client's pub request up to (not including) the publish itself. */
@@ -106,8 +105,7 @@ export function preparePublish(
   const route = config.topics.get(path)
   if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
   if (route.publish !== 'client') return fail(ErrorCode.FORBIDDEN, `Clients may not publish to "${path}"`)
-  const info: ErrorInfo = { path, connectionId: connection.id }
-  const run = (): TopicOutcome | Promise<TopicOutcome> =>
+  return guarded(config, { path, connectionId: connection.id }, () =>
     then(resolveChannel(route, params, config.limits), (resolved) => {
       if (!resolved.ok) return resolved
       return then(validate(route.topic.message, data), (checked: ValidationResult<unknown>) => {
@@ -119,11 +117,6 @@ export function preparePublish(
           allowed === true ? accepted : fail(ErrorCode.FORBIDDEN, `Not allowed to publish to "${path}"`),
         )
       })
-    })
-  try {
-    const outcome = run()
-    return outcome instanceof Promise ? outcome.catch((error: unknown) => failure(config, error, info)) : outcome
-  } catch (error) {
-    return failure(config, error, info)
-  }
+    }),
+  )
 }
