@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import WebSocket from 'ws'
 import { procedure, router, topic } from '@patchbay/core'
-import { createServer, type HandshakeInfo } from '@patchbay/server'
+import { createServer } from '@patchbay/server'
 import { createClient } from '@patchbay/client'
 
 const Message = z.object({ author: z.string(), text: z.string().min(1) })
@@ -16,7 +16,7 @@ export const chat = router({
 })
 
 const server = createServer(chat, {
-  context: ({ cookies }: HandshakeInfo) => ({ user: cookies.session ?? null }),
+  context: ({ cookies }) => ({ user: cookies.session ?? null }),
   handlers: {
     chat: {
       send: ({ input }) => {

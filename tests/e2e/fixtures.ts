@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import WebSocket from 'ws'
 import { PatchbayError, procedure, router, type Encoding } from '@patchbay/core'
-import { createServer, type HandshakeInfo, type ServerOptions } from '@patchbay/server'
+import { createServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 
 export const api = router({
@@ -62,8 +62,7 @@ export async function startFixture(options: Partial<Pick<ServerOptions<typeof ap
 
   const server = createServer(api, {
     ...options,
-    // Annotated: TypeScript cannot infer ctx from an unannotated destructuring hook (docs/guide/getting-started.md).
-    context: ({ url }: HandshakeInfo) => ({ user: url.searchParams.get('user') }),
+    context: ({ url }) => ({ user: url.searchParams.get('user') }),
     handlers: {
       math: { add: ({ input }) => input.a + input.b },
       held: {

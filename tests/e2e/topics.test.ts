@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
-import { createServer, type HandshakeInfo, type PatchbayServer } from '@patchbay/server'
+import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 
 const Message = z.object({ from: z.string(), text: z.string().min(1) })
@@ -26,7 +26,7 @@ afterEach(async () => {
 async function start(limits: { maxSubscriptions?: number; maxParamsLength?: number } = {}): Promise<string> {
   server = createServer(api, {
     limits,
-    context: ({ url }: HandshakeInfo) => ({ user: url.searchParams.get('user') }),
+    context: ({ url }) => ({ user: url.searchParams.get('user') }),
     handlers: { noop: () => null },
     topics: {
       chat: {

@@ -103,6 +103,34 @@ describe('client proxy', () => {
 })
 
 describe('context inference', () => {
+  it('infers ctx from a context hook that destructures its parameter', () => {
+    createServer(api, {
+      context: ({ cookies, url }) => ({ session: cookies.session ?? url.searchParams.get('token') }),
+      handlers: {
+        math: {
+          add: ({ input, ctx }) => {
+            expectTypeOf(ctx).toEqualTypeOf<{ session: string | null }>()
+            return input.a + input.b
+          },
+        },
+        dates: { parse: ({ input }) => ({ n: input }) },
+        health: () => 'ok' as const,
+      },
+    })
+  })
+
+  it('refuses an extra handler', () => {
+    createServer(api, {
+      handlers: {
+        math: { add: ({ input }) => input.a + input.b },
+        dates: { parse: ({ input }) => ({ n: input }) },
+        health: () => 'ok' as const,
+        // @ts-expect-error -- no procedure is called extra
+        extra: () => 1,
+      },
+    })
+  })
+
   it('infers ctx from an annotated or parameterless context hook, sync or async', () => {
     createServer(api, {
       context: async ({ headers }: HandshakeInfo) => ({ token: headers.authorization ?? null }),

@@ -1,7 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import { procedure, router, topic } from '@patchbay/core'
-import { createServer, type HandshakeInfo } from '@patchbay/server'
+import { createServer } from '@patchbay/server'
 import { createClient } from '@patchbay/client'
 
 const api = router({
@@ -44,7 +44,7 @@ describe('topic types', () => {
 
   it('server publish and topic options are typed; topics need no handlers', () => {
     const server = createServer(api, {
-      context: ({ url }: HandshakeInfo) => ({ admin: url.searchParams.has('admin') }),
+      context: ({ url }) => ({ admin: url.searchParams.has('admin') }),
       handlers: { chat: { send: () => null } },
       topics: {
         market: {

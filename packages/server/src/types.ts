@@ -7,7 +7,7 @@ import type {
   InferTopicMessageInput,
   InferTopicParams,
   InferTopicParsedParams,
-  InferSchemaOutput,
+  InferTopicMessage,
   PublishPolicy,
   InferProcedureHandlerOutput,
   InferProcedureParsedInput,
@@ -39,7 +39,7 @@ export interface HandlerOptions<TInput, TCtx> {
 }
 
 /** The handler of procedure `P`. */
-export type Handler<P extends AnyProcedure, TCtx> = (
+export type Handler<P, TCtx> = (
   options: HandlerOptions<InferProcedureParsedInput<P>, TCtx>,
 ) => MaybePromise<InferProcedureHandlerOutput<P>>
 
@@ -54,17 +54,23 @@ export type HasProcedure<T> = T extends AnyProcedure
         : false
       : false
 
-/** One handler per procedure, in the router's shape: none missing, none extra (topics have none). */
+/**
+ * One handler per procedure, in the router's shape: none missing, none extra (topics have
+ * none). The kind of each entry is decided in the key clauses only, never around the
+ * handler type: a conditional wrapped around `TCtx` stops TypeScript from carrying the
+ * context hook's return type into handlers whose parameters are destructured.
+ */
 export type Handlers<R extends RouterDef, TCtx> = {
-  [K in keyof R as HasProcedure<R[K]> extends true ? K : never]: R[K] extends AnyProcedure
-    ? Handler<R[K], TCtx>
-    : R[K] extends RouterDef
-      ? Handlers<R[K], TCtx>
-      : never
+  [K in keyof R as R[K] extends AnyProcedure ? K : never]: Handler<R[K], TCtx>
+} & {
+  [K in keyof R as R[K] extends AnyProcedure ? never : HasProcedure<R[K]> extends true ? K : never]: Handlers<
+    R[K] extends RouterDef ? R[K] : never,
+    TCtx
+  >
 }
 
 /** The server's options for one topic. */
-export interface TopicOptions<T extends AnyTopic, TCtx> {
+export interface TopicOptions<T, TCtx> {
   /**
    * Decides whether a connection may subscribe to a channel; false answers FORBIDDEN.
    * @default everyone may subscribe
@@ -81,19 +87,17 @@ export interface TopicOptions<T extends AnyTopic, TCtx> {
    */
   authorizePublish?: (options: {
     params: InferTopicParsedParams<T>
-    data: InferSchemaOutput<T['message']>
+    data: InferTopicMessage<T>
     ctx: TCtx
     connection: ConnectionInfo
   }) => boolean | Promise<boolean>
 }
 
-/** Options per topic, in the router's shape; every entry optional. */
+/** Options per topic, in the router's shape; every entry optional (built like {@link Handlers}). */
 export type TopicsOptions<R extends RouterDef, TCtx> = {
-  [K in keyof R as R[K] extends AnyProcedure ? never : K]?: R[K] extends AnyTopic
-    ? TopicOptions<R[K], TCtx>
-    : R[K] extends RouterDef
-      ? TopicsOptions<R[K], TCtx>
-      : never
+  [K in keyof R as R[K] extends AnyTopic ? K : never]?: TopicOptions<R[K], TCtx>
+} & {
+  [K in keyof R as R[K] extends AnyProcedure | AnyTopic ? never : K]?: TopicsOptions<R[K] extends RouterDef ? R[K] : never, TCtx>
 }
 
 /** What the `context` hook sees of the handshake. */
