@@ -36,7 +36,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   const limits = resolveLimits(options.limits)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree)
   const pubsub = new PubSub()
-  const stats: ServerStats = { connections: 0, refused: 0, violations: 0, calls: 0, lateCancels: 0 }
+  const stats: ServerStats = { connections: 0, refused: 0, violations: 0, calls: 0, lateCancels: 0, heartbeatTimeouts: 0 }
   const config: SessionConfig = {
     routes,
     topics,
@@ -62,6 +62,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     context: options.context as ((info: Parameters<NonNullable<ServerOptions<R, TCtx>['context']>>[0]) => unknown) | undefined,
     origins: options.origins,
     closeTimeout: options.closeTimeout ?? 5_000,
+    heartbeatInterval: options.heartbeatInterval ?? 30_000,
     publish: publish as PatchbayServer['publish'],
     onClose: options.onClose as WsAdapterOnClose,
   })

@@ -173,6 +173,14 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    */
   onClose?: (event: { connection: ConnectionInfo; ctx: NoInfer<TCtx>; code: number; reason: string }) => void
   /**
+   * Milliseconds between WebSocket ping frames to every connection; a peer that has not
+   * answered the previous ping with a pong by the next one is terminated, which frees its
+   * subscriptions and aborts its handlers (docs/protocol.md §7). 0 disables heartbeats.
+   * One timer serves all connections.
+   * @default 30_000
+   */
+  heartbeatInterval?: number
+  /**
    * How long `close()` waits for clients to finish the closing handshake before it
    * terminates their sockets, in milliseconds.
    * @default 5_000
@@ -192,6 +200,8 @@ export interface ServerStats {
   calls: number
   /** Cancels for calls no longer in flight (the result crossed the cancel). */
   lateCancels: number
+  /** Connections terminated because they missed a heartbeat. */
+  heartbeatTimeouts: number
 }
 
 /** Options of {@link PatchbayServer.listen}. */

@@ -30,6 +30,7 @@ export interface WsAdapterOptions {
   context: ((info: HandshakeInfo) => unknown) | undefined
   origins: ServerOptions<never, unknown>['origins']
   closeTimeout: number
+  heartbeatInterval: number
   publish: PatchbayServer['publish']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
@@ -56,6 +57,21 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const sockets = new Set<WebSocket>()
   const ownServers: HttpServer[] = []
   let closing = false
+  /** Sockets that have not answered the last ping yet. */
+  const awaitingPong = new WeakSet<WebSocket>()
+  let heartbeat: ReturnType<typeof setInterval> | undefined
+  const beat = (): void => {
+    for (const ws of sockets) {
+      if (awaitingPong.has(ws)) {
+        // Frozen or gone without a FIN: nobody will ever close this socket but us.
+        config.stats.heartbeatTimeouts++
+        ws.terminate()
+        continue
+      }
+      awaitingPong.add(ws)
+      ws.ping()
+    }
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -100,6 +116,12 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
+    ws.on('pong', () => awaitingPong.delete(ws))
+    if (heartbeat === undefined && options.heartbeatInterval > 0) {
+      // One timer for every connection of this server, started with the first.
+      heartbeat = setInterval(beat, options.heartbeatInterval)
+      heartbeat.unref()
+    }
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       session.receive(isBinary ? data : data.toString('utf8'))
     })
@@ -182,6 +204,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
 
   const close = async (): Promise<void> => {
     closing = true
+    if (heartbeat !== undefined) clearInterval(heartbeat)
     const closed = [...sockets].map(
       (ws) =>
         new Promise<void>((resolve) => {

@@ -1,0 +1,74 @@
+/**
+ * Server heartbeats (docs/protocol.md §7): WebSocket ping frames; a peer that misses a pong
+ * is terminated and everything it held is freed. A peer that answers stays.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import { procedure, router, topic } from '@patchbay/core'
+import { createServer, type PatchbayServer } from '@patchbay/server'
+
+const api = router({
+  room: topic({ params: z.object({ room: z.string() }), message: z.string() }),
+  wait: procedure({ output: z.null() }),
+})
+
+let server: PatchbayServer
+const sockets: WebSocket[] = []
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.terminate()
+  await server?.close()
+})
+
+async function start(aborted: (reason: unknown) => void): Promise<string> {
+  server = createServer(api, {
+    heartbeatInterval: 40,
+    handlers: {
+      wait: ({ signal }) =>
+        new Promise<null>(() => {
+          signal.addEventListener('abort', () => aborted(signal.reason))
+        }),
+    },
+  })
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+  return `ws://127.0.0.1:${port}`
+}
+
+async function open(url: string, autoPong: boolean): Promise<WebSocket> {
+  const socket = new WebSocket(url, ['patchbay.v1.json'], { autoPong })
+  sockets.push(socket)
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve)
+    socket.once('error', reject)
+  })
+  return socket
+}
+
+describe('§7 heartbeats', () => {
+  it('terminates a peer that stops answering pings, freeing its subscriptions and aborting its handlers', async () => {
+    let onAbort!: (reason: unknown) => void
+    const abortReason = new Promise<unknown>((resolve) => (onAbort = resolve))
+    const url = await start((reason) => onAbort(reason))
+    const healthy = await open(url, true)
+    const frozen = await open(url, false)
+    const confirmed = new Promise((resolve) => frozen.once('message', resolve))
+    frozen.send(JSON.stringify({ t: 'sub', id: 1, path: 'room', params: { room: 'r' } }))
+    await confirmed
+    frozen.send(JSON.stringify({ t: 'call', id: 2, path: 'wait' }))
+    const closed = new Promise<number>((resolve) => frozen.once('close', (code) => resolve(code)))
+    // No close frame comes from a terminated socket: the client sees an abnormal closure.
+    expect(await closed).toBe(1006)
+    expect(await abortReason).toMatchObject({ code: 'CONNECTION_LOST' })
+    expect(server.topicStats.subscriptions).toBe(0)
+    expect(server.stats.heartbeatTimeouts).toBe(1)
+    // The peer that answers pongs has lived through the same intervals.
+    let pings = 0
+    await new Promise<void>((resolve) =>
+      healthy.on('ping', () => {
+        if (++pings === 3) resolve()
+      }),
+    )
+    expect(healthy.readyState).toBe(WebSocket.OPEN)
+    expect(server.connectionCount).toBe(1)
+  })
+})
