@@ -359,3 +359,19 @@ describe('server options', () => {
     await closing
   })
 })
+
+describe('§8 graceful shutdown', () => {
+  it('lets calls in flight finish before closing with 1001', async () => {
+    started = await start()
+    const client = await open('json')
+    client.send({ t: 'call', id: 1, path: 'held', input: { tag: 'late' } })
+    await started.heldArrived
+    const closing = started.server.close()
+    // New connections are refused while the server drains.
+    expect((await refusal(started.url, ['patchbay.v1.json'])).status).toBe(503)
+    started.held.get('late')?.release('finished')
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: 'finished' })
+    expect((await client.closed).code).toBe(1001)
+    await closing
+  })
+})

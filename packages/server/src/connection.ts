@@ -47,6 +47,7 @@ export class Session implements Subscriber {
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
+  private idleWaiters: (() => void)[] = []
 
   constructor(
     private readonly config: SessionConfig,
@@ -59,6 +60,21 @@ export class Session implements Subscriber {
   /** Calls in flight now. */
   get pendingCalls(): number {
     return this.inFlight.size
+  }
+
+  /** Resolves when no call is in flight (at once if none is). */
+  idle(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private forget(id: RequestId): void {
+    this.inFlight.delete(id)
+    if (this.inFlight.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const resolve of waiters) resolve()
+    }
   }
 
   /** Handles one frame from the client. */
@@ -97,7 +113,7 @@ export class Session implements Subscriber {
           return
         }
         // §5: nothing more is sent for a cancelled id; forgetting it also frees the id.
-        this.inFlight.delete(message.id)
+        this.forget(message.id)
         call.abort(cancelReason())
         return
       }
@@ -181,7 +197,7 @@ export class Session implements Subscriber {
     if (this.closed && this.inFlight.size === 0) return
     this.closed = true
     const calls = [...this.inFlight.values()]
-    this.inFlight.clear()
+    for (const id of [...this.inFlight.keys()]) this.forget(id)
     for (const call of calls) call.abort(lostReason())
   }
 
@@ -213,12 +229,12 @@ export class Session implements Subscriber {
       // A cancel or a close removed the entry (or replaced it after a cancel freed the id):
       // the client no longer waits for this outcome.
       if (this.inFlight.get(id) !== signal) return
-      this.inFlight.delete(id)
+      this.forget(id)
       this.reply(id, settled)
     }, (error: unknown) => {
       // dispatch settles every handler failure itself; this is a bug guard, never silent.
       if (this.inFlight.get(id) !== signal) return
-      this.inFlight.delete(id)
+      this.forget(id)
       this.reply(id, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
       this.config.onError?.(error, { path, connectionId: this.info.id })
     })

@@ -181,8 +181,8 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    */
   heartbeatInterval?: number
   /**
-   * How long `close()` waits for clients to finish the closing handshake before it
-   * terminates their sockets, in milliseconds.
+   * How long `close()` waits for calls in flight to finish, and then for clients to finish
+   * the closing handshake before it terminates their sockets, in milliseconds (each).
    * @default 5_000
    */
   closeTimeout?: number
@@ -240,8 +240,9 @@ export interface PatchbayServer {
   /** Counters. */
   readonly stats: Readonly<ServerStats>
   /**
-   * Stops accepting, closes every connection with 1001 and resolves when they are closed
-   * (terminating those that do not finish the closing handshake within `closeTimeout`).
+   * Stops accepting connections, lets calls in flight finish (up to `closeTimeout`), then
+   * closes every connection with 1001 and resolves when they are closed (terminating those
+   * that do not finish the closing handshake within another `closeTimeout`).
    */
   close(): Promise<void>
 }

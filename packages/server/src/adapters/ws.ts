@@ -205,6 +205,15 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const close = async (): Promise<void> => {
     closing = true
     if (heartbeat !== undefined) clearInterval(heartbeat)
+    // Graceful: calls in flight finish (up to closeTimeout) before their connections close.
+    let drainTimer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.all([...sessions].map((session) => session.idle())),
+      new Promise<void>((resolve) => {
+        drainTimer = setTimeout(resolve, options.closeTimeout)
+      }),
+    ])
+    clearTimeout(drainTimer)
     const closed = [...sockets].map(
       (ws) =>
         new Promise<void>((resolve) => {
