@@ -49,6 +49,22 @@ export class CallSignal {
   }
 }
 
+/**
+ * What a handler receives. A class, so `signal` is one getter on the prototype rather than
+ * a fresh accessor closure per call; the AbortController behind it is made only if read.
+ */
+class HandlerArgs {
+  constructor(
+    readonly input: unknown,
+    readonly ctx: unknown,
+    readonly connection: ConnectionInfo,
+    private readonly callSignal: CallSignal,
+  ) {}
+  get signal(): AbortSignal {
+    return this.callSignal.signal
+  }
+}
+
 const INTERNAL_MESSAGE = 'Internal server error'
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -128,15 +144,7 @@ function run(
 ): Outcome | Promise<Outcome> {
   let returned: unknown
   try {
-    // The signal is read lazily through the getter, so a handler that ignores it costs no controller.
-    returned = route.handler({
-      input,
-      ctx,
-      get signal() {
-        return callSignal.signal
-      },
-      connection,
-    })
+    returned = route.handler(new HandlerArgs(input, ctx, connection, callSignal))
   } catch (error) {
     return { ok: false, error: toWireError(config, error, info) }
   }
