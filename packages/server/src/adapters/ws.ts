@@ -179,7 +179,12 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
 
   const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) return
+      if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) {
+        // Another 'upgrade' listener may own this path; when there is none, Node would leave
+        // the socket open forever, so answer it here.
+        if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'No WebSocket endpoint at this path')
+        return
+      }
       handleUpgrade(request, socket, head)
     })
   }
