@@ -18,7 +18,7 @@ afterEach(async () => {
   server = undefined
 })
 
-function connect(url: string, options: { encodings?: Encoding[]; timeout?: number } = {}): Client<typeof api> {
+function connect(url: string, options: { encodings?: Encoding[]; timeout?: number; reconnect?: boolean } = {}): Client<typeof api> {
   const client = createClient(api, { url, WebSocket, ...options })
   clients.push(client)
   return client
@@ -138,9 +138,9 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
     expect(await server.nextMessage(socket)).toEqual({ t: 'cancel', id: message.id })
   })
 
-  it('rejects calls in flight with CONNECTION_LOST when the server drops the socket', async () => {
+  it('without reconnect, rejects calls in flight with CONNECTION_LOST when the server drops the socket', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [encoding], reconnect: false })
     const states: StateEvent[] = []
     client.on('state', (event) => states.push(event))
     const call = client.ping()
@@ -167,7 +167,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('closes with 4406 when the server picks no subprotocol it offered', async () => {
     server = await startRawServer(encoding, () => 'something-else')
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [encoding], reconnect: false })
     const call = client.ping()
     // ws itself refuses a subprotocol the client never offered; either way nothing is sent.
     expect((await failure(call)).code).toBe('CONNECTION_FAILED')
@@ -180,7 +180,7 @@ describe('client basics', () => {
     const probe = await startRawServer('json')
     const url = probe.url
     await probe.close()
-    const client = connect(url)
+    const client = connect(url, { reconnect: false })
     expect((await failure(client.connect())).code).toBe('CONNECTION_FAILED')
     expect((await failure(client.ping())).code).toBe('CONNECTION_FAILED')
   })

@@ -1,81 +1,123 @@
 /**
- * createClient: a typed client for a router, over one WebSocket.
+ * createClient: a typed client for a router, over one WebSocket at a time. It owns the
+ * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { ErrorCode, PatchbayError, type RouterDef } from '@patchbay/core'
-import { Connection, type ConnectionState } from './connection.js'
+import { ErrorCode, PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
+import { backoffDelay } from './backoff.js'
+import { Connection } from './connection.js'
+import { iterateTopic, type IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
-import { iterateTopic } from './iterate.js'
 import { buildProcedures } from './proxy.js'
-import { RequestManager } from './request-manager.js'
-import { Subscriptions } from './subscriptions.js'
-import type { Client, StateEvent } from './types.js'
-import type { IterateOptions } from './iterate.js'
-import type { CallOptions } from './request-manager.js'
-import type { TopicListener, Unsubscribe } from './subscriptions.js'
+import { RequestManager, type CallOptions } from './request-manager.js'
+import { Subscriptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
+import type { Client, ClientState, StateEvent } from './types.js'
 
 /**
- * Creates a client for `api` and starts connecting. Calls made before the socket opens wait
- * and go out once it does.
+ * Creates a client for `api` and starts connecting. Calls made before the socket opens (or
+ * while it reconnects) wait and go out once it does.
  */
 export function createClient<R extends RouterDef>(api: R, options: ClientOptions): Client<R> {
   const resolved = resolveClientOptions(options)
   const listeners = new Set<(event: StateEvent) => void>()
+  let state: ClientState = 'connecting'
   let closedByUser = false
-  let opened: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void }
-  {
-    let resolve!: () => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    // connect() may never be awaited; an unobserved rejection must not crash Node.
-    promise.catch(() => {})
-    opened = { promise, resolve, reject }
-  }
-  let closed: Promise<void> | undefined
+  let failures = 0
+  let stableTimer: ReturnType<typeof setTimeout> | undefined
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
   let resolveClosed: (() => void) | undefined
+  let closed: Promise<void> | undefined
 
-  const manager = new RequestManager(resolved.timeout, (message) => connection.send(message))
-  const connection: Connection = new Connection(resolved, {
-    open() {
-      opened.resolve()
-      manager.flush()
-    },
-    message(message) {
-      if (message.t === 'event') subscriptions.handle(message)
-      else manager.handle(message)
-    },
-    close(code, reason, wasOpen) {
-      const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
-      subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
-      if (!wasOpen) {
-        const error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`)
-        opened.reject(error)
-        manager.failAll(ErrorCode.CONNECTION_FAILED, error.message)
-      } else {
-        manager.failAll(ErrorCode.CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`)
-      }
-      resolveClosed?.()
-    },
-    state(state, code, reason) {
-      const event: StateEvent = code === undefined ? { state } : reason === undefined ? { state, code } : { state, code, reason }
-      for (const listener of listeners) listener(event)
-    },
+  let resolveOpened!: () => void
+  let rejectOpened!: (error: unknown) => void
+  const opened = new Promise<void>((resolve, reject) => {
+    resolveOpened = resolve
+    rejectOpened = reject
   })
+  // connect() may never be awaited; an unobserved rejection must not crash Node.
+  opened.catch(() => {})
 
+  const emit = (next: ClientState, code?: number, reason?: string): void => {
+    state = next
+    const event: StateEvent = code === undefined ? { state: next } : reason === undefined ? { state: next, code } : { state: next, code, reason }
+    for (const listener of [...listeners]) listener(event)
+  }
+
+  const manager = new RequestManager(resolved.timeout, (message) => connection.send(message), resolved.maxQueued)
   const subscriptions = new Subscriptions(
     manager,
-    () => connection.state === 'open',
+    () => state === 'open',
     (id) => connection.send({ t: 'unsub', id }),
   )
+
+  /** The end: no more connections. */
+  const finish = (code: number, reason: string, everOpened: boolean): void => {
+    clearTimeout(stableTimer)
+    clearTimeout(retryTimer)
+    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
+    if (!everOpened) {
+      const error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`)
+      rejectOpened(error)
+      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message)
+    } else {
+      manager.failAll(ErrorCode.CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`)
+    }
+    emit('closed', code, reason)
+    resolveClosed?.()
+  }
+
+  let everOpened = false
+  const connect = (): Connection =>
+    new Connection(resolved, {
+      open() {
+        everOpened = true
+        // Only a connection that stays up resets the backoff: a server that accepts and
+        // drops at once must not be hammered.
+        const reconnect = resolved.reconnect
+        if (reconnect !== undefined) stableTimer = setTimeout(() => (failures = 0), reconnect.stableAfter)
+        resolveOpened()
+        subscriptions.resubscribe()
+        manager.flush()
+      },
+      message(message) {
+        if (message.t === 'event') subscriptions.handle(message)
+        else manager.handle(message)
+      },
+      close(code, reason) {
+        clearTimeout(stableTimer)
+        const reconnect = resolved.reconnect
+        // The one place that decides retry or give up, with the protocol's rule (§8).
+        if (closedByUser || reconnect === undefined || !isRetryableClose(code) || failures >= reconnect.retries) {
+          finish(code, reason, everOpened)
+          return
+        }
+        const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+        // Sent calls may or may not have run: the caller decides whether to retry them.
+        manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`)
+        subscriptions.suspend()
+        emit('reconnecting', code, reason)
+        const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
+        failures++
+        retryTimer = setTimeout(() => {
+          if (closedByUser) return
+          emit('connecting')
+          connection = connect()
+        }, delay)
+      },
+      state(next, code, reason) {
+        // 'closed' is decided in close() above (it may become 'reconnecting').
+        if (next !== 'closed' && next !== 'connecting') emit(next, code, reason)
+      },
+    })
+  let connection = connect()
+
   const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')
-  const isClosed = (): boolean => connection.state === 'closing' || connection.state === 'closed'
+  const isClosed = (): boolean => closedByUser || state === 'closed'
 
   const endpoints = {
     call(path: string, input: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
       if (isClosed()) return Promise.reject(closedError())
-      return manager.call(path, input, callOptions, connection.state === 'open')
+      return manager.call(path, input, callOptions, state === 'open')
     },
     subscribe(path: string, params: unknown, listener: TopicListener<unknown>): Unsubscribe {
       if (isClosed()) {
@@ -90,13 +132,13 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     },
     publish(path: string, params: unknown, message: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
       if (isClosed()) return Promise.reject(closedError())
-      return manager.request('pub', path, params, message, callOptions, connection.state === 'open').promise
+      return manager.request('pub', path, params, message, callOptions, state === 'open').promise
     },
   }
 
   const controls = {
-    get state(): ConnectionState {
-      return connection.state
+    get state(): ClientState {
+      return state
     },
     get encoding() {
       return connection.encoding
@@ -107,14 +149,19 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     get bufferedAmount() {
       return connection.bufferedAmount
     },
-    connect: () => opened.promise,
+    connect: () => opened,
     close(): Promise<void> {
       closedByUser = true
-      if (connection.state === 'closed') return Promise.resolve()
+      if (state === 'closed') return Promise.resolve()
       closed ??= new Promise<void>((resolve) => {
         resolveClosed = resolve
       })
-      connection.close()
+      if (state === 'reconnecting') {
+        // No socket to close: end here.
+        finish(1000, 'closed by the client', everOpened)
+      } else {
+        connection.close()
+      }
       return closed
     },
     on(event: 'state', listener: (event: StateEvent) => void): () => void {

@@ -40,10 +40,36 @@ export interface ClientOptions {
    */
   timeout?: number
   /**
+   * Reconnect after a connection drops for a reason a retry can fix (see
+   * `isRetryableClose`), with exponential backoff and full jitter; `false` never reconnects.
+   * Calls in flight when it drops fail with CONNECTION_LOST; calls made while reconnecting
+   * wait (up to `maxQueued`); topic subscriptions are made again on the new connection.
+   * @default true
+   */
+  reconnect?: boolean | ReconnectOptions
+  /**
+   * Calls that may wait for a connection (while connecting or reconnecting); more fail with
+   * TOO_MANY_REQUESTS rather than grow the queue.
+   * @default 1000
+   */
+  maxQueued?: number
+  /**
    * Deepest nesting accepted in a server message.
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
   maxDepth?: number
+}
+
+/** How the client reconnects. */
+export interface ReconnectOptions {
+  /** Consecutive failed attempts before giving up (state `closed`). @default 10 */
+  retries?: number
+  /** Base of the exponential backoff, in milliseconds. @default 250 */
+  retryDelay?: number
+  /** Cap of the backoff, in milliseconds. @default 10_000 */
+  maxRetryDelay?: number
+  /** A connection open this long resets the backoff, in milliseconds. @default 5_000 */
+  stableAfter?: number
 }
 
 /** Options with every default filled in. */
@@ -53,6 +79,8 @@ export interface ResolvedClientOptions {
   encodings: readonly Encoding[]
   timeout: number
   maxDepth: number
+  reconnect: Required<ReconnectOptions> | undefined
+  maxQueued: number
 }
 
 /** Fills in defaults and checks the options. */
@@ -65,5 +93,23 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
   const timeout = options.timeout ?? 30_000
   if (!(timeout >= 0)) throw new RangeError('timeout must be a non-negative number of milliseconds')
-  return { url: options.url, WebSocket: WebSocketClass, encodings, timeout, maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth }
+  const reconnect =
+    options.reconnect === false
+      ? undefined
+      : {
+          retries: 10,
+          retryDelay: 250,
+          maxRetryDelay: 10_000,
+          stableAfter: 5_000,
+          ...(options.reconnect === true || options.reconnect === undefined ? {} : options.reconnect),
+        }
+  return {
+    url: options.url,
+    WebSocket: WebSocketClass,
+    encodings,
+    timeout,
+    maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
+    reconnect,
+    maxQueued: options.maxQueued ?? 1000,
+  }
 }

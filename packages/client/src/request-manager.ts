@@ -51,6 +51,8 @@ export class RequestManager {
     private readonly defaultTimeout: number,
     /** Sends a message now; false when the socket is not open. */
     private readonly send: (message: ClientMessage) => boolean,
+    /** Calls that may wait for the socket to open. */
+    private readonly maxQueued = Infinity,
   ) {}
 
   /** Calls in flight or queued. */
@@ -75,6 +77,9 @@ export class RequestManager {
     const signal = options?.signal
     if (signal?.aborted) {
       return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason })) }
+    }
+    if (!connected && this.queued.length >= this.maxQueued) {
+      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.TOO_MANY_REQUESTS, `More than ${this.maxQueued} calls wait for a connection`)) }
     }
     // Ids count up and never repeat within a client, so a late reply can never be taken for
     // a newer call's (§4.1).

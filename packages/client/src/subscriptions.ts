@@ -24,12 +24,16 @@ export interface Unsubscribe {
 
 interface WireSubscription {
   readonly key: string
+  readonly path: string
+  readonly params: unknown
   readonly listeners: Set<TopicListener<unknown>>
   readonly ready: Promise<void>
   id: RequestId
   channel: string | undefined
   /** Seq of the last message delivered (starts at the seq the server confirmed with). */
   lastSeq: number
+  /** The server confirmed it at least once (so it is resubscribed after a reconnect). */
+  confirmed: boolean
   /** Listeners that want to hear when the subscription ends for a reason other than unsubscribe. */
   readonly onEnd: Set<(error: PatchbayError) => void>
   ended: boolean
@@ -96,10 +100,61 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * The connection dropped and a new one is coming: confirmed subscriptions keep their
+   * listeners but stop listening to their old channel until `resubscribe`.
+   */
+  suspend(): void {
+    this.byChannel.clear()
+    for (const subscription of this.byKey.values()) {
+      if (subscription.channel !== undefined) subscription.channel = undefined
+    }
+  }
+
+  /**
+   * A new connection is open: subscribe again to every suspended subscription, each with a new
+   * id. Its sequence numbers start over from what the server confirms (the server forgets a
+   * channel when its last subscriber leaves). A refusal now ends it with that error.
+   */
+  resubscribe(): void {
+    for (const subscription of this.byKey.values()) {
+      if (subscription.channel !== undefined || subscription.ended) continue
+      if (!subscription.confirmed) continue // its first request is still queued or in flight
+      const request = this.requests.request('sub', subscription.path, subscription.params, undefined, undefined, true)
+      subscription.id = request.id
+      request.promise.then(
+        (output) => {
+          if (subscription.ended) return this.unsubscribeOnWire(subscription.id)
+          this.attach(subscription, output as SubscribedOutput)
+        },
+        (error: unknown) => {
+          if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
+          subscription.ended = true
+          const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
+          for (const onEnd of [...subscription.onEnd]) onEnd(failure)
+        },
+      )
+    }
+  }
+
+  private attach(subscription: WireSubscription, confirmed: SubscribedOutput): void {
+    subscription.confirmed = true
+    subscription.channel = confirmed.ch
+    subscription.lastSeq = confirmed.seq
+    let set = this.byChannel.get(confirmed.ch)
+    if (set === undefined) {
+      set = new Set()
+      this.byChannel.set(confirmed.ch, set)
+    }
+    set.add(subscription)
+  }
+
   private open(key: string, path: string, params: unknown): WireSubscription {
     const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen())
     const subscription: WireSubscription = {
       key,
+      path,
+      params,
       listeners: new Set(),
       ready: request.promise.then((output) => {
         const confirmed = output as SubscribedOutput
@@ -108,18 +163,12 @@ export class Subscriptions {
           this.unsubscribeOnWire(subscription.id)
           return
         }
-        subscription.channel = confirmed.ch
-        subscription.lastSeq = confirmed.seq
-        let set = this.byChannel.get(confirmed.ch)
-        if (set === undefined) {
-          set = new Set()
-          this.byChannel.set(confirmed.ch, set)
-        }
-        set.add(subscription)
+        this.attach(subscription, confirmed)
       }),
       id: request.id,
       channel: undefined,
       lastSeq: 0,
+      confirmed: false,
       onEnd: new Set(),
       ended: false,
     }

@@ -49,10 +49,13 @@ export type ClientProcedures<R extends RouterDef> = {
         : never
 }
 
+/** The client's state: the WebSocket API's names, plus `reconnecting` between connections. */
+export type ClientState = ConnectionState | 'reconnecting'
+
 /** A state change of the client's connection. */
 export interface StateEvent {
-  state: ConnectionState
-  /** The close code, on `closed`. */
+  state: ClientState
+  /** The close code, on `closed` and `reconnecting`. */
   code?: number
   /** The close reason, on `closed`. */
   reason?: string
@@ -61,7 +64,7 @@ export interface StateEvent {
 /** The client's own members, beside the procedures. */
 export interface ClientControls {
   /** The connection state. */
-  readonly state: ConnectionState
+  readonly state: ClientState
   /** The negotiated encoding; undefined until open. */
   readonly encoding: Encoding | undefined
   /** Counters. */
