@@ -28,6 +28,14 @@ function showStatus(): void {
 }
 client.on('state', showStatus)
 showStatus()
+// After a reconnect the topics are resubscribed by the client; presence lived on the old
+// connection, so announce ourselves again.
+let connectedBefore = false
+client.on('state', ({ state }) => {
+  if (state !== 'open') return
+  if (connectedBefore && current !== undefined) void client.chat.join({ room: current.room, name: author.value }).catch(report)
+  connectedBefore = true
+})
 
 function report(error: unknown): void {
   problem.textContent = isPatchbayError(error) ? `${error.code}: ${error.issues?.[0]?.message ?? error.message}` : String(error)
