@@ -150,3 +150,61 @@ describe('reconnect limits', () => {
     await expect(Promise.all([first, second])).resolves.toEqual(['1', '2'])
   })
 })
+
+describe('dead-server detection', () => {
+  it('pings when idle, and drops and reconnects when nothing answers', async () => {
+    // A server that accepts, then goes silent: it never answers application pings.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (offered) => [...offered][0] ?? false })
+    await new Promise((resolve) => wss.once('listening', resolve))
+    let connections = 0
+    const pings: unknown[] = []
+    wss.on('connection', (socket) => {
+      connections++
+      socket.on('message', (data: Buffer) => pings.push(JSON.parse(data.toString())))
+    })
+    const address = wss.address() as AddressInfo
+    const client = createClient(api, {
+      url: `ws://127.0.0.1:${address.port}`,
+      WebSocket,
+      encodings: ['json'],
+      pingInterval: 30,
+      pongTimeout: 30,
+      reconnect: { retryDelay: 10, maxRetryDelay: 20 },
+    })
+    clients.push(client)
+    const event = await waitFor(client, 'reconnecting')
+    expect(event).toMatchObject({ code: 1006, reason: 'The server did not answer a ping' })
+    expect(pings[0]).toEqual({ t: 'ping' })
+    await waitFor(client, 'open')
+    expect(connections).toBe(2)
+    await client.close()
+    await new Promise((resolve) => wss.close(resolve))
+  })
+
+  it('stays connected to a server that answers', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (offered) => [...offered][0] ?? false })
+    await new Promise((resolve) => wss.once('listening', resolve))
+    let pings = 0
+    let fifth!: () => void
+    const fivePings = new Promise<void>((resolve) => (fifth = resolve))
+    wss.on('connection', (socket) => {
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { t: string }
+        if (message.t !== 'ping') return
+        socket.send(JSON.stringify({ t: 'pong' }))
+        if (++pings === 5) fifth()
+      })
+    })
+    const address = wss.address() as AddressInfo
+    const client = createClient(api, { url: `ws://127.0.0.1:${address.port}`, WebSocket, encodings: ['json'], pingInterval: 20, pongTimeout: 40 })
+    clients.push(client)
+    const states: string[] = []
+    client.on('state', ({ state }) => states.push(state))
+    await client.connect()
+    await fivePings
+    expect(states).toEqual(['open'])
+    expect(client.state).toBe('open')
+    await client.close()
+    await new Promise((resolve) => wss.close(resolve))
+  })
+})

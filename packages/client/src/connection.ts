@@ -56,6 +56,11 @@ export class Connection {
   private opened = false
   private corked = false
   private corkable: Corkable | undefined
+  /** One timer does both jobs: the next ping when idle, then the deadline for an answer. */
+  private liveness: ReturnType<typeof setTimeout> | undefined
+  private awaitingAnswer = false
+  /** A frame arrived since the timer was last armed (a flag, so frames cost no timer work). */
+  private heard = false
 
   constructor(
     private readonly options: ResolvedClientOptions,
@@ -116,11 +121,53 @@ export class Connection {
     this.codec = codec
     this.opened = true
     this.setState('open')
+    this.armLiveness()
     this.events.open()
+  }
+
+  /**
+   * Dead-server detection: after `pingInterval` without a frame, send a ping; if nothing at
+   * all arrives within `pongTimeout`, the server is gone (a frozen process, a dropped route)
+   * and waiting for TCP to notice could take minutes.
+   */
+  private armLiveness(): void {
+    if (this.options.pingInterval <= 0) return
+    this.awaitingAnswer = false
+    this.heard = false
+    this.liveness = setTimeout(this.onLiveness, this.options.pingInterval)
+  }
+
+  private readonly onLiveness = (): void => {
+    if (this.state !== 'open') return
+    if (this.heard) {
+      this.armLiveness()
+      return
+    }
+    if (this.awaitingAnswer) {
+      this.abandon('The server did not answer a ping')
+      return
+    }
+    this.awaitingAnswer = true
+    this.send({ t: 'ping' })
+    this.liveness = setTimeout(this.onLiveness, this.options.pongTimeout)
+  }
+
+  /** Gives up on a silent socket at once: no closing handshake can complete with a dead peer. */
+  private abandon(reason: string): void {
+    this.socket.onmessage = null
+    this.socket.onclose = null
+    ;(this.socket as { onerror: (() => void) | null }).onerror = () => {}
+    try {
+      this.socket.close(CloseCode.NORMAL, reason)
+    } catch {
+      // Already closing: nothing more to do with this socket.
+    }
+    this.handleClose(CloseCode.ABNORMAL, reason)
   }
 
   private handleFrame(data: unknown): void {
     if (this.codec === undefined || this.state !== 'open') return
+    this.heard = true
     let decoded: unknown
     try {
       decoded = this.codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Frame))
@@ -142,6 +189,7 @@ export class Connection {
 
   private handleClose(code: number, reason: string): void {
     if (this.state === 'closed') return
+    clearTimeout(this.liveness)
     this.setState('closed', code, reason)
     this.events.close(code, reason, this.opened)
   }

@@ -48,6 +48,19 @@ export interface ClientOptions {
    */
   reconnect?: boolean | ReconnectOptions
   /**
+   * Milliseconds between application-level pings the client sends to find a dead server
+   * (browsers cannot send ping frames); 0 disables them. A ping goes out only when nothing
+   * has arrived for this long.
+   * @default 15_000
+   */
+  pingInterval?: number
+  /**
+   * Milliseconds to wait for any frame after a ping before the server is taken for dead and
+   * the connection dropped (and, with `reconnect`, made again).
+   * @default 5_000
+   */
+  pongTimeout?: number
+  /**
    * Calls that may wait for a connection (while connecting or reconnecting); more fail with
    * TOO_MANY_REQUESTS rather than grow the queue.
    * @default 1000
@@ -81,6 +94,8 @@ export interface ResolvedClientOptions {
   maxDepth: number
   reconnect: Required<ReconnectOptions> | undefined
   maxQueued: number
+  pingInterval: number
+  pongTimeout: number
 }
 
 /** Fills in defaults and checks the options. */
@@ -111,5 +126,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     reconnect,
     maxQueued: options.maxQueued ?? 1000,
+    pingInterval: options.pingInterval ?? 15_000,
+    pongTimeout: options.pongTimeout ?? 5_000,
   }
 }
