@@ -1,0 +1,203 @@
+/**
+ * §9 limits and untrusted input, and §8 close codes: hostile payloads a decoder can build
+ * (prototype keys, deep nesting, msgpack extension values, oversized frames) and server
+ * shutdown. After every case the bystander connection is still served (afterEach).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Packr } from 'msgpackr'
+import { DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
+import { ENCODINGS, Harness, PROTOCOL, encode, nested, prototypePolluted, refusedUpgrade } from './support.js'
+
+const DEPTH_BOMB = 100_000
+
+/** MessagePack bytes of a fixstr (every string here is under 32 bytes). */
+function fixstr(value: string): number[] {
+  const bytes = [...Buffer.from(value, 'utf8')]
+  if (bytes.length > 31) throw new RangeError('fixstr too long')
+  return [0xa0 | bytes.length, ...bytes]
+}
+
+/** A hand-made msgpack call `{t:'call', id, path:'math.add', input:{a:<aBytes>, b:2}}`. */
+function callWithRawA(id: number, aBytes: number[]): Uint8Array {
+  if (id > 127) throw new RangeError('positive fixint ids only')
+  return Uint8Array.from([
+    0x84,
+    ...fixstr('t'),
+    ...fixstr('call'),
+    ...fixstr('id'),
+    id,
+    ...fixstr('path'),
+    ...fixstr('math.add'),
+    ...fixstr('input'),
+    0x82,
+    ...fixstr('a'),
+    ...aBytes,
+    ...fixstr('b'),
+    0x02,
+  ])
+}
+
+describe.each<Encoding>(ENCODINGS)('§9 limits and untrusted input (%s)', (encoding) => {
+  const h = new Harness(encoding)
+  const binary = encoding === 'msgpack'
+  beforeEach(async () => {
+    await h.start()
+  })
+  afterEach(async () => {
+    try {
+      await h.verify()
+    } finally {
+      await h.cleanup()
+    }
+  })
+
+  it.each([
+    ['at the top of the input', '{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"__proto__":{"polluted":1}}}'],
+    ['nested in the input', '{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"x":[{"__proto__":{"polluted":2}}]}}'],
+  ])('a __proto__ key %s pollutes nothing', async (_name, text) => {
+    const client = await h.open()
+    // The same message in both encodings: JSON text as is; msgpack from the parsed object,
+    // whose own "__proto__" key msgpackr writes as a map key like any other.
+    client.sendRaw(encoding === 'json' ? text : encode('msgpack', JSON.parse(text)), binary)
+    const answer = await client.next()
+    if (encoding === 'json') {
+      // JSON.parse makes an own __proto__ property: refused before any schema sees it (§9).
+      expect(answer).toEqual({ t: 'error', id: 1, error: { code: 'BAD_REQUEST', message: 'input refused: forbidden key "__proto__"' } })
+    } else {
+      // msgpackr renames the key to __proto_ while decoding (§9); the schema strips it.
+      expect(answer).toEqual({ t: 'result', id: 1, output: 3 })
+    }
+    expect(prototypePolluted()).toBe(false)
+  })
+
+  it('BAD_REQUEST for input nested 100 deep; the socket lives', async () => {
+    const client = await h.open()
+    const answer = await client.call(1, 'math.add', { a: 1, b: 2, deep: nested(100) })
+    expect(answer).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/input refused: nesting deeper than/) } })
+    expect(await client.call(2, 'math.add', { a: 1, b: 2 })).toEqual({ t: 'result', id: 2, output: 3 })
+  })
+
+  it('accepts input nested just within maxDepth', async () => {
+    const client = await h.open()
+    // maxDepth counts the envelope: envelope (1) + input object (1) + the array chain.
+    const answer = await client.call(1, 'math.add', { a: 1, b: 2, deep: nested(DEFAULT_LIMITS.maxDepth - 2) })
+    expect(answer).toEqual({ t: 'result', id: 1, output: 3 })
+    const over = await client.call(2, 'math.add', { a: 1, b: 2, deep: nested(DEFAULT_LIMITS.maxDepth - 1) })
+    expect(over).toMatchObject({ t: 'error', id: 2, error: { code: 'BAD_REQUEST' } })
+  })
+
+  it('closes 4400 on a whole frame nested 100,000 deep; the server keeps serving', async () => {
+    const client = await h.open()
+    if (encoding === 'json') {
+      client.sendRaw('['.repeat(DEPTH_BOMB) + ']'.repeat(DEPTH_BOMB), false)
+    } else {
+      const bomb = new Uint8Array(DEPTH_BOMB + 1).fill(0x91)
+      bomb[DEPTH_BOMB] = 0x90
+      client.sendRaw(bomb, true)
+    }
+    await client.expectClose(4400)
+    const fresh = await h.open()
+    expect(await fresh.call(1, 'math.add', { a: 2, b: 2 })).toEqual({ t: 'result', id: 1, output: 4 })
+  })
+
+  it('input nested 100,000 deep inside a valid call never reaches a handler; the server keeps serving', async () => {
+    const client = await h.open()
+    if (encoding === 'json') {
+      const deep = '['.repeat(DEPTH_BOMB) + ']'.repeat(DEPTH_BOMB)
+      client.sendRaw(`{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"deep":${deep}}}`, false)
+      // JSON.parse copes; the bounded plain-data walk refuses it for that id.
+      expect(await client.next()).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST' } })
+      expect(await client.call(2, 'math.add', { a: 1, b: 2 })).toEqual({ t: 'result', id: 2, output: 3 })
+    } else {
+      const bomb = new Uint8Array(DEPTH_BOMB + 1).fill(0x91)
+      bomb[DEPTH_BOMB] = 0x90
+      client.sendRaw(callWithRawA(1, [...bomb]), true)
+      // The decoder gives up: the frame does not decode (§9).
+      await client.expectClose(4400)
+    }
+  })
+
+  it('closes 1009 on a frame over maxPayload; a frame under it is served', async () => {
+    const small = await h.start({ limits: { maxPayload: 1024 } })
+    const client = await h.open(small)
+    expect(await client.call(1, 'math.add', { a: 1, b: 2, pad: 'x'.repeat(900) })).toEqual({ t: 'result', id: 1, output: 3 })
+    const big = encode(encoding, { t: 'call', id: 2, path: 'math.add', input: { a: 1, b: 2, pad: 'x'.repeat(2000) } })
+    expect(big.length).toBeGreaterThan(1024)
+    client.sendRaw(big, binary)
+    await client.expectClose(1009)
+  })
+})
+
+describe('§9 msgpack extension values in input (msgpack)', () => {
+  const h = new Harness('msgpack')
+  const moreTypes = new Packr({ useRecords: false, moreTypes: true })
+  beforeEach(async () => {
+    await h.start()
+  })
+  afterEach(async () => {
+    try {
+      await h.verify()
+    } finally {
+      await h.cleanup()
+    }
+  })
+
+  it('BAD_REQUEST for a Date made by the timestamp extension (ext -1: 0xd6 0xff + 4 bytes)', async () => {
+    const client = await h.open()
+    client.sendRaw(callWithRawA(1, [0xd6, 0xff, 0x65, 0x53, 0xf1, 0x00]), true)
+    const answer = await client.next()
+    expect(answer).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/refused.*Date/) } })
+  })
+
+  it.each<[string, unknown, RegExp]>([
+    ['Set', new Set([1, 2]), /Set/],
+    ['RegExp', /a+b/g, /RegExp/],
+    ['Error', new Error('boom'), /Error/],
+    ['Float64Array', new Float64Array([1.5]), /Float64Array/],
+    ['Date', new Date(0), /Date/],
+  ])('BAD_REQUEST for a %s packed with moreTypes', async (_name, value, kind) => {
+    const client = await h.open()
+    client.sendRaw(moreTypes.pack({ t: 'call', id: 2, path: 'math.add', input: { a: 1, b: 2, x: [{ value }] } }), true)
+    const answer = await client.next()
+    expect(answer).toMatchObject({ t: 'error', id: 2, error: { code: 'BAD_REQUEST' } })
+    expect((answer.error as { message: string }).message).toMatch(kind)
+  })
+
+  it('accepts bin (bytes) as plain data', async () => {
+    const client = await h.open()
+    expect(await client.call(3, 'math.add', { a: 1, b: 2, blob: Uint8Array.of(1, 2, 3) })).toEqual({ t: 'result', id: 3, output: 3 })
+  })
+})
+
+describe.each<Encoding>(ENCODINGS)('§8 close codes (%s)', (encoding) => {
+  const h = new Harness(encoding)
+  beforeEach(async () => {
+    await h.start()
+  })
+  afterEach(async () => {
+    try {
+      await h.verify()
+    } finally {
+      await h.cleanup()
+    }
+  })
+
+  it('server.close() closes an open raw client with 1001', async () => {
+    const client = await h.open()
+    expect(await client.call(1, 'math.add', { a: 1, b: 2 })).toEqual({ t: 'result', id: 1, output: 3 })
+    await h.main.close()
+    await client.expectClose(1001, /shutting down/)
+  })
+
+  it('server.close() answers a call in flight before closing with 1001, and refuses new upgrades with 503', async () => {
+    const client = await h.open()
+    client.send({ t: 'call', id: 1, path: 'held.echo', input: { n: 1 } })
+    await h.main.heldArrived(1)
+    const closing = h.main.close()
+    expect((await refusedUpgrade(h.main.url, [PROTOCOL[encoding]])).status).toBe(503)
+    h.main.release(1)
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: { n: 1 } })
+    await client.expectClose(1001)
+    await closing
+  })
+})
