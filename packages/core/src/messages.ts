@@ -148,7 +148,7 @@ function checkAddressed(data: Record<string, unknown>, limits: ParseLimits): Par
 }
 
 function refusedPayload(id: RequestId, field: string, value: unknown, limits: ParseLimits): ParseResult<never> | undefined {
-  const problem = findNonPlainData(value, limits.maxDepth - 1)
+  const problem = findNonPlainData(value, limits.maxDepth, 1)
   return problem === undefined ? undefined : badRequest(id, `${field} refused: ${problem}`)
 }
 
@@ -187,7 +187,7 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
 
 function parseWireError(value: unknown, maxDepth: number): WireError | undefined {
   if (!isObject(value) || !isErrorCode(value.code) || typeof value.message !== 'string') return undefined
-  if (findNonPlainData(value, maxDepth) !== undefined) return undefined
+  if (findNonPlainData(value, maxDepth, 1) !== undefined) return undefined
   const error: WireError = { code: value.code, message: value.message }
   if (value.data !== undefined) error.data = value.data
   if (Array.isArray(value.issues)) error.issues = value.issues as ValidationIssue[]
@@ -200,20 +200,20 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
   switch (data.t) {
     case MessageType.RESULT: {
       if (!isRequestId(data.id)) return violation('result id is not a non-negative safe integer')
-      const problem = findNonPlainData(data.output, limits.maxDepth - 1)
+      const problem = findNonPlainData(data.output, limits.maxDepth, 1)
       if (problem !== undefined) return violation(`output refused: ${problem}`)
       return { kind: 'message', message: { t: 'result', id: data.id, output: data.output } }
     }
     case MessageType.EVENT: {
       if (typeof data.ch !== 'string') return violation('event without a channel')
       if (typeof data.seq !== 'number' || !Number.isSafeInteger(data.seq) || data.seq < 1) return violation('event seq is not a positive safe integer')
-      const problem = findNonPlainData(data.data, limits.maxDepth - 1)
+      const problem = findNonPlainData(data.data, limits.maxDepth, 1)
       if (problem !== undefined) return violation(`event data refused: ${problem}`)
       return { kind: 'message', message: { t: 'event', ch: data.ch, seq: data.seq, data: data.data } }
     }
     case MessageType.ERROR: {
       if (!isRequestId(data.id)) return violation('error id is not a non-negative safe integer')
-      const error = parseWireError(data.error, limits.maxDepth - 1)
+      const error = parseWireError(data.error, limits.maxDepth)
       if (error === undefined) return violation('error message without a valid error')
       return { kind: 'message', message: { t: 'error', id: data.id, error } }
     }

@@ -9,16 +9,19 @@
 const objectPrototype = Object.prototype
 
 /**
- * Returns `undefined` when `value` is plain data no deeper than `maxDepth`, otherwise a
+ * Returns `undefined` when `value` is plain data no deeper than `maxDepth` (less `offset`
+ * levels that enclose it), otherwise a
  * short description of the first problem. Plain data: null, undefined, booleans, numbers,
  * strings, `Uint8Array` (msgpack `bin`), arrays and plain objects without a `__proto__` key.
  * Recursion is bounded by `maxDepth`, so the walk itself cannot overflow the stack.
  */
-export function findNonPlainData(value: unknown, maxDepth: number): string | undefined {
-  return walk(value, maxDepth, 0)
+export function findNonPlainData(value: unknown, maxDepth: number, offset = 0): string | undefined {
+  return walk(value, maxDepth - offset, 0, offset)
 }
 
-function walk(value: unknown, maxDepth: number, depth: number): string | undefined {
+// `offset` counts levels above `value` (the envelope around an input), so the message names
+// the limit as configured rather than what is left of it.
+function walk(value: unknown, maxDepth: number, depth: number, offset: number): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -31,10 +34,10 @@ function walk(value: unknown, maxDepth: number, depth: number): string | undefin
       return `unsupported value of type ${typeof value}`
   }
   if (value === null) return undefined
-  if (depth >= maxDepth) return `nesting deeper than ${maxDepth}`
+  if (depth >= maxDepth) return `nesting deeper than ${maxDepth + offset} (maxDepth)`
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const problem = walk(value[i], maxDepth, depth + 1)
+      const problem = walk(value[i], maxDepth, depth + 1, offset)
       if (problem !== undefined) return problem
     }
     return undefined
@@ -43,7 +46,7 @@ function walk(value: unknown, maxDepth: number, depth: number): string | undefin
   if (proto === objectPrototype || proto === null) {
     for (const key in value) {
       if (key === '__proto__') return 'forbidden key "__proto__"'
-      const problem = walk((value as Record<string, unknown>)[key], maxDepth, depth + 1)
+      const problem = walk((value as Record<string, unknown>)[key], maxDepth, depth + 1, offset)
       if (problem !== undefined) return problem
     }
     // A JSON `__proto__` key is an own property that for-in lists; checked above. A
