@@ -24,6 +24,7 @@ export const api = router({
     forbidden: procedure({ output: z.null() }),
     crash: procedure({ output: z.null() }),
     badOutput: procedure({ output: z.number() }),
+    date: procedure({ output: z.date() }),
   },
   whoami: procedure({ output: z.object({ user: z.string().nullable() }) }),
   health: procedure({ output: z.literal('ok') }),
@@ -94,6 +95,7 @@ export async function startFixture(options: Partial<Pick<ServerOptions<typeof ap
         },
         // A handler that breaks its contract at run time (the cast hides it from the compiler).
         badOutput: () => 'not a number' as unknown as number,
+        date: () => new Date(0),
       },
       whoami: ({ ctx }) => ({ user: ctx.user }),
       health: () => 'ok' as const,

@@ -87,6 +87,13 @@ describe.each<Encoding>(['json', 'msgpack'])('RPC end to end over %s', (encoding
     expect(JSON.stringify({ ...error, message: error.message })).not.toContain('hunter2')
   })
 
+  it('a result that is not plain data (a Date) fails that call as INTERNAL; the socket lives', async () => {
+    const client = fx.client(encoding)
+    expect((await rejection(client.fail.date())).code).toBe('INTERNAL')
+    await expect(client.math.add({ a: 1, b: 2 })).resolves.toBe(3)
+    expect(client.state).toBe('open')
+  })
+
   it('TIMEOUT when no result arrives in time, per call and by default', async () => {
     const client = fx.client(encoding, { timeout: 100 })
     const byDefault = await rejection(client.held.forever({ tag: 'default' }))

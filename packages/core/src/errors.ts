@@ -16,11 +16,11 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The caller aborted the call (raised by the client; the server's handler signal aborts). */
   CANCELLED: 'CANCELLED',
-  /** A call was already in flight with this id. */
+  /** Reserved for applications: the request conflicts with the current state. */
   CONFLICT: 'CONFLICT',
   /** The connection's in-flight call limit was reached. */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
-  /** The payload exceeds a limit (for example `maxPathLength`). */
+  /** Reserved for applications: a payload over a size the application enforces. */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** The connection closed before a result arrived (raised by the client; retryable). */
   CONNECTION_LOST: 'CONNECTION_LOST',

@@ -9,6 +9,7 @@ import {
   CodecErrorKind,
   ErrorCode,
   PatchbayError,
+  findNonPlainData,
   parseClientMessage,
   truncateCloseReason,
   type Codec,
@@ -247,6 +248,14 @@ export class Session implements Subscriber {
   private reply(id: RequestId, outcome: Outcome): void {
     this.config.stats.calls++
     if (outcome.ok) {
+      // A Date, Map or BigInt would reach msgpack clients as an extension value they must
+      // refuse (closing 4400): fail this call instead, in every codec alike.
+      const problem = findNonPlainData(outcome.output, this.config.limits.maxDepth, 1)
+      if (problem !== undefined) {
+        this.config.onError?.(new TypeError(`Result is not plain data: ${problem}`), { path: '(result)', connectionId: this.info.id })
+        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result is not plain data' } })
+        return
+      }
       const message: ServerMessage = outcome.output === undefined ? { t: 'result', id } : { t: 'result', id, output: outcome.output }
       if (!this.send(message)) {
         // The output would not encode (a BigInt, a cycle, a function): tell the caller rather than go silent.

@@ -5,6 +5,7 @@
 import {
   ErrorCode,
   PatchbayError,
+  findNonPlainData,
   flatRouter,
   flattenRouter,
   resolveLimits,
@@ -75,6 +76,8 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   const checked = validate(route.topic.message, message) as ValidationResult<unknown> | Promise<unknown>
   if (checked instanceof Promise) throw new TypeError(`publish: the message schema of "${route.path}" is async; use a synchronous schema`)
   if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
+  const problem = findNonPlainData(checked.value, limits.maxDepth, 1)
+  if (problem !== undefined) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" is not plain data: ${problem}`)
   return pubsub.publish(resolved.channel, checked.value)
 }
 
