@@ -2,22 +2,12 @@
  * §4 call and result, §4.1 request ids, §5 cancel: raw frames against a real server whose
  * `held.echo` handlers answer only when the test releases them.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Encoding } from '@patchbay/core'
-import { ENCODINGS, Harness, encode } from './support.js'
+import { ENCODINGS, encode, useHarness } from './support.js'
 
 describe.each<Encoding>(ENCODINGS)('§4 call and result (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('answers a call with a result carrying the same id', async () => {
     const client = await h.open()
@@ -61,17 +51,7 @@ describe.each<Encoding>(ENCODINGS)('§4 call and result (%s)', (encoding) => {
 })
 
 describe.each<Encoding>(ENCODINGS)('§4.1 request ids (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it.each([0, 1, 2 ** 32, Number.MAX_SAFE_INTEGER])('echoes id %d exactly', async (id) => {
     const client = await h.open()
@@ -153,17 +133,7 @@ describe.each<Encoding>(ENCODINGS)('§4.1 request ids (%s)', (encoding) => {
 })
 
 describe.each<Encoding>(ENCODINGS)('§5 cancel (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('aborts the handler signal and sends nothing more for that id', async () => {
     const client = await h.open()

@@ -2,9 +2,9 @@
  * §3 Envelope and §7 ping, with hand-made frames: what does not decode or is not a message
  * closes 4400, a frame of the wrong kind closes 1003, unknown fields are ignored.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Encoding } from '@patchbay/core'
-import { ENCODINGS, Harness, encode } from './support.js'
+import { ENCODINGS, encode, useHarness } from './support.js'
 
 /** Bytes that are not MessagePack: 0xc1 is the one type byte the format never uses. */
 const NEVER_USED = Uint8Array.of(0xc1)
@@ -12,18 +12,8 @@ const NEVER_USED = Uint8Array.of(0xc1)
 const TRUNCATED_MAP = Uint8Array.of(0x82, 0xa1, 0x74)
 
 describe.each<Encoding>(ENCODINGS)('§3 envelope (%s)', (encoding) => {
-  const h = new Harness(encoding)
+  const h = useHarness(encoding)
   const binary = encoding === 'msgpack'
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
 
   const garbage: [string, string | Uint8Array][] =
     encoding === 'json'
@@ -88,17 +78,7 @@ describe.each<Encoding>(ENCODINGS)('§3 envelope (%s)', (encoding) => {
 })
 
 describe.each<Encoding>(ENCODINGS)('§7 ping (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('answers {t:"ping"} with {t:"pong"}, and never answers a pong', async () => {
     const client = await h.open()

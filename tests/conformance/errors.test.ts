@@ -2,22 +2,12 @@
  * §6 errors: the error message a call gets for each way it can fail, and that the
  * connection lives on after every one of them.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
-import { ENCODINGS, Harness, prototypePolluted } from './support.js'
+import { ENCODINGS, prototypePolluted, useHarness } from './support.js'
 
 describe.each<Encoding>(ENCODINGS)('§6 errors (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('BAD_REQUEST with issues for input that fails validation', async () => {
     const client = await h.open()

@@ -1,22 +1,12 @@
 /**
  * §2 Handshake and subprotocol negotiation, against a real server with a raw `ws` client.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Encoding } from '@patchbay/core'
-import { ENCODINGS, GOOD_ORIGIN, Harness, JSON_PROTOCOL, MSGPACK_PROTOCOL, PROTOCOL, refusedUpgrade } from './support.js'
+import { ENCODINGS, GOOD_ORIGIN, JSON_PROTOCOL, MSGPACK_PROTOCOL, PROTOCOL, refusedUpgrade, useHarness } from './support.js'
 
 describe.each<Encoding>(ENCODINGS)('§2 handshake and negotiation (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('accepts its own subprotocol', async () => {
     const client = await h.open()

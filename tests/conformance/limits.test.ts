@@ -1,12 +1,12 @@
 /**
  * §9 limits and untrusted input, and §8 close codes: hostile payloads a decoder can build
  * (prototype keys, deep nesting, msgpack extension values, oversized frames) and server
- * shutdown. After every case the bystander connection is still served (afterEach).
+ * shutdown. After every case the bystander connection is still served (useHarness).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Packr } from 'msgpackr'
 import { DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
-import { ENCODINGS, Harness, PROTOCOL, encode, nested, prototypePolluted, refusedUpgrade } from './support.js'
+import { ENCODINGS, PROTOCOL, encode, nested, prototypePolluted, refusedUpgrade, useHarness } from './support.js'
 
 const DEPTH_BOMB = 100_000
 
@@ -38,18 +38,8 @@ function callWithRawA(id: number, aBytes: number[]): Uint8Array {
 }
 
 describe.each<Encoding>(ENCODINGS)('§9 limits and untrusted input (%s)', (encoding) => {
-  const h = new Harness(encoding)
+  const h = useHarness(encoding)
   const binary = encoding === 'msgpack'
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
 
   it.each([
     ['at the top of the input', '{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"__proto__":{"polluted":1}}}'],
@@ -129,18 +119,8 @@ describe.each<Encoding>(ENCODINGS)('§9 limits and untrusted input (%s)', (encod
 })
 
 describe('§9 msgpack extension values in input (msgpack)', () => {
-  const h = new Harness('msgpack')
+  const h = useHarness('msgpack')
   const moreTypes = new Packr({ useRecords: false, moreTypes: true })
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
 
   it('BAD_REQUEST for a Date made by the timestamp extension (ext -1: 0xd6 0xff + 4 bytes)', async () => {
     const client = await h.open()
@@ -170,17 +150,7 @@ describe('§9 msgpack extension values in input (msgpack)', () => {
 })
 
 describe.each<Encoding>(ENCODINGS)('§8 close codes (%s)', (encoding) => {
-  const h = new Harness(encoding)
-  beforeEach(async () => {
-    await h.start()
-  })
-  afterEach(async () => {
-    try {
-      await h.verify()
-    } finally {
-      await h.cleanup()
-    }
-  })
+  const h = useHarness(encoding)
 
   it('server.close() closes an open raw client with 1001', async () => {
     const client = await h.open()

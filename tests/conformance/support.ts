@@ -1,12 +1,13 @@
 /**
- * Shared support for the raw-frame conformance suite (docs/protocol.md): a real Patchbay
- * server on 127.0.0.1 port 0, a raw `ws` client that sends hand-made frames and lets a
- * test await the n-th decoded frame or the close, and a harness that checks, after every
- * test, that a bystander connection opened before the test is still served.
+ * Shared support for the raw-frame conformance suite (docs/protocol.md) and the raw-frame
+ * tests in tests/protocol: a real Patchbay server on 127.0.0.1 port 0, a raw `ws` client
+ * that sends hand-made frames and lets a test await the n-th decoded frame or the close,
+ * and a harness (`useHarness`) that checks, after every test, that a bystander connection
+ * opened before the test is still served.
  *
  * Nothing here sleeps: every wait is on a frame, a close, or a handler the test controls.
  */
-import { expect } from 'vitest'
+import { afterEach, beforeEach, expect } from 'vitest'
 import WebSocket from 'ws'
 import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
@@ -157,6 +158,7 @@ export interface CloseEvent {
 /** A raw WebSocket speaking hand-made frames. */
 export class RawClient {
   private readonly frames: Message[] = []
+  private readonly bytes: Buffer[] = []
   private cursor = 0
   private waiters: (() => void)[] = []
   private closeEvent: CloseEvent | undefined
@@ -172,6 +174,7 @@ export class RawClient {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const expectBinary = encoding === 'msgpack'
       if (isBinary !== expectBinary) this.protocolError = `server sent a ${isBinary ? 'binary' : 'text'} frame under ${encoding}`
+      this.bytes.push(data)
       try {
         this.frames.push((isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
       } catch (error) {
@@ -201,6 +204,11 @@ export class RawClient {
   /** Every frame received so far. */
   get received(): readonly Message[] {
     return this.frames
+  }
+
+  /** The bytes of every frame received so far, as they came off the wire (text frames too). */
+  get receivedBytes(): readonly Buffer[] {
+    return this.bytes
   }
 
   /** Sends a message in the connection's encoding. */
@@ -257,13 +265,17 @@ export class RawClient {
   }
 }
 
+export interface ConnectOptions {
+  /** Subprotocols to offer; by default the one for the encoding. */
+  protocols?: string[]
+  headers?: Record<string, string>
+  /** Whether the socket answers the server's WebSocket pings (default true, as `ws` does). */
+  autoPong?: boolean
+}
+
 /** Opens a raw socket; resolves once open. */
-export function connectRaw(
-  url: string,
-  encoding: Encoding,
-  options: { protocols?: string[]; headers?: Record<string, string> } = {},
-): Promise<RawClient> {
-  const ws = new WebSocket(url, options.protocols ?? [PROTOCOL[encoding]], { headers: options.headers ?? {} })
+export function connectRaw(url: string, encoding: Encoding, options: ConnectOptions = {}): Promise<RawClient> {
+  const ws = new WebSocket(url, options.protocols ?? [PROTOCOL[encoding]], { headers: options.headers ?? {}, autoPong: options.autoPong ?? true })
   const client = new RawClient(ws, encoding)
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(client))
@@ -327,7 +339,7 @@ export class Harness {
   }
 
   /** Opens a raw client to `server` (the main one by default), closed after the test. */
-  async open(server: TestServer = this.main, options: { protocols?: string[]; headers?: Record<string, string>; query?: string } = {}): Promise<RawClient> {
+  async open(server: TestServer = this.main, options: ConnectOptions & { query?: string } = {}): Promise<RawClient> {
     const client = await connectRaw(server.url + (options.query ?? ''), this.encoding, options)
     this.sockets.push(client)
     return client
@@ -348,6 +360,27 @@ export class Harness {
       await server.close()
     }
   }
+}
+
+/**
+ * Gives the calling describe block a harness: before each test it starts the main server
+ * (with `setup`); after each test it verifies the bystanders, then closes every socket and
+ * server the test opened. Returns the block's harness; `h.main`, `h.open()` and `h.start()`
+ * act on the current test's servers.
+ */
+export function useHarness(encoding: Encoding, setup: ServerSetup = {}): Harness {
+  const h = new Harness(encoding)
+  beforeEach(async () => {
+    await h.start(setup)
+  })
+  afterEach(async () => {
+    try {
+      await h.verify()
+    } finally {
+      await h.cleanup()
+    }
+  })
+  return h
 }
 
 /** Asserts that `client` is open and answers math.add correctly under call id `id`. */

@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { procedure, router } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
-import { connectRaw, refusal } from './raw-client.js'
+import { connectRaw, refusedUpgrade } from '../conformance/support.js'
 
 const api = router({ health: procedure({ output: z.literal('ok') }) })
 let http: Server
@@ -38,7 +38,7 @@ describe('§2 attach to a shared http.Server', () => {
     const client = await connectRaw(`${base}/ws`, 'json')
     client.send({ t: 'call', id: 1, path: 'health' })
     expect(await client.next()).toEqual({ t: 'result', id: 1, output: 'ok' })
-    client.socket.close()
+    client.ws.close()
     const plain = new WebSocket(`${base}/other`)
     expect(String(await new Promise((resolve) => plain.once('message', resolve)))).toBe('hello from other')
     plain.close()
@@ -50,6 +50,6 @@ describe('§2 attach to a shared http.Server', () => {
     patchbay = createServer(api, { handlers: { health: () => 'ok' as const } })
     patchbay.attach(http, { path: '/ws' })
     const base = await listen()
-    expect((await refusal(`${base}/elsewhere`, ['patchbay.v1.json'])).status).toBe(404)
+    expect((await refusedUpgrade(`${base}/elsewhere`, ['patchbay.v1.json'])).status).toBe(404)
   })
 })

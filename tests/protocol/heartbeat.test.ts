@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { z } from 'zod'
 import { procedure, router, topic } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { connectRaw, type RawClient } from '../conformance/support.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.string() }),
@@ -14,9 +15,9 @@ const api = router({
 })
 
 let server: PatchbayServer
-const sockets: WebSocket[] = []
+const sockets: RawClient[] = []
 afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.terminate()
+  for (const client of sockets.splice(0)) client.ws.terminate()
   await server?.close()
 })
 
@@ -34,14 +35,10 @@ async function start(aborted: (reason: unknown) => void): Promise<string> {
   return `ws://127.0.0.1:${port}`
 }
 
-async function open(url: string, autoPong: boolean): Promise<WebSocket> {
-  const socket = new WebSocket(url, ['patchbay.v1.json'], { autoPong })
-  sockets.push(socket)
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve)
-    socket.once('error', reject)
-  })
-  return socket
+async function open(url: string, autoPong: boolean): Promise<RawClient> {
+  const client = await connectRaw(url, 'json', { autoPong })
+  sockets.push(client)
+  return client
 }
 
 describe('§7 heartbeats', () => {
@@ -51,24 +48,22 @@ describe('§7 heartbeats', () => {
     const url = await start((reason) => onAbort(reason))
     const healthy = await open(url, true)
     const frozen = await open(url, false)
-    const confirmed = new Promise((resolve) => frozen.once('message', resolve))
-    frozen.send(JSON.stringify({ t: 'sub', id: 1, path: 'room', params: { room: 'r' } }))
-    await confirmed
-    frozen.send(JSON.stringify({ t: 'call', id: 2, path: 'wait' }))
-    const closed = new Promise<number>((resolve) => frozen.once('close', (code) => resolve(code)))
+    frozen.send({ t: 'sub', id: 1, path: 'room', params: { room: 'r' } })
+    await frozen.next()
+    frozen.send({ t: 'call', id: 2, path: 'wait' })
     // No close frame comes from a terminated socket: the client sees an abnormal closure.
-    expect(await closed).toBe(1006)
+    expect((await frozen.closed).code).toBe(1006)
     expect(await abortReason).toMatchObject({ code: 'CONNECTION_LOST' })
     expect(server.topicStats.subscriptions).toBe(0)
     expect(server.stats.heartbeatTimeouts).toBe(1)
     // The peer that answers pongs has lived through the same intervals.
     let pings = 0
     await new Promise<void>((resolve) =>
-      healthy.on('ping', () => {
+      healthy.ws.on('ping', () => {
         if (++pings === 3) resolve()
       }),
     )
-    expect(healthy.readyState).toBe(WebSocket.OPEN)
+    expect(healthy.ws.readyState).toBe(WebSocket.OPEN)
     expect(server.connectionCount).toBe(1)
   })
 })

@@ -2,11 +2,10 @@
  * Raw-frame conformance for topics (docs/protocol.md §12, §13), both codecs.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { z } from 'zod'
 import { router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
-import { connectRaw, type RawClient } from './raw-client.js'
+import { connectRaw, type RawClient } from '../conformance/support.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
@@ -16,7 +15,7 @@ const api = router({
 let server: PatchbayServer
 const sockets: RawClient[] = []
 afterEach(async () => {
-  for (const client of sockets.splice(0)) client.socket.terminate()
+  for (const client of sockets.splice(0)) client.ws.terminate()
   await server?.close()
 })
 
@@ -45,18 +44,13 @@ describe.each<Encoding>(['json', 'msgpack'])('§12 topics over %s', (encoding) =
 
   it('sends the same bytes to every subscriber of a codec', async () => {
     const url = await start()
-    const frames: Buffer[][] = [[], []]
-    for (const bucket of frames) {
-      const socket = new WebSocket(url, [`patchbay.v1.${encoding}`])
-      await new Promise((resolve) => socket.once('open', resolve))
-      socket.on('message', (data: Buffer) => bucket.push(data))
-      socket.send(encoding === 'json' ? JSON.stringify({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } }) : (await import('@patchbay/core')).msgpackCodec.encode({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } }))
-      sockets.push({ socket } as RawClient)
-    }
+    const clients = [await open(url, encoding), await open(url, encoding)]
+    for (const client of clients) client.send({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } })
     while (server.topicStats.subscriptions < 2) await new Promise((resolve) => setImmediate(resolve))
     server.publish(api.room, { room: 'same' }, { text: 'fan' })
-    while (frames.some((bucket) => bucket.length < 2)) await new Promise((resolve) => setImmediate(resolve))
-    expect(Buffer.compare(frames[0]![1]!, frames[1]![1]!)).toBe(0)
+    // Frame 0 is the sub's result, frame 1 the event.
+    await Promise.all(clients.map((client) => client.nth(1)))
+    expect(Buffer.compare(clients[0]!.receivedBytes[1]!, clients[1]!.receivedBytes[1]!)).toBe(0)
   })
 
   it('closes 4409 on a sub reusing a live subscription id; unsub frees it; unknown unsub is ignored', async () => {
