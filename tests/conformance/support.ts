@@ -11,7 +11,7 @@ import { afterEach, beforeEach, expect } from 'vitest'
 import WebSocket from 'ws'
 import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
-import { PatchbayError, procedure, router, type Encoding, type Limits } from '@patchbay/core'
+import { PatchbayError, procedure, router, stream, type Encoding, type Limits } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 
 export const JSON_PROTOCOL = 'patchbay.v1.json'
@@ -41,6 +41,8 @@ export const api = router({
     custom: procedure({ output: z.null() }),
     crash: procedure({ output: z.null() }),
   },
+  /** Yields 1..to (forever without `to`); counts what it produced and when it finished. */
+  count: stream({ input: z.object({ to: z.number().int().optional() }), output: z.number() }),
 })
 
 export interface Deferred<T = void> {
@@ -63,6 +65,8 @@ export interface ServerSetup {
 export class TestServer {
   readonly held = new Map<number, () => void>()
   readonly aborted = new Map<number, unknown>()
+  /** The `count` stream: items produced and generators finished (their `finally` ran). */
+  readonly streams = { produced: 0, finished: 0 }
   private arrivalWaiters: { count: number; done: () => void }[] = []
   private abortWaiters = new Map<number, () => void>()
   server!: PatchbayServer
@@ -70,6 +74,7 @@ export class TestServer {
   closed = false
 
   async start(setup: ServerSetup): Promise<this> {
+    const streams = this.streams
     this.server = createServer(api, {
       ...(setup.limits === undefined ? {} : { limits: setup.limits }),
       ...(setup.encodings === undefined ? {} : { encodings: setup.encodings }),
@@ -106,6 +111,16 @@ export class TestServer {
             }),
         },
         health: () => 'ok' as const,
+        async *count({ input }) {
+          try {
+            for (let n = 1; input.to === undefined || n <= input.to; n++) {
+              streams.produced++
+              yield n
+            }
+          } finally {
+            streams.finished++
+          }
+        },
         fail: {
           custom: () => {
             throw new PatchbayError('OUT_OF_STOCK', 'x', { data: { n: 1 } })

@@ -2,15 +2,19 @@
  * createClient: a typed client for a router, over one WebSocket at a time. It owns the
  * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { ErrorCode, PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
+import { CloseCode, ErrorCode, PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
 import { backoffDelay } from './backoff.js'
 import { Connection } from './connection.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
 import { buildProcedures } from './proxy.js'
 import { RequestManager, type CallOptions } from './request-manager.js'
-import { Subscriptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
+import { openStream, type StreamOptions } from './stream.js'
+import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
 import type { Client, ClientState, StateEvent } from './types.js'
+
+/** How often a full socket is checked for room while requests or drained() wait. */
+const DRAIN_POLL_MS = 10
 
 /**
  * Creates a client for `api` and starts connecting. Calls made before the socket opens (or
@@ -42,7 +46,28 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     for (const listener of [...listeners]) listener(event)
   }
 
-  const manager = new RequestManager(resolved.timeout, (message) => connection.send(message), resolved.maxQueued)
+  /** Room in the socket: below the high-water mark (§14). */
+  const canSend = (): boolean => connection.bufferedAmount < resolved.highWaterMark
+  /** Waiting for drain: requests queued behind a full socket, and callers of drained(). */
+  let drainPoll: ReturnType<typeof setTimeout> | undefined
+  let drainWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
+  const pollDrain = (): void => {
+    drainPoll = undefined
+    if (state !== 'open') return // the next open flushes; finish() settles the waiters
+    const empty = canSend() && manager.flush()
+    if (empty && canSend()) {
+      const waiters = drainWaiters
+      drainWaiters = []
+      for (const waiter of waiters) waiter.resolve()
+      return
+    }
+    // Browsers have no drain event: look again shortly, and only while something waits.
+    drainPoll = setTimeout(pollDrain, DRAIN_POLL_MS)
+  }
+  const watchDrain = (): void => {
+    drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
+  }
+  const manager = new RequestManager(resolved.timeout, (message) => connection.send(message), resolved.maxQueued, canSend, watchDrain)
   const subscriptions = new Subscriptions(
     manager,
     () => state === 'open',
@@ -54,6 +79,11 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     clearTimeout(stableTimer)
     clearTimeout(retryTimer)
     const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    clearTimeout(drainPoll)
+    drainPoll = undefined
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const waiter of waiters) waiter.reject(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
     subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
     if (!everOpened) {
       const error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`)
@@ -77,10 +107,11 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         if (reconnect !== undefined) stableTimer = setTimeout(() => (failures = 0), reconnect.stableAfter)
         resolveOpened()
         subscriptions.resubscribe()
-        manager.flush()
+        if (!manager.flush() || drainWaiters.length > 0) watchDrain()
       },
       message(message) {
         if (message.t === 'event') subscriptions.handle(message)
+        else if (message.t === 'lag') subscriptions.handleLag(message)
         else manager.handle(message)
       },
       close(code, reason) {
@@ -111,6 +142,13 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     })
   let connection = connect()
 
+  const streamHost = {
+    requests: manager,
+    isOpen: () => state === 'open',
+    send: (message: Parameters<Connection['send']>[0]) => connection.send(message),
+    violation: (reason: string) => connection.close(CloseCode.BAD_REQUEST, reason),
+  }
+
   const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')
   const isClosed = (): boolean => closedByUser || state === 'closed'
 
@@ -119,13 +157,25 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       if (isClosed()) return Promise.reject(closedError())
       return manager.call(path, input, callOptions, state === 'open')
     },
-    subscribe(path: string, params: unknown, listener: TopicListener<unknown>): Unsubscribe {
+    subscribe(path: string, params: unknown, listener: TopicListener<unknown>, subscribeOptions: SubscribeOptions | undefined): Unsubscribe {
       if (isClosed()) {
         const ready = Promise.reject(closedError())
         ready.catch(() => {})
         return Object.assign(() => {}, { ready })
       }
-      return subscriptions.add(path, params, listener)
+      return subscriptions.add(path, params, listener, undefined, subscribeOptions?.onLag)
+    },
+    stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
+      if (isClosed()) {
+        const failure = closedError()
+        const iterator: AsyncIterableIterator<unknown> = {
+          next: () => Promise.reject(failure),
+          return: () => Promise.resolve({ value: undefined, done: true }),
+          [Symbol.asyncIterator]: () => iterator,
+        }
+        return iterator
+      }
+      return openStream(streamHost, path, input, streamOptions)
     },
     iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
       return iterateTopic(subscriptions, path, params, iterateOptions)
@@ -148,6 +198,14 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     },
     get bufferedAmount() {
       return connection.bufferedAmount
+    },
+    drained(): Promise<void> {
+      if (isClosed()) return Promise.reject(closedError())
+      if (state === 'open' && manager.queuedCount === 0 && canSend()) return Promise.resolve()
+      return new Promise<void>((resolve, reject) => {
+        drainWaiters.push({ resolve, reject })
+        if (state === 'open') watchDrain()
+      })
     },
     connect: () => opened,
     close(): Promise<void> {

@@ -3,20 +3,30 @@
  * Leaving the loop, or aborting the signal, ends the subscription.
  */
 import { ErrorCode, PatchbayError } from '@patchbay/core'
-import type { Subscriptions, Unsubscribe } from './subscriptions.js'
+import type { LagEvent, Subscriptions, Unsubscribe } from './subscriptions.js'
 
 /** Options of `iterate`. */
 export interface IterateOptions {
   /** Aborting it ends the iteration (the loop finishes without an error). */
   signal?: AbortSignal
+  /**
+   * Messages that may wait for a loop slower than the topic. When full, the oldest is
+   * dropped and `onLag` hears of it: a topic's publisher cannot be slowed by one reader.
+   * @default 1000
+   */
+  bufferSize?: number
+  /** Hears of missed messages: dropped here (a full buffer) or by the server (§14). */
+  onLag?: (lag: LagEvent) => void
 }
 
 /**
- * Messages wait in a queue between arrivals and the loop's pulls. Its bound, and what to do
- * with a loop slower than the topic, belong to the backpressure work; today it grows.
+ * Messages wait in a bounded queue between arrivals and the loop's pulls; a topic cannot
+ * wait for its slowest reader, so past `bufferSize` the oldest give way and are reported.
  */
 export function iterateTopic<T>(subscriptions: Subscriptions, path: string, params: unknown, options: IterateOptions = {}): AsyncIterableIterator<T> {
-  const queue: T[] = []
+  const bufferSize = options.bufferSize ?? 1000
+  if (!Number.isSafeInteger(bufferSize) || bufferSize <= 0) throw new RangeError('iterate bufferSize must be a positive integer')
+  const queue: { value: T; seq: number }[] = []
   let waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined
   let failure: unknown
   let done = false
@@ -45,20 +55,27 @@ export function iterateTopic<T>(subscriptions: Subscriptions, path: string, para
     unsubscribe = subscriptions.add(
       path,
       params,
-      (message) => {
+      (message, meta) => {
         if (done) return
         if (waiting !== undefined) {
           waiting.resolve({ value: message as T, done: false })
           waiting = undefined
-        } else queue.push(message as T)
+          return
+        }
+        if (queue.length >= bufferSize) {
+          const dropped = queue.shift() as { seq: number }
+          options.onLag?.({ missed: 1, seq: dropped.seq })
+        }
+        queue.push({ value: message as T, seq: meta.seq })
       },
       fail,
+      options.onLag,
     )
   }
 
   const iterator: AsyncIterableIterator<T> = {
     next(): Promise<IteratorResult<T>> {
-      if (queue.length > 0) return Promise.resolve({ value: queue.shift() as T, done: false })
+      if (queue.length > 0) return Promise.resolve({ value: (queue.shift() as { value: T }).value, done: false })
       if (failure !== undefined) return Promise.reject(failure)
       if (done) return Promise.resolve({ value: undefined, done: true })
       if (waiting !== undefined) return Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'next() called again before the previous one settled'))

@@ -61,11 +61,18 @@ export interface ClientOptions {
    */
   pongTimeout?: number
   /**
-   * Calls that may wait for a connection (while connecting or reconnecting); more fail with
-   * TOO_MANY_REQUESTS rather than grow the queue.
+   * Requests (calls, publishes, subscriptions, streams) that may wait to be sent, for a
+   * connection (while connecting or reconnecting) or for the socket to drain; more fail at
+   * once with TOO_MANY_REQUESTS rather than grow the queue.
    * @default 1000
    */
   maxQueued?: number
+  /**
+   * Bytes the socket may buffer (`bufferedAmount`) before further requests wait in the
+   * queue; they go out as it drains, checked every few milliseconds only while one waits.
+   * @default 1_048_576 (1 MiB)
+   */
+  highWaterMark?: number
   /**
    * Deepest nesting accepted in a server message.
    * @default 64 (DEFAULT_LIMITS.maxDepth)
@@ -94,6 +101,7 @@ export interface ResolvedClientOptions {
   maxDepth: number
   reconnect: Required<ReconnectOptions> | undefined
   maxQueued: number
+  highWaterMark: number
   pingInterval: number
   pongTimeout: number
 }
@@ -126,7 +134,13 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     reconnect,
     maxQueued: options.maxQueued ?? 1000,
+    highWaterMark: positive(options.highWaterMark ?? 1_048_576, 'highWaterMark'),
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
   }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0)) throw new RangeError(`${name} must be a positive number`)
+  return value
 }

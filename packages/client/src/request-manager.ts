@@ -20,8 +20,8 @@ export interface ClientStats {
   lateReplies: number
 }
 
-/** What a request asks for: a call, a subscription, or a publish (docs/protocol.md §4, §12, §13). */
-export type RequestKind = 'call' | 'sub' | 'pub'
+/** What a request asks for: a call, a subscription, a publish or a stream (docs/protocol.md §4, §12, §13, §15). */
+export type RequestKind = 'call' | 'sub' | 'pub' | 'stream'
 
 interface Pending extends Deadline {
   readonly id: RequestId
@@ -29,8 +29,10 @@ interface Pending extends Deadline {
   readonly path: string
   /** The call's input, or the topic's params. */
   readonly input: unknown
-  /** The message of a publish. */
+  /** The message of a publish; the initial credit of a stream. */
   readonly data: unknown
+  /** A stream's item handler. */
+  readonly onItem: ((data: unknown) => void) | undefined
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
   signal: AbortSignal | undefined
@@ -43,7 +45,7 @@ export class RequestManager {
   readonly stats: ClientStats = { lateReplies: 0 }
   private nextId = 1
   private readonly pending = new Map<RequestId, Pending>()
-  /** Calls waiting for the socket to open, in call order. */
+  /** Requests waiting for the socket to open or to drain, in call order. */
   private queued: Pending[] = []
   private readonly deadlines = new DeadlineHeap<Pending>((call) => this.expire(call))
 
@@ -51,13 +53,22 @@ export class RequestManager {
     private readonly defaultTimeout: number,
     /** Sends a message now; false when the socket is not open. */
     private readonly send: (message: ClientMessage) => boolean,
-    /** Calls that may wait for the socket to open. */
+    /** Requests that may wait for the socket to open or drain. */
     private readonly maxQueued = Infinity,
+    /** False while the socket is above its high-water mark: requests wait (§14). */
+    private readonly canSend: () => boolean = () => true,
+    /** Told when a request had to wait for the socket to drain. */
+    private readonly onBlocked: () => void = () => {},
   ) {}
 
   /** Calls in flight or queued. */
   get size(): number {
     return this.pending.size
+  }
+
+  /** Requests waiting to be sent. */
+  get queuedCount(): number {
+    return this.queued.length
   }
 
   /** Starts a call; sends it now if the socket is open, else queues it. */
@@ -73,13 +84,16 @@ export class RequestManager {
     data: unknown,
     options: CallOptions | undefined,
     connected: boolean,
+    onItem?: (data: unknown) => void,
   ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
       return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason })) }
     }
-    if (!connected && this.queued.length >= this.maxQueued) {
-      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.TOO_MANY_REQUESTS, `More than ${this.maxQueued} calls wait for a connection`)) }
+    const mustWait = !connected || this.queued.length > 0 || !this.canSend()
+    if (mustWait && this.queued.length >= this.maxQueued) {
+      const reason = connected ? 'for the socket to drain' : 'for a connection'
+      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.TOO_MANY_REQUESTS, `More than ${this.maxQueued} requests wait ${reason}`)) }
     }
     // Ids count up and never repeat within a client, so a late reply can never be taken for
     // a newer call's (§4.1).
@@ -90,7 +104,7 @@ export class RequestManager {
       resolve = res
       reject = rej
     })
-    const call: Pending = { id, kind, path, input, data, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
+    const call: Pending = { id, kind, path, input, data, onItem, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
     this.pending.set(id, call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -101,24 +115,40 @@ export class RequestManager {
       call.onAbort = () => this.cancel(call, signal.reason)
       signal.addEventListener('abort', call.onAbort, { once: true })
     }
-    if (connected) this.transmit(call)
-    else this.queued.push(call)
+    if (!mustWait) this.transmit(call)
+    else {
+      this.queued.push(call)
+      if (connected) this.onBlocked()
+    }
     return { id, promise }
   }
 
-  /** The socket opened: send what was queued, in order. */
-  flush(): void {
-    const queued = this.queued
-    this.queued = []
-    for (const call of queued) if (this.pending.get(call.id) === call) this.transmit(call)
+  /**
+   * The socket opened or drained: send what was queued, in order, while it has room. Returns
+   * true when nothing is left waiting.
+   */
+  flush(): boolean {
+    let sent = 0
+    while (sent < this.queued.length && this.canSend()) {
+      const call = this.queued[sent++] as Pending
+      if (this.pending.get(call.id) === call) this.transmit(call)
+    }
+    // transmit re-queues a call the socket refused (closed meanwhile): keep those at the end.
+    this.queued = this.queued.slice(sent)
+    return this.queued.length === 0
   }
 
-  /** A result or error arrived. */
+  /** A result, error or stream item arrived. */
   handle(message: ServerMessage): void {
-    if (message.t !== 'result' && message.t !== 'error') return
+    if (message.t !== 'result' && message.t !== 'error' && message.t !== 'item') return
     const call = this.pending.get(message.id)
     if (call === undefined || !call.sent) {
       this.stats.lateReplies++
+      return
+    }
+    if (message.t === 'item') {
+      if (call.onItem === undefined) this.stats.lateReplies++
+      else call.onItem(message.data)
       return
     }
     this.settle(call)
@@ -177,6 +207,11 @@ export class RequestManager {
 
   /** Forgets the call everywhere it is tracked. */
   private settle(call: Pending): void {
+    if (!call.sent) {
+      // A waiting request that ends (timeout, abort) gives its place in the queue back.
+      const index = this.queued.indexOf(call)
+      if (index !== -1) this.queued.splice(index, 1)
+    }
     this.pending.delete(call.id)
     this.deadlines.remove(call)
     if (call.onAbort !== undefined) {
@@ -195,5 +230,9 @@ function messageOf(call: Pending): ClientMessage {
       return call.input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: call.input }
     case 'pub':
       return call.input === undefined ? { t: 'pub', id, path, data: call.data } : { t: 'pub', id, path, params: call.input, data: call.data }
+    case 'stream': {
+      const credit = call.data as number
+      return call.input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input: call.input, credit }
+    }
   }
 }

@@ -3,7 +3,7 @@
  * local listeners, confirmed by the server before it counts as live, and ended on the wire
  * when its last listener leaves (docs/protocol.md §12).
  */
-import { ErrorCode, PatchbayError, canonicalJson, type EventMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { ErrorCode, PatchbayError, canonicalJson, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
 import type { RequestManager } from './request-manager.js'
 
 /** What a listener learns besides the message. */
@@ -14,6 +14,23 @@ export interface EventMeta {
 
 /** A topic listener. */
 export type TopicListener<T> = (message: T, meta: EventMeta) => void
+
+/** Messages of a channel this subscriber did not get (docs/protocol.md §14). */
+export interface LagEvent {
+  /** How many messages were missed. */
+  missed: number
+  /** The sequence number of the last message missed. */
+  seq: number
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Hears of messages this client missed because it read too slowly: the server dropped or
+   * conflated them (a `lag` notice, or a gap in the sequence numbers).
+   */
+  onLag?: (lag: LagEvent) => void
+}
 
 /** Stops listening; `ready` settles when the server has confirmed (or refused) the subscription. */
 export interface Unsubscribe {
@@ -36,6 +53,8 @@ interface WireSubscription {
   confirmed: boolean
   /** Listeners that want to hear when the subscription ends for a reason other than unsubscribe. */
   readonly onEnd: Set<(error: PatchbayError) => void>
+  /** Listeners that want to hear of missed messages. */
+  readonly onLag: Set<(lag: LagEvent) => void>
   ended: boolean
 }
 
@@ -59,19 +78,27 @@ export class Subscriptions {
    * Adds `listener` to the wire subscription of (path, params), opening it if it is the first.
    * `onEnd` hears of a subscription ended by the connection closing.
    */
-  add(path: string, params: unknown, listener: TopicListener<unknown>, onEnd?: (error: PatchbayError) => void): Unsubscribe {
+  add(
+    path: string,
+    params: unknown,
+    listener: TopicListener<unknown>,
+    onEnd?: (error: PatchbayError) => void,
+    onLag?: (lag: LagEvent) => void,
+  ): Unsubscribe {
     const key = params === undefined ? path : `${path}?${canonicalJson(params)}`
     let wire = this.byKey.get(key)
     if (wire === undefined) wire = this.open(key, path, params)
     const subscription = wire
     subscription.listeners.add(listener)
     if (onEnd !== undefined) subscription.onEnd.add(onEnd)
+    if (onLag !== undefined) subscription.onLag.add(onLag)
     let removed = false
     const unsubscribe = (): void => {
       if (removed) return
       removed = true
       subscription.listeners.delete(listener)
       if (onEnd !== undefined) subscription.onEnd.delete(onEnd)
+      if (onLag !== undefined) subscription.onLag.delete(onLag)
       if (subscription.listeners.size === 0) this.close(subscription)
     }
     return Object.assign(unsubscribe, { ready: subscription.ready })
@@ -84,9 +111,28 @@ export class Subscriptions {
     for (const subscription of subscriptions) {
       // Older than where this subscription started: it was published before we joined.
       if (event.seq <= subscription.lastSeq) continue
+      // A gap: the server conflated or dropped messages for this slow connection (§14).
+      if (event.seq > subscription.lastSeq + 1) this.lagged(subscription, event.seq - subscription.lastSeq - 1, event.seq - 1)
       subscription.lastSeq = event.seq
       for (const listener of [...subscription.listeners]) listener(event.data, { seq: event.seq })
     }
+  }
+
+  /** A lag notice arrived: messages through `seq` were dropped for this connection. */
+  handleLag(lag: LagMessage): void {
+    const subscriptions = this.byChannel.get(lag.ch)
+    if (subscriptions === undefined) return
+    for (const subscription of subscriptions) {
+      if (lag.seq <= subscription.lastSeq) continue
+      // The server counts what it dropped for this connection; a subscription that joined
+      // after some of them were published missed fewer.
+      this.lagged(subscription, Math.min(lag.missed, lag.seq - subscription.lastSeq), lag.seq)
+      subscription.lastSeq = lag.seq
+    }
+  }
+
+  private lagged(subscription: WireSubscription, missed: number, seq: number): void {
+    for (const onLag of [...subscription.onLag]) onLag({ missed, seq })
   }
 
   /** The connection is gone: every subscription ends with `error`. */
@@ -170,6 +216,7 @@ export class Subscriptions {
       lastSeq: 0,
       confirmed: false,
       onEnd: new Set(),
+      onLag: new Set(),
       ended: false,
     }
     // A refused subscription leaves the registry so the next subscribe tries again.

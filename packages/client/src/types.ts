@@ -1,6 +1,9 @@
 import type {
   AnyProcedure,
+  AnyStream,
   AnyTopic,
+  InferStreamInput,
+  InferStreamItem,
   Encoding,
   InferProcedureInput,
   InferProcedureOutput,
@@ -12,18 +15,24 @@ import type {
 import type { ConnectionState } from './connection.js'
 import type { IterateOptions } from './iterate.js'
 import type { CallOptions, ClientStats } from './request-manager.js'
-import type { TopicListener, Unsubscribe } from './subscriptions.js'
+import type { StreamOptions } from './stream.js'
+import type { SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
 
 /** The function a procedure becomes on the client. Procedures without input take none. */
 export type ProcedureCall<P extends AnyProcedure> = undefined extends InferProcedureInput<P>
   ? (input?: InferProcedureInput<P>, options?: CallOptions) => Promise<InferProcedureOutput<P>>
   : (input: InferProcedureInput<P>, options?: CallOptions) => Promise<InferProcedureOutput<P>>
 
+/** The function a stream becomes on the client: its items as an async iterator. */
+export type StreamCall<S extends AnyStream> = undefined extends InferStreamInput<S>
+  ? (input?: InferStreamInput<S>, options?: StreamOptions) => AsyncIterableIterator<InferStreamItem<S>>
+  : (input: InferStreamInput<S>, options?: StreamOptions) => AsyncIterableIterator<InferStreamItem<S>>
+
 /** A topic on the client. Topics without params take no params argument. */
 export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams<T>
   ? {
       /** Listens until the returned function is called; `.ready` resolves once the server confirms. */
-      subscribe(listener: TopicListener<InferTopicMessage<T>>): Unsubscribe
+      subscribe(listener: TopicListener<InferTopicMessage<T>>, options?: SubscribeOptions): Unsubscribe
       /** The topic's messages as an async iterable; leaving the loop unsubscribes. */
       iterate(options?: IterateOptions): AsyncIterableIterator<InferTopicMessage<T>>
       /** Publishes, where the topic lets clients; resolves with how many connections got it. */
@@ -31,7 +40,7 @@ export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams
     }
   : {
       /** Listens until the returned function is called; `.ready` resolves once the server confirms. */
-      subscribe(params: InferTopicParams<T>, listener: TopicListener<InferTopicMessage<T>>): Unsubscribe
+      subscribe(params: InferTopicParams<T>, listener: TopicListener<InferTopicMessage<T>>, options?: SubscribeOptions): Unsubscribe
       /** The topic's messages as an async iterable; leaving the loop unsubscribes. */
       iterate(params: InferTopicParams<T>, options?: IterateOptions): AsyncIterableIterator<InferTopicMessage<T>>
       /** Publishes, where the topic lets clients; resolves with how many connections got it. */
@@ -42,11 +51,13 @@ export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams
 export type ClientProcedures<R extends RouterDef> = {
   readonly [K in keyof R]: R[K] extends AnyProcedure
     ? ProcedureCall<R[K]>
-    : R[K] extends AnyTopic
-      ? ClientTopic<R[K]>
-      : R[K] extends RouterDef
-        ? ClientProcedures<R[K]>
-        : never
+    : R[K] extends AnyStream
+      ? StreamCall<R[K]>
+      : R[K] extends AnyTopic
+        ? ClientTopic<R[K]>
+        : R[K] extends RouterDef
+          ? ClientProcedures<R[K]>
+          : never
 }
 
 /** The client's state: the WebSocket API's names, plus `reconnecting` between connections. */
@@ -71,6 +82,11 @@ export interface ClientControls {
   readonly stats: Readonly<ClientStats>
   /** Bytes the socket has queued but not yet sent. */
   readonly bufferedAmount: number
+  /**
+   * Resolves when requests can go out at once again: nothing waits in the send queue and
+   * the socket is below `highWaterMark`. Rejects with CONNECTION_LOST if the client closes first.
+   */
+  drained(): Promise<void>
   /** Resolves when the connection is open; rejects with CONNECTION_FAILED if it cannot open. */
   connect(): Promise<void>
   /** Closes the connection (1000); calls in flight fail with CONNECTION_LOST. Resolves once closed. */

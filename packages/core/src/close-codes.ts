@@ -29,6 +29,11 @@ export const CloseCode = {
   DUPLICATE_ID: 4409,
   /** The peer sent too much, too fast. */
   TOO_MANY_REQUESTS: 4429,
+  /**
+   * The peer read too slowly: its outbound buffer passed the hard limit (or a `close`-policy
+   * topic's high-water mark) (§14). Retryable: a new connection starts with an empty buffer.
+   */
+  SLOW_CONSUMER: 4507,
 } as const
 
 /** One of the close codes of {@link CloseCode}. */

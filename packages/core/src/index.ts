@@ -24,20 +24,31 @@ export type {
   PubMessage,
   EventMessage,
   SubscribedOutput,
+  LagMessage,
+  StreamMessage,
+  CreditMessage,
+  ItemMessage,
   ParseResult,
   ParseLimits,
 } from './messages.js'
 export { findNonPlainData } from './plain-data.js'
 export { validate, isSchema } from './schema.js'
 export type { Schema, InferSchemaInput, InferSchemaOutput, ValidationResult } from './schema.js'
-export { procedure, topic, router, isProcedure, isTopic, flattenRouter, flatRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'
+export { procedure, stream, topic, router, isProcedure, isStream, isTopic, isBackpressurePolicy, flattenRouter, flatRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'
 export { canonicalJson, channelOf } from './channel.js'
 export type {
   Procedure,
   AnyProcedure,
   Topic,
   AnyTopic,
+  Stream,
+  AnyStream,
+  BackpressurePolicy,
   PublishPolicy,
+  InferStreamInput,
+  InferStreamParsedInput,
+  InferStreamHandlerItem,
+  InferStreamItem,
   FlatRouter,
   InferTopicParams,
   InferTopicParsedParams,

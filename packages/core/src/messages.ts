@@ -19,6 +19,10 @@ export const MessageType = {
   UNSUB: 'unsub',
   PUB: 'pub',
   EVENT: 'event',
+  STREAM: 'stream',
+  CREDIT: 'credit',
+  ITEM: 'item',
+  LAG: 'lag',
 } as const
 
 /** A request id: a non-negative safe integer chosen by the client, unique among its calls in flight. */
@@ -84,6 +88,41 @@ export interface EventMessage {
   seq: number
   data: unknown
 }
+/**
+ * §14 Server → client: the channel's messages after the last one delivered, through `seq`, were
+ * dropped because this connection read too slowly (`missed` of them). Delivery continues with
+ * seq + 1. Sent once the connection has drained, never silently skipped.
+ */
+export interface LagMessage {
+  t: 'lag'
+  ch: string
+  seq: number
+  missed: number
+}
+/**
+ * §15 Client → server: start stream procedure `path` with `input`, granting `credit` items.
+ * Items come as `item` messages for `id`, at most as many as granted; the stream ends with a
+ * `result` (no output) or an `error` for `id`.
+ */
+export interface StreamMessage {
+  t: 'stream'
+  id: RequestId
+  path: string
+  input?: unknown
+  credit: number
+}
+/** §15 Client → server: the consumer of stream `id` takes `n` more items. */
+export interface CreditMessage {
+  t: 'credit'
+  id: RequestId
+  n: number
+}
+/** §15 Server → client: one item of stream `id`. */
+export interface ItemMessage {
+  t: 'item'
+  id: RequestId
+  data: unknown
+}
 /** What the server answers to a successful `sub` (the `output` of its result). */
 export interface SubscribedOutput {
   /** The channel the subscription listens to. */
@@ -93,9 +132,18 @@ export interface SubscribedOutput {
 }
 
 /** What a client sends. */
-export type ClientMessage = CallMessage | CancelMessage | PingMessage | PongMessage | SubMessage | UnsubMessage | PubMessage
+export type ClientMessage =
+  | CallMessage
+  | CancelMessage
+  | PingMessage
+  | PongMessage
+  | SubMessage
+  | UnsubMessage
+  | PubMessage
+  | StreamMessage
+  | CreditMessage
 /** What a server sends. */
-export type ServerMessage = ResultMessage | ErrorMessage | PingMessage | PongMessage | EventMessage
+export type ServerMessage = ResultMessage | ErrorMessage | PingMessage | PongMessage | EventMessage | LagMessage | ItemMessage
 
 /**
  * The outcome of parsing a decoded frame:
@@ -118,6 +166,11 @@ export interface ParseLimits {
 /** True for a valid request id (§4.1). */
 export function isRequestId(value: unknown): value is RequestId {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/** True for a count of items or messages: a positive safe integer. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0
 }
 
 const PATH_PATTERN = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/
@@ -172,6 +225,18 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
       if (bad !== undefined) return bad
       return { kind: 'message', message: { t: 'pub', id, path: data.path as string, params: data.params, data: data.data } }
     }
+    case MessageType.STREAM: {
+      if (isRequestId(data.id) && !isCount(data.credit)) return violation('stream credit is not a positive safe integer')
+      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'input', data.input, limits)
+      if (bad !== undefined) return bad
+      const message: StreamMessage = { t: 'stream', id: data.id as RequestId, path: data.path as string, credit: data.credit as number }
+      if (data.input !== undefined) message.input = data.input
+      return { kind: 'message', message }
+    }
+    case MessageType.CREDIT:
+      if (!isRequestId(data.id)) return violation('credit id is not a non-negative safe integer')
+      if (!isCount(data.n)) return violation('credit n is not a positive safe integer')
+      return { kind: 'message', message: { t: 'credit', id: data.id, n: data.n } }
     case MessageType.CANCEL:
     case MessageType.UNSUB:
       if (!isRequestId(data.id)) return violation(`${data.t} id is not a non-negative safe integer`)
@@ -210,6 +275,17 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
       if (problem !== undefined) return violation(`event data refused: ${problem}`)
       return { kind: 'message', message: { t: 'event', ch: data.ch, seq: data.seq, data: data.data } }
+    }
+    case MessageType.ITEM: {
+      if (!isRequestId(data.id)) return violation('item id is not a non-negative safe integer')
+      const problem = findNonPlainData(data.data, limits.maxDepth, 1)
+      if (problem !== undefined) return violation(`item data refused: ${problem}`)
+      return { kind: 'message', message: { t: 'item', id: data.id, data: data.data } }
+    }
+    case MessageType.LAG: {
+      if (typeof data.ch !== 'string') return violation('lag without a channel')
+      if (!isCount(data.seq) || !isCount(data.missed)) return violation('lag seq and missed must be positive safe integers')
+      return { kind: 'message', message: { t: 'lag', ch: data.ch, seq: data.seq, missed: data.missed } }
     }
     case MessageType.ERROR: {
       if (!isRequestId(data.id)) return violation('error id is not a non-negative safe integer')

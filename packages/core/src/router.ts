@@ -15,9 +15,24 @@ export interface Procedure<I extends Schema | undefined = Schema | undefined, O 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any procedure
 export type AnyProcedure = Procedure<any, any>
 
-/** A router definition: procedures and nested routers by name. */
+/**
+ * A stream procedure: the server's handler is an async generator, the client iterates its
+ * items with `for await`. Flow-controlled by credit (docs/protocol.md §15).
+ */
+export interface Stream<I extends Schema | undefined = Schema | undefined, O extends Schema = Schema> {
+  readonly kind: 'stream'
+  readonly input: I
+  /** Describes one item; every item is validated against it on the server. */
+  readonly output: O
+}
+
+/** A stream without its exact types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any stream
+export type AnyStream = Stream<any, any>
+
+/** A router definition: procedures, streams, topics and nested routers by name. */
 export interface RouterDef {
-  readonly [name: string]: AnyProcedure | AnyTopic | RouterDef
+  readonly [name: string]: AnyProcedure | AnyStream | AnyTopic | RouterDef
 }
 
 /** Options of {@link procedure}. */
@@ -42,6 +57,30 @@ export function procedure(options: ProcedureOptions<Schema | undefined, Schema>)
   return Object.freeze({ kind: 'procedure', input: options.input, output: options.output })
 }
 
+/** Defines a stream that takes no input. */
+export function stream<O extends Schema>(options: { output: O }): Stream<undefined, O>
+/** Defines a stream from its input schema and the schema of one item. */
+export function stream<I extends Schema, O extends Schema>(options: { input: I; output: O }): Stream<I, O>
+export function stream(options: ProcedureOptions<Schema | undefined, Schema>): AnyStream {
+  if (options.input !== undefined && !isSchema(options.input)) {
+    throw new TypeError('stream input must be a Standard Schema (for example a zod schema)')
+  }
+  if (!isSchema(options.output)) throw new TypeError('stream output must be a Standard Schema (for example a zod schema)')
+  return Object.freeze({ kind: 'stream', input: options.input, output: options.output })
+}
+
+/**
+ * What a topic does with a message for a subscriber whose connection is above its outbound
+ * high-water mark (docs/protocol.md §14):
+ * - `queue`: send it anyway, up to the connection's hard limit (then close 4507);
+ * - `latest`: keep only the newest per channel and send it once the connection drains;
+ * - `drop`: drop it, count it, and send a `lag` notice once the connection drains;
+ * - `close`: close the connection with 4507.
+ */
+export type BackpressurePolicy = 'queue' | 'latest' | 'drop' | 'close'
+
+const POLICIES = new Set<string>(['queue', 'latest', 'drop', 'close'])
+
 /** Who may publish to a topic: only the server, or clients too (validated and authorized like a call). */
 export type PublishPolicy = 'server' | 'client'
 
@@ -52,6 +91,8 @@ export interface Topic<P extends Schema | undefined = Schema | undefined, M exte
   readonly message: M
   /** Who may publish by default; the server's options may narrow it. */
   readonly publish: PublishPolicy
+  /** What to do for a subscriber that reads too slowly; the server's options may override it. */
+  readonly backpressure: BackpressurePolicy
 }
 
 /** A topic without its exact types. */
@@ -59,20 +100,37 @@ export interface Topic<P extends Schema | undefined = Schema | undefined, M exte
 export type AnyTopic = Topic<any, any>
 
 /** Defines a topic without parameters. */
-export function topic<M extends Schema>(options: { message: M; publish?: PublishPolicy }): Topic<undefined, M>
+export function topic<M extends Schema>(options: { message: M; publish?: PublishPolicy; backpressure?: BackpressurePolicy }): Topic<undefined, M>
 /** Defines a topic whose channels are told apart by `params` (a room, a symbol, a user id). */
-export function topic<P extends Schema, M extends Schema>(options: { params: P; message: M; publish?: PublishPolicy }): Topic<P, M>
-export function topic(options: { params?: Schema; message: Schema; publish?: PublishPolicy }): AnyTopic {
+export function topic<P extends Schema, M extends Schema>(options: {
+  params: P
+  message: M
+  publish?: PublishPolicy
+  backpressure?: BackpressurePolicy
+}): Topic<P, M>
+export function topic(options: { params?: Schema; message: Schema; publish?: PublishPolicy; backpressure?: BackpressurePolicy }): AnyTopic {
   if (options.params !== undefined && !isSchema(options.params)) throw new TypeError('topic params must be a Standard Schema')
   if (!isSchema(options.message)) throw new TypeError('topic message must be a Standard Schema')
   const publish = options.publish ?? 'server'
   if (publish !== 'server' && publish !== 'client') throw new TypeError('topic publish must be "server" or "client"')
-  return Object.freeze({ kind: 'topic', params: options.params, message: options.message, publish })
+  const backpressure = options.backpressure ?? 'queue'
+  if (!isBackpressurePolicy(backpressure)) throw new TypeError('topic backpressure must be "queue", "latest", "drop" or "close"')
+  return Object.freeze({ kind: 'topic', params: options.params, message: options.message, publish, backpressure })
+}
+
+/** True for one of the four {@link BackpressurePolicy} names. */
+export function isBackpressurePolicy(value: unknown): value is BackpressurePolicy {
+  return typeof value === 'string' && POLICIES.has(value)
 }
 
 /** True for a topic definition. */
 export function isTopic(value: unknown): value is AnyTopic {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'topic'
+}
+
+/** True for a stream definition. */
+export function isStream(value: unknown): value is AnyStream {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'stream'
 }
 
 /** True for a procedure definition. */
@@ -105,6 +163,7 @@ export type ValidRouterDef<T> = T & { readonly [K in (typeof RESERVED_TOP_LEVEL_
 /** Every endpoint of a router by dotted path, split by kind. */
 export interface FlatRouter {
   readonly procedures: ReadonlyMap<string, AnyProcedure>
+  readonly streams: ReadonlyMap<string, AnyStream>
   readonly topics: ReadonlyMap<string, AnyTopic>
   /** The path of each topic object, for `server.publish(api.chat.room, …)`. */
   readonly topicPaths: ReadonlyMap<AnyTopic, string>
@@ -123,7 +182,7 @@ export function router<const T extends RouterDef>(def: ValidRouterDef<T>): T {
 }
 
 function build(def: RouterDef): FlatRouter {
-  const flat = { procedures: new Map<string, AnyProcedure>(), topics: new Map<string, AnyTopic>(), topicPaths: new Map<AnyTopic, string>() }
+  const flat = { procedures: new Map<string, AnyProcedure>(), streams: new Map<string, AnyStream>(), topics: new Map<string, AnyTopic>(), topicPaths: new Map<AnyTopic, string>() }
   collect(def, '', flat)
   return flat
 }
@@ -131,7 +190,7 @@ function build(def: RouterDef): FlatRouter {
 function collect(
   def: RouterDef,
   prefix: string,
-  into: { procedures: Map<string, AnyProcedure>; topics: Map<string, AnyTopic>; topicPaths: Map<AnyTopic, string> },
+  into: { procedures: Map<string, AnyProcedure>; streams: Map<string, AnyStream>; topics: Map<string, AnyTopic>; topicPaths: Map<AnyTopic, string> },
 ): void {
   if (typeof def !== 'object' || def === null) throw new TypeError(`router${prefix ? ` at "${prefix}"` : ''} must be an object`)
   for (const name of Object.keys(def)) {
@@ -144,6 +203,7 @@ function collect(
     }
     const entry = def[name]
     if (isProcedure(entry)) into.procedures.set(path, entry)
+    else if (isStream(entry)) into.streams.set(path, entry)
     else if (isTopic(entry)) {
       into.topics.set(path, entry)
       into.topicPaths.set(entry, path)
@@ -186,6 +246,15 @@ export type InferProcedureHandlerOutput<P> = P extends Procedure<Schema | undefi
 /** The type a caller of `P` receives. */
 export type InferProcedureOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
 
+/** The input a caller passes to stream `S`. */
+export type InferStreamInput<S> = S extends Stream<infer I, Schema> ? (I extends Schema ? InferSchemaInput<I> : undefined) : never
+/** The input a stream's handler receives. */
+export type InferStreamParsedInput<S> = S extends Stream<infer I, Schema> ? (I extends Schema ? InferSchemaOutput<I> : undefined) : never
+/** What the handler of stream `S` yields (the item schema's input). */
+export type InferStreamHandlerItem<S> = S extends Stream<Schema | undefined, infer O> ? InferSchemaInput<O> : never
+/** What a consumer of stream `S` receives per item. */
+export type InferStreamItem<S> = S extends Stream<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
+
 /** The params a subscriber or publisher passes for topic `T` (undefined without params). */
 export type InferTopicParams<T> = T extends Topic<infer P, Schema> ? (P extends Schema ? InferSchemaInput<P> : undefined) : never
 /** The params an `authorize` hook sees (the schema's output). */
@@ -195,11 +264,23 @@ export type InferTopicMessageInput<T> = T extends Topic<Schema | undefined, infe
 /** What a subscriber of topic `T` receives. */
 export type InferTopicMessage<T> = T extends Topic<Schema | undefined, infer M> ? InferSchemaOutput<M> : never
 
-/** The inputs of every procedure of a router, as a tree of the same shape. */
+/** The inputs of every procedure and stream of a router, as a tree of the same shape. */
 export type inferRouterInputs<R extends RouterDef> = {
-  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure ? InferProcedureInput<R[K]> : R[K] extends RouterDef ? inferRouterInputs<R[K]> : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure
+    ? InferProcedureInput<R[K]>
+    : R[K] extends AnyStream
+      ? InferStreamInput<R[K]>
+      : R[K] extends RouterDef
+        ? inferRouterInputs<R[K]>
+        : never
 }
-/** The outputs of every procedure of a router, as a tree of the same shape. */
+/** The outputs of every procedure (for a stream: one item) of a router, as a tree of the same shape. */
 export type inferRouterOutputs<R extends RouterDef> = {
-  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure ? InferProcedureOutput<R[K]> : R[K] extends RouterDef ? inferRouterOutputs<R[K]> : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure
+    ? InferProcedureOutput<R[K]>
+    : R[K] extends AnyStream
+      ? InferStreamItem<R[K]>
+      : R[K] extends RouterDef
+        ? inferRouterOutputs<R[K]>
+        : never
 }

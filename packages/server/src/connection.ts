@@ -20,12 +20,14 @@ import {
   type WireError,
 } from '@patchbay/core'
 import { CallSignal, dispatch, type DispatchConfig, type Outcome } from './dispatch.js'
+import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
 import type { Subscriber } from './pubsub.js'
+import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicsConfig } from './topics.js'
 import type { ConnectionInfo, ServerStats } from './types.js'
 
-/** The four things a session needs from a socket. */
-export interface Transport {
+/** What a session needs from a socket: send and close, and the flow-control side (§14). */
+export interface Transport extends FlowTransport {
   /** Sends one frame: a string as a text frame, bytes as a binary frame. */
   send(frame: Frame): void
   /** Starts the closing handshake. */
@@ -33,8 +35,9 @@ export interface Transport {
 }
 
 /** What a session shares with its server. */
-export interface SessionConfig extends DispatchConfig, TopicsConfig {
+export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConfig {
   readonly limits: Limits
+  readonly flow: FlowLimits
   readonly stats: ServerStats
 }
 
@@ -42,9 +45,12 @@ const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_L
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
 
 /** One connection's protocol state. */
-export class Session implements Subscriber {
+export class Session implements Subscriber, StreamHost {
   /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
   private readonly inFlight = new Map<RequestId, CallSignal>()
+  /** Streams running, by request id (the same id space as calls, §4.1). */
+  private readonly streams = new Map<RequestId, StreamRun>()
+  private readonly outbound: Outbound
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
@@ -56,7 +62,14 @@ export class Session implements Subscriber {
     readonly codec: Codec,
     private readonly ctx: unknown,
     readonly info: ConnectionInfo,
-  ) {}
+  ) {
+    this.outbound = new Outbound(transport, config.flow, codec, config.stats, (reason) => this.close(CloseCode.SLOW_CONSUMER, reason))
+  }
+
+  /** Bytes waiting to go out on this connection. */
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount
+  }
 
   /** Calls in flight now. */
   get pendingCalls(): number {
@@ -110,6 +123,12 @@ export class Session implements Subscriber {
       case 'cancel': {
         const call = this.inFlight.get(message.id)
         if (call === undefined) {
+          const stream = this.streams.get(message.id)
+          if (stream !== undefined) {
+            // §15: a cancelled stream gets no further message; its generator's finally runs.
+            stream.cancel(cancelReason())
+            return
+          }
           this.config.stats.lateCancels++
           return
         }
@@ -132,12 +151,58 @@ export class Session implements Subscriber {
       case 'pub':
         this.publish(message.id, message.path, message.params, message.data)
         return
+      case 'stream':
+        this.stream(message.id, message.path, message.input, message.credit)
+        return
+      case 'credit':
+        // Credit for a stream that has ended crossed its end on the wire: nothing to do.
+        this.streams.get(message.id)?.grant(message.n)
+        return
     }
   }
 
-  /** Sends an already encoded frame (a topic event shared by many sessions). */
-  sendFrame(frame: Frame): void {
-    if (!this.closed) this.transport.send(frame)
+  /** Delivers a topic event (its frame shared by every subscriber of this codec). */
+  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
+    if (!this.closed) this.outbound.deliver(frame, channel, seq, delivery)
+  }
+
+  /** Streams running now. */
+  get streamCount(): number {
+    return this.streams.size
+  }
+
+  private stream(id: RequestId, path: string, input: unknown, credit: number): void {
+    if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
+    const route = this.config.streams.get(path)
+    if (route === undefined) {
+      this.reply(id, { ok: false, error: { code: ErrorCode.NOT_FOUND, message: `No stream at "${path}"` } })
+      return
+    }
+    if (this.inFlight.size + this.streams.size >= this.config.limits.maxInFlight) {
+      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` } })
+      return
+    }
+    const run: StreamRun = new StreamRun(this.config, route, id, credit, this, { path, connectionId: this.info.id }, () => {
+      if (this.streams.get(id) === run) this.streams.delete(id)
+    })
+    this.streams.set(id, run)
+    run.start(input, this.ctx, this.info)
+  }
+
+  /** StreamHost: sends one item of stream `id`. */
+  sendItem(id: RequestId, data: unknown): boolean {
+    if (this.closed) return false
+    return this.send({ t: 'item', id, data }) && !this.closed
+  }
+
+  /** StreamHost: ends stream `id` with a result, or with `error`. */
+  end(id: RequestId, error: WireError | undefined): void {
+    this.reply(id, error === undefined ? { ok: true, output: undefined } : { ok: false, error })
+  }
+
+  /** StreamHost: runs `resume` once this connection is below its high-water mark. */
+  whenUncongested(resume: () => void): void {
+    if (!this.closed) this.outbound.whenUncongested(resume)
   }
 
   /** Subscriptions held, confirmed or not. */
@@ -181,7 +246,7 @@ export class Session implements Subscriber {
     const settle = (outcome: TopicOutcome): void => {
       if (this.closed) return
       if (!outcome.ok) return this.reply(id, outcome)
-      const delivered = this.config.pubsub.publish(outcome.channel, outcome.data)
+      const delivered = this.config.pubsub.publish(outcome.channel, outcome.data, outcome.delivery as Delivery)
       this.reply(id, { ok: true, output: { delivered } })
     }
     const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
@@ -195,11 +260,13 @@ export class Session implements Subscriber {
       this.subscriptions.delete(id)
       if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
     }
-    if (this.closed && this.inFlight.size === 0) return
+    if (this.closed && this.inFlight.size === 0 && this.streams.size === 0) return
     this.closed = true
+    this.outbound.close()
     const calls = [...this.inFlight.values()]
     for (const id of [...this.inFlight.keys()]) this.forget(id)
     for (const call of calls) call.abort(lostReason())
+    for (const stream of [...this.streams.values()]) stream.cancel(lostReason())
   }
 
   /** Closes the connection with `code` (the transport reports the close back). */
@@ -211,8 +278,8 @@ export class Session implements Subscriber {
   }
 
   private call(id: RequestId, path: string, input: unknown): void {
-    if (this.inFlight.has(id)) return this.duplicate(id)
-    if (this.inFlight.size >= this.config.limits.maxInFlight) {
+    if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
+    if (this.inFlight.size + this.streams.size >= this.config.limits.maxInFlight) {
       this.reply(id, {
         ok: false,
         error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` },
@@ -269,7 +336,10 @@ export class Session implements Subscriber {
     }
   }
 
-  /** Encodes once and sends; false if the message would not encode. */
+  /**
+   * Encodes once and sends through flow control; false if the message would not encode.
+   * Past the hard limit the send closes the connection instead (§14): true, nothing to retry.
+   */
   private send(message: ServerMessage): boolean {
     if (this.closed) return true
     let frame: Frame
@@ -278,7 +348,7 @@ export class Session implements Subscriber {
     } catch {
       return false
     }
-    this.transport.send(frame)
+    this.outbound.send(frame)
     return true
   }
 

@@ -53,7 +53,7 @@ export class CallSignal {
  * What a handler receives. A class, so `signal` is one getter on the prototype rather than
  * a fresh accessor closure per call; the AbortController behind it is made only if read.
  */
-class HandlerArgs {
+export class HandlerArgs {
   constructor(
     readonly input: unknown,
     readonly ctx: unknown,

@@ -4,6 +4,8 @@ export type { Transport, SessionConfig } from './connection.js'
 export { parseCookies } from './adapters/ws.js'
 export { PubSub } from './pubsub.js'
 export type { PubSubStats, Subscriber } from './pubsub.js'
+export { DEFAULT_FLOW_LIMITS } from './outbound.js'
+export type { Delivery, FlowLimits, FlowTransport } from './outbound.js'
 export type {
   AttachOptions,
   ConnectionInfo,
@@ -17,6 +19,7 @@ export type {
   PatchbayServer,
   ServerOptions,
   ServerStats,
+  StreamHandler,
   TopicOptions,
   TopicsOptions,
 } from './types.js'

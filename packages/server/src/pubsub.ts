@@ -4,11 +4,13 @@
  * bytes to every subscriber of that codec (docs/protocol.md §12).
  */
 import type { Codec, EventMessage, Frame } from '@patchbay/core'
+import type { Delivery } from './outbound.js'
 
 /** What the registry needs of a subscriber. */
 export interface Subscriber {
   readonly codec: Codec
-  sendFrame(frame: Frame): void
+  /** Delivers event `seq` of `channel`, already encoded, under the topic's backpressure policy. */
+  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void
 }
 
 interface Channel {
@@ -58,10 +60,10 @@ export class PubSub {
   }
 
   /**
-   * Delivers `data` (already validated) to every subscriber of the channel, in publish order.
-   * Returns how many connections it was sent to.
+   * Delivers `data` (already validated) to every subscriber of the channel, in publish order,
+   * each under `delivery` (§14). Returns how many connections it was handed to.
    */
-  publish(channelName: string, data: unknown): number {
+  publish(channelName: string, data: unknown, delivery: Delivery): number {
     const channel = this.channels.get(channelName)
     if (channel === undefined) return 0
     channel.seq++
@@ -70,6 +72,7 @@ export class PubSub {
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
     let otherFrame: Frame | undefined
+    const seq = channel.seq
     for (const subscriber of channel.subscribers.keys()) {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
@@ -77,13 +80,13 @@ export class PubSub {
         firstFrame = codec.encode(message)
         this.encodes++
       }
-      if (codec === firstCodec) subscriber.sendFrame(firstFrame as Frame)
+      if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, channelName, seq, delivery)
       else {
         if (otherFrame === undefined) {
           otherFrame = codec.encode(message)
           this.encodes++
         }
-        subscriber.sendFrame(otherFrame)
+        subscriber.deliver(otherFrame, channelName, seq, delivery)
       }
     }
     return channel.subscribers.size

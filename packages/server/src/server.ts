@@ -7,11 +7,13 @@ import {
   PatchbayError,
   findNonPlainData,
   flatRouter,
+  isBackpressurePolicy,
   flattenRouter,
   resolveLimits,
   validate,
   DEFAULT_ENCODINGS,
   type AnyTopic,
+  type BackpressurePolicy,
   type Limits,
   type RouterDef,
   type ValidationResult,
@@ -21,7 +23,9 @@ import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
 type WsAdapterOnClose = WsAdapterOptions['onClose']
 import type { Route } from './dispatch.js'
 import type { SessionConfig } from './connection.js'
+import { resolveFlowLimits, type FlowLimits } from './outbound.js'
 import { PubSub } from './pubsub.js'
+import type { StreamRoute } from './streams.js'
 import { resolveChannel, type TopicRoute } from './topics.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 
@@ -33,13 +37,26 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   api: R,
   options: ServerOptions<R, TCtx>,
 ): PatchbayServer {
-  const routes = resolveRoutes(api, options.handlers as unknown as HandlerTree)
+  const { routes, streams } = resolveRoutes(api, options.handlers as unknown as HandlerTree)
   const limits = resolveLimits(options.limits)
-  const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree)
+  const flow = resolveFlowLimits(options.backpressure)
+  const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
   const pubsub = new PubSub()
-  const stats: ServerStats = { connections: 0, refused: 0, violations: 0, calls: 0, lateCancels: 0, heartbeatTimeouts: 0 }
+  const stats: ServerStats = {
+    connections: 0,
+    refused: 0,
+    violations: 0,
+    calls: 0,
+    lateCancels: 0,
+    heartbeatTimeouts: 0,
+    pauses: 0,
+    dropped: 0,
+    slowConsumers: 0,
+  }
   const config: SessionConfig = {
     routes,
+    streams,
+    flow,
     topics,
     pubsub,
     limits,
@@ -78,24 +95,36 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
   const problem = findNonPlainData(checked.value, limits.maxDepth, 1)
   if (problem !== undefined) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" is not plain data: ${problem}`)
-  return pubsub.publish(resolved.channel, checked.value)
+  return pubsub.publish(resolved.channel, checked.value, route.delivery)
+}
+
+interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>> {
+  backpressure?: BackpressurePolicy
+  highWaterMark?: number
 }
 
 interface TopicOptionsTree {
-  readonly [name: string]: TopicOptionsTree | Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>>
+  readonly [name: string]: TopicOptionsTree | TopicOptionsEntry
 }
 
-function resolveTopics(api: RouterDef, options: TopicOptionsTree): Map<string, TopicRoute> {
+function resolveTopics(api: RouterDef, options: TopicOptionsTree, flow: FlowLimits): Map<string, TopicRoute> {
   const topics = new Map<string, TopicRoute>()
   for (const [path, topic] of flatRouter(api).topics) {
     let node: unknown = options
     for (const segment of path.split('.')) {
       node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as TopicOptionsTree)[segment] : undefined
     }
-    const own = (node ?? {}) as Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>>
+    const own = (node ?? {}) as TopicOptionsEntry
+    const policy = own.backpressure ?? topic.backpressure
+    if (!isBackpressurePolicy(policy)) throw new TypeError(`topics.${path}.backpressure must be "queue", "latest", "drop" or "close"`)
+    const highWaterMark = own.highWaterMark ?? flow.highWaterMark
+    if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0 || highWaterMark > flow.maxBuffered) {
+      throw new RangeError(`topics.${path}.highWaterMark must be a positive integer no larger than backpressure.maxBuffered`)
+    }
     topics.set(path, {
       topic,
       path,
+      delivery: Object.freeze({ policy, highWaterMark }),
       publish: own.publish ?? topic.publish,
       authorize: own.authorize,
       authorizePublish: own.authorizePublish,
@@ -108,28 +137,32 @@ interface HandlerTree {
   readonly [name: string]: Route['handler'] | HandlerTree
 }
 
-function resolveRoutes(api: RouterDef, handlers: HandlerTree): Map<string, Route> {
-  const routes = new Map<string, Route>()
-  for (const [path, procedure] of flattenRouter(api)) {
-    let node: unknown = handlers
-    for (const segment of path.split('.')) {
-      // Own properties only: a handler tree must not find `toString` on Object.prototype.
-      node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as HandlerTree)[segment] : undefined
-    }
-    if (typeof node !== 'function') throw new TypeError(`missing handler for procedure "${path}"`)
-    routes.set(path, { procedure, handler: node as Route['handler'] })
+function handlerAt(handlers: HandlerTree, path: string, kind: string): Route['handler'] {
+  let node: unknown = handlers
+  for (const segment of path.split('.')) {
+    // Own properties only: a handler tree must not find `toString` on Object.prototype.
+    node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as HandlerTree)[segment] : undefined
   }
-  checkExtra(handlers, '', routes)
-  return routes
+  if (typeof node !== 'function') throw new TypeError(`missing handler for ${kind} "${path}"`)
+  return node as Route['handler']
 }
 
-function checkExtra(tree: HandlerTree, prefix: string, routes: ReadonlyMap<string, Route>): void {
+function resolveRoutes(api: RouterDef, handlers: HandlerTree): { routes: Map<string, Route>; streams: Map<string, StreamRoute> } {
+  const routes = new Map<string, Route>()
+  for (const [path, procedure] of flattenRouter(api)) routes.set(path, { procedure, handler: handlerAt(handlers, path, 'procedure') })
+  const streams = new Map<string, StreamRoute>()
+  for (const [path, stream] of flatRouter(api).streams) streams.set(path, { stream, handler: handlerAt(handlers, path, 'stream') })
+  checkExtra(handlers, '', (path) => routes.has(path) || streams.has(path))
+  return { routes, streams }
+}
+
+function checkExtra(tree: HandlerTree, prefix: string, known: (path: string) => boolean): void {
   for (const [name, value] of Object.entries(tree)) {
     const path = prefix === '' ? name : `${prefix}.${name}`
     if (typeof value === 'function') {
-      if (!routes.has(path)) throw new TypeError(`handler "${path}" matches no procedure of the router`)
+      if (!known(path)) throw new TypeError(`handler "${path}" matches no procedure or stream of the router`)
     } else if (typeof value === 'object' && value !== null) {
-      checkExtra(value, path, routes)
+      checkExtra(value, path, known)
     }
   }
 }

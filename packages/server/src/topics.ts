@@ -12,6 +12,7 @@ import {
   type ValidationResult,
   type WireError,
 } from '@patchbay/core'
+import type { Delivery } from './outbound.js'
 import type { PubSub } from './pubsub.js'
 import type { ConnectionInfo, ErrorInfo } from './types.js'
 
@@ -21,6 +22,8 @@ export interface TopicRoute {
   readonly path: string
   /** Who may publish: the server's option, else the router's. */
   readonly publish: 'server' | 'client'
+  /** Backpressure policy and high-water mark for its subscribers (§14). */
+  readonly delivery: Delivery
   readonly authorize: ((options: { params: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
   readonly authorizePublish: ((options: { params: unknown; data: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
 }
@@ -35,7 +38,7 @@ export interface TopicsConfig {
 }
 
 /** The outcome of a topic request: a channel to join (sub) or a publish done, or an error. */
-export type TopicOutcome = { ok: true; channel: string; params: unknown; data?: unknown } | { ok: false; error: WireError }
+export type TopicOutcome = { ok: true; channel: string; params: unknown; data?: unknown; delivery?: Delivery } | { ok: false; error: WireError }
 
 function fail(code: string, message: string): TopicOutcome {
   return { ok: false, error: { code, message } }
@@ -111,7 +114,7 @@ export function preparePublish(
       return then(validate(route.topic.message, data), (checked: ValidationResult<unknown>) => {
         if (!checked.ok) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Message failed validation', issues: checked.issues } } as TopicOutcome
         const authorize = route.authorizePublish
-        const accepted: TopicOutcome = { ok: true, channel: resolved.channel, params: resolved.params, data: checked.value }
+        const accepted: TopicOutcome = { ok: true, channel: resolved.channel, params: resolved.params, data: checked.value, delivery: route.delivery }
         if (authorize === undefined) return accepted
         return then(authorize({ params: resolved.params, data: checked.value, ctx, connection }), (allowed): TopicOutcome =>
           allowed === true ? accepted : fail(ErrorCode.FORBIDDEN, `Not allowed to publish to "${path}"`),

@@ -1,8 +1,13 @@
 import type { IncomingMessage } from 'node:http'
+import type { FlowLimits } from './outbound.js'
 import type { PubSubStats } from './pubsub.js'
 import type {
   AnyProcedure,
+  AnyStream,
   AnyTopic,
+  BackpressurePolicy,
+  InferStreamHandlerItem,
+  InferStreamParsedInput,
   Encoding,
   InferTopicMessageInput,
   InferTopicParams,
@@ -43,8 +48,15 @@ export type Handler<P, TCtx> = (
   options: HandlerOptions<InferProcedureParsedInput<P>, TCtx>,
 ) => MaybePromise<InferProcedureHandlerOutput<P>>
 
-/** True when a router node holds at least one procedure (topics need no handlers). */
-export type HasProcedure<T> = T extends AnyProcedure
+/**
+ * The handler of stream `S`: an async generator (or any function returning an AsyncIterable)
+ * of items. It is pulled only while the client has granted credit; `signal` aborts and the
+ * generator's `finally` runs when the client stops, cancels or disconnects.
+ */
+export type StreamHandler<S, TCtx> = (options: HandlerOptions<InferStreamParsedInput<S>, TCtx>) => AsyncIterable<InferStreamHandlerItem<S>>
+
+/** True when a router node holds at least one procedure or stream (topics need no handlers). */
+export type HasProcedure<T> = T extends AnyProcedure | AnyStream
   ? true
   : T extends AnyTopic
     ? false
@@ -63,7 +75,9 @@ export type HasProcedure<T> = T extends AnyProcedure
 export type Handlers<R extends RouterDef, TCtx> = {
   [K in keyof R as R[K] extends AnyProcedure ? K : never]: Handler<R[K], TCtx>
 } & {
-  [K in keyof R as R[K] extends AnyProcedure ? never : HasProcedure<R[K]> extends true ? K : never]: Handlers<
+  [K in keyof R as R[K] extends AnyStream ? K : never]: StreamHandler<R[K], TCtx>
+} & {
+  [K in keyof R as R[K] extends AnyProcedure | AnyStream ? never : HasProcedure<R[K]> extends true ? K : never]: Handlers<
     R[K] extends RouterDef ? R[K] : never,
     TCtx
   >
@@ -91,13 +105,23 @@ export interface TopicOptions<T, TCtx> {
     ctx: TCtx
     connection: ConnectionInfo
   }) => boolean | Promise<boolean>
+  /**
+   * What to do with an event for a subscriber above `highWaterMark` (docs/protocol.md §14).
+   * @default the topic's own `backpressure` ('queue' unless the router says otherwise)
+   */
+  backpressure?: BackpressurePolicy
+  /**
+   * Buffered bytes above which this topic's policy applies to a subscriber.
+   * @default the server's `backpressure.highWaterMark`
+   */
+  highWaterMark?: number
 }
 
 /** Options per topic, in the router's shape; every entry optional (built like {@link Handlers}). */
 export type TopicsOptions<R extends RouterDef, TCtx> = {
   [K in keyof R as R[K] extends AnyTopic ? K : never]?: TopicOptions<R[K], TCtx>
 } & {
-  [K in keyof R as R[K] extends AnyProcedure | AnyTopic ? never : K]?: TopicsOptions<R[K] extends RouterDef ? R[K] : never, TCtx>
+  [K in keyof R as R[K] extends AnyProcedure | AnyStream | AnyTopic ? never : K]?: TopicsOptions<R[K] extends RouterDef ? R[K] : never, TCtx>
 }
 
 /** What the `context` hook sees of the handshake. */
@@ -152,6 +176,12 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   /** Receive-side limits; see `DEFAULT_LIMITS` in @patchbay/core. */
   limits?: Partial<Limits>
   /**
+   * Outbound limits per connection (docs/protocol.md §14): the high-water mark where a
+   * connection stops being read and topic policies apply, and the hard limit where it closes
+   * with 4507. Defaults: 512 KiB and 8 MiB.
+   */
+  backpressure?: Partial<FlowLimits>
+  /**
    * Validate handler results against the output schema; a failure becomes INTERNAL.
    * @default false
    */
@@ -202,6 +232,12 @@ export interface ServerStats {
   lateCancels: number
   /** Connections terminated because they missed a heartbeat. */
   heartbeatTimeouts: number
+  /** Times a connection stopped being read because its outbound buffer passed the high-water mark. */
+  pauses: number
+  /** Topic events dropped or replaced by a newer one for a congested subscriber (`drop`, `latest`). */
+  dropped: number
+  /** Connections closed with 4507 SLOW_CONSUMER. */
+  slowConsumers: number
 }
 
 /** Options of {@link PatchbayServer.listen}. */

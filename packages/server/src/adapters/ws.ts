@@ -49,6 +49,12 @@ interface Corkable {
   uncork(): void
 }
 
+/** The part of `net.Socket` that drain detection uses. */
+interface Drainable {
+  readonly writableNeedDrain: boolean
+  once(event: 'drain', listener: () => void): void
+}
+
 /** Creates the server object on `ws`. */
 export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const { config, encodings } = options
@@ -112,7 +118,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       return
     }
     config.stats.connections++
-    const transport = coalescingTransport(ws)
+    const transport = coalescingTransport(ws, options.closeTimeout)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
@@ -260,19 +266,34 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   }
 }
 
+/** Corked bytes past which a tick's writes go to the kernel at once rather than pile up. */
+const CORK_FLUSH_BYTES = 65_536
+/** How often a socket without a usable 'drain' event is checked while something waits on it. */
+const DRAIN_POLL_MS = 5
+
 /**
  * A transport whose writes within one tick reach the kernel together: the socket is corked
  * on the first send of a tick and uncorked on the next tick, so a burst of replies becomes
- * one writev instead of a syscall each. `_socket` is ws's private handle on the net.Socket;
- * if a future ws hides it, sends still work, only uncoalesced.
+ * one writev instead of a syscall each (a large burst is flushed every CORK_FLUSH_BYTES so
+ * the kernel buffer, not ours, takes it). `_socket` is ws's private handle on the
+ * net.Socket; if a future ws hides it, sends still work, only uncoalesced, and drain is polled.
  */
-function coalescingTransport(ws: WebSocket): Transport {
-  const raw = (ws as unknown as { _socket?: Partial<Corkable> })._socket
+function coalescingTransport(ws: WebSocket, closeTimeout: number): Transport {
+  const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
   const socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable) : undefined
+  const drainable = typeof raw?.once === 'function' && typeof raw.writableNeedDrain === 'boolean' ? (raw as Drainable) : undefined
   let corked = false
   const uncork = (): void => {
     corked = false
     socket?.uncork()
+  }
+  const poll = (listener: () => void): void => {
+    const check = (): void => {
+      if (ws.readyState !== ws.OPEN) return
+      if (ws.bufferedAmount === 0) listener()
+      else setTimeout(check, DRAIN_POLL_MS)
+    }
+    setTimeout(check, DRAIN_POLL_MS)
   }
   return {
     send(frame: Frame) {
@@ -283,9 +304,30 @@ function coalescingTransport(ws: WebSocket): Transport {
         process.nextTick(uncork)
       }
       ws.send(frame, { binary: typeof frame !== 'string' })
+      // net.Socket counts corks; the extra uncork the tick makes later is harmless.
+      if (corked && ws.bufferedAmount >= CORK_FLUSH_BYTES) uncork()
     },
     close(code: number, reason: string) {
       ws.close(code, reason)
+      // The close frame waits behind whatever is buffered; a peer that does not read (a slow
+      // consumer) would hold that memory for ws's own 30 s closing timeout.
+      setTimeout(() => ws.terminate(), closeTimeout).unref()
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount
+    },
+    pause() {
+      ws.pause()
+    },
+    resume() {
+      ws.resume()
+    },
+    onceDrained(listener: () => void) {
+      if (corked) uncork()
+      // 'drain' fires only after a write was refused (needDrain); a buffer below the socket's
+      // own 16 KiB mark never refuses one, so then poll, and only while someone waits.
+      if (drainable?.writableNeedDrain === true) drainable.once('drain', listener)
+      else poll(listener)
     },
   }
 }

@@ -1,0 +1,140 @@
+/**
+ * A stream procedure as an AsyncIterable (docs/protocol.md §15): the client grants credit,
+ * the server sends at most that many items, and credit is granted again only as the loop
+ * takes items, so a slow `for await` slows the server's generator instead of filling memory.
+ */
+import { ErrorCode, PatchbayError, type ClientMessage } from '@patchbay/core'
+import type { RequestManager } from './request-manager.js'
+
+/** Options of a stream. */
+export interface StreamOptions {
+  /** Aborting it ends the stream: the loop finishes without an error, the server's generator stops. */
+  signal?: AbortSignal
+  /**
+   * Items the server may send ahead of the loop (the window). More means fewer round trips,
+   * less means less memory held per stream.
+   * @default 32
+   */
+  credit?: number
+}
+
+/** What a stream needs from its client. */
+export interface StreamHost {
+  readonly requests: RequestManager
+  isOpen(): boolean
+  /** Sends a control message (credit) now; false if the socket is not open. */
+  send(message: ClientMessage): boolean
+  /** The server broke the flow-control rules: close the connection as a violation. */
+  violation(reason: string): void
+}
+
+const DEFAULT_CREDIT = 32
+
+/** Starts stream `path` with `input` and returns its items as an async iterator. */
+export function openStream<T>(host: StreamHost, path: string, input: unknown, options: StreamOptions = {}): AsyncIterableIterator<T> {
+  const window = options.credit ?? DEFAULT_CREDIT
+  if (!Number.isSafeInteger(window) || window <= 0) throw new RangeError('stream credit must be a positive integer')
+  const items: T[] = []
+  /** Items the server may still send before it needs more credit. */
+  let outstanding = window
+  /** Items the loop took since credit was last granted. */
+  let taken = 0
+  let waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined
+  let failure: unknown
+  let ended = false
+  const stop = new AbortController()
+  const userSignal = options.signal
+  const onUserAbort = (): void => finish()
+  userSignal?.addEventListener('abort', onUserAbort, { once: true })
+
+  const finish = (): void => {
+    if (ended) return
+    ended = true
+    userSignal?.removeEventListener('abort', onUserAbort)
+    // Aborting our own signal makes the request manager send `cancel` (if it was sent).
+    stop.abort()
+    items.length = 0
+    waiting?.resolve({ value: undefined, done: true })
+    waiting = undefined
+  }
+
+  const onItem = (data: unknown): void => {
+    if (ended) return
+    if (outstanding <= 0) {
+      host.violation(`stream ${path} sent more items than it was granted`)
+      return
+    }
+    outstanding--
+    if (waiting !== undefined) {
+      const resolve = waiting.resolve
+      waiting = undefined
+      took()
+      resolve({ value: data as T, done: false })
+    } else items.push(data as T)
+  }
+
+  /** The loop took an item: grant credit back in batches of half the window. */
+  const took = (): void => {
+    taken++
+    if (taken * 2 < window || ended) return
+    if (request.id >= 0 && host.isOpen() && host.send({ t: 'credit', id: request.id, n: taken })) {
+      outstanding += taken
+      taken = 0
+    }
+  }
+
+  if (userSignal?.aborted) ended = true
+  const request = ended
+    ? { id: -1, promise: Promise.resolve() as Promise<unknown> }
+    : host.requests.request('stream', path, input, window, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
+  request.promise.then(
+    () => {
+      // The server ended it: items already here are still delivered, then the loop ends.
+      if (ended) return
+      ended = true
+      userSignal?.removeEventListener('abort', onUserAbort)
+      waiting?.resolve({ value: undefined, done: true })
+      waiting = undefined
+    },
+    (error: unknown) => {
+      if (ended) return
+      ended = true
+      userSignal?.removeEventListener('abort', onUserAbort)
+      failure = error instanceof PatchbayError && error.code === ErrorCode.CANCELLED ? undefined : error
+      if (waiting !== undefined) {
+        const pending = waiting
+        waiting = undefined
+        if (failure === undefined) pending.resolve({ value: undefined, done: true })
+        else pending.reject(failure)
+      }
+    },
+  )
+
+  const iterator: AsyncIterableIterator<T> = {
+    next(): Promise<IteratorResult<T>> {
+      if (items.length > 0) {
+        const value = items.shift() as T
+        took()
+        return Promise.resolve({ value, done: false })
+      }
+      if (failure !== undefined) {
+        const error = failure
+        failure = undefined
+        return Promise.reject(error)
+      }
+      if (ended) return Promise.resolve({ value: undefined, done: true })
+      if (waiting !== undefined) return Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'next() called again before the previous one settled'))
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject }
+      })
+    },
+    return(): Promise<IteratorResult<T>> {
+      finish()
+      return Promise.resolve({ value: undefined, done: true })
+    },
+    [Symbol.asyncIterator]() {
+      return iterator
+    },
+  }
+  return iterator
+}

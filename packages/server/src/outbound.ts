@@ -1,0 +1,209 @@
+/**
+ * Outbound flow control of one connection, runtime-free (docs/protocol.md §14). Every frame
+ * a session sends goes through here, measured against the socket's buffered bytes:
+ * - replies and stream items are never dropped; past the hard limit the connection closes;
+ * - at the high-water mark the connection stops being read (its further calls wait);
+ * - topic events follow their topic's policy: queue, latest, drop or close;
+ * - held events and lag notices go out, and reading resumes, once the buffer has drained.
+ */
+import type { BackpressurePolicy, Codec, Frame } from '@patchbay/core'
+import type { ServerStats } from './types.js'
+
+/** What outbound flow control needs from a socket. */
+export interface FlowTransport {
+  send(frame: Frame): void
+  /** Bytes accepted by `send` and not yet handed to the network. */
+  readonly bufferedAmount: number
+  /** Stops reading frames from the peer until `resume`. */
+  pause(): void
+  resume(): void
+  /** Calls `listener` once, when everything buffered has gone to the network. */
+  onceDrained(listener: () => void): void
+}
+
+/** A connection's outbound limits, in bytes. */
+export interface FlowLimits {
+  /**
+   * Above this many buffered bytes the connection counts as congested: it stops being read,
+   * and topic events follow their topic's policy.
+   * @default 524_288 (512 KiB)
+   */
+  highWaterMark: number
+  /**
+   * The hard limit: a frame that would take the buffer past it closes the connection with
+   * 4507 SLOW_CONSUMER instead of growing memory.
+   * @default 8_388_608 (8 MiB)
+   */
+  maxBuffered: number
+}
+
+/** The default {@link FlowLimits}. */
+export const DEFAULT_FLOW_LIMITS: Readonly<FlowLimits> = Object.freeze({ highWaterMark: 524_288, maxBuffered: 8_388_608 })
+
+/** Fills unset flow limits with their defaults and checks them. */
+export function resolveFlowLimits(partial: Partial<FlowLimits> = {}): FlowLimits {
+  const limits: FlowLimits = { ...DEFAULT_FLOW_LIMITS, ...definedOnly(partial) }
+  for (const key of ['highWaterMark', 'maxBuffered'] as const) {
+    if (!Number.isSafeInteger(limits[key]) || limits[key] <= 0) {
+      throw new RangeError(`backpressure.${key} must be a positive integer, got ${String(limits[key])}`)
+    }
+  }
+  if (limits.highWaterMark > limits.maxBuffered) throw new RangeError('backpressure.highWaterMark must not exceed backpressure.maxBuffered')
+  return limits
+}
+
+function definedOnly(partial: Partial<FlowLimits>): Partial<FlowLimits> {
+  const out: Partial<FlowLimits> = {}
+  if (partial.highWaterMark !== undefined) out.highWaterMark = partial.highWaterMark
+  if (partial.maxBuffered !== undefined) out.maxBuffered = partial.maxBuffered
+  return out
+}
+
+/** How a topic's events are delivered to a congested subscriber. */
+export interface Delivery {
+  readonly policy: BackpressurePolicy
+  /** The topic's own high-water mark, else the server's. */
+  readonly highWaterMark: number
+}
+
+function byteLength(frame: Frame): number {
+  // A string's length in UTF-16 units: exact for ASCII JSON, at most 3× short otherwise.
+  // Close enough to bound memory, and measuring UTF-8 would cost a pass over every frame.
+  return typeof frame === 'string' ? frame.length : frame.byteLength
+}
+
+/** The outbound side of one connection. */
+export class Outbound {
+  /** A drain listener is registered. */
+  private waiting = false
+  private paused = false
+  private closed = false
+  /** `latest` topics: the newest event held per channel while congested. */
+  private readonly held = new Map<string, Frame>()
+  /** `drop` topics: what was dropped per channel, for the lag notice. */
+  private readonly dropped = new Map<string, { seq: number; missed: number }>()
+  private drainWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly transport: FlowTransport,
+    private readonly limits: FlowLimits,
+    private readonly codec: Codec,
+    private readonly stats: ServerStats,
+    /** Called once when the connection must close as a slow consumer. */
+    private readonly overflow: (reason: string) => void,
+  ) {}
+
+  /** Above the connection's high-water mark. */
+  get congested(): boolean {
+    return this.transport.bufferedAmount >= this.limits.highWaterMark
+  }
+
+  /** Sends a frame that must not be dropped (a reply, a stream item). False if it closed the connection. */
+  send(frame: Frame): boolean {
+    if (this.closed) return false
+    if (this.transport.bufferedAmount + byteLength(frame) > this.limits.maxBuffered) {
+      this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
+      return false
+    }
+    this.transport.send(frame)
+    if (!this.paused && this.transport.bufferedAmount >= this.limits.highWaterMark) {
+      // Its results are not being read: read no more calls until they are (§14.2).
+      this.paused = true
+      this.stats.pauses++
+      this.transport.pause()
+      this.armDrain()
+    }
+    return true
+  }
+
+  /** Delivers a topic event (the shared frame of channel `channel`, number `seq`). */
+  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
+    if (this.closed) return
+    if (this.transport.bufferedAmount < delivery.highWaterMark) {
+      // Room again before the drain callback ran: the held event is older than this one.
+      if (this.held.delete(channel)) this.stats.dropped++
+      this.sendLag(channel)
+      this.send(frame)
+      return
+    }
+    switch (delivery.policy) {
+      case 'queue':
+        this.send(frame)
+        return
+      case 'close':
+        this.fail(`Subscriber of "${channel}" passed the high-water mark`)
+        return
+      case 'latest':
+        if (this.held.has(channel)) this.stats.dropped++
+        this.held.set(channel, frame)
+        this.armDrain()
+        return
+      case 'drop': {
+        const entry = this.dropped.get(channel)
+        if (entry === undefined) this.dropped.set(channel, { seq, missed: 1 })
+        else {
+          entry.seq = seq
+          entry.missed++
+        }
+        this.stats.dropped++
+        this.armDrain()
+        return
+      }
+    }
+  }
+
+  /** Runs `resume` once the connection is below its high-water mark (at once if it is). */
+  whenUncongested(resume: () => void): void {
+    if (!this.congested) return resume()
+    this.drainWaiters.push(resume)
+    this.armDrain()
+  }
+
+  /** The connection closed: nothing more is sent, held events are let go. */
+  close(): void {
+    this.closed = true
+    this.held.clear()
+    this.dropped.clear()
+    this.drainWaiters = []
+  }
+
+  private fail(reason: string): void {
+    this.stats.slowConsumers++
+    this.close()
+    this.overflow(reason)
+  }
+
+  private sendLag(channel: string): void {
+    const entry = this.dropped.get(channel)
+    if (entry === undefined) return
+    this.dropped.delete(channel)
+    this.send(this.codec.encode({ t: 'lag', ch: channel, seq: entry.seq, missed: entry.missed }))
+  }
+
+  private armDrain(): void {
+    if (this.waiting) return
+    this.waiting = true
+    this.transport.onceDrained(this.drained)
+  }
+
+  private readonly drained = (): void => {
+    this.waiting = false
+    if (this.closed) return
+    const held = [...this.held.values()]
+    this.held.clear()
+    for (const frame of held) this.send(frame)
+    for (const channel of [...this.dropped.keys()]) this.sendLag(channel)
+    if (this.closed) return
+    if (this.paused && !this.congested) {
+      this.paused = false
+      this.transport.resume()
+    }
+    if (this.congested) {
+      this.armDrain()
+      return
+    }
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const resume of waiters) resume()
+  }
+}
