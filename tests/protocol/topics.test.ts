@@ -35,7 +35,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§12 topics over %s', (encoding) =
   it('sub is confirmed with the channel and seq; events follow with consecutive seq', async () => {
     const client = await open(await start(), encoding)
     client.send({ t: 'sub', id: 1, path: 'room', params: { room: 'a' } })
-    expect(await client.next()).toEqual({ t: 'result', id: 1, output: { ch: 'room?{"room":"a"}', seq: 0 } })
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: { ch: 'room?{"room":"a"}', seq: 0, epoch: expect.stringMatching(/^[\w-]+\.\d+$/) } })
     server.publish(api.room, { room: 'a' }, { text: 'one' })
     server.publish(api.room, { room: 'a' }, { text: 'two' })
     expect(await client.next()).toEqual({ t: 'event', ch: 'room?{"room":"a"}', seq: 1, data: { text: 'one' } })

@@ -23,7 +23,7 @@ const DRAIN_POLL_MS = 10
 export function createClient<R extends RouterDef>(api: R, options: ClientOptions): Client<R> {
   const resolved = resolveClientOptions(options)
   const listeners = new Set<(event: StateEvent) => void>()
-  let state: ClientState = 'connecting'
+  let state: ClientState = resolved.lazy ? 'idle' : 'connecting'
   let closedByUser = false
   let failures = 0
   let stableTimer: ReturnType<typeof setTimeout> | undefined
@@ -47,7 +47,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   }
 
   /** Room in the socket: below the high-water mark (§14). */
-  const canSend = (): boolean => connection.bufferedAmount < resolved.highWaterMark
+  const canSend = (): boolean => (connection?.bufferedAmount ?? 0) < resolved.highWaterMark
   /** Waiting for drain: requests queued behind a full socket, and callers of drained(). */
   let drainPoll: ReturnType<typeof setTimeout> | undefined
   let drainWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
@@ -67,11 +67,11 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   const watchDrain = (): void => {
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
-  const manager = new RequestManager(resolved.timeout, (message) => connection.send(message), resolved.maxQueued, canSend, watchDrain)
+  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain)
   const subscriptions = new Subscriptions(
     manager,
     () => state === 'open',
-    (id) => connection.send({ t: 'unsub', id }),
+    (id) => connection?.send({ t: 'unsub', id }),
   )
 
   /** The end: no more connections. */
@@ -97,8 +97,34 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   }
 
   let everOpened = false
-  const connect = (): Connection =>
-    new Connection(resolved, {
+
+  /** The one place that decides what a close means: reconnect, or the end (§8). */
+  const closedWith = (code: number, reason: string): void => {
+    clearTimeout(stableTimer)
+    const reconnect = resolved.reconnect
+    // A 4401 means the credentials expired: retryable when the client can fetch fresh ones.
+    const retryable = isRetryableClose(code) || (code === CloseCode.UNAUTHORIZED && typeof resolved.token === 'function')
+    if (closedByUser || reconnect === undefined || !retryable || failures >= reconnect.retries) {
+      finish(code, reason, everOpened)
+      return
+    }
+    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    // Sent calls may or may not have run: the caller decides whether to retry them (idempotent
+    // ones are sent again with their key).
+    manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`)
+    subscriptions.suspend()
+    emit('reconnecting', code, reason)
+    const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
+    failures++
+    retryTimer = setTimeout(() => {
+      if (closedByUser) return
+      emit('connecting')
+      start()
+    }, delay)
+  }
+
+  const connect = (token: string | undefined): Connection =>
+    new Connection(resolved, token, {
       open() {
         everOpened = true
         // Only a connection that stays up resets the backoff: a server that accepts and
@@ -115,38 +141,50 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         else manager.handle(message)
       },
       close(code, reason) {
-        clearTimeout(stableTimer)
-        const reconnect = resolved.reconnect
-        // The one place that decides retry or give up, with the protocol's rule (§8).
-        if (closedByUser || reconnect === undefined || !isRetryableClose(code) || failures >= reconnect.retries) {
-          finish(code, reason, everOpened)
-          return
-        }
-        const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
-        // Sent calls may or may not have run: the caller decides whether to retry them.
-        manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`)
-        subscriptions.suspend()
-        emit('reconnecting', code, reason)
-        const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
-        failures++
-        retryTimer = setTimeout(() => {
-          if (closedByUser) return
-          emit('connecting')
-          connection = connect()
-        }, delay)
+        closedWith(code, reason)
       },
       state(next, code, reason) {
-        // 'closed' is decided in close() above (it may become 'reconnecting').
+        // 'closed' is decided in closedWith (it may become 'reconnecting').
         if (next !== 'closed' && next !== 'connecting') emit(next, code, reason)
       },
     })
-  let connection = connect()
+
+  let connection: Connection | undefined
+  /** Makes a connection, fetching a fresh token first when the token is a function. */
+  const start = (): void => {
+    const token = resolved.token
+    if (typeof token !== 'function') {
+      connection = connect(token)
+      return
+    }
+    let fetched: string | Promise<string>
+    try {
+      fetched = token()
+    } catch (error) {
+      closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`)
+      return
+    }
+    Promise.resolve(fetched).then(
+      (value) => {
+        if (closedByUser) return // close() ended it while the token was on its way
+        connection = connect(value)
+      },
+      (error: unknown) => closedByUser || closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`),
+    )
+  }
+  /** A lazy client connects on first use. */
+  const ensureStarted = (): void => {
+    if (state !== 'idle') return
+    emit('connecting')
+    start()
+  }
+  if (!resolved.lazy) start()
 
   const streamHost = {
     requests: manager,
     isOpen: () => state === 'open',
-    send: (message: Parameters<Connection['send']>[0]) => connection.send(message),
-    violation: (reason: string) => connection.close(CloseCode.BAD_REQUEST, reason),
+    send: (message: Parameters<Connection['send']>[0]) => connection?.send(message) ?? false,
+    violation: (reason: string) => connection?.close(CloseCode.BAD_REQUEST, reason),
   }
 
   const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')
@@ -155,6 +193,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   const endpoints = {
     call(path: string, input: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
       if (isClosed()) return Promise.reject(closedError())
+      ensureStarted()
       return manager.call(path, input, callOptions, state === 'open')
     },
     subscribe(path: string, params: unknown, listener: TopicListener<unknown>, subscribeOptions: SubscribeOptions | undefined): Unsubscribe {
@@ -163,6 +202,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         ready.catch(() => {})
         return Object.assign(() => {}, { ready })
       }
+      ensureStarted()
       return subscriptions.add(path, params, listener, undefined, subscribeOptions?.onLag)
     },
     stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
@@ -175,13 +215,16 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         }
         return iterator
       }
+      ensureStarted()
       return openStream(streamHost, path, input, streamOptions)
     },
     iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
+      ensureStarted()
       return iterateTopic(subscriptions, path, params, iterateOptions)
     },
     publish(path: string, params: unknown, message: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
       if (isClosed()) return Promise.reject(closedError())
+      ensureStarted()
       return manager.request('pub', path, params, message, callOptions, state === 'open').promise
     },
   }
@@ -191,13 +234,13 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       return state
     },
     get encoding() {
-      return connection.encoding
+      return connection?.encoding
     },
     get stats() {
       return { ...manager.stats }
     },
     get bufferedAmount() {
-      return connection.bufferedAmount
+      return connection?.bufferedAmount ?? 0
     },
     drained(): Promise<void> {
       if (isClosed()) return Promise.reject(closedError())
@@ -207,16 +250,19 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         if (state === 'open') watchDrain()
       })
     },
-    connect: () => opened,
+    connect: () => {
+      ensureStarted()
+      return opened
+    },
     close(): Promise<void> {
       closedByUser = true
       if (state === 'closed') return Promise.resolve()
       closed ??= new Promise<void>((resolve) => {
         resolveClosed = resolve
       })
-      if (state === 'reconnecting') {
-        // No socket to close: end here.
-        finish(1000, 'closed by the client', everOpened)
+      if (state === 'reconnecting' || state === 'idle' || connection === undefined || connection.state === 'closed') {
+        // No socket to close (between attempts, never started, or fetching a token): end here.
+        finish(CloseCode.NORMAL, 'closed by the client', everOpened)
       } else {
         connection.close()
       }

@@ -5,6 +5,7 @@
  */
 import {
   CloseCode,
+  authSubprotocol,
   codecForSubprotocol,
   parseServerMessage,
   subprotocolOf,
@@ -64,10 +65,14 @@ export class Connection {
 
   constructor(
     private readonly options: ResolvedClientOptions,
+    token: string | undefined,
     private readonly events: ConnectionEvents,
   ) {
     const offered = options.encodings.map((encoding) => subprotocolOf[encoding])
-    this.socket = new options.WebSocket(options.url, offered)
+    // The credential rides as one more subprotocol (browsers cannot set headers, §2.1); the
+    // server never selects it, and `offered` (what we accept back) leaves it out.
+    const protocols = token === undefined ? offered : [...offered, authSubprotocol(token)]
+    this.socket = new options.WebSocket(options.url, protocols)
     this.socket.onopen = () => this.handleOpen(offered)
     const emitter = this.socket as unknown as Partial<NodeStyleSocket>
     if (typeof emitter.on === 'function') {

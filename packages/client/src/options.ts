@@ -74,6 +74,20 @@ export interface ClientOptions {
    */
   highWaterMark?: number
   /**
+   * A credential for the server's `context` hook, sent as an extra subprotocol
+   * (`patchbay.auth.<base64url>`; browsers cannot set headers, and a URL's query string ends
+   * up in access logs). A function is called before every connection, so a reconnect
+   * presents a fresh token; then a 4401 close (credentials expired) is retried too.
+   * @default none
+   */
+  token?: string | (() => string | Promise<string>)
+  /**
+   * Connect on first use (a call, a subscription, a stream, or `connect()`) rather than at
+   * once; the state is `idle` until then.
+   * @default false
+   */
+  lazy?: boolean
+  /**
    * Deepest nesting accepted in a server message.
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
@@ -102,6 +116,8 @@ export interface ResolvedClientOptions {
   reconnect: Required<ReconnectOptions> | undefined
   maxQueued: number
   highWaterMark: number
+  token: string | (() => string | Promise<string>) | undefined
+  lazy: boolean
   pingInterval: number
   pongTimeout: number
 }
@@ -134,6 +150,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     reconnect,
     maxQueued: options.maxQueued ?? 1000,
+    token: options.token,
+    lazy: options.lazy === true,
     highWaterMark: positive(options.highWaterMark ?? 1_048_576, 'highWaterMark'),
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,

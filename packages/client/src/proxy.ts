@@ -30,7 +30,9 @@ export function buildProcedures(def: RouterDef, endpoints: Endpoints, prefix = '
     const path = prefix === '' ? name : `${prefix}.${name}`
     const entry = def[name]
     if (isProcedure(entry)) {
-      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
+      tree[name] = entry.idempotent
+        ? (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options?.idempotent === undefined ? { ...options, idempotent: true } : options)
+        : (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
     } else if (isStream(entry)) {
       tree[name] = (input?: unknown, options?: StreamOptions) => endpoints.stream(path, input, options)
     } else if (isTopic(entry)) {

@@ -3,7 +3,8 @@
  * socket opened, timeouts and cancellation. Knows nothing of sockets: it sends through the
  * function it is given.
  */
-import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ServerMessage } from '@patchbay/core'
+import { nanoid } from 'nanoid'
+import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 
 /** Options of one call. */
@@ -12,12 +13,20 @@ export interface CallOptions {
   timeout?: number
   /** Aborting it fails the call with CANCELLED and cancels the handler on the server. */
   signal?: AbortSignal
+  /**
+   * Retry the call after a dropped connection instead of failing it with CONNECTION_LOST; it
+   * carries an idempotency key, so the server runs it once however often it arrives (§4.2).
+   * @default the procedure's `idempotent` flag
+   */
+  idempotent?: boolean
 }
 
 /** Counters a client keeps. */
 export interface ClientStats {
   /** Replies for ids no longer waited on (timed out, cancelled, or never sent), dropped. */
   lateReplies: number
+  /** Idempotent calls sent again after a dropped connection. */
+  retried: number
 }
 
 /** What a request asks for: a call, a subscription, a publish or a stream (docs/protocol.md §4, §12, §13, §15). */
@@ -29,10 +38,18 @@ interface Pending extends Deadline {
   readonly path: string
   /** The call's input, or the topic's params. */
   readonly input: unknown
-  /** The message of a publish; the initial credit of a stream. */
+  /** The message of a publish; the initial credit of a stream; the resume point of a sub. */
   readonly data: unknown
+  /** The idempotency key of a call that is retried after a dropped connection. */
+  readonly key: string | undefined
   /** A stream's item handler. */
   readonly onItem: ((data: unknown) => void) | undefined
+  /**
+   * Runs synchronously when the result arrives, before the promise settles: frames that
+   * follow in the same chunk (a subscription's replayed events) are handled in the same
+   * tick, before any promise continuation could run.
+   */
+  readonly onResult: ((output: unknown) => void) | undefined
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
   signal: AbortSignal | undefined
@@ -42,7 +59,7 @@ interface Pending extends Deadline {
 
 /** Pending calls of one client. */
 export class RequestManager {
-  readonly stats: ClientStats = { lateReplies: 0 }
+  readonly stats: ClientStats = { lateReplies: 0, retried: 0 }
   private nextId = 1
   private readonly pending = new Map<RequestId, Pending>()
   /** Requests waiting for the socket to open or to drain, in call order. */
@@ -85,6 +102,7 @@ export class RequestManager {
     options: CallOptions | undefined,
     connected: boolean,
     onItem?: (data: unknown) => void,
+    onResult?: (output: unknown) => void,
   ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
@@ -104,7 +122,8 @@ export class RequestManager {
       resolve = res
       reject = rej
     })
-    const call: Pending = { id, kind, path, input, data, onItem, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
+    const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
+    const call: Pending = { id, kind, path, input, data, key, onItem, onResult, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
     this.pending.set(id, call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -152,8 +171,10 @@ export class RequestManager {
       return
     }
     this.settle(call)
-    if (message.t === 'result') call.resolve(message.output)
-    else call.reject(PatchbayError.fromWire(message.error))
+    if (message.t === 'result') {
+      call.onResult?.(message.output)
+      call.resolve(message.output)
+    } else call.reject(PatchbayError.fromWire(message.error))
   }
 
   /** Fails every call, sent or queued, with `code`. */
@@ -166,12 +187,26 @@ export class RequestManager {
     }
   }
 
-  /** Fails the calls already sent (their outcome is unknown) and keeps the queued ones. */
+  /**
+   * The connection dropped: calls already sent have an unknown outcome. Idempotent ones go back
+   * to the front of the queue, to be sent again with their key; the others fail with `code`.
+   * Queued ones stay queued.
+   */
   failSent(code: string, message: string): void {
+    const retried: Pending[] = []
     for (const call of [...this.pending.values()]) {
       if (!call.sent) continue
+      if (call.key !== undefined) {
+        call.sent = false
+        retried.push(call)
+        continue
+      }
       this.settle(call)
       call.reject(new PatchbayError(code, message))
+    }
+    if (retried.length > 0) {
+      this.stats.retried += retried.length
+      this.queued = [...retried, ...this.queued]
     }
   }
 
@@ -224,10 +259,16 @@ export class RequestManager {
 function messageOf(call: Pending): ClientMessage {
   const { id, path } = call
   switch (call.kind) {
-    case 'call':
-      return call.input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input: call.input }
-    case 'sub':
-      return call.input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: call.input }
+    case 'call': {
+      const message: ClientMessage = call.input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input: call.input }
+      if (call.key !== undefined) message.key = call.key
+      return message
+    }
+    case 'sub': {
+      const message: ClientMessage = call.input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: call.input }
+      if (call.data !== undefined) message.resume = call.data as ResumePoint
+      return message
+    }
     case 'pub':
       return call.input === undefined ? { t: 'pub', id, path, data: call.data } : { t: 'pub', id, path, params: call.input, data: call.data }
     case 'stream': {

@@ -17,9 +17,12 @@ export type TopicListener<T> = (message: T, meta: EventMeta) => void
 
 /** Messages of a channel this subscriber did not get (docs/protocol.md §14). */
 export interface LagEvent {
-  /** How many messages were missed. */
-  missed: number
-  /** The sequence number of the last message missed. */
+  /**
+   * How many messages were missed; undefined when nobody can tell: the subscription came
+   * back to a server whose channel restarted its sequence (a new process).
+   */
+  missed: number | undefined
+  /** The sequence number of the last message missed (in the channel's current sequence). */
   seq: number
 }
 
@@ -49,6 +52,8 @@ interface WireSubscription {
   channel: string | undefined
   /** Seq of the last message delivered (starts at the seq the server confirmed with). */
   lastSeq: number
+  /** The channel's sequence space that `lastSeq` belongs to. */
+  epoch: string | undefined
   /** The server confirmed it at least once (so it is resubscribed after a reconnect). */
   confirmed: boolean
   /** Listeners that want to hear when the subscription ends for a reason other than unsubscribe. */
@@ -131,7 +136,7 @@ export class Subscriptions {
     }
   }
 
-  private lagged(subscription: WireSubscription, missed: number, seq: number): void {
+  private lagged(subscription: WireSubscription, missed: number | undefined, seq: number): void {
     for (const onLag of [...subscription.onLag]) onLag({ missed, seq })
   }
 
@@ -166,13 +171,26 @@ export class Subscriptions {
     for (const subscription of this.byKey.values()) {
       if (subscription.channel !== undefined || subscription.ended) continue
       if (!subscription.confirmed) continue // its first request is still queued or in flight
-      const request = this.requests.request('sub', subscription.path, subscription.params, undefined, undefined, true)
+      // Ask to resume where it left off: the server replays what it still holds (§12.1).
+      const resume = subscription.epoch === undefined ? undefined : { epoch: subscription.epoch, seq: subscription.lastSeq }
+      const confirm = (output: unknown): void => {
+        if (subscription.ended) return this.unsubscribeOnWire(subscription.id)
+        const confirmed = output as SubscribedOutput
+        const before = { epoch: subscription.epoch, seq: subscription.lastSeq }
+        this.attach(subscription, confirmed)
+        if (confirmed.epoch === before.epoch) {
+          // Same sequence: a resume (seq unchanged, the missed events follow) or a known gap.
+          if (confirmed.seq > before.seq) this.lagged(subscription, confirmed.seq - before.seq, confirmed.seq)
+        } else if (before.seq > 0 || confirmed.seq > 0) {
+          // A new sequence (the server restarted): messages may have been lost, uncounted.
+          this.lagged(subscription, undefined, confirmed.seq)
+        }
+      }
+      // Attached synchronously with the result: replayed events follow it in the same chunk.
+      const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
       subscription.id = request.id
       request.promise.then(
-        (output) => {
-          if (subscription.ended) return this.unsubscribeOnWire(subscription.id)
-          this.attach(subscription, output as SubscribedOutput)
-        },
+        () => {},
         (error: unknown) => {
           if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
           subscription.ended = true
@@ -187,6 +205,7 @@ export class Subscriptions {
     subscription.confirmed = true
     subscription.channel = confirmed.ch
     subscription.lastSeq = confirmed.seq
+    subscription.epoch = confirmed.epoch
     let set = this.byChannel.get(confirmed.ch)
     if (set === undefined) {
       set = new Set()
@@ -196,24 +215,26 @@ export class Subscriptions {
   }
 
   private open(key: string, path: string, params: unknown): WireSubscription {
-    const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen())
+    const confirm = (output: unknown): void => {
+      if (subscription.ended || subscription.listeners.size === 0) {
+        // Everyone left before the server confirmed: end it on the wire now.
+        this.unsubscribeOnWire(subscription.id)
+        return
+      }
+      // Synchronously with the result, so events right behind it in the same chunk find it.
+      this.attach(subscription, output as SubscribedOutput)
+    }
+    const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen(), undefined, confirm)
     const subscription: WireSubscription = {
       key,
       path,
       params,
       listeners: new Set(),
-      ready: request.promise.then((output) => {
-        const confirmed = output as SubscribedOutput
-        if (subscription.ended || subscription.listeners.size === 0) {
-          // Everyone left before the server confirmed: end it on the wire now.
-          this.unsubscribeOnWire(subscription.id)
-          return
-        }
-        this.attach(subscription, confirmed)
-      }),
+      ready: request.promise.then(() => {}),
       id: request.id,
       channel: undefined,
       lastSeq: 0,
+      epoch: undefined,
       confirmed: false,
       onEnd: new Set(),
       onLag: new Set(),

@@ -60,8 +60,11 @@ export type ClientProcedures<R extends RouterDef> = {
           : never
 }
 
-/** The client's state: the WebSocket API's names, plus `reconnecting` between connections. */
-export type ClientState = ConnectionState | 'reconnecting'
+/**
+ * The client's state: the WebSocket API's names, plus `reconnecting` between connections and
+ * `idle` for a lazy client before its first use.
+ */
+export type ClientState = ConnectionState | 'reconnecting' | 'idle'
 
 /** A state change of the client's connection. */
 export interface StateEvent {

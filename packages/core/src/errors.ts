@@ -18,8 +18,10 @@ export const ErrorCode = {
   CANCELLED: 'CANCELLED',
   /** Reserved for applications: the request conflicts with the current state. */
   CONFLICT: 'CONFLICT',
-  /** The connection's in-flight call limit was reached. */
+  /** A per-connection limit was reached (calls in flight, subscriptions, the send queue). */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  /** The connection sent requests faster than the server's rate limit; retry later. */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** Reserved for applications: a payload over a size the application enforces. */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** The connection closed before a result arrived (raised by the client; retryable). */

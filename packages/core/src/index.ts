@@ -2,7 +2,17 @@ export { CloseCode, isRetryableClose, truncateCloseReason, MAX_CLOSE_REASON_BYTE
 export type { CloseCodeValue } from './close-codes.js'
 export { ErrorCode, PatchbayError, isPatchbayError, isErrorCode } from './errors.js'
 export type { BuiltinErrorCode, ErrorCodeString, ValidationIssue, WireError, PatchbayErrorOptions } from './errors.js'
-export { Subprotocol, subprotocolOf, DEFAULT_ENCODINGS, negotiateSubprotocol, parseSubprotocolHeader, encodingOf } from './subprotocol.js'
+export {
+  Subprotocol,
+  subprotocolOf,
+  DEFAULT_ENCODINGS,
+  negotiateSubprotocol,
+  parseSubprotocolHeader,
+  encodingOf,
+  AUTH_SUBPROTOCOL_PREFIX,
+  authSubprotocol,
+  tokenFromSubprotocols,
+} from './subprotocol.js'
 export type { SubprotocolName, Encoding } from './subprotocol.js'
 export { jsonCodec, msgpackCodec, codecs, codecForSubprotocol, CodecError, CodecErrorKind } from './codec.js'
 export type { Codec, Frame } from './codec.js'
@@ -24,6 +34,7 @@ export type {
   PubMessage,
   EventMessage,
   SubscribedOutput,
+  ResumePoint,
   LagMessage,
   StreamMessage,
   CreditMessage,

@@ -34,6 +34,11 @@ export interface CallMessage {
   id: RequestId
   path: string
   input?: unknown
+  /**
+   * §4.2 Idempotency key: calls with the same key and path run once on the server within its
+   * dedupe window; a retry gets the first run's outcome.
+   */
+  key?: string
 }
 /** §5 Client → server: the caller gave up on call `id`; abort its handler. */
 export interface CancelMessage {
@@ -67,6 +72,13 @@ export interface SubMessage {
   id: RequestId
   path: string
   params?: unknown
+  /** §12.1 Where a resubscribing client left off: the server replays what it missed if it can. */
+  resume?: ResumePoint
+}
+/** §12.1 A channel's sequence space (`epoch`) and the last message seen in it (`seq`). */
+export interface ResumePoint {
+  epoch: string
+  seq: number
 }
 /** §12 Client → server: end subscription `id` (the id of its `sub`). Never answered. */
 export interface UnsubMessage {
@@ -127,8 +139,13 @@ export interface ItemMessage {
 export interface SubscribedOutput {
   /** The channel the subscription listens to. */
   ch: string
-  /** The sequence number of the channel's latest message (0 before any); events continue from it. */
+  /**
+   * Events continue from seq + 1: the channel's latest message (0 before any), or, when a
+   * resume succeeded, the client's own seq (the missed events follow at once, §12.1).
+   */
   seq: number
+  /** Names the channel's sequence space; a different epoch means seqs restarted (a new server). */
+  epoch: string
 }
 
 /** What a client sends. */
@@ -174,6 +191,10 @@ function isCount(value: unknown): value is number {
 }
 
 const PATH_PATTERN = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/
+/** An idempotency key: 1 to 64 characters of [A-Za-z0-9_-] (a nanoid is 21). */
+const KEY_PATTERN = /^[\w-]{1,64}$/
+/** An epoch: 1 to 64 characters of [A-Za-z0-9_.-]. */
+const EPOCH_PATTERN = /^[\w.-]{1,64}$/
 
 function violation(reason: string): { kind: 'violation'; reason: string } {
   return { kind: 'violation', reason }
@@ -212,12 +233,25 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
     case MessageType.CALL: {
       const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'input', data.input, limits)
       if (bad !== undefined) return bad
-      return { kind: 'message', message: { t: 'call', id: data.id as RequestId, path: data.path as string, input: data.input } }
+      const message: CallMessage = { t: 'call', id: data.id as RequestId, path: data.path as string, input: data.input }
+      if (data.key !== undefined) {
+        if (typeof data.key !== 'string' || !KEY_PATTERN.test(data.key)) return badRequest(message.id, 'key must be 1 to 64 characters of [A-Za-z0-9_-]')
+        message.key = data.key
+      }
+      return { kind: 'message', message }
     }
     case MessageType.SUB: {
       const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'params', data.params, limits)
       if (bad !== undefined) return bad
-      return { kind: 'message', message: { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params } }
+      const message: SubMessage = { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params }
+      if (data.resume !== undefined) {
+        const resume = data.resume
+        if (!isObject(resume) || typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch) || !isRequestId(resume.seq)) {
+          return badRequest(message.id, 'resume must be { epoch, seq } with a non-negative integer seq')
+        }
+        message.resume = { epoch: resume.epoch, seq: resume.seq }
+      }
+      return { kind: 'message', message }
     }
     case MessageType.PUB: {
       const id = data.id as RequestId

@@ -9,6 +9,11 @@ export interface Procedure<I extends Schema | undefined = Schema | undefined, O 
   readonly kind: 'procedure'
   readonly input: I
   readonly output: O
+  /**
+   * Calls may run more than once without harm, so the client retries them after a dropped
+   * connection with the same idempotency key, and the server runs each key once (§4.2).
+   */
+  readonly idempotent: boolean
 }
 
 /** A procedure without its exact types, for code that walks any router. */
@@ -41,12 +46,17 @@ export interface ProcedureOptions<I extends Schema | undefined, O extends Schema
   input?: I
   /** Describes what the handler returns (validated on the server if `validateOutput` is on). */
   output: O
+  /**
+   * Retry calls after a dropped connection, executed once on the server (§4.2).
+   * @default false
+   */
+  idempotent?: boolean
 }
 
 /** Defines a procedure that takes no input. */
-export function procedure<O extends Schema>(options: { output: O }): Procedure<undefined, O>
+export function procedure<O extends Schema>(options: { output: O; idempotent?: boolean }): Procedure<undefined, O>
 /** Defines a procedure from its input and output schemas. */
-export function procedure<I extends Schema, O extends Schema>(options: { input: I; output: O }): Procedure<I, O>
+export function procedure<I extends Schema, O extends Schema>(options: { input: I; output: O; idempotent?: boolean }): Procedure<I, O>
 export function procedure(options: ProcedureOptions<Schema | undefined, Schema>): AnyProcedure {
   if (options.input !== undefined && !isSchema(options.input)) {
     throw new TypeError('procedure input must be a Standard Schema (for example a zod schema)')
@@ -54,7 +64,7 @@ export function procedure(options: ProcedureOptions<Schema | undefined, Schema>)
   if (!isSchema(options.output)) {
     throw new TypeError('procedure output must be a Standard Schema (for example a zod schema)')
   }
-  return Object.freeze({ kind: 'procedure', input: options.input, output: options.output })
+  return Object.freeze({ kind: 'procedure', input: options.input, output: options.output, idempotent: options.idempotent === true })
 }
 
 /** Defines a stream that takes no input. */

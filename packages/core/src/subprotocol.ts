@@ -53,3 +53,40 @@ export function encodingOf(subprotocol: string): Encoding | undefined {
   if (subprotocol === Subprotocol.MSGPACK) return 'msgpack'
   return undefined
 }
+
+/**
+ * Prefix of the credential a browser client offers as an extra subprotocol (§2.1): browsers
+ * cannot set headers on a WebSocket handshake, and a token in the URL ends up in access logs.
+ * The server never selects it; the `context` hook reads it.
+ */
+export const AUTH_SUBPROTOCOL_PREFIX = 'patchbay.auth.'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+
+/**
+ * The subprotocol that carries `token`: the prefix, then the token's UTF-8 bytes in base64url
+ * without padding (a subprotocol must be an HTTP token: no spaces, commas or `=`).
+ */
+export function authSubprotocol(token: string): string {
+  let binary = ''
+  for (const byte of encoder.encode(token)) binary += String.fromCharCode(byte)
+  return AUTH_SUBPROTOCOL_PREFIX + btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}
+
+/** The token a client offered with {@link authSubprotocol}, or `undefined` if none (or malformed). */
+export function tokenFromSubprotocols(offered: Iterable<string>): string | undefined {
+  for (const name of offered) {
+    if (!name.startsWith(AUTH_SUBPROTOCOL_PREFIX)) continue
+    const encoded = name.slice(AUTH_SUBPROTOCOL_PREFIX.length)
+    if (!BASE64URL.test(encoded)) return undefined
+    try {
+      const binary = atob(encoded.replaceAll('-', '+').replaceAll('_', '/'))
+      return decoder.decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)))
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}

@@ -16,12 +16,15 @@ import {
   type Frame,
   type Limits,
   type RequestId,
+  type ResumePoint,
   type ServerMessage,
   type WireError,
 } from '@patchbay/core'
 import { CallSignal, dispatch, type DispatchConfig, type Outcome } from './dispatch.js'
+import type { DedupeWindow } from './idempotency.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
-import type { Subscriber } from './pubsub.js'
+import { TokenBucket, type RateLimit } from './rate-limit.js'
+import type { Retention, Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicsConfig } from './topics.js'
 import type { ConnectionInfo, ServerStats } from './types.js'
@@ -39,7 +42,15 @@ export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConf
   readonly limits: Limits
   readonly flow: FlowLimits
   readonly stats: ServerStats
+  /** Outcomes of idempotent calls, shared by every connection (§4.2). */
+  readonly dedupe: DedupeWindow
+  /** The inbound rate limit per connection, if any (§9.1). */
+  readonly rateLimit: RateLimit | undefined
+  /** When a connection's credentials expire (epoch ms): it is closed with 4401 then. */
+  readonly expiresAt: ((ctx: unknown) => number | Date | undefined) | undefined
 }
+
+const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
 
 const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_LOST, 'The connection closed')
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
@@ -51,6 +62,10 @@ export class Session implements Subscriber, StreamHost {
   /** Streams running, by request id (the same id space as calls, §4.1). */
   private readonly streams = new Map<RequestId, StreamRun>()
   private readonly outbound: Outbound
+  /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
+  private readonly keyed = new Set<RequestId>()
+  private readonly bucket: TokenBucket | undefined
+  private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
@@ -64,6 +79,16 @@ export class Session implements Subscriber, StreamHost {
     readonly info: ConnectionInfo,
   ) {
     this.outbound = new Outbound(transport, config.flow, codec, config.stats, (reason) => this.close(CloseCode.SLOW_CONSUMER, reason))
+    this.bucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit, Date.now())
+    const expires = config.expiresAt?.(ctx)
+    if (expires !== undefined) {
+      const delay = Math.max(0, (typeof expires === 'number' ? expires : expires.getTime()) - Date.now())
+      // setTimeout holds at most 2^31-1 ms (~24.8 days); later expiries need no timer yet.
+      if (delay < 2 ** 31) {
+        this.expiry = setTimeout(() => this.close(CloseCode.UNAUTHORIZED, 'Credentials expired'), delay)
+        ;(this.expiry as { unref?: () => void }).unref?.()
+      }
+    }
   }
 
   /** Bytes waiting to go out on this connection. */
@@ -84,6 +109,7 @@ export class Session implements Subscriber, StreamHost {
 
   private forget(id: RequestId): void {
     this.inFlight.delete(id)
+    this.keyed.delete(id)
     if (this.inFlight.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []
@@ -110,6 +136,25 @@ export class Session implements Subscriber, StreamHost {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
+    if (this.bucket !== undefined) {
+      const verdict = this.bucket.take(Date.now())
+      if (verdict === 'flood') {
+        this.config.stats.rateLimited++
+        this.violate(CloseCode.TOO_MANY_REQUESTS, 'Message rate limit exceeded')
+        return
+      }
+      if (verdict === 'limited') {
+        this.config.stats.rateLimited++
+        // A request gets an answer it can act on; control messages go through (dropping a
+        // cancel or an unsub would leave work running), but they deepen the debt.
+        if (parsed.kind === 'reject' || REQUESTS.has(parsed.message.t)) {
+          const id = parsed.kind === 'reject' ? parsed.id : (parsed.message as { id: RequestId }).id
+          if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
+          this.reply(id, { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'Too many messages; slow down' } })
+          return
+        }
+      }
+    }
     if (parsed.kind === 'reject') {
       if (this.inFlight.has(parsed.id)) return this.duplicate(parsed.id)
       this.reply(parsed.id, { ok: false, error: parsed.error })
@@ -118,7 +163,8 @@ export class Session implements Subscriber, StreamHost {
     const message = parsed.message
     switch (message.t) {
       case 'call':
-        this.call(message.id, message.path, message.input)
+        if (message.key === undefined) this.call(message.id, message.path, message.input)
+        else this.keyedCall(message.id, message.path, message.input, message.key)
         return
       case 'cancel': {
         const call = this.inFlight.get(message.id)
@@ -143,7 +189,7 @@ export class Session implements Subscriber, StreamHost {
       case 'pong':
         return
       case 'sub':
-        this.subscribe(message.id, message.path, message.params)
+        this.subscribe(message.id, message.path, message.params, message.resume)
         return
       case 'unsub':
         this.unsubscribe(message.id)
@@ -210,7 +256,7 @@ export class Session implements Subscriber, StreamHost {
     return this.subscriptions.size
   }
 
-  private subscribe(id: RequestId, path: string, params: unknown): void {
+  private subscribe(id: RequestId, path: string, params: unknown, resume: ResumePoint | undefined): void {
     if (this.subscriptions.has(id)) return this.duplicate(id)
     if (this.subscriptions.size >= this.config.limits.maxSubscriptions) {
       this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxSubscriptions} subscriptions` } })
@@ -226,9 +272,11 @@ export class Session implements Subscriber, StreamHost {
         return
       }
       this.subscriptions.set(id, outcome.channel)
-      // Registration and the confirmation happen in one step, so no event can slip between.
-      const seq = this.config.pubsub.subscribe(outcome.channel, this)
-      this.reply(id, { ok: true, output: { ch: outcome.channel, seq } })
+      // Registration, the confirmation and any replay happen in one step, so no event can
+      // slip between them (§12.1).
+      const subscribed = this.config.pubsub.subscribe(outcome.channel, this, outcome.retention as Retention, resume)
+      this.reply(id, { ok: true, output: { ch: outcome.channel, seq: subscribed.seq, epoch: subscribed.epoch } })
+      for (const event of subscribed.replay) this.send({ t: 'event', ch: outcome.channel, seq: event.seq, data: event.data })
     }
     const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info)
     if (outcome instanceof Promise) void outcome.then(settle)
@@ -262,8 +310,10 @@ export class Session implements Subscriber, StreamHost {
     }
     if (this.closed && this.inFlight.size === 0 && this.streams.size === 0) return
     this.closed = true
+    clearTimeout(this.expiry)
     this.outbound.close()
-    const calls = [...this.inFlight.values()]
+    // Keyed calls run on: the client retries them on its next connection and joins them (§4.2).
+    const calls = [...this.inFlight].filter(([id]) => !this.keyed.has(id)).map(([, call]) => call)
     for (const id of [...this.inFlight.keys()]) this.forget(id)
     for (const call of calls) call.abort(lostReason())
     for (const stream of [...this.streams.values()]) stream.cancel(lostReason())
@@ -277,15 +327,70 @@ export class Session implements Subscriber, StreamHost {
     this.handleClose()
   }
 
-  private call(id: RequestId, path: string, input: unknown): void {
-    if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
+  /** Checks a new call's id and the in-flight limit; false when it was answered (or closed). */
+  private admit(id: RequestId): boolean {
+    if (this.inFlight.has(id) || this.streams.has(id)) {
+      this.duplicate(id)
+      return false
+    }
     if (this.inFlight.size + this.streams.size >= this.config.limits.maxInFlight) {
       this.reply(id, {
         ok: false,
         error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` },
       })
+      return false
+    }
+    return true
+  }
+
+  /** A call with an idempotency key: it runs once per (path, key) in the dedupe window (§4.2). */
+  private keyedCall(id: RequestId, path: string, input: unknown, key: string): void {
+    if (!this.admit(id)) return
+    const claim = this.config.dedupe.claim(path, key)
+    if (claim.kind === 'done') {
+      this.reply(id, claim.outcome)
       return
     }
+    const signal = new CallSignal()
+    this.inFlight.set(id, signal)
+    this.keyed.add(id)
+    const settle = (outcome: Outcome): void => {
+      if (this.inFlight.get(id) !== signal) return
+      this.forget(id)
+      this.reply(id, outcome)
+    }
+    if (claim.kind === 'running') {
+      void claim.outcome.then(settle)
+      return
+    }
+    let outcome: Outcome | Promise<Outcome>
+    try {
+      outcome = dispatch(this.config, path, input, this.ctx, this.info, signal)
+    } catch (error) {
+      outcome = { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } }
+      this.config.onError?.(error, { path, connectionId: this.info.id })
+    }
+    if (!(outcome instanceof Promise)) {
+      claim.finish(outcome)
+      settle(outcome)
+      return
+    }
+    outcome.then(
+      (settled) => {
+        claim.finish(settled)
+        settle(settled)
+      },
+      (error: unknown) => {
+        const failed: Outcome = { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } }
+        claim.finish(failed)
+        settle(failed)
+        this.config.onError?.(error, { path, connectionId: this.info.id })
+      },
+    )
+  }
+
+  private call(id: RequestId, path: string, input: unknown): void {
+    if (!this.admit(id)) return
     const signal = new CallSignal()
     const outcome = dispatch(this.config, path, input, this.ctx, this.info, signal)
     if (!(outcome instanceof Promise)) {

@@ -13,42 +13,121 @@ export interface Subscriber {
   deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void
 }
 
+/** How long a channel keeps its messages for subscribers that come back (docs/protocol.md §12.1). */
+export interface Retention {
+  /** Messages kept per channel for resuming subscribers; 0 keeps none. */
+  readonly history: number
+  /** Milliseconds a channel with history outlives its last subscriber. */
+  readonly retainMs: number
+}
+
+/** The last messages of a channel, oldest first, in a fixed-size ring. */
+class History {
+  private readonly entries: ({ seq: number; data: unknown } | undefined)[]
+  private start = 0
+  private size = 0
+
+  constructor(private readonly capacity: number) {
+    this.entries = new Array<undefined>(capacity)
+  }
+
+  push(seq: number, data: unknown): void {
+    const at = (this.start + this.size) % this.capacity
+    this.entries[at] = { seq, data }
+    if (this.size < this.capacity) this.size++
+    else this.start = (this.start + 1) % this.capacity
+  }
+
+  /** Messages after `seq`, if the ring still holds every one of them; else undefined. */
+  since(seq: number, latest: number): { seq: number; data: unknown }[] | undefined {
+    const missing = latest - seq
+    if (missing <= 0) return []
+    if (missing > this.size) return undefined
+    const out: { seq: number; data: unknown }[] = []
+    for (let i = this.size - missing; i < this.size; i++) out.push(this.entries[(this.start + i) % this.capacity] as { seq: number; data: unknown })
+    return out
+  }
+}
+
 interface Channel {
   /** Number of the channel's latest message; the next publish gets seq + 1. */
   seq: number
+  /** Names this incarnation of the channel: seqs of another epoch are not comparable. */
+  readonly epoch: string
   /** Subscriber → how many of its subscriptions listen here (two params can validate alike). */
   readonly subscribers: Map<Subscriber, number>
+  readonly history: History | undefined
+  readonly retainMs: number
+  /** Set while a channel with history waits, without subscribers, to be forgotten. */
+  expiry: ReturnType<typeof setTimeout> | undefined
+}
+
+/** What a subscription starts with. */
+export interface Subscribed {
+  /** Events continue from seq + 1. */
+  seq: number
+  epoch: string
+  /** Events to send at once, right after the confirmation (a successful resume). */
+  replay: { seq: number; data: unknown }[]
 }
 
 /** Counts for tests and monitoring. */
 export interface PubSubStats {
-  /** Channels with at least one subscriber. */
+  /** Channels held: with subscribers, or keeping history for returning ones. */
   channels: number
   /** Subscriptions over all channels. */
   subscriptions: number
   /** Event frames encoded since start: one per codec in use per publish, whatever the audience. */
   encodes: number
+  /** Subscriptions that resumed from history without a gap. */
+  resumed: number
 }
 
-/** Channels by name. A channel exists while it has subscribers. */
+/** Channels by name. A channel exists while it has subscribers (or keeps history). */
 export class PubSub {
   private readonly channels = new Map<string, Channel>()
   private subscriptionCount = 0
   private encodes = 0
+  private resumed = 0
+  private incarnations = 0
 
-  /** Adds a subscription; returns the channel's current seq (events follow from seq + 1). */
-  subscribe(channelName: string, subscriber: Subscriber): number {
+  /** `instance` names this server process in every epoch, so a restart is always told apart. */
+  constructor(private readonly instance: string) {}
+
+  /**
+   * Adds a subscription. With `resume` from this channel's epoch and the history to cover the
+   * gap, events continue where the subscriber left off; otherwise from the latest.
+   */
+  subscribe(channelName: string, subscriber: Subscriber, retention: Retention, resume?: { epoch: string; seq: number }): Subscribed {
     let channel = this.channels.get(channelName)
     if (channel === undefined) {
-      channel = { seq: 0, subscribers: new Map() }
+      channel = {
+        seq: 0,
+        epoch: `${this.instance}.${++this.incarnations}`,
+        subscribers: new Map(),
+        history: retention.history > 0 ? new History(retention.history) : undefined,
+        retainMs: retention.retainMs,
+        expiry: undefined,
+      }
       this.channels.set(channelName, channel)
+    }
+    if (channel.expiry !== undefined) {
+      clearTimeout(channel.expiry)
+      channel.expiry = undefined
     }
     channel.subscribers.set(subscriber, (channel.subscribers.get(subscriber) ?? 0) + 1)
     this.subscriptionCount++
-    return channel.seq
+    if (resume !== undefined && resume.epoch === channel.epoch && resume.seq <= channel.seq) {
+      const replay = channel.history?.since(resume.seq, channel.seq) ?? (resume.seq === channel.seq ? [] : undefined)
+      if (replay !== undefined) {
+        this.resumed++
+        return { seq: resume.seq, epoch: channel.epoch, replay }
+      }
+    }
+    return { seq: channel.seq, epoch: channel.epoch, replay: [] }
   }
 
-  /** Removes one subscription; the channel goes when its last subscriber does. */
+  /** Removes one subscription; the channel goes with its last subscriber (after `retainMs` if it keeps history). */
   unsubscribe(channelName: string, subscriber: Subscriber): void {
     const channel = this.channels.get(channelName)
     const count = channel?.subscribers.get(subscriber)
@@ -56,7 +135,17 @@ export class PubSub {
     this.subscriptionCount--
     if (count > 1) channel.subscribers.set(subscriber, count - 1)
     else channel.subscribers.delete(subscriber)
-    if (channel.subscribers.size === 0) this.channels.delete(channelName)
+    if (channel.subscribers.size > 0) return
+    if (channel.history === undefined || channel.retainMs <= 0) {
+      this.channels.delete(channelName)
+      return
+    }
+    const retained = channel
+    retained.expiry = setTimeout(() => {
+      if (this.channels.get(channelName) === retained && retained.subscribers.size === 0) this.channels.delete(channelName)
+    }, retained.retainMs)
+    // A channel waiting to be forgotten must not keep the process alive.
+    ;(retained.expiry as { unref?: () => void }).unref?.()
   }
 
   /**
@@ -67,6 +156,7 @@ export class PubSub {
     const channel = this.channels.get(channelName)
     if (channel === undefined) return 0
     channel.seq++
+    channel.history?.push(channel.seq, data)
     const message: EventMessage = { t: 'event', ch: channelName, seq: channel.seq, data }
     // One frame per codec in use, made on first need: two codecs at most.
     let firstCodec: Codec | undefined
@@ -93,6 +183,12 @@ export class PubSub {
   }
 
   get stats(): PubSubStats {
-    return { channels: this.channels.size, subscriptions: this.subscriptionCount, encodes: this.encodes }
+    return { channels: this.channels.size, subscriptions: this.subscriptionCount, encodes: this.encodes, resumed: this.resumed }
+  }
+
+  /** Forgets every channel (the server is closing): no retention timer outlives it. */
+  clear(): void {
+    for (const channel of this.channels.values()) clearTimeout(channel.expiry)
+    this.channels.clear()
   }
 }

@@ -18,12 +18,15 @@ import {
   type RouterDef,
   type ValidationResult,
 } from '@patchbay/core'
+import { nanoid } from 'nanoid'
 import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
 
 type WsAdapterOnClose = WsAdapterOptions['onClose']
 import type { Route } from './dispatch.js'
 import type { SessionConfig } from './connection.js'
+import { DEFAULT_IDEMPOTENCY, DedupeWindow } from './idempotency.js'
 import { resolveFlowLimits, type FlowLimits } from './outbound.js'
+import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
 import { PubSub } from './pubsub.js'
 import type { StreamRoute } from './streams.js'
 import { resolveChannel, type TopicRoute } from './topics.js'
@@ -41,7 +44,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
-  const pubsub = new PubSub()
+  const pubsub = new PubSub(nanoid(10))
   const stats: ServerStats = {
     connections: 0,
     refused: 0,
@@ -52,11 +55,18 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     pauses: 0,
     dropped: 0,
     slowConsumers: 0,
+    rateLimited: 0,
+    deduplicated: 0,
   }
+  const idempotency = { ...DEFAULT_IDEMPOTENCY, ...options.idempotency }
+  for (const key of ['windowMs', 'maxKeys'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
   const config: SessionConfig = {
     routes,
     streams,
     flow,
+    dedupe: new DedupeWindow(idempotency),
+    rateLimit: resolveRateLimit(options.rateLimit),
+    expiresAt: options.expiresAt as ((ctx: unknown) => number | Date | undefined) | undefined,
     topics,
     pubsub,
     limits,
@@ -81,9 +91,24 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     origins: options.origins,
     closeTimeout: options.closeTimeout ?? 5_000,
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
+    maxConnections: positiveInteger(options.maxConnections ?? 10_000, 'maxConnections'),
+    handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
     publish: publish as PatchbayServer['publish'],
     onClose: options.onClose as WsAdapterOnClose,
   })
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`)
+  return value
+}
+
+function resolveRateLimit(option: Partial<RateLimit> | false | undefined): RateLimit | undefined {
+  if (option === false) return undefined
+  const limit = { ...DEFAULT_RATE_LIMIT, ...option }
+  positiveInteger(limit.perSecond, 'rateLimit.perSecond')
+  positiveInteger(limit.burst, 'rateLimit.burst')
+  return limit
 }
 
 function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub): number {
@@ -101,7 +126,12 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
 interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>> {
   backpressure?: BackpressurePolicy
   highWaterMark?: number
+  history?: number
+  retainMs?: number
 }
+
+/** How long a channel with history outlives its last subscriber, by default. */
+const DEFAULT_RETAIN_MS = 60_000
 
 interface TopicOptionsTree {
   readonly [name: string]: TopicOptionsTree | TopicOptionsEntry
@@ -121,10 +151,15 @@ function resolveTopics(api: RouterDef, options: TopicOptionsTree, flow: FlowLimi
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0 || highWaterMark > flow.maxBuffered) {
       throw new RangeError(`topics.${path}.highWaterMark must be a positive integer no larger than backpressure.maxBuffered`)
     }
+    const history = own.history ?? 0
+    const retainMs = own.retainMs ?? DEFAULT_RETAIN_MS
+    if (!Number.isSafeInteger(history) || history < 0) throw new RangeError(`topics.${path}.history must be a non-negative integer`)
+    if (!Number.isSafeInteger(retainMs) || retainMs < 0) throw new RangeError(`topics.${path}.retainMs must be a non-negative integer`)
     topics.set(path, {
       topic,
       path,
       delivery: Object.freeze({ policy, highWaterMark }),
+      retention: Object.freeze({ history, retainMs }),
       publish: own.publish ?? topic.publish,
       authorize: own.authorize,
       authorizePublish: own.authorizePublish,

@@ -13,7 +13,7 @@ import {
   type WireError,
 } from '@patchbay/core'
 import type { Delivery } from './outbound.js'
-import type { PubSub } from './pubsub.js'
+import type { PubSub, Retention } from './pubsub.js'
 import type { ConnectionInfo, ErrorInfo } from './types.js'
 
 /** A topic with the server's options for it. */
@@ -24,6 +24,8 @@ export interface TopicRoute {
   readonly publish: 'server' | 'client'
   /** Backpressure policy and high-water mark for its subscribers (§14). */
   readonly delivery: Delivery
+  /** History kept per channel for resuming subscribers (§12.1). */
+  readonly retention: Retention
   readonly authorize: ((options: { params: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
   readonly authorizePublish: ((options: { params: unknown; data: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
 }
@@ -38,7 +40,9 @@ export interface TopicsConfig {
 }
 
 /** The outcome of a topic request: a channel to join (sub) or a publish done, or an error. */
-export type TopicOutcome = { ok: true; channel: string; params: unknown; data?: unknown; delivery?: Delivery } | { ok: false; error: WireError }
+export type TopicOutcome =
+  | { ok: true; channel: string; params: unknown; data?: unknown; delivery?: Delivery; retention?: Retention }
+  | { ok: false; error: WireError }
 
 function fail(code: string, message: string): TopicOutcome {
   return { ok: false, error: { code, message } }
@@ -64,7 +68,7 @@ export function resolveChannel(route: TopicRoute, params: unknown, limits: Limit
   const schema = route.topic.params
   if (schema === undefined) {
     if (params !== undefined && params !== null) return fail(ErrorCode.BAD_REQUEST, 'This topic takes no params')
-    return { ok: true, channel: route.path, params: undefined }
+    return { ok: true, channel: route.path, params: undefined, retention: route.retention }
   }
   return then(validate(schema, params), (checked: ValidationResult<unknown>): TopicOutcome => {
     if (!checked.ok) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Params failed validation', issues: checked.issues } }
@@ -72,7 +76,7 @@ export function resolveChannel(route: TopicRoute, params: unknown, limits: Limit
     if (channel.length - route.path.length - 1 > limits.maxParamsLength) {
       return fail(ErrorCode.BAD_REQUEST, `Params longer than ${limits.maxParamsLength} characters`)
     }
-    return { ok: true, channel, params: checked.value }
+    return { ok: true, channel, params: checked.value, retention: route.retention }
   })
 }
 

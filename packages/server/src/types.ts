@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
+import type { IdempotencyOptions } from './idempotency.js'
 import type { FlowLimits } from './outbound.js'
+import type { RateLimit } from './rate-limit.js'
 import type { PubSubStats } from './pubsub.js'
 import type {
   AnyProcedure,
@@ -115,6 +117,19 @@ export interface TopicOptions<T, TCtx> {
    * @default the server's `backpressure.highWaterMark`
    */
   highWaterMark?: number
+  /**
+   * Messages kept per channel so a client that reconnects resumes where it left off instead
+   * of being told of a gap (docs/protocol.md §12.1). Costs memory: history × message size per
+   * channel.
+   * @default 0 (none kept: a returning client is told how many it missed)
+   */
+  history?: number
+  /**
+   * Milliseconds a channel with history outlives its last subscriber, so the only subscriber
+   * of a channel can come back after a dropped connection and resume.
+   * @default 60_000
+   */
+  retainMs?: number
 }
 
 /** Options per topic, in the router's shape; every entry optional (built like {@link Handlers}). */
@@ -138,6 +153,11 @@ export interface HandshakeInfo {
   subprotocols: string[]
   /** The subprotocol the server chose. */
   subprotocol: string
+  /**
+   * The credential a client offered as a `patchbay.auth.*` subprotocol (the client's `token`
+   * option; browsers cannot set headers), decoded. Never logged by Patchbay.
+   */
+  token?: string
 }
 
 /** Where a handler failure came from, for {@link ServerOptions.onError}. */
@@ -181,6 +201,37 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    * with 4507. Defaults: 512 KiB and 8 MiB.
    */
   backpressure?: Partial<FlowLimits>
+  /**
+   * Inbound messages per connection (docs/protocol.md §9.1): a token bucket refilled at
+   * `perSecond` up to `burst`. A request over it gets RATE_LIMITED; a connection that keeps
+   * flooding until it owes a whole burst is closed with 4429. `false` turns it off.
+   * @default { perSecond: 10_000, burst: 20_000 }
+   */
+  rateLimit?: Partial<RateLimit> | false
+  /**
+   * The dedupe window of idempotent calls (§4.2): how long outcomes are remembered and how
+   * many. Outcomes are held in memory, so this bounds memory too.
+   * @default { windowMs: 60_000, maxKeys: 10_000 }
+   */
+  idempotency?: Partial<IdempotencyOptions>
+  /**
+   * Open connections at most; an upgrade beyond it is refused with HTTP 503.
+   * @default 10_000
+   */
+  maxConnections?: number
+  /**
+   * Milliseconds an upgrade may take, the HTTP request's headers and the `context` hook
+   * included; a slower one is refused with HTTP 408 (headers: the socket is dropped).
+   * @default 10_000
+   */
+  handshakeTimeout?: number
+  /**
+   * When a connection's credentials expire, from its context (epoch milliseconds or a Date;
+   * undefined: never). At that moment the server closes it with **4401**; a client with a
+   * `token` function reconnects with a fresh token and resumes its subscriptions (§8).
+   * @default none
+   */
+  expiresAt?: (ctx: NoInfer<TCtx>) => number | Date | undefined
   /**
    * Validate handler results against the output schema; a failure becomes INTERNAL.
    * @default false
@@ -238,6 +289,10 @@ export interface ServerStats {
   dropped: number
   /** Connections closed with 4507 SLOW_CONSUMER. */
   slowConsumers: number
+  /** Messages over a connection's rate limit (refused requests, and the closing flood). */
+  rateLimited: number
+  /** Idempotent calls answered from the dedupe window instead of running again. */
+  deduplicated: number
 }
 
 /** Options of {@link PatchbayServer.listen}. */

@@ -16,6 +16,7 @@ import {
   negotiateSubprotocol,
   parseSubprotocolHeader,
   subprotocolOf,
+  tokenFromSubprotocols,
   truncateCloseReason,
   type Encoding,
   type Frame,
@@ -31,6 +32,8 @@ export interface WsAdapterOptions {
   origins: ServerOptions<never, unknown>['origins']
   closeTimeout: number
   heartbeatInterval: number
+  maxConnections: number
+  handshakeTimeout: number
   publish: PatchbayServer['publish']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
@@ -41,6 +44,7 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.TOO_MANY_REQUESTS]: 429,
+  [ErrorCode.RATE_LIMITED]: 429,
 }
 
 /** The part of `net.Socket` that write coalescing uses. */
@@ -63,6 +67,8 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const sockets = new Set<WebSocket>()
   const ownServers: HttpServer[] = []
   let closing = false
+  /** Upgrades between the checks and a session (their context hooks running). */
+  let upgrading = 0
   /** Sockets that have not answered the last ping yet. */
   const awaitingPong = new WeakSet<WebSocket>()
   let heartbeat: ReturnType<typeof setInterval> | undefined
@@ -156,6 +162,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     }
     socket.on('error', onSocketError)
     if (closing) return refuse(socket, 503, 'Server is shutting down')
+    if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
     const origin = request.headers.origin
     if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
@@ -163,24 +170,39 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     if (subprotocol === undefined) {
       return refuse(socket, 400, `No supported WebSocket subprotocol; offer one of: ${supported}`)
     }
+    // Counted from here until the socket is a session or refused, so maxConnections holds
+    // while context hooks run.
+    upgrading++
+    let settled = false
+    const settle = (): boolean => {
+      if (settled) return false
+      settled = true
+      upgrading--
+      clearTimeout(timer)
+      return true
+    }
+    const timer = setTimeout(() => {
+      if (settle()) refuse(socket, 408, 'Handshake timed out')
+    }, options.handshakeTimeout)
     const finish = (ctx: unknown): void => {
+      if (!settle()) return
       if (socket.destroyed) return
       if (closing) return refuse(socket, 503, 'Server is shutting down')
       socket.off('error', onSocketError)
       wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx))
+    }
+    const fail = (error: unknown): void => {
+      if (settle()) refuse(socket, ...refusalOf(error))
     }
     if (options.context === undefined) return finish(undefined)
     let ctx: unknown
     try {
       ctx = options.context(handshakeInfo(request, offered, subprotocol))
     } catch (error) {
-      return refuse(socket, ...refusalOf(error))
+      return fail(error)
     }
-    if (ctx instanceof Promise) {
-      ctx.then(finish, (error: unknown) => refuse(socket, ...refusalOf(error)))
-    } else {
-      finish(ctx)
-    }
+    if (ctx instanceof Promise) ctx.then(finish, fail)
+    else finish(ctx)
   }
 
   const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => {
@@ -200,6 +222,9 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' })
       response.end('This endpoint speaks WebSocket only')
     })
+    // A peer that trickles its request headers (slowloris) is dropped after handshakeTimeout.
+    server.headersTimeout = options.handshakeTimeout
+    server.requestTimeout = options.handshakeTimeout
     ownServers.push(server)
     attach(server)
     const host = listenOptions.host ?? '127.0.0.1'
@@ -236,6 +261,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
         }),
     )
     await Promise.all(closed)
+    config.pubsub.clear()
     await Promise.all(
       ownServers.map(
         (server) =>
@@ -261,7 +287,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       return sessions.size
     },
     get stats() {
-      return { ...config.stats }
+      return { ...config.stats, deduplicated: config.dedupe.deduplicated }
     },
   }
 }
@@ -355,7 +381,10 @@ function handshakeInfo(request: IncomingMessage, subprotocols: string[], subprot
   } catch {
     url = new URL('http://localhost/')
   }
-  return { request, url, headers: request.headers, cookies: parseCookies(request.headers.cookie), subprotocols, subprotocol }
+  const token = tokenFromSubprotocols(subprotocols)
+  const info: HandshakeInfo = { request, url, headers: request.headers, cookies: parseCookies(request.headers.cookie), subprotocols, subprotocol }
+  if (token !== undefined) info.token = token
+  return info
 }
 
 /** Parses a Cookie header; malformed pairs are skipped, never thrown on. */

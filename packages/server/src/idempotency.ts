@@ -1,0 +1,91 @@
+/**
+ * The dedupe window for idempotent calls (docs/protocol.md §4.2), runtime-free: a call that
+ * carries a key runs once per (path, key) within the window; a retry (on a new connection,
+ * after the first dropped) gets the first run's outcome, waiting for it if it is still
+ * running. Bounded in time and in entries.
+ */
+import type { Outcome } from './dispatch.js'
+
+/** How long and how many outcomes the server remembers. */
+export interface IdempotencyOptions {
+  /**
+   * Milliseconds an outcome is remembered after the call finished.
+   * @default 60_000
+   */
+  windowMs: number
+  /**
+   * Keys remembered at most; past it the oldest finished ones are forgotten first.
+   * @default 10_000
+   */
+  maxKeys: number
+}
+
+export const DEFAULT_IDEMPOTENCY: Readonly<IdempotencyOptions> = Object.freeze({ windowMs: 60_000, maxKeys: 10_000 })
+
+interface Entry {
+  outcome: Outcome | undefined
+  waiters: ((outcome: Outcome) => void)[]
+  /** When a finished entry may be forgotten (Infinity while running). */
+  expires: number
+}
+
+/** What `claim` decided. */
+export type Claim =
+  | { kind: 'run'; finish: (outcome: Outcome) => void }
+  | { kind: 'done'; outcome: Outcome }
+  | { kind: 'running'; outcome: Promise<Outcome> }
+
+/** Outcomes of idempotent calls by (path, key). */
+export class DedupeWindow {
+  private readonly entries = new Map<string, Entry>()
+  /** Calls answered from the window instead of running again. */
+  deduplicated = 0
+
+  constructor(private readonly options: IdempotencyOptions) {}
+
+  /** The first call with this key runs; later ones get its outcome. */
+  claim(path: string, key: string, now = Date.now()): Claim {
+    this.sweep(now)
+    const id = `${path}\u0000${key}`
+    const entry = this.entries.get(id)
+    if (entry !== undefined && entry.expires > now) {
+      this.deduplicated++
+      if (entry.outcome !== undefined) return { kind: 'done', outcome: entry.outcome }
+      return { kind: 'running', outcome: new Promise((resolve) => entry.waiters.push(resolve)) }
+    }
+    if (entry !== undefined) this.entries.delete(id)
+    const fresh: Entry = { outcome: undefined, waiters: [], expires: Infinity }
+    this.entries.set(id, fresh)
+    return {
+      kind: 'run',
+      finish: (outcome) => {
+        fresh.outcome = outcome
+        fresh.expires = Date.now() + this.options.windowMs
+        // Re-inserted so the map stays ordered by expiry, which the sweep relies on.
+        if (this.entries.get(id) === fresh) {
+          this.entries.delete(id)
+          this.entries.set(id, fresh)
+        }
+        const waiters = fresh.waiters
+        fresh.waiters = []
+        for (const resolve of waiters) resolve(outcome)
+      },
+    }
+  }
+
+  /** Keys remembered now (running or finished). */
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** Forgets expired outcomes, and the oldest finished ones past `maxKeys`. */
+  private sweep(now: number): void {
+    let over = this.entries.size - this.options.maxKeys + 1
+    for (const [id, entry] of this.entries) {
+      if (entry.outcome === undefined) continue // running: bounded by maxInFlight per connection
+      if (entry.expires > now && over <= 0) break
+      this.entries.delete(id)
+      over--
+    }
+  }
+}

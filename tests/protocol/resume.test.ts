@@ -1,0 +1,196 @@
+/**
+ * §12.1 resuming a subscription from the last seq seen, and §4.2 idempotency keys, in raw
+ * frames against a real server: a second connection plays the client that came back.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { procedure, router, topic, type Encoding } from '@patchbay/core'
+import { createServer, type PatchbayServer } from '@patchbay/server'
+import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
+
+const api = router({
+  kept: topic({ message: z.object({ n: z.number() }) }),
+  plain: topic({ message: z.object({ n: z.number() }) }),
+  order: procedure({ input: z.object({ item: z.string() }), output: z.object({ order: z.number() }) }),
+})
+
+let server: PatchbayServer
+let executions = 0
+let release: (() => void)[] = []
+const raws: RawClient[] = []
+afterEach(async () => {
+  for (const raw of raws.splice(0)) raw.ws.terminate()
+  for (const go of release.splice(0)) go()
+  await server?.close()
+  executions = 0
+})
+
+async function start(retainMs = 60_000): Promise<string> {
+  server = createServer(api, {
+    topics: { kept: { history: 5, retainMs } },
+    handlers: {
+      order: () =>
+        new Promise((resolve) => {
+          executions++
+          const order = executions
+          release.push(() => resolve({ order }))
+        }),
+    },
+  })
+  const { port } = await server.listen()
+  return `ws://127.0.0.1:${port}`
+}
+
+async function open(url: string, encoding: Encoding): Promise<RawClient> {
+  const raw = await connectRaw(url, encoding)
+  raws.push(raw)
+  return raw
+}
+
+const publish = (topicName: 'kept' | 'plain', from: number, to: number): void => {
+  for (let n = from; n <= to; n++) server.publish(api[topicName], undefined, { n })
+}
+
+describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) => {
+  it('replays what the subscriber missed, right after the confirmation, when the history holds it', async () => {
+    const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'sub', id: 1, path: 'kept' })
+    const confirmed = (await first.next()).output as { ch: string; seq: number; epoch: string }
+    expect(confirmed).toMatchObject({ ch: 'kept', seq: 0 })
+    publish('kept', 1, 2)
+    expect((await first.take(2)).map((event) => event.seq)).toEqual([1, 2])
+    first.ws.terminate()
+    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+    // Published while nobody listens: the channel keeps its history for retainMs.
+    publish('kept', 3, 5)
+    expect(server.topicStats.channels).toBe(1)
+
+    const back = await open(url, encoding)
+    back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch: confirmed.epoch, seq: 2 } })
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'kept', seq: 2, epoch: confirmed.epoch } })
+    const replayed = await back.take(3)
+    expect(replayed.map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ])
+    publish('kept', 6, 6)
+    expect(await back.next()).toMatchObject({ t: 'event', seq: 6 })
+    expect(server.topicStats.resumed).toBe(1)
+  })
+
+  it('confirms from the latest seq when the history no longer reaches back: the client sees the gap', async () => {
+    const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'sub', id: 1, path: 'kept' })
+    const { epoch } = (await first.next()).output as { epoch: string }
+    first.ws.terminate()
+    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+    publish('kept', 1, 9) // history keeps 5: seqs 5..9
+    const back = await open(url, encoding)
+    back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch, seq: 0 } })
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'kept', seq: 9, epoch } })
+    publish('kept', 10, 10)
+    expect(await back.next()).toMatchObject({ t: 'event', seq: 10 })
+  })
+
+  it('confirms from the latest seq for an unknown epoch (a seq of another server means nothing here)', async () => {
+    const url = await start()
+    const other = await open(url, encoding)
+    other.send({ t: 'sub', id: 1, path: 'kept' })
+    const { epoch } = (await other.next()).output as { epoch: string }
+    publish('kept', 1, 3)
+    await other.take(3)
+    const stranger = await open(url, encoding)
+    stranger.send({ t: 'sub', id: 4, path: 'kept', resume: { epoch: 'elsewhere.1', seq: 1 } })
+    expect(await stranger.next()).toEqual({ t: 'result', id: 4, output: { ch: 'kept', seq: 3, epoch } })
+    expect(server.topicStats.resumed).toBe(0)
+  })
+
+  it('forgets a channel without history with its last subscriber: a new epoch starts', async () => {
+    const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'sub', id: 1, path: 'plain' })
+    const before = (await first.next()).output as { epoch: string }
+    first.ws.terminate()
+    await expect.poll(() => server.topicStats.channels).toBe(0)
+    const back = await open(url, encoding)
+    back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch: before.epoch, seq: 0 } })
+    const after = (await back.next()).output as { epoch: string; seq: number }
+    expect(after.epoch).not.toBe(before.epoch)
+    expect(after.seq).toBe(0)
+  })
+
+  it('forgets a retained channel after retainMs', async () => {
+    const url = await start(50)
+    const first = await open(url, encoding)
+    first.send({ t: 'sub', id: 1, path: 'kept' })
+    await first.next()
+    first.ws.terminate()
+    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+    expect(server.topicStats.channels).toBe(1)
+    await expect.poll(() => server.topicStats.channels).toBe(0)
+  })
+
+  it.each<[string, unknown]>([
+    ['not an object', 'yes'],
+    ['without an epoch', { seq: 1 }],
+    ['with a negative seq', { epoch: 'a.1', seq: -1 }],
+    ['with an epoch of bad characters', { epoch: 'a b', seq: 1 }],
+  ])('answers a resume %s with BAD_REQUEST, keeping the connection', async (_name, resume) => {
+    const url = await start()
+    const raw = await open(url, encoding)
+    raw.send({ t: 'sub', id: 3, path: 'kept', resume })
+    expect(await raw.next()).toMatchObject({ t: 'error', id: 3, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/resume/) } })
+    raw.send({ t: 'sub', id: 4, path: 'plain' })
+    expect(await raw.next()).toMatchObject({ t: 'result', id: 4 })
+  })
+})
+
+describe.each<Encoding>(['json', 'msgpack'])('§4.2 idempotency keys (%s)', (encoding) => {
+  it('a retry on a new connection joins the run still in progress: one execution, both answered', async () => {
+    const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
+    await expect.poll(() => executions).toBe(1)
+    // The connection drops mid-call; the handler is not aborted, since a retry may join it.
+    first.ws.terminate()
+    const retry = await open(url, encoding)
+    retry.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(executions).toBe(1)
+    for (const go of release.splice(0)) go()
+    expect(await retry.next()).toEqual({ t: 'result', id: 1, output: { order: 1 } })
+    expect(server.stats.deduplicated).toBe(1)
+  })
+
+  it('a retry after the run finished gets the same outcome without running again', async () => {
+    const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'k1' })
+    await expect.poll(() => executions).toBe(1)
+    for (const go of release.splice(0)) go()
+    const original = await first.next()
+    first.send({ t: 'call', id: 2, path: 'order', input: { item: 'tea' }, key: 'k1' })
+    expect(await first.next()).toEqual({ ...original, id: 2 })
+    expect(executions).toBe(1)
+    // Another key, or the same key on another path, runs anew.
+    first.send({ t: 'call', id: 3, path: 'order', input: { item: 'tea' }, key: 'k2' })
+    await expect.poll(() => executions).toBe(2)
+  })
+
+  it.each<[string, unknown]>([
+    ['empty', ''],
+    ['too long', 'k'.repeat(65)],
+    ['with a space', 'a b'],
+    ['a number', 42],
+  ])('answers a key that is %s with BAD_REQUEST, running nothing', async (_name, key) => {
+    const url = await start()
+    const raw = await open(url, encoding)
+    raw.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key })
+    const answer: Message = await raw.next()
+    expect(answer).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST' } })
+    expect(executions).toBe(0)
+  })
+})
