@@ -16,7 +16,7 @@ const api = router({
 
 let server: PatchbayServer
 let executions = 0
-let release: (() => void)[] = []
+const release: (() => void)[] = []
 const raws: RawClient[] = []
 afterEach(async () => {
   for (const raw of raws.splice(0)) raw.ws.terminate()

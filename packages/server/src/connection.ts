@@ -51,6 +51,9 @@ export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConf
 }
 
 const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
+/** Shared, never written: read-only stand-ins until a session needs its own. */
+const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
+const NO_KEYS: ReadonlySet<RequestId> = new Set()
 
 const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_LOST, 'The connection closed')
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
@@ -59,17 +62,21 @@ const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED,
 export class Session implements Subscriber, StreamHost {
   /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
   private readonly inFlight = new Map<RequestId, CallSignal>()
-  /** Streams running, by request id (the same id space as calls, §4.1). */
-  private readonly streams = new Map<RequestId, StreamRun>()
+  /**
+   * Streams running, by request id (the same id space as calls, §4.1). This and the other
+   * rarely used collections are shared empty ones until first written: an idle connection
+   * should cost as little as a raw socket.
+   */
+  private streams = NO_STREAMS as Map<RequestId, StreamRun>
   private readonly outbound: Outbound
   /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
-  private readonly keyed = new Set<RequestId>()
+  private keyed = NO_KEYS as Set<RequestId>
   private readonly bucket: TokenBucket | undefined
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
-  private idleWaiters: (() => void)[] = []
+  private idleWaiters: (() => void)[] | undefined
 
   constructor(
     private readonly config: SessionConfig,
@@ -104,15 +111,15 @@ export class Session implements Subscriber, StreamHost {
   /** Resolves when no call is in flight (at once if none is). */
   idle(): Promise<void> {
     if (this.inFlight.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve))
   }
 
   private forget(id: RequestId): void {
     this.inFlight.delete(id)
-    this.keyed.delete(id)
-    if (this.inFlight.size === 0 && this.idleWaiters.length > 0) {
+    if (this.keyed.size > 0) this.keyed.delete(id)
+    if (this.inFlight.size === 0 && this.idleWaiters !== undefined) {
       const waiters = this.idleWaiters
-      this.idleWaiters = []
+      this.idleWaiters = undefined
       for (const resolve of waiters) resolve()
     }
   }
@@ -231,6 +238,7 @@ export class Session implements Subscriber, StreamHost {
     const run: StreamRun = new StreamRun(this.config, route, id, credit, this, { path, connectionId: this.info.id }, () => {
       if (this.streams.get(id) === run) this.streams.delete(id)
     })
+    if (this.streams === NO_STREAMS) this.streams = new Map()
     this.streams.set(id, run)
     run.start(input, this.ctx, this.info)
   }
@@ -353,6 +361,7 @@ export class Session implements Subscriber, StreamHost {
     }
     const signal = new CallSignal()
     this.inFlight.set(id, signal)
+    if (this.keyed === NO_KEYS) this.keyed = new Set()
     this.keyed.add(id)
     const settle = (outcome: Outcome): void => {
       if (this.inFlight.get(id) !== signal) return

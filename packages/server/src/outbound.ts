@@ -79,10 +79,10 @@ export class Outbound {
   private paused = false
   private closed = false
   /** `latest` topics: the newest event held per channel while congested. */
-  private readonly held = new Map<string, Frame>()
+  private held: Map<string, Frame> | undefined
   /** `drop` topics: what was dropped per channel, for the lag notice. */
-  private readonly dropped = new Map<string, { seq: number; missed: number }>()
-  private drainWaiters: (() => void)[] = []
+  private dropped: Map<string, { seq: number; missed: number }> | undefined
+  private drainWaiters: (() => void)[] | undefined
 
   constructor(
     private readonly transport: FlowTransport,
@@ -121,7 +121,7 @@ export class Outbound {
     if (this.closed) return
     if (this.transport.bufferedAmount < delivery.highWaterMark) {
       // Room again before the drain callback ran: the held event is older than this one.
-      if (this.held.delete(channel)) this.stats.dropped++
+      if (this.held?.delete(channel) === true) this.stats.dropped++
       this.sendLag(channel)
       this.send(frame)
       return
@@ -134,11 +134,13 @@ export class Outbound {
         this.fail(`Subscriber of "${channel}" passed the high-water mark`)
         return
       case 'latest':
+        this.held ??= new Map()
         if (this.held.has(channel)) this.stats.dropped++
         this.held.set(channel, frame)
         this.armDrain()
         return
       case 'drop': {
+        this.dropped ??= new Map()
         const entry = this.dropped.get(channel)
         if (entry === undefined) this.dropped.set(channel, { seq, missed: 1 })
         else {
@@ -155,16 +157,16 @@ export class Outbound {
   /** Runs `resume` once the connection is below its high-water mark (at once if it is). */
   whenUncongested(resume: () => void): void {
     if (!this.congested) return resume()
-    this.drainWaiters.push(resume)
+    ;(this.drainWaiters ??= []).push(resume)
     this.armDrain()
   }
 
   /** The connection closed: nothing more is sent, held events are let go. */
   close(): void {
     this.closed = true
-    this.held.clear()
-    this.dropped.clear()
-    this.drainWaiters = []
+    this.held = undefined
+    this.dropped = undefined
+    this.drainWaiters = undefined
   }
 
   private fail(reason: string): void {
@@ -174,9 +176,9 @@ export class Outbound {
   }
 
   private sendLag(channel: string): void {
-    const entry = this.dropped.get(channel)
+    const entry = this.dropped?.get(channel)
     if (entry === undefined) return
-    this.dropped.delete(channel)
+    this.dropped?.delete(channel)
     this.send(this.codec.encode({ t: 'lag', ch: channel, seq: entry.seq, missed: entry.missed }))
   }
 
@@ -189,10 +191,12 @@ export class Outbound {
   private readonly drained = (): void => {
     this.waiting = false
     if (this.closed) return
-    const held = [...this.held.values()]
-    this.held.clear()
-    for (const frame of held) this.send(frame)
-    for (const channel of [...this.dropped.keys()]) this.sendLag(channel)
+    if (this.held !== undefined) {
+      const held = [...this.held.values()]
+      this.held.clear()
+      for (const frame of held) this.send(frame)
+    }
+    if (this.dropped !== undefined) for (const channel of [...this.dropped.keys()]) this.sendLag(channel)
     if (this.closed) return
     if (this.paused && !this.congested) {
       this.paused = false
@@ -203,7 +207,7 @@ export class Outbound {
       return
     }
     const waiters = this.drainWaiters
-    this.drainWaiters = []
-    for (const resume of waiters) resume()
+    this.drainWaiters = undefined
+    if (waiters !== undefined) for (const resume of waiters) resume()
   }
 }
