@@ -111,6 +111,17 @@ describe.each<Encoding>(ENCODINGS)('§15 streams (%s)', (encoding) => {
     await client.expectClose(4400, /credit/)
   })
 
+  it('answers a restart whose received count is not a non-negative integer with BAD_REQUEST', async () => {
+    const client = await h.open()
+    client.send({ t: 'stream', id: 1, path: 'count', input: {}, credit: 1, received: -2 })
+    expect(await client.next()).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/received/) } })
+    client.send({ t: 'stream', id: 2, path: 'count', input: { to: 1 }, credit: 5, received: 3 })
+    expect(await client.take(2)).toEqual([
+      { t: 'item', id: 2, data: 1 },
+      { t: 'result', id: 2 },
+    ])
+  })
+
   it('ignores credit for an id that names no stream', async () => {
     const client = await h.open()
     client.send({ t: 'credit', id: 42, n: 3 })

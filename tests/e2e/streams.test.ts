@@ -231,3 +231,61 @@ describe.each(['json', 'msgpack'] as const)('streams over %s', (encoding) => {
     expect(runs.every((run) => run.finished)).toBe(true)
   })
 })
+
+describe('stream restart after a reconnect', () => {
+  const resumable = router({ numbers: stream({ input: z.object({ to: z.number().int() }), output: z.number() }) })
+
+  async function serveNumbers(port: number, seen: ({ received: number } | undefined)[]): Promise<{ server: PatchbayServer; port: number }> {
+    const made = createServer(resumable, {
+      handlers: {
+        async *numbers({ input, resumed }) {
+          seen.push(resumed)
+          // Skips what this consumer already has: the restart continues without duplicates.
+          for (let n = (resumed?.received ?? 0) + 1; n <= input.to; n++) yield n
+        },
+      },
+    })
+    return { server: made, port: (await made.listen({ port })).port }
+  }
+
+  it('starts the stream again on the next connection, telling the handler how many items the loop received', async () => {
+    const startsA: ({ received: number } | undefined)[] = []
+    const startsB: ({ received: number } | undefined)[] = []
+    const a = await serveNumbers(0, startsA)
+    const consumer = createClient(resumable, { url: `ws://127.0.0.1:${a.port}`, WebSocket, reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
+    clients.push(consumer as unknown as Client<typeof api>)
+    const numbers = consumer.numbers({ to: 40 }, { credit: 4 })
+    const seen: number[] = []
+    for (let i = 0; i < 3; i++) seen.push((await numbers.next()).value as number)
+    await a.server.close() // 1001: the client reconnects, to the next process on the port
+    const b = await serveNumbers(a.port, startsB)
+    try {
+      for (;;) {
+        const next = await numbers.next()
+        if (next.done === true) break
+        seen.push(next.value)
+      }
+      expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+      expect(startsA).toEqual([undefined])
+      expect(startsB).toHaveLength(1)
+      // The items received ahead of the loop (credit) count too: they were not lost.
+      expect(startsB[0]?.received).toBeGreaterThanOrEqual(3)
+    } finally {
+      await consumer.close()
+      await b.server.close()
+    }
+  })
+
+  it('with resubscribe: false the loop fails with CONNECTION_LOST instead', async () => {
+    const a = await serveNumbers(0, [])
+    const consumer = createClient(resumable, { url: `ws://127.0.0.1:${a.port}`, WebSocket, reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
+    clients.push(consumer as unknown as Client<typeof api>)
+    const numbers = consumer.numbers({ to: 1_000 }, { credit: 2, resubscribe: false })
+    await numbers.next()
+    await a.server.close()
+    const error = await (async () => {
+      for (;;) if ((await numbers.next()).done === true) return undefined
+    })().catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: ErrorCode.CONNECTION_LOST })
+  })
+})

@@ -30,6 +30,8 @@ async function start(limits: { maxSubscriptions?: number; maxParamsLength?: numb
     handlers: { noop: () => null },
     topics: {
       chat: {
+        // Forgotten with the last subscriber, so these tests can see a channel go.
+        room: { retainMs: 0 },
         secret: { authorize: ({ ctx, params }) => ctx.user === 'admin' && params.room !== 'nope' },
         open: { authorizePublish: ({ data }) => data.text !== 'forbidden words' },
       },

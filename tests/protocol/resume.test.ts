@@ -27,7 +27,7 @@ afterEach(async () => {
 
 async function start(retainMs = 60_000): Promise<string> {
   server = createServer(api, {
-    topics: { kept: { history: 5, retainMs } },
+    topics: { kept: { history: 5, retainMs }, plain: { retainMs } },
     handlers: {
       order: () =>
         new Promise((resolve) => {
@@ -108,8 +108,24 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     expect(server.topicStats.resumed).toBe(0)
   })
 
-  it('forgets a channel without history with its last subscriber: a new epoch starts', async () => {
+  it('keeps a channel without history for retainMs: a returning subscriber learns exactly what it missed', async () => {
     const url = await start()
+    const first = await open(url, encoding)
+    first.send({ t: 'sub', id: 1, path: 'plain' })
+    const { epoch } = (await first.next()).output as { epoch: string }
+    publish('plain', 1, 1)
+    await first.next()
+    first.ws.terminate()
+    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+    publish('plain', 2, 4)
+    const back = await open(url, encoding)
+    back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch, seq: 1 } })
+    // No history to replay: confirmed from the latest, in the same epoch, so the gap is 3.
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'plain', seq: 4, epoch } })
+  })
+
+  it('with retainMs 0 forgets a channel with its last subscriber: a new epoch starts', async () => {
+    const url = await start(0)
     const first = await open(url, encoding)
     first.send({ t: 'sub', id: 1, path: 'plain' })
     const before = (await first.next()).output as { epoch: string }

@@ -29,9 +29,10 @@ describe('stream types', () => {
     createServer(api, {
       handlers: {
         market: {
-          async *ticks({ input, signal }) {
+          async *ticks({ input, signal, resumed }) {
             expectTypeOf(input.symbol).toEqualTypeOf<number>()
             expectTypeOf(signal).toEqualTypeOf<AbortSignal>()
+            expectTypeOf(resumed).toEqualTypeOf<{ received: number } | undefined>()
             yield { at: '2026-01-01' }
           },
         },

@@ -185,6 +185,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     isOpen: () => state === 'open',
     send: (message: Parameters<Connection['send']>[0]) => connection?.send(message) ?? false,
     violation: (reason: string) => connection?.close(CloseCode.BAD_REQUEST, reason),
+    willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
   }
 
   const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')

@@ -38,7 +38,7 @@ interface Pending extends Deadline {
   readonly path: string
   /** The call's input, or the topic's params. */
   readonly input: unknown
-  /** The message of a publish; the initial credit of a stream; the resume point of a sub. */
+  /** The message of a publish; a stream's credit and items received; the resume point of a sub. */
   readonly data: unknown
   /** The idempotency key of a call that is retried after a dropped connection. */
   readonly key: string | undefined
@@ -272,8 +272,10 @@ function messageOf(call: Pending): ClientMessage {
     case 'pub':
       return call.input === undefined ? { t: 'pub', id, path, data: call.data } : { t: 'pub', id, path, params: call.input, data: call.data }
     case 'stream': {
-      const credit = call.data as number
-      return call.input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input: call.input, credit }
+      const { credit, received } = call.data as { credit: number; received: number | undefined }
+      const message: ClientMessage = call.input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input: call.input, credit }
+      if (received !== undefined) message.received = received
+      return message
     }
   }
 }

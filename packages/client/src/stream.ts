@@ -16,6 +16,13 @@ export interface StreamOptions {
    * @default 32
    */
   credit?: number
+  /**
+   * Start the stream again, with the same input, when the connection drops and the client
+   * reconnects; the handler learns how many items this loop already received
+   * (`resumed.received`) and may skip them. `false`: the loop fails with CONNECTION_LOST.
+   * @default true
+   */
+  resubscribe?: boolean
 }
 
 /** What a stream needs from its client. */
@@ -26,6 +33,8 @@ export interface StreamHost {
   send(message: ClientMessage): boolean
   /** The server broke the flow-control rules: close the connection as a violation. */
   violation(reason: string): void
+  /** The connection dropped and another is coming (not closed for good). */
+  willReconnect(): boolean
 }
 
 const DEFAULT_CREDIT = 32
@@ -42,6 +51,8 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
   let waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined
   let failure: unknown
   let ended = false
+  /** Items received over every connection of this stream, for a restart's `received`. */
+  let received = 0
   const stop = new AbortController()
   const userSignal = options.signal
   const onUserAbort = (): void => finish()
@@ -65,6 +76,7 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
       return
     }
     outstanding--
+    received++
     if (waiting !== undefined) {
       const resolve = waiting.resolve
       waiting = undefined
@@ -83,32 +95,43 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
     }
   }
 
-  if (userSignal?.aborted) ended = true
-  const request = ended
-    ? { id: -1, promise: Promise.resolve() as Promise<unknown> }
-    : host.requests.request('stream', path, input, window, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
-  request.promise.then(
-    () => {
-      // The server ended it: items already here are still delivered, then the loop ends.
-      if (ended) return
-      ended = true
-      userSignal?.removeEventListener('abort', onUserAbort)
-      waiting?.resolve({ value: undefined, done: true })
-      waiting = undefined
-    },
-    (error: unknown) => {
-      if (ended) return
-      ended = true
-      userSignal?.removeEventListener('abort', onUserAbort)
-      failure = error instanceof PatchbayError && error.code === ErrorCode.CANCELLED ? undefined : error
-      if (waiting !== undefined) {
-        const pending = waiting
+  let request: { id: number; promise: Promise<unknown> } = { id: -1, promise: Promise.resolve() }
+  const begin = (restart: boolean): void => {
+    outstanding = window
+    taken = 0
+    const data = { credit: window, received: restart ? received : undefined }
+    request = host.requests.request('stream', path, input, data, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
+    request.promise.then(
+      () => {
+        // The server ended it: items already here are still delivered, then the loop ends.
+        if (ended) return
+        ended = true
+        userSignal?.removeEventListener('abort', onUserAbort)
+        waiting?.resolve({ value: undefined, done: true })
         waiting = undefined
-        if (failure === undefined) pending.resolve({ value: undefined, done: true })
-        else pending.reject(failure)
-      }
-    },
-  )
+      },
+      (error: unknown) => {
+        if (ended) return
+        const code = error instanceof PatchbayError ? error.code : undefined
+        if (code === ErrorCode.CONNECTION_LOST && options.resubscribe !== false && host.willReconnect()) {
+          // Queued until the next connection opens; the loop keeps waiting meanwhile.
+          begin(true)
+          return
+        }
+        ended = true
+        userSignal?.removeEventListener('abort', onUserAbort)
+        failure = code === ErrorCode.CANCELLED ? undefined : error
+        if (waiting !== undefined) {
+          const pending = waiting
+          waiting = undefined
+          if (failure === undefined) pending.resolve({ value: undefined, done: true })
+          else pending.reject(failure)
+        }
+      },
+    )
+  }
+  if (userSignal?.aborted) ended = true
+  else begin(false)
 
   const iterator: AsyncIterableIterator<T> = {
     next(): Promise<IteratorResult<T>> {

@@ -122,6 +122,8 @@ export interface StreamMessage {
   path: string
   input?: unknown
   credit: number
+  /** §15 On a restart after a reconnect: items the client already received from this stream. */
+  received?: number
 }
 /** §15 Client → server: the consumer of stream `id` takes `n` more items. */
 export interface CreditMessage {
@@ -265,6 +267,10 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
       if (bad !== undefined) return bad
       const message: StreamMessage = { t: 'stream', id: data.id as RequestId, path: data.path as string, credit: data.credit as number }
       if (data.input !== undefined) message.input = data.input
+      if (data.received !== undefined) {
+        if (!isRequestId(data.received)) return badRequest(message.id, 'received must be a non-negative integer')
+        message.received = data.received
+      }
       return { kind: 'message', message }
     }
     case MessageType.CREDIT:

@@ -205,7 +205,7 @@ export class Session implements Subscriber, StreamHost {
         this.publish(message.id, message.path, message.params, message.data)
         return
       case 'stream':
-        this.stream(message.id, message.path, message.input, message.credit)
+        this.stream(message.id, message.path, message.input, message.credit, message.received)
         return
       case 'credit':
         // Credit for a stream that has ended crossed its end on the wire: nothing to do.
@@ -224,7 +224,7 @@ export class Session implements Subscriber, StreamHost {
     return this.streams.size
   }
 
-  private stream(id: RequestId, path: string, input: unknown, credit: number): void {
+  private stream(id: RequestId, path: string, input: unknown, credit: number, received: number | undefined): void {
     if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
     const route = this.config.streams.get(path)
     if (route === undefined) {
@@ -240,7 +240,7 @@ export class Session implements Subscriber, StreamHost {
     })
     if (this.streams === NO_STREAMS) this.streams = new Map()
     this.streams.set(id, run)
-    run.start(input, this.ctx, this.info)
+    run.start(input, this.ctx, this.info, received)
   }
 
   /** StreamHost: sends one item of stream `id`. */

@@ -20,6 +20,7 @@ export type {
   ServerOptions,
   ServerStats,
   StreamHandler,
+  StreamHandlerOptions,
   TopicOptions,
   TopicsOptions,
 } from './types.js'

@@ -17,7 +17,7 @@ export interface Subscriber {
 export interface Retention {
   /** Messages kept per channel for resuming subscribers; 0 keeps none. */
   readonly history: number
-  /** Milliseconds a channel with history outlives its last subscriber. */
+  /** Milliseconds a channel outlives its last subscriber. */
   readonly retainMs: number
 }
 
@@ -58,7 +58,7 @@ interface Channel {
   readonly subscribers: Map<Subscriber, number>
   readonly history: History | undefined
   readonly retainMs: number
-  /** Set while a channel with history waits, without subscribers, to be forgotten. */
+  /** Set while a channel waits, without subscribers, to be forgotten. */
   expiry: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -73,7 +73,7 @@ export interface Subscribed {
 
 /** Counts for tests and monitoring. */
 export interface PubSubStats {
-  /** Channels held: with subscribers, or keeping history for returning ones. */
+  /** Channels held: with subscribers, or kept for returning ones (`retainMs`). */
   channels: number
   /** Subscriptions over all channels. */
   subscriptions: number
@@ -127,7 +127,7 @@ export class PubSub {
     return { seq: channel.seq, epoch: channel.epoch, replay: [] }
   }
 
-  /** Removes one subscription; the channel goes with its last subscriber (after `retainMs` if it keeps history). */
+  /** Removes one subscription; the channel goes `retainMs` after its last subscriber. */
   unsubscribe(channelName: string, subscriber: Subscriber): void {
     const channel = this.channels.get(channelName)
     const count = channel?.subscribers.get(subscriber)
@@ -136,7 +136,10 @@ export class PubSub {
     if (count > 1) channel.subscribers.set(subscriber, count - 1)
     else channel.subscribers.delete(subscriber)
     if (channel.subscribers.size > 0) return
-    if (channel.history === undefined || channel.retainMs <= 0) {
+    // Kept a while (its seq, epoch and any history) so a subscriber that comes back resumes,
+    // or at least learns exactly how many it missed (§12.1). A kept channel costs a few
+    // hundred bytes plus its history.
+    if (channel.retainMs <= 0) {
       this.channels.delete(channelName)
       return
     }

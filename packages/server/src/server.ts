@@ -130,7 +130,7 @@ interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'auth
   retainMs?: number
 }
 
-/** How long a channel with history outlives its last subscriber, by default. */
+/** How long a channel outlives its last subscriber, by default. */
 const DEFAULT_RETAIN_MS = 60_000
 
 interface TopicOptionsTree {

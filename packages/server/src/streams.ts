@@ -10,7 +10,20 @@ import type { ConnectionInfo, ErrorInfo } from './types.js'
 /** A stream with its handler, as the server resolved them at creation. */
 export interface StreamRoute {
   readonly stream: AnyStream
-  readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo }) => unknown
+  readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo; resumed: { received: number } | undefined }) => unknown
+}
+
+/** What a stream's handler receives: a call's options, and where a restarted stream resumes. */
+class StreamArgs extends HandlerArgs {
+  constructor(
+    input: unknown,
+    ctx: unknown,
+    connection: ConnectionInfo,
+    signal: CallSignal,
+    readonly resumed: { received: number } | undefined,
+  ) {
+    super(input, ctx, connection, signal)
+  }
 }
 
 /** What streams need from the server. */
@@ -51,8 +64,11 @@ export class StreamRun {
     private readonly onFinish: () => void,
   ) {}
 
+  private resumed: { received: number } | undefined
+
   /** Validates `input` and starts the handler; the first pull follows. */
-  start(input: unknown, ctx: unknown, connection: ConnectionInfo): void {
+  start(input: unknown, ctx: unknown, connection: ConnectionInfo, received?: number): void {
+    if (received !== undefined) this.resumed = { received }
     const schema = this.route.stream.input
     if (schema === undefined) {
       if (input !== undefined && input !== null) return this.fail({ code: ErrorCode.BAD_REQUEST, message: 'This stream takes no input' })
@@ -92,7 +108,7 @@ export class StreamRun {
   private run(input: unknown, ctx: unknown, connection: ConnectionInfo): void {
     let iterable: unknown
     try {
-      iterable = this.route.handler(new HandlerArgs(input, ctx, connection, this.signal))
+      iterable = this.route.handler(new StreamArgs(input, ctx, connection, this.signal, this.resumed))
     } catch (error) {
       return this.fail(toWireError(this.config, error, this.info))
     }

@@ -43,6 +43,12 @@ export interface HandlerOptions<TInput, TCtx> {
   signal: AbortSignal
   /** The connection the call came in on. */
   connection: ConnectionInfo
+  /**
+   * Streams only: set when the client restarted this stream after a reconnect, to how many
+   * items it already received. A handler that can skip them (a report's rows, a log from an
+   * offset) resumes without duplicates; a live feed can ignore it. Always undefined for calls.
+   */
+  resumed?: { received: number } | undefined
 }
 
 /** The handler of procedure `P`. */
@@ -55,7 +61,10 @@ export type Handler<P, TCtx> = (
  * of items. It is pulled only while the client has granted credit; `signal` aborts and the
  * generator's `finally` runs when the client stops, cancels or disconnects.
  */
-export type StreamHandler<S, TCtx> = (options: HandlerOptions<InferStreamParsedInput<S>, TCtx>) => AsyncIterable<InferStreamHandlerItem<S>>
+export type StreamHandler<S, TCtx> = (options: StreamHandlerOptions<InferStreamParsedInput<S>, TCtx>) => AsyncIterable<InferStreamHandlerItem<S>>
+
+/** What a stream's handler receives: a call's options, `resumed` included. */
+export type StreamHandlerOptions<TInput, TCtx> = HandlerOptions<TInput, TCtx>
 
 /** True when a router node holds at least one procedure or stream (topics need no handlers). */
 export type HasProcedure<T> = T extends AnyProcedure | AnyStream
@@ -125,8 +134,9 @@ export interface TopicOptions<T, TCtx> {
    */
   history?: number
   /**
-   * Milliseconds a channel with history outlives its last subscriber, so the only subscriber
-   * of a channel can come back after a dropped connection and resume.
+   * Milliseconds a channel outlives its last subscriber (its sequence number, and history if
+   * any), so the only subscriber of a channel can come back after a dropped connection and
+   * resume, or learn exactly how many messages it missed. 0 forgets a channel at once.
    * @default 60_000
    */
   retainMs?: number
