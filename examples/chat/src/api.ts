@@ -18,10 +18,14 @@ const Name = z.string().trim().min(1).max(40)
 
 export const api = router({
   chat: {
-    /** Posts a message; everyone in the room hears it on `chat.room`. */
+    /**
+     * Posts a message; everyone in the room hears it on `chat.room`. Idempotent: a send cut
+     * off by a dropped connection is retried and posted once.
+     */
     send: procedure({
       input: z.object({ room: Room, author: Name, text: z.string().trim().min(1, 'Say something').max(2000) }),
       output: z.object({ id: z.string(), at: z.number() }),
+      idempotent: true,
     }),
     /** The room's latest messages, oldest first. */
     history: procedure({
@@ -33,7 +37,7 @@ export const api = router({
     leave: procedure({ input: z.object({ room: Room }), output: z.null() }),
     /** Live messages of a room. */
     room: topic({ params: z.object({ room: Room }), message: Message }),
-    /** Who is online in a room, sent whenever it changes. */
-    presence: topic({ params: z.object({ room: Room }), message: z.object({ online: z.array(z.string()) }) }),
+    /** Who is online in a room, sent whenever it changes; a slow reader only needs the latest. */
+    presence: topic({ params: z.object({ room: Room }), message: z.object({ online: z.array(z.string()) }), backpressure: 'latest' }),
   },
 })

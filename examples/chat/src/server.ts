@@ -36,6 +36,8 @@ const patchbay = createServer(api, {
   // Browsers send Origin; only pages served by this server may connect. Non-browser
   // clients send none and pass.
   origins: (origin) => origin === undefined || allowedOrigins.has(origin),
+  // A page that reconnects gets the room messages it missed replayed (up to 100).
+  topics: { chat: { room: { history: 100 } } },
   handlers: {
     chat: {
       send: ({ input }) => {
