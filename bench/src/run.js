@@ -7,7 +7,8 @@
  *   node src/run.js [--quick] [--runs N] [--scenarios a,b] [--systems a,b] [--out file]
  *
  * Environment: BENCH_RUNS, BENCH_QUICK=1, BENCH_SCENARIOS, BENCH_SYSTEMS, BENCH_CONNECTIONS,
- * BENCH_SUBSCRIBERS, BENCH_LATENCY_CALLS.
+ * BENCH_SUBSCRIBERS, BENCH_LATENCY_CALLS, BENCH_SLOW_SUBSCRIBERS, BENCH_SLOW_MEASURE_MS,
+ * BENCH_MAX_BUFFERED, BENCH_RSS_CAP_MIB.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -53,39 +54,64 @@ const systemNames = pick(args.systems, systems.map((s) => s.name), 'system')
  * @param {import('./systems.js').System} system
  * @param {import('./scenarios.js').Scenario} scenario
  * @param {Record<string, number>} params
- * @returns {Promise<Record<string, number>>}
+ * @returns {Promise<{ figures: Record<string, number>, timeline?: { stepMs: number, rss: number[] } }>}
  */
 async function runOnce(system, scenario, params) {
   const capMs = scenario.capMs(params)
   const label = `${scenario.name}/${system.name}`
   const server = startChild(join(SRC, 'servers', `${system.name}.js`), {
-    params: { capMs: capMs + 10_000 },
+    params: { capMs: capMs + 10_000, scenario: scenario.name, ...scenario.serverParams?.(params) },
     nodeArgs: ['--expose-gc'],
     label: `${label} server`,
   })
   /** @type {import('./lib/children.js').Child | undefined} */
   let load
+  /** @type {(() => void) | undefined} */
+  let stopListening
   try {
     const { port } = await server.waitFor('listening', 10_000)
     const before = scenario.serverMemory === 'idle' ? await server.request('mem', 10_000) : undefined
-    load = startChild(join(SRC, 'loads', `${system.name}.js`), {
+    const started = startChild(join(SRC, 'loads', `${system.name}.js`), {
       params: { ...params, scenario: scenario.name, port, capMs },
       label: `${label} load`,
     })
+    load = started
     /** @type {Record<string, number>} */
     const figures = {}
+    /** @type {{ stepMs: number, rss: number[] } | undefined} */
+    let timeline
     if (scenario.serverMemory === 'idle' && before !== undefined) {
-      const ready = await load.waitFor('ready', capMs)
+      const ready = await started.waitFor('ready', capMs)
       const after = await server.request('mem', 10_000)
-      load.send({ type: 'stop' })
+      started.send({ type: 'stop' })
       figures.rssPerConn = (after.rss - before.rss) / ready.connections
       figures.heapPerConn = (after.heapUsed + after.external - before.heapUsed - before.external) / ready.connections
     }
-    const result = await load.waitFor('result', capMs + 5_000)
+    if (scenario.serverMemory === 'publish') {
+      // Everyone is subscribed: settle the server, mark the start, let the load publish.
+      await started.waitFor('ready', capMs)
+      const start = await server.request('mem', 10_000)
+      await server.request('reset-peak', 10_000)
+      stopListening = server.onMessage('rss-cap', () => started.send({ type: 'stop' }))
+      started.send({ type: 'go' })
+      await started.waitFor('published', capMs)
+      const end = await server.request('mem', 10_000)
+      const { stepMs, rss } = await server.request('timeline', 10_000)
+      timeline = { stepMs, rss }
+      started.send({ type: 'finish' })
+      figures.rssStart = start.rss
+      figures.peakRss = end.peakRss
+      figures.rssGrowth = end.peakRss - start.rss
+      figures.rssFinalGrowth = end.rss - start.rss
+      figures.retainedGrowth = end.heapUsed + end.external - (start.heapUsed + start.external)
+      for (const [key, value] of Object.entries(end.stats ?? {})) if (typeof value === 'number') figures[`server.${key}`] = value
+    }
+    const result = await started.waitFor('result', capMs + 5_000)
     if (scenario.serverMemory === 'peak') figures.peakRss = (await server.request('mem', 10_000)).peakRss
     for (const [key, value] of Object.entries(result)) if (typeof value === 'number') figures[key] ??= value
-    return figures
+    return timeline === undefined ? { figures } : { figures, timeline }
   } finally {
+    stopListening?.()
     await load?.stop(3_000)
     await server.stop(0)
   }
@@ -96,6 +122,7 @@ function skipReason(system, scenario) {
   const missing = system.requires?.filter((file) => !existsSync(join(ROOT, file))) ?? []
   if (missing.length > 0) return `not built (${missing.join(', ')} missing)`
   if (scenario.needs === 'topics' && !system.topics) return 'no topics yet'
+  if (scenario.needs === 'streams' && !system.streams) return 'no streams yet'
   return undefined
 }
 
@@ -125,6 +152,8 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
   })
   /** @type {Map<string, Record<string, number>[]>} */
   const perRun = new Map(active.map((s) => [s.name, []]))
+  /** @type {Map<string, { stepMs: number, rss: number[] }[]>} */
+  const timelines = new Map(active.map((s) => [s.name, []]))
   /** @type {Map<string, string>} */
   const errors = new Map()
   const t0 = Date.now()
@@ -134,7 +163,9 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
     for (const system of order) {
       if (errors.has(system.name)) continue
       try {
-        perRun.get(system.name)?.push(await runOnce(system, scenario, params))
+        const { figures, timeline } = await runOnce(system, scenario, params)
+        perRun.get(system.name)?.push(figures)
+        if (timeline !== undefined) timelines.get(system.name)?.push(timeline)
       } catch (error) {
         errors.set(system.name, error instanceof Error ? error.message : String(error))
       }
@@ -149,6 +180,9 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
     /** @type {Record<string, number>} */
     const med = {}
     for (const key of new Set(results.flatMap((r) => Object.keys(r)))) med[key] = median(results.map((r) => r[key] ?? NaN))
+    for (const metric of scenario.metrics) {
+      if (metric.summarize !== undefined && results.length > 0) med[metric.key] = metric.summarize(results.map((r) => r[metric.key] ?? NaN))
+    }
     const headline = scenario.metrics[0]?.key ?? ''
     /** @type {import('./lib/report.js').SystemSummary} */
     const row = {
@@ -162,22 +196,35 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
     }
     const error = errors.get(system.name)
     if (error !== undefined) row.error = error
+    const runTimelines = timelines.get(system.name) ?? []
+    // The server's RSS over each run, from the start of publishing: MiB per step.
+    if (runTimelines.length > 0) {
+      row.rssTimeline = runTimelines.map(({ stepMs, rss }) => ({ stepMs, mib: rss.map((v) => Math.round(v / 104857.6) / 10) }))
+    }
     return row
   })
   for (const row of rows) {
     const base = rows.find((r) => r.system === row.baseline && r.error === undefined)
     for (const metric of scenario.metrics) {
+      if (metric.ratio === false) continue
       const value = row.median[metric.key]
-      const baseValue = base?.median[metric.key]
-      row.ratio[metric.key] = value !== undefined && baseValue !== undefined && baseValue !== 0 ? value / baseValue : null
+      const baseValue = base?.median[metric.ratioTo ?? metric.key]
+      // Growth figures can be zero or negative: a ratio to those says nothing.
+      row.ratio[metric.key] = value !== undefined && baseValue !== undefined && baseValue > 0 && value >= 0 ? value / baseValue : null
     }
   }
   failures += errors.size
 
   console.log(`## ${scenario.name}: ${scenario.summary}`)
   console.log(`params ${JSON.stringify(params)}; medians of ${runs} run(s) in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
-  console.log('× = ratio to raw ws of the same encoding (column "vs": ws-json for JSON systems, ws-msgpack for msgpack systems)\n')
+  console.log('× = ratio to raw ws of the same encoding (column "vs": ws-json for JSON systems, ws-msgpack for msgpack systems)')
+  if (scenario.legend !== undefined) console.log(scenario.legend)
+  console.log('')
   console.log(formatTable(scenario, rows))
+  for (const row of rows) {
+    const note = scenario.note?.(row, params)
+    if (note !== undefined) console.log(`  ${note}`)
+  }
   for (const [name, reason] of Object.entries(skipped)) console.log(`  skipped ${name}: ${reason}`)
   for (const [name, message] of errors) console.log(`  FAILED ${name}: ${message.split('\n').slice(0, 8).join('\n    ')}`)
   console.log('')

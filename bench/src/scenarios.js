@@ -8,20 +8,32 @@
  * @typedef {object} Metric
  * @property {string} key field of the load's (or runner's) result
  * @property {string} label column title
- * @property {'higher' | 'lower'} better
+ * @property {'higher' | 'lower'} [better] absent for a figure that is not a quantity
  * @property {(value: number) => string} format
+ * @property {string} [ratioTo] the baseline's figure the ratio divides by (default: `key`)
+ * @property {false} [ratio] no ratio column for this figure (it is not a quantity)
+ * @property {(values: number[]) => number} [summarize] how the runs' figures become one
+ *   (default: the median)
  */
 
 /**
  * @typedef {object} Scenario
  * @property {string} name
  * @property {string} summary one line for the table title
- * @property {'rpc' | 'topics'} needs
- * @property {'none' | 'idle' | 'peak'} serverMemory idle: settled RSS before and after the
- *   load's sockets are open; peak: the server's sampled peak RSS at the end
+ * @property {'rpc' | 'topics' | 'streams'} needs
+ * @property {'none' | 'idle' | 'peak' | 'publish'} serverMemory idle: settled RSS before
+ *   and after the load's sockets are open; peak: the server's sampled peak RSS at the end;
+ *   publish: settled memory when the load is ready to publish and when it has published,
+ *   the sampled peak and RSS timeline in between, and a stop for the load if the server
+ *   passes `rssCap` bytes (see the slow-consumer driver)
  * @property {(quick: boolean) => Record<string, number>} params
+ * @property {(params: Record<string, number>) => Record<string, number>} [serverParams]
+ *   what the server process is told (beyond its time cap)
  * @property {(params: Record<string, number>) => number} capMs hard cap of one run
  * @property {Metric[]} metrics the first one is the headline figure
+ * @property {(row: import('./lib/report.js').SystemSummary, params: Record<string, number>) => string | undefined} [note]
+ *   a line printed under the table for a system, if it says something
+ * @property {string} [legend] printed above the table: what its columns mean
  * @property {string} [todo] why the scenario is not implemented yet
  */
 
@@ -35,6 +47,26 @@ const rate = (/** @type {number} */ v) => Math.round(v).toLocaleString('en-US')
 const micros = (/** @type {number} */ v) => `${v.toFixed(0)} µs`
 const bytes = (/** @type {number} */ v) => `${(v / 1024).toFixed(1)} KiB`
 const mebibytes = (/** @type {number} */ v) => `${(v / 1048576).toFixed(1)} MiB`
+const signedMebibytes = (/** @type {number} */ v) => `${v >= 0 ? '+' : '−'}${(Math.abs(v) / 1048576).toFixed(1)} MiB`
+const percent = (/** @type {number} */ v) => `${(v * 100).toFixed(0)}%`
+/** A close code seen by the stalled subscriber, 0: still open, -1: runs disagreed. */
+const closeCode = (/** @type {number} */ v) => (v === 0 ? 'open' : v < 0 ? 'mixed' : `closed ${v.toFixed(0)}`)
+
+/**
+ * The most frequent value, or -1 when two values tie for it (for codes, not quantities).
+ * @param {number[]} values
+ */
+function mode(values) {
+  /** @type {Map<number, number>} */
+  const counts = new Map()
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
+  const ranked = [...counts].sort((a, b) => b[1] - a[1])
+  const [first, second] = ranked
+  if (first === undefined) return NaN
+  return second !== undefined && second[1] === first[1] ? -1 : first[0]
+}
+
+const MiB = 1_048_576
 
 /** @type {Scenario[]} */
 export const scenarios = [
@@ -109,22 +141,81 @@ export const scenarios = [
   },
   {
     name: 'slow-consumer',
-    summary: 'one stalled subscriber among fast ones',
+    summary: 'fan-out to fast subscribers plus one stalled subscriber (stops reading once subscribed)',
     needs: 'topics',
-    serverMemory: 'peak',
-    params: () => ({}),
-    capMs: () => 0,
-    metrics: [],
-    todo: 'needs backpressure on Patchbay topics (issue 6 grows with them)',
+    serverMemory: 'publish',
+    params: (quick) => ({
+      subscribers: quick ? 10 : envInt('BENCH_SLOW_SUBSCRIBERS', 50),
+      bodyBytes: 80,
+      window: 64,
+      burst: 16,
+      openConcurrency: 50,
+      warmupMs: quick ? 100 : 500,
+      measureMs: quick ? 500 : envInt('BENCH_SLOW_MEASURE_MS', 3_000),
+      maxMessages: 10_000_000,
+      maxMs: 30_000,
+      // Patchbay's hard limit per connection, set explicitly (its default is 8 MiB) and low:
+      // a stalled peer on loopback first fills the kernel's socket buffers (~3–4 MiB here)
+      // before the server buffers anything, and at these rates the default limit would take
+      // longer to reach than the window lasts. The high-water mark follows it down.
+      maxBuffered: envInt('BENCH_MAX_BUFFERED', 256 * 1024),
+      // A server past this RSS stops the run: unbounded growth is the finding, not a crash.
+      rssCap: envInt('BENCH_RSS_CAP_MIB', 1_536) * MiB,
+      probeMs: 3_000,
+    }),
+    serverParams: (p) => ({ maxBuffered: p.maxBuffered ?? 0, rssCap: p.rssCap ?? 0 }),
+    legend:
+      'RSS growth: from publishing start (settled) to the sampled peak and to the end (settled); heap+ext retained: V8 heap + external after GC, end minus start;\n' +
+      'kept for stalled: what the stalled socket read once it read again (what the server had sent or queued for it, kernel buffers included) and its share of all published;\n' +
+      'stalled socket: the close code the server sent it (Patchbay: 4507 past maxBuffered), or open',
+    capMs: (p) => (p.maxMs ?? 0) + (p.warmupMs ?? 0) + (p.measureMs ?? 0) + (p.probeMs ?? 0) + 20_000,
+    metrics: [
+      { key: 'deliveredPerSec', label: 'fast subs msg/s', better: 'higher', format: rate },
+      { key: 'rssGrowth', label: 'RSS growth, peak', better: 'lower', format: signedMebibytes },
+      // No ratio for these two: the baselines' figures are often a fraction of a MiB, and a
+      // ratio to noise reads like a finding.
+      { key: 'rssFinalGrowth', label: 'RSS growth, end (GC)', format: signedMebibytes, ratio: false },
+      { key: 'retainedGrowth', label: 'heap+ext retained (GC)', format: signedMebibytes, ratio: false },
+      { key: 'stalledBacklogBytes', label: 'kept for stalled', format: mebibytes, ratio: false },
+      { key: 'stalledKeptShare', label: 'of published', format: percent, ratio: false },
+      { key: 'stalledClose', label: 'stalled socket', format: closeCode, ratio: false, summarize: mode },
+    ],
+    note: (row, p) => {
+      const notes = []
+      const capped = row.perRun.filter((r) => (r.stoppedEarly ?? 0) > 0)
+      if (capped.length > 0) {
+        const after = capped.map((r) => ((r.publishMs ?? 0) / 1000).toFixed(1)).join(', ')
+        notes.push(`server RSS passed ${mebibytes(p.rssCap ?? 0)} in ${capped.length} of ${row.perRun.length} run(s), publishing stopped after ${after} s`)
+      }
+      const codes = row.perRun.map((r) => r.stalledClose ?? 0)
+      if (new Set(codes).size > 1) notes.push(`the stalled socket per run: ${codes.map(closeCode).join(', ')}`)
+      const partial = row.perRun.filter((r) => r.stalledBacklogComplete === 0).length
+      if (partial > 0) notes.push(`the stalled socket's backlog was still being read when the probe ended in ${partial} run(s): "kept" is a lower bound`)
+      return notes.length === 0 ? undefined : `${row.system}: ${notes.join('; ')}`
+    },
   },
   {
     name: 'stream-throughput',
-    summary: 'one server-to-client stream',
-    needs: 'topics',
+    summary: 'one socket, one server-to-client stream of {n, ts} items',
+    needs: 'streams',
     serverMemory: 'none',
-    params: () => ({}),
-    capMs: () => 0,
-    metrics: [],
-    todo: 'Patchbay has no streams yet',
+    params: (quick) => ({
+      maxItems: 50_000_000,
+      warmupMs: quick ? 100 : 500,
+      measureMs: quick ? 300 : 2_000,
+      // Patchbay's second window: credit granted ahead (its default is 32).
+      wideCredit: 1_024,
+      // The hand-written producers (raw ws, socket.io, tRPC): wait for drain above this many
+      // bytes buffered, let the event loop run every `batch` items.
+      highWater: 1 * MiB,
+      batch: 256,
+    }),
+    serverParams: (p) => ({ highWater: p.highWater ?? 0, batch: p.batch ?? 0 }),
+    legend: 'items/s: the default flow control of each system (Patchbay: credit 32); credit 1024: Patchbay only, its × is to the baseline\'s items/s',
+    capMs: (p) => ((p.warmupMs ?? 0) + (p.measureMs ?? 0)) * 2 + 10_000,
+    metrics: [
+      { key: 'itemsPerSec', label: 'items/s', better: 'higher', format: rate },
+      { key: 'itemsPerSecWide', label: 'items/s, credit 1024', better: 'higher', format: rate, ratioTo: 'itemsPerSec' },
+    ],
   },
 ]

@@ -1,7 +1,8 @@
 /**
  * The systems under test. Each has src/servers/<name>.js and src/loads/<name>.js; its
  * figures are compared with the raw ws baseline of the same encoding (plain, one write per
- * message). `topics` marks the systems with a fan-out implementation.
+ * message). `topics` marks the systems with a fan-out (and slow-consumer) implementation,
+ * `streams` those with a server-to-client stream (stream-throughput).
  */
 
 /**
@@ -9,7 +10,8 @@
  * @property {string} name
  * @property {'json' | 'msgpack'} encoding
  * @property {string} baseline the system its ratios are computed against
- * @property {boolean} topics has a fan-out implementation
+ * @property {boolean} topics has a fan-out implementation and a stalled subscriber
+ * @property {boolean} streams has a server-to-client stream
  * @property {string[]} [requires] files (relative to the repo root) that must exist to run it
  */
 
@@ -18,25 +20,27 @@ const PATCHBAY_BUILD = ['packages/server/dist/index.js', 'packages/client/dist/i
 
 /** @type {System[]} */
 export const systems = [
-  { name: 'ws-json', encoding: 'json', baseline: 'ws-json', topics: true },
-  { name: 'ws-json-cork', encoding: 'json', baseline: 'ws-json', topics: true },
+  { name: 'ws-json', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
+  { name: 'ws-json-cork', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
   {
     name: 'patchbay-json',
     encoding: 'json',
     baseline: 'ws-json',
     topics: true,
+    streams: true,
     requires: PATCHBAY_BUILD,
   },
-  { name: 'socketio', encoding: 'json', baseline: 'ws-json', topics: true },
-  { name: 'trpc', encoding: 'json', baseline: 'ws-json', topics: true },
-  { name: 'ws-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
-  { name: 'ws-msgpack-cork', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
+  { name: 'socketio', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
+  { name: 'trpc', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
+  { name: 'ws-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
+  { name: 'ws-msgpack-cork', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
   {
     name: 'patchbay-msgpack',
     encoding: 'msgpack',
     baseline: 'ws-msgpack',
     topics: true,
+    streams: true,
     requires: PATCHBAY_BUILD,
   },
-  { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true },
+  { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
 ]

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
-import { CloseCode, ErrorCode, procedure, router } from '@patchbay/core'
+import { CloseCode, ErrorCode, procedure, router, stream } from '@patchbay/core'
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { connectRaw, expectServed, refusedUpgrade, type RawClient } from '../conformance/support.js'
@@ -129,5 +129,32 @@ describe('handshakeTimeout', () => {
     expect(() => createServer(api, { handshakeTimeout: 0, handlers: { math: { add: () => 0 } } })).toThrow(/handshakeTimeout/)
     expect(() => createServer(api, { rateLimit: { perSecond: -1 }, handlers: { math: { add: () => 0 } } })).toThrow(/rateLimit/)
     expect(() => createServer(api, { maxConnections: 1.5, handlers: { math: { add: () => 0 } } })).toThrow(/maxConnections/)
+  })
+})
+
+describe('rate limit and streams', () => {
+  const streaming = router({ numbers: stream({ output: z.number() }) })
+
+  it('does not count a stream consumer’s credit: a stream far faster than the limit runs to its end', async () => {
+    const made = createServer(streaming, {
+      rateLimit: { perSecond: 50, burst: 50 },
+      handlers: {
+        async *numbers() {
+          for (let n = 1; n <= 5_000; n++) yield n
+        },
+      },
+    })
+    const { port } = await made.listen()
+    const consumer = createClient(streaming, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: ['msgpack'], reconnect: false })
+    try {
+      let count = 0
+      // A window of 4: about 2,500 credit messages, 50 times the burst.
+      for await (const n of consumer.numbers(undefined, { credit: 4 })) expect(n).toBe(++count)
+      expect(count).toBe(5_000)
+      expect(made.stats.rateLimited).toBe(0)
+    } finally {
+      await consumer.close()
+      await made.close()
+    }
   })
 })

@@ -39,3 +39,27 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Milliseconds from a monotonic clock. */
 export const now = () => performance.now()
+
+/**
+ * Resolves with the next IPC message of `type` from the runner, or undefined after
+ * `timeoutMs` (the caller decides whether that is an error).
+ * @param {string} type
+ * @param {number} timeoutMs
+ * @returns {Promise<Record<string, any> | undefined>}
+ */
+export function nextMessage(type, timeoutMs) {
+  return new Promise((resolve) => {
+    /** @param {any} message */
+    const listener = (message) => {
+      if (message?.type !== type) return
+      clearTimeout(timer)
+      process.off('message', listener)
+      resolve(message)
+    }
+    const timer = setTimeout(() => {
+      process.off('message', listener)
+      resolve(undefined)
+    }, timeoutMs)
+    process.on('message', listener)
+  })
+}

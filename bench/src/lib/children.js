@@ -12,6 +12,9 @@ import { createInterface } from 'node:readline'
  * @property {(type: string, timeoutMs: number) => Promise<Record<string, any>>} request
  *   sends an IPC message and resolves with the reply of the same type
  * @property {(message: import('node:child_process').Serializable) => void} send
+ * @property {(type: string, listener: (message: Record<string, any>) => void) => () => void} onMessage
+ *   calls `listener` with every IPC message of that type the child sends unasked; returns
+ *   the function that stops listening
  * @property {(graceMs: number) => Promise<void>} stop waits up to graceMs for a natural
  *   exit, then SIGTERM, then SIGKILL
  */
@@ -106,6 +109,14 @@ export function startChild(script, { params, nodeArgs = [], label }) {
     },
     send(message) {
       if (child.connected) child.send(message)
+    },
+    onMessage(type, listener) {
+      /** @param {any} message */
+      const onMessage = (message) => {
+        if (message?.type === type) listener(message)
+      }
+      child.on('message', onMessage)
+      return () => child.off('message', onMessage)
     },
     async stop(graceMs) {
       if (exited) return

@@ -2,7 +2,7 @@
  * The load drivers, one per scenario. Each gets a system's adapter and the scenario's
  * parameters and resolves with its figures. Every loop is bounded by a count and a time.
  */
-import { emit, now, sleep } from './child-io.js'
+import { emit, nextMessage, now, sleep } from './child-io.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
 /** @typedef {Record<string, any>} Params */
@@ -110,42 +110,45 @@ async function idleMemory(adapter, p) {
 }
 
 /**
- * One publisher, `subscribers` sockets on one topic. The publisher keeps at most `window`
- * messages ahead of the average subscriber, so the figure is delivered (not buffered)
- * throughput and memory stays bounded by the window, not by the run's length.
- * @param {LoadAdapter} adapter
+ * Opens `p.subscribers` subscribers of `topic`, `p.openConcurrency` at a time.
+ * @param {NonNullable<LoadAdapter['subscribe']>} subscribe
  * @param {Params} p
+ * @param {string} topic
+ * @param {(data: unknown) => void} onMessage
  */
-async function fanOut(adapter, p) {
-  const subscribe = adapter.subscribe
-  const publisher = adapter.publisher
-  if (subscribe === undefined || publisher === undefined) throw new Error('this system has no topics')
-  const join = () => subscribe(p.url, topic, onMessage)
-  const topic = 'bench'
-  const body = 'x'.repeat(p.bodyBytes)
-  const S = p.subscribers
-  let delivered = 0
-  let sent = 0
-  let running = false
-  let scheduled = false
-  /** @type {unknown} */
-  let publishError
-
+async function subscribeAll(subscribe, p, topic, onMessage) {
   /** @type {import('./load-main.js').Subscription[]} */
   const subs = []
   let next = 0
   const t0 = now()
   async function opener() {
-    while (next < S && now() - t0 < p.maxMs) {
+    while (next < p.subscribers && now() - t0 < p.maxMs) {
       next++
-      subs.push(await join())
+      subs.push(await subscribe(p.url, topic, onMessage))
     }
   }
   await Promise.all(Array.from({ length: p.openConcurrency }, opener))
-  if (subs.length < S) throw new Error(`subscribed ${subs.length} of ${S} in ${p.maxMs} ms`)
-  const pub = await publisher(p.url, topic)
+  if (subs.length < p.subscribers) throw new Error(`subscribed ${subs.length} of ${p.subscribers} in ${p.maxMs} ms`)
+  return subs
+}
 
-  const ahead = () => sent - delivered / S
+/**
+ * Publishes `{seq, body}` messages while it stays at most `p.window` messages ahead of the
+ * average of `subscribers` (delivered() counts what they received, summed), in bursts of
+ * at most `p.burst` per macrotask, up to `p.maxMessages`.
+ * @param {import('./load-main.js').Publisher} pub
+ * @param {Params} p
+ * @param {number} subscribers
+ * @param {() => number} delivered
+ */
+function windowedPublisher(pub, p, subscribers, delivered) {
+  const body = 'x'.repeat(p.bodyBytes)
+  let sent = 0
+  let running = false
+  let scheduled = false
+  /** @type {unknown} */
+  let error
+  const ahead = () => sent - delivered() / subscribers
   function schedule() {
     if (scheduled || !running) return
     scheduled = true
@@ -156,29 +159,190 @@ async function fanOut(adapter, p) {
     if (!running) return
     for (let burst = 0; burst < p.burst && ahead() < p.window && sent < p.maxMessages; burst++) {
       const result = pub.publish({ seq: sent++, body })
-      if (result instanceof Promise) result.catch((/** @type {unknown} */ error) => (publishError ??= error))
+      if (result instanceof Promise) result.catch((/** @type {unknown} */ failure) => (error ??= failure))
     }
     if (ahead() < p.window) schedule()
   }
-  function onMessage() {
-    delivered++
-    if (ahead() < p.window / 2) schedule()
+  return {
+    start() {
+      running = true
+      schedule()
+    },
+    stop() {
+      running = false
+    },
+    /** Call on every delivery: the pump resumes once subscribers caught up half a window. */
+    delivery() {
+      if (ahead() < p.window / 2) schedule()
+    },
+    get sent() {
+      return sent
+    },
+    get error() {
+      return error
+    },
   }
+}
 
-  running = true
-  schedule()
+/**
+ * One publisher, `subscribers` sockets on one topic. The publisher keeps at most `window`
+ * messages ahead of the average subscriber, so the figure is delivered (not buffered)
+ * throughput and memory stays bounded by the window, not by the run's length.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function fanOut(adapter, p) {
+  const subscribe = adapter.subscribe
+  const publisher = adapter.publisher
+  if (subscribe === undefined || publisher === undefined) throw new Error('this system has no topics')
+  const topic = 'bench'
+  let delivered = 0
+  /** @type {ReturnType<typeof windowedPublisher> | undefined} */
+  let pump
+  const subs = await subscribeAll(subscribe, p, topic, () => {
+    delivered++
+    pump?.delivery()
+  })
+  const pub = await publisher(p.url, topic)
+  pump = windowedPublisher(pub, p, p.subscribers, () => delivered)
+
+  pump.start()
   await sleep(p.warmupMs)
   const d0 = delivered
   const t1 = now()
   await sleep(p.measureMs)
   const d1 = delivered
   const t2 = now()
-  running = false
-  if (publishError !== undefined) throw publishError
+  pump.stop()
+  if (pump.error !== undefined) throw pump.error
   if (d1 === d0) throw new Error('no message was delivered in the measured window')
   await pub.close()
   await Promise.all(subs.map((s) => s.close()))
-  return { deliveredPerSec: ((d1 - d0) * 1000) / (t2 - t1), delivered: d1 - d0, published: sent }
+  return { deliveredPerSec: ((d1 - d0) * 1000) / (t2 - t1), delivered: d1 - d0, published: pump.sent }
+}
+
+/**
+ * fan-out with one more subscriber that stops reading once subscribed. The publisher paces
+ * itself on the fast subscribers only (the stalled one receives nothing it could count).
+ * The runner measures the server between the steps, over IPC:
+ * `ready` (everyone subscribed) → runner: `go` → publish for warmup + measure, or until
+ * runner: `stop` (the server passed the RSS cap) → `published` → runner: `finish` → the
+ * stalled socket reads again: what the server had kept for it, and whether it closed it.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function slowConsumer(adapter, p) {
+  const { subscribe, publisher, stall } = adapter
+  if (subscribe === undefined || publisher === undefined || stall === undefined) throw new Error('this system has no stalled subscriber')
+  const topic = 'bench'
+  let delivered = 0
+  /** @type {ReturnType<typeof windowedPublisher> | undefined} */
+  let pump
+  const subs = await subscribeAll(subscribe, p, topic, () => {
+    delivered++
+    pump?.delivery()
+  })
+  const stalled = await stall(p.url, topic)
+  const pub = await publisher(p.url, topic)
+  pump = windowedPublisher(pub, p, p.subscribers, () => delivered)
+
+  emit({ event: 'ready', subscribers: subs.length })
+  if ((await nextMessage('go', p.maxMs)) === undefined) throw new Error(`no "go" from the runner within ${p.maxMs} ms`)
+  let stoppedEarly = 0
+  const capped = nextMessage('stop', p.warmupMs + p.measureMs + 5_000).then((message) => {
+    if (message !== undefined) stoppedEarly = 1
+  })
+  const stopped = () => stoppedEarly === 1
+  const t0 = now()
+  pump.start()
+  await Promise.race([sleep(p.warmupMs), capped])
+  const d0 = delivered
+  const t1 = now()
+  if (!stopped()) await Promise.race([sleep(p.measureMs), capped])
+  const d1 = delivered
+  const t2 = now()
+  pump.stop()
+  const publishMs = t2 - t0
+  if (pump.error !== undefined) throw pump.error
+  if (!stopped() && d1 === d0) throw new Error('no message was delivered in the measured window')
+
+  emit({ event: 'published' })
+  if ((await nextMessage('finish', 30_000)) === undefined) throw new Error('no "finish" from the runner within 30 s')
+  const backlog = await stalled.probe(pump.sent, p.probeMs)
+  stalled.close()
+  await pub.close()
+  await Promise.all(subs.map((s) => s.close()))
+  return {
+    // A run stopped during warmup has no measured window: its rate covers all of it.
+    deliveredPerSec: t2 > t1 && d1 > d0 ? ((d1 - d0) * 1000) / (t2 - t1) : (d1 * 1000) / publishMs,
+    delivered: d1 - d0,
+    published: pump.sent,
+    publishMs,
+    stoppedEarly,
+    stalledClose: backlog.code,
+    stalledBacklogBytes: backlog.bytes,
+    stalledBacklogMessages: backlog.messages,
+    stalledKeptShare: pump.sent > 0 ? backlog.messages / pump.sent : 0,
+    stalledBacklogComplete: backlog.complete,
+  }
+}
+
+/**
+ * Reads one stream for warmup + measure and counts the items of the measured window; every
+ * item must be the next `n`.
+ * @param {import('./load-main.js').StreamClient} client
+ * @param {Params} p
+ * @param {number | undefined} credit
+ */
+async function measureStream(client, p, credit) {
+  let received = 0
+  let open = true
+  /** @type {Error | undefined} */
+  let failure
+  const stream = client.open(credit === undefined ? { count: p.maxItems } : { count: p.maxItems, credit }, (item) => {
+    if (!open) return
+    if (item?.n !== received && failure === undefined) failure = new Error(`item ${JSON.stringify(item)} arrived, expected n = ${received}`)
+    received++
+  })
+  const ended = stream.ended.then(() => {
+    if (open) throw new Error(`the stream ended after ${received} items, before the window did`)
+  })
+  ended.catch(() => {})
+  await Promise.race([sleep(p.warmupMs), ended])
+  const c0 = received
+  const t0 = now()
+  await Promise.race([sleep(p.measureMs), ended])
+  const c1 = received
+  const t1 = now()
+  open = false
+  stream.stop()
+  if (failure !== undefined) throw failure
+  if (c1 === c0) throw new Error('no item arrived in the measured window')
+  return { itemsPerSec: ((c1 - c0) * 1000) / (t1 - t0), items: c1 - c0 }
+}
+
+/**
+ * One socket, one server-to-client stream of `{n, ts}` items: items/s received. A system
+ * with credit-based flow control (Patchbay) is measured twice on the same socket: with its
+ * default credit, then with `wideCredit`.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function streamThroughput(adapter, p) {
+  if (adapter.streams === undefined) throw new Error('this system has no streams')
+  const client = await adapter.streams(p.url)
+  /** @type {Record<string, number>} */
+  const result = {}
+  const first = await measureStream(client, p, undefined)
+  result.itemsPerSec = first.itemsPerSec
+  result.items = first.items
+  if (client.credit) {
+    const wide = await measureStream(client, p, p.wideCredit)
+    result.itemsPerSecWide = wide.itemsPerSec
+    result.itemsWide = wide.items
+  }
+  await client.close()
+  return result
 }
 
 export const drivers = {
@@ -186,4 +350,6 @@ export const drivers = {
   'rpc-latency': rpcLatency,
   'idle-memory': idleMemory,
   'fan-out': fanOut,
+  'slow-consumer': slowConsumer,
+  'stream-throughput': streamThroughput,
 }

@@ -24,13 +24,35 @@ import { drivers } from './drivers.js'
  */
 
 /**
- * What one system provides to the load drivers. `subscribe` and `publisher` are optional:
- * a system without topics has no fan-out.
+ * One running server-to-client stream.
+ * @typedef {object} ItemStream
+ * @property {() => void} stop asks the server to stop (items still arriving are ignored)
+ * @property {Promise<void>} ended settles when the stream ends by itself (it should not in
+ *   the window) or fails
+ */
+
+/**
+ * One socket that can open streams of `{n, ts}` items (stream-throughput).
+ * @typedef {object} StreamClient
+ * @property {(options: { count: number, credit?: number }, onItem: (item: import('./stream-item.js').StreamItem) => void) => ItemStream} open
+ *   starts a stream of at most `count` items; `credit` is only honoured where `credit` is true
+ * @property {boolean} credit the system has credit-based flow control (Patchbay): the load
+ *   measures a second window with a larger credit
+ * @property {() => void | Promise<void>} close
+ */
+
+/**
+ * What one system provides to the load drivers. Everything but `connect` is optional: a
+ * system without topics has no fan-out or slow-consumer, one without streams no
+ * stream-throughput.
  * @typedef {object} LoadAdapter
  * @property {(url: string) => Promise<RpcClient>} connect resolves once the socket is open
  * @property {(url: string, topic: string, onMessage: (data: unknown) => void) => Promise<Subscription>} [subscribe]
  *   resolves once the server has confirmed the subscription
  * @property {(url: string, topic: string) => Promise<Publisher>} [publisher]
+ * @property {(url: string, topic: string) => Promise<import('./flow.js').Stalled>} [stall]
+ *   subscribes, waits for the confirmation, then stops reading the socket
+ * @property {(url: string) => Promise<StreamClient>} [streams] resolves once the socket is open
  */
 
 /**

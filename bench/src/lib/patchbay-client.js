@@ -4,6 +4,8 @@
 import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
 import { api } from './patchbay-api.js'
+import { envelopeCodecs } from './envelope.js'
+import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
 
@@ -12,6 +14,9 @@ import { api } from './patchbay-api.js'
  * @returns {LoadAdapter}
  */
 export function patchbayAdapter(encoding) {
+  // The wire protocol's own codecs have the same options as the raw baselines' envelope
+  // (JSON text frames, msgpackr without records).
+  const codec = envelopeCodecs[encoding]
   return {
     async connect(url) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })
@@ -29,6 +34,33 @@ export function patchbayAdapter(encoding) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })
       await client.connect()
       return { publish: (payload) => client.feed.publish({ topic }, payload), close: () => client.close() }
+    },
+    stall(url, topic) {
+      // A bare socket speaking the wire protocol (docs/protocol.md §12): Patchbay's client
+      // would take the silence of a paused socket for a dead server and reconnect.
+      const sub = codec.encode({ t: 'sub', id: 1, path: 'feed', params: { topic } })
+      return openStalled(url, `patchbay.v1.${encoding}`, sub, (data) => {
+        const message = codec.decode(data)
+        if (message.id !== 1) return false
+        if (message.t !== 'result') throw new Error(`sub answered ${JSON.stringify(message)}`)
+        return true
+      })
+    },
+    async streams(url) {
+      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      await client.connect()
+      return {
+        credit: true,
+        open({ count, credit }, onItem) {
+          const abort = new AbortController()
+          const items = client.ticks({ count }, credit === undefined ? { signal: abort.signal } : { credit, signal: abort.signal })
+          const ended = (async () => {
+            for await (const item of items) onItem(item)
+          })()
+          return { stop: () => abort.abort(), ended }
+        },
+        close: () => client.close(),
+      }
     },
   }
 }

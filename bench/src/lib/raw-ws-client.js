@@ -3,6 +3,7 @@
  */
 import WebSocket from 'ws'
 import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
+import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
 
@@ -25,9 +26,15 @@ export function rawWsAdapter(encoding, cork) {
     const pending = new Map()
     /** @type {((data: unknown) => void) | undefined} */
     let onTopic
+    /** @type {Map<number, (item: any) => void>} */
+    const streams = new Map()
     let nextId = 1
     ws.on('message', (data) => {
       const message = codec.decode(/** @type {Buffer} */ (data))
+      if (message.s !== undefined) {
+        streams.get(message.s)?.(message.d)
+        return
+      }
       if (message.t !== undefined) {
         onTopic?.(message.d)
         return
@@ -61,6 +68,34 @@ export function rawWsAdapter(encoding, cork) {
       listen(listener) {
         onTopic = listener
       },
+      /**
+       * @param {number} count
+       * @param {(item: any) => void} onItem
+       * @returns {import('./load-main.js').ItemStream}
+       */
+      stream(count, onItem) {
+        const id = nextId++
+        let done = false
+        streams.set(id, onItem)
+        const ended = new Promise((resolve, reject) => {
+          pending.set(id, () => {
+            done = true
+            streams.delete(id)
+            resolve(undefined)
+          })
+          ws.once('close', () => done || reject(new Error('socket closed during the stream')))
+        })
+        send(ws, codec.encode({ id, m: 'stream', a: [count] }))
+        return {
+          stop() {
+            done = true
+            streams.delete(id)
+            pending.delete(id)
+            send(ws, codec.encode({ m: 'cancel', a: [id] }))
+          },
+          ended: /** @type {Promise<void>} */ (ended),
+        }
+      },
       close() {
         ws.terminate()
       },
@@ -81,6 +116,18 @@ export function rawWsAdapter(encoding, cork) {
     async publisher(url, topic) {
       const socket = await open(url)
       return { publish: (payload) => socket.notify('pub', [topic, payload]), close: () => socket.close() }
+    },
+    stall(url, topic) {
+      // A bare socket speaking the same envelope; the answer to call 1 confirms it.
+      return openStalled(url, undefined, codec.encode({ id: 1, m: 'sub', a: [topic] }), (data) => codec.decode(data).id === 1)
+    },
+    async streams(url) {
+      const socket = await open(url)
+      return {
+        credit: false,
+        open: ({ count }, onItem) => socket.stream(count, onItem),
+        close: () => socket.close(),
+      }
     },
   }
 }

@@ -1,10 +1,13 @@
 /**
- * The raw ws baseline server: one ws.WebSocketServer, the hand-written envelope, and a
- * topic table for fan-out. `cork` selects one write per message or one per tick.
+ * The raw ws baseline server: one ws.WebSocketServer, the hand-written envelope, a topic
+ * table for fan-out, and hand-written streams (stream-throughput). `cork` selects one write
+ * per message or one per tick.
  */
 import { WebSocketServer } from 'ws'
 import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
+import { whenWritable } from './flow.js'
 import { serve } from './server-main.js'
+import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 
 /**
  * @param {'json' | 'msgpack'} encoding
@@ -17,12 +20,16 @@ export function serveRawWs(encoding, cork) {
   const topics = new Map()
 
   return serve(
-    () =>
+    (params) =>
       new Promise((resolve) => {
+        const highWater = params.highWater ?? STREAM_HIGH_WATER
+        const batch = params.batch ?? STREAM_BATCH
         const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
           resolve(/** @type {import('node:net').AddressInfo} */ (wss.address()).port)
         })
         wss.on('connection', (ws) => {
+          /** @type {Map<number, () => void>} cancel functions of the socket's running streams */
+          const streams = new Map()
           ws.on('message', (data) => {
             const message = codec.decode(/** @type {Buffer} */ (data))
             switch (message.m) {
@@ -46,6 +53,29 @@ export function serveRawWs(encoding, cork) {
                 for (const member of members) send(member, frame)
                 break
               }
+              case 'stream': {
+                // Items {s: id, d: {n, ts}} while the socket drains, then {id, r: count}.
+                const id = message.id
+                const count = Number(message.a[0])
+                let n = 0
+                let running = true
+                streams.set(id, () => (running = false))
+                const pump = () => {
+                  if (!running || ws.readyState !== ws.OPEN) return
+                  for (let i = 0; i < batch && n < count && ws.bufferedAmount < highWater; i++, n++) {
+                    send(ws, codec.encode({ s: id, d: streamItem(n) }))
+                  }
+                  if (n < count) return whenWritable(ws, highWater, pump)
+                  streams.delete(id)
+                  send(ws, codec.encode({ id, r: n }))
+                }
+                pump()
+                break
+              }
+              case 'cancel':
+                streams.get(message.a[0])?.()
+                streams.delete(message.a[0])
+                break
             }
           })
         })

@@ -14,6 +14,8 @@
  * @property {number} spread spread of the headline figure across runs (fraction of median)
  * @property {Record<string, number>[]} perRun every run's figures, in run order
  * @property {string} [error]
+ * @property {{ stepMs: number, mib: number[] }[]} [rssTimeline] slow-consumer: the server's
+ *   RSS per run from the start of publishing, highest per step, in MiB
  */
 
 /**
@@ -22,19 +24,26 @@
  */
 export function formatTable(scenario, rows) {
   const header = ['system', 'vs']
-  for (const metric of scenario.metrics) header.push(`${metric.label} (${metric.better} is better)`, '×')
+  for (const metric of scenario.metrics) {
+    if (metric.ratio === false) header.push(metric.label)
+    else header.push(metric.better === undefined ? metric.label : `${metric.label} (${metric.better} is better)`, '×')
+  }
   header.push('spread', 'runs')
   const body = rows.map((row) => {
     const cells = [row.system, row.baseline]
     if (row.error !== undefined) {
-      for (const metric of scenario.metrics) cells.push(metric === scenario.metrics[0] ? 'failed' : '—', '—')
+      for (const metric of scenario.metrics) {
+        cells.push(metric === scenario.metrics[0] ? 'failed' : '—')
+        if (metric.ratio !== false) cells.push('—')
+      }
       cells.push('—', String(row.runs))
       return cells
     }
     for (const metric of scenario.metrics) {
       const value = row.median[metric.key]
       const ratio = row.ratio[metric.key]
-      cells.push(value === undefined ? '—' : metric.format(value), ratio == null ? '—' : `${ratio.toFixed(2)}×`)
+      cells.push(value === undefined || Number.isNaN(value) ? '—' : metric.format(value))
+      if (metric.ratio !== false) cells.push(ratio == null ? '—' : `${ratio.toFixed(2)}×`)
     }
     cells.push(`±${(row.spread * 100).toFixed(0)}%`, String(row.runs))
     return cells

@@ -2,6 +2,7 @@
 import WebSocket from 'ws'
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client'
 import { runLoad } from '../lib/load-main.js'
+import { openStalled } from '../lib/flow.js'
 
 /** @typedef {import('../lib/trpc-router.js').AppRouter} AppRouter */
 
@@ -44,5 +45,48 @@ await runLoad({
   async publisher(url, topic) {
     const { client, wsClient } = await open(url)
     return { publish: (payload) => client.publish.mutate({ topic, payload }), close: () => wsClient.close() }
+  },
+  stall(url, topic) {
+    // A bare socket sending the message wsLink sends for a subscription; tRPC confirms it
+    // with a `started` result.
+    const request = JSON.stringify({ id: 1, method: 'subscription', params: { path: 'onMessage', input: { topic } } })
+    return openStalled(url, undefined, request, (data) => {
+      const message = JSON.parse(String(data))
+      if (message.id !== 1) return false
+      if (message.error !== undefined) throw new Error(`subscription answered ${JSON.stringify(message.error)}`)
+      return message.result?.type === 'started'
+    })
+  },
+  async streams(url) {
+    const { client, wsClient } = await open(url)
+    return {
+      credit: false,
+      open({ count }, onItem) {
+        let done = false
+        /** @type {{ unsubscribe(): void } | undefined} */
+        let subscription
+        const ended = new Promise((resolve, reject) => {
+          subscription = client.ticks.subscribe(
+            { count },
+            {
+              onData: onItem,
+              onComplete: () => {
+                done = true
+                resolve(undefined)
+              },
+              onError: (error) => done || reject(error),
+            },
+          )
+        })
+        return {
+          stop() {
+            done = true
+            subscription?.unsubscribe()
+          },
+          ended: /** @type {Promise<void>} */ (ended),
+        }
+      },
+      close: () => wsClient.close(),
+    }
   },
 })

@@ -5,11 +5,16 @@ import { appRouter } from '../lib/trpc-router.js'
 import { serve } from '../lib/server-main.js'
 
 await serve(
-  () =>
+  (params) =>
     new Promise((resolve) => {
       const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
         resolve(/** @type {import('node:net').AddressInfo} */ (wss.address()).port)
       })
-      applyWSSHandler({ wss, router: appRouter })
+      /** @type {import('../lib/trpc-router.js').Context} */
+      const limits = {}
+      if (typeof params.highWater === 'number') limits.highWater = params.highWater
+      if (typeof params.batch === 'number') limits.batch = params.batch
+      // The context carries the socket, for the stream's hand-written flow control only.
+      applyWSSHandler({ wss, router: appRouter, createContext: ({ res }) => ({ ws: res, ...limits }) })
     }),
 )

@@ -143,7 +143,10 @@ export class Session implements Subscriber, StreamHost {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
-    if (this.bucket !== undefined) {
+    // Credit for a running stream is flow control the server asked for (one per half window of
+    // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
+    const exempt = parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)
+    if (this.bucket !== undefined && !exempt) {
       const verdict = this.bucket.take(Date.now())
       if (verdict === 'flood') {
         this.config.stats.rateLimited++
