@@ -32,29 +32,45 @@ export interface ClientStats {
 /** What a request asks for: a call, a subscription, a publish or a stream (docs/protocol.md §4, §12, §13, §15). */
 export type RequestKind = 'call' | 'sub' | 'pub' | 'stream'
 
-interface Pending extends Deadline {
-  readonly id: RequestId
-  readonly kind: RequestKind
-  readonly path: string
-  /** The call's input, or the topic's params. */
-  readonly input: unknown
-  /** The message of a publish; a stream's credit and items received; the resume point of a sub. */
-  readonly data: unknown
-  /** The idempotency key of a call that is retried after a dropped connection. */
-  readonly key: string | undefined
-  /** A stream's item handler. */
-  readonly onItem: ((data: unknown) => void) | undefined
-  /**
-   * Runs synchronously when the result arrives, before the promise settles: frames that
-   * follow in the same chunk (a subscription's replayed events) are handled in the same
-   * tick, before any promise continuation could run.
-   */
-  readonly onResult: ((output: unknown) => void) | undefined
-  readonly resolve: (value: unknown) => void
-  readonly reject: (error: unknown) => void
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-  sent: boolean
+/**
+ * One request waiting for its answer. A class, so every request has the same shape and the
+ * request is its own handle (`id`, `promise`): a call allocates this, its promise, and nothing
+ * else of ours.
+ */
+class Pending implements Deadline {
+  resolve!: (value: unknown) => void
+  reject!: (error: unknown) => void
+  readonly promise: Promise<unknown>
+  signal: AbortSignal | undefined = undefined
+  onAbort: (() => void) | undefined = undefined
+  sent = false
+  deadline = Infinity
+  heapIndex = -1
+
+  constructor(
+    readonly id: RequestId,
+    readonly kind: RequestKind,
+    readonly path: string,
+    /** The call's input, or the topic's params. */
+    readonly input: unknown,
+    /** The message of a publish; a stream's credit and items received; the resume point of a sub. */
+    readonly data: unknown,
+    /** The idempotency key of a call that is retried after a dropped connection. */
+    readonly key: string | undefined,
+    /** A stream's item handler. */
+    readonly onItem: ((data: unknown) => void) | undefined,
+    /**
+     * Runs synchronously when the result arrives, before the promise settles: frames that
+     * follow in the same chunk (a subscription's replayed events) are handled in the same
+     * tick, before any promise continuation could run.
+     */
+    readonly onResult: ((output: unknown) => void) | undefined,
+  ) {
+    this.promise = new Promise<unknown>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+  }
 }
 
 /** Pending calls of one client. */
@@ -116,14 +132,9 @@ export class RequestManager {
     // Ids count up and never repeat within a client, so a late reply can never be taken for
     // a newer call's (§4.1).
     const id = this.nextId++
-    let resolve!: (value: unknown) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<unknown>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
     const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
-    const call: Pending = { id, kind, path, input, data, key, onItem, onResult, resolve, reject, signal, onAbort: undefined, sent: false, deadline: Infinity, heapIndex: -1 }
+    const call = new Pending(id, kind, path, input, data, key, onItem, onResult)
+    call.signal = signal
     this.pending.set(id, call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -139,7 +150,7 @@ export class RequestManager {
       this.queued.push(call)
       if (connected) this.onBlocked()
     }
-    return { id, promise }
+    return call
   }
 
   /**

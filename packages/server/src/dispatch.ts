@@ -31,37 +31,40 @@ export interface DispatchConfig {
 export type Outcome = { ok: true; output: unknown } | { ok: false; error: WireError }
 
 /**
- * The abort side of one call. The AbortController is made only when the handler reads its
- * signal or the call is cancelled, so calls that never look pay for no controller.
+ * One call's handler options and its abort side, in one object: what the handler receives
+ * (`input`, `ctx`, `connection`, `signal`) and what the session aborts on cancel or close.
+ * A class, so `signal` is one getter on the prototype, and the AbortController behind it is
+ * made only when the handler reads its signal or the call is aborted: a call that never
+ * looks pays for one small object.
  */
 export class CallSignal {
-  private controller: AbortController | undefined
+  input: unknown = undefined
+  ctx: unknown = undefined
+  connection: ConnectionInfo | undefined = undefined
+  /** Streams only: where a restarted stream resumes (§15). */
+  resumed: { received: number } | undefined = undefined
+  private controller: AbortController | undefined = undefined
+
   get signal(): AbortSignal {
     this.controller ??= new AbortController()
     return this.controller.signal
   }
+
   abort(reason: unknown): void {
     this.controller ??= new AbortController()
     this.controller.abort(reason)
   }
+
   get aborted(): boolean {
     return this.controller?.signal.aborted ?? false
   }
-}
 
-/**
- * What a handler receives. A class, so `signal` is one getter on the prototype rather than
- * a fresh accessor closure per call; the AbortController behind it is made only if read.
- */
-export class HandlerArgs {
-  constructor(
-    readonly input: unknown,
-    readonly ctx: unknown,
-    readonly connection: ConnectionInfo,
-    private readonly callSignal: CallSignal,
-  ) {}
-  get signal(): AbortSignal {
-    return this.callSignal.signal
+  /** Fills in what the handler sees and returns this, as its options. */
+  args(input: unknown, ctx: unknown, connection: ConnectionInfo): this {
+    this.input = input
+    this.ctx = ctx
+    this.connection = connection
+    return this
   }
 }
 
@@ -144,7 +147,7 @@ function run(
 ): Outcome | Promise<Outcome> {
   let returned: unknown
   try {
-    returned = route.handler(new HandlerArgs(input, ctx, connection, callSignal))
+    returned = route.handler(callSignal.args(input, ctx, connection) as Parameters<Route['handler']>[0])
   } catch (error) {
     return { ok: false, error: toWireError(config, error, info) }
   }

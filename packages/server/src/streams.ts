@@ -4,26 +4,13 @@
  * and the connection is not congested, so a slow consumer slows the producer.
  */
 import { ErrorCode, findNonPlainData, validate, type AnyStream, type Limits, type RequestId, type ValidationResult, type WireError } from '@patchbay/core'
-import { CallSignal, HandlerArgs, toWireError, type DispatchConfig } from './dispatch.js'
+import { CallSignal, toWireError, type DispatchConfig } from './dispatch.js'
 import type { ConnectionInfo, ErrorInfo } from './types.js'
 
 /** A stream with its handler, as the server resolved them at creation. */
 export interface StreamRoute {
   readonly stream: AnyStream
   readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo; resumed: { received: number } | undefined }) => unknown
-}
-
-/** What a stream's handler receives: a call's options, and where a restarted stream resumes. */
-class StreamArgs extends HandlerArgs {
-  constructor(
-    input: unknown,
-    ctx: unknown,
-    connection: ConnectionInfo,
-    signal: CallSignal,
-    readonly resumed: { received: number } | undefined,
-  ) {
-    super(input, ctx, connection, signal)
-  }
 }
 
 /** What streams need from the server. */
@@ -64,11 +51,9 @@ export class StreamRun {
     private readonly onFinish: () => void,
   ) {}
 
-  private resumed: { received: number } | undefined
-
   /** Validates `input` and starts the handler; the first pull follows. */
   start(input: unknown, ctx: unknown, connection: ConnectionInfo, received?: number): void {
-    if (received !== undefined) this.resumed = { received }
+    if (received !== undefined) this.signal.resumed = { received }
     const schema = this.route.stream.input
     if (schema === undefined) {
       if (input !== undefined && input !== null) return this.fail({ code: ErrorCode.BAD_REQUEST, message: 'This stream takes no input' })
@@ -108,7 +93,7 @@ export class StreamRun {
   private run(input: unknown, ctx: unknown, connection: ConnectionInfo): void {
     let iterable: unknown
     try {
-      iterable = this.route.handler(new StreamArgs(input, ctx, connection, this.signal, this.resumed))
+      iterable = this.route.handler(this.signal.args(input, ctx, connection) as Parameters<StreamRoute['handler']>[0])
     } catch (error) {
       return this.fail(toWireError(this.config, error, this.info))
     }

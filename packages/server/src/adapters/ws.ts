@@ -292,6 +292,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   }
 }
 
+/** ws.send options, made once rather than per frame. */
+const TEXT = Object.freeze({ binary: false })
+const BINARY = Object.freeze({ binary: true })
+
 /** Corked bytes past which a tick's writes go to the kernel at once rather than pile up. */
 const CORK_FLUSH_BYTES = 65_536
 /** How often a socket without a usable 'drain' event is checked while something waits on it. */
@@ -329,7 +333,7 @@ function coalescingTransport(ws: WebSocket, closeTimeout: number): Transport {
         socket.cork()
         process.nextTick(uncork)
       }
-      ws.send(frame, { binary: typeof frame !== 'string' })
+      ws.send(frame, typeof frame === 'string' ? TEXT : BINARY)
       // net.Socket counts corks; the extra uncork the tick makes later is harmless.
       if (corked && ws.bufferedAmount >= CORK_FLUSH_BYTES) uncork()
     },
