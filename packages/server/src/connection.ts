@@ -85,7 +85,7 @@ export class Session implements Subscriber, StreamHost {
     private readonly ctx: unknown,
     readonly info: ConnectionInfo,
   ) {
-    this.outbound = new Outbound(transport, config.flow, codec, config.stats, (reason) => this.close(CloseCode.SLOW_CONSUMER, reason))
+    this.outbound = new Outbound(transport, config.flow, codec, config.stats, this)
     this.bucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit, Date.now())
     const expires = config.expiresAt?.(ctx)
     if (expires !== undefined) {
@@ -96,6 +96,11 @@ export class Session implements Subscriber, StreamHost {
         ;(this.expiry as { unref?: () => void }).unref?.()
       }
     }
+  }
+
+  /** Outbound: the connection read too slowly (§14). */
+  slowConsumer(reason: string): void {
+    this.close(CloseCode.SLOW_CONSUMER, reason)
   }
 
   /** Bytes waiting to go out on this connection. */

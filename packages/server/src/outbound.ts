@@ -89,8 +89,8 @@ export class Outbound {
     private readonly limits: FlowLimits,
     private readonly codec: Codec,
     private readonly stats: ServerStats,
-    /** Called once when the connection must close as a slow consumer. */
-    private readonly overflow: (reason: string) => void,
+    /** Told once when the connection must close as a slow consumer. */
+    private readonly owner: { slowConsumer(reason: string): void },
   ) {}
 
   /** Above the connection's high-water mark. */
@@ -101,12 +101,18 @@ export class Outbound {
   /** Sends a frame that must not be dropped (a reply, a stream item). False if it closed the connection. */
   send(frame: Frame): boolean {
     if (this.closed) return false
-    if (this.transport.bufferedAmount + byteLength(frame) > this.limits.maxBuffered) {
+    return this.sendMeasured(frame, this.transport.bufferedAmount)
+  }
+
+  /** `send` with the buffered amount already read: one read of it per frame on the hot path. */
+  private sendMeasured(frame: Frame, buffered: number): boolean {
+    const after = buffered + byteLength(frame)
+    if (after > this.limits.maxBuffered) {
       this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
       return false
     }
     this.transport.send(frame)
-    if (!this.paused && this.transport.bufferedAmount >= this.limits.highWaterMark) {
+    if (!this.paused && after >= this.limits.highWaterMark) {
       // Its results are not being read: read no more calls until they are (§14.2).
       this.paused = true
       this.stats.pauses++
@@ -119,7 +125,12 @@ export class Outbound {
   /** Delivers a topic event (the shared frame of channel `channel`, number `seq`). */
   deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
     if (this.closed) return
-    if (this.transport.bufferedAmount < delivery.highWaterMark) {
+    const buffered = this.transport.bufferedAmount
+    if (buffered < delivery.highWaterMark) {
+      if (this.held === undefined && this.dropped === undefined) {
+        this.sendMeasured(frame, buffered)
+        return
+      }
       // Room again before the drain callback ran: the held event is older than this one.
       if (this.held?.delete(channel) === true) this.stats.dropped++
       this.sendLag(channel)
@@ -128,7 +139,7 @@ export class Outbound {
     }
     switch (delivery.policy) {
       case 'queue':
-        this.send(frame)
+        this.sendMeasured(frame, buffered)
         return
       case 'close':
         this.fail(`Subscriber of "${channel}" passed the high-water mark`)
@@ -172,7 +183,7 @@ export class Outbound {
   private fail(reason: string): void {
     this.stats.slowConsumers++
     this.close()
-    this.overflow(reason)
+    this.owner.slowConsumer(reason)
   }
 
   private sendLag(channel: string): void {
@@ -185,10 +196,10 @@ export class Outbound {
   private armDrain(): void {
     if (this.waiting) return
     this.waiting = true
-    this.transport.onceDrained(this.drained)
+    this.transport.onceDrained(() => this.drained())
   }
 
-  private readonly drained = (): void => {
+  private drained(): void {
     this.waiting = false
     if (this.closed) return
     if (this.held !== undefined) {

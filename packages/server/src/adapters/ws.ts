@@ -124,7 +124,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       return
     }
     config.stats.connections++
-    const transport = coalescingTransport(ws, options.closeTimeout)
+    const transport = new CoalescingTransport(ws, options.closeTimeout)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
@@ -307,17 +307,73 @@ const DRAIN_POLL_MS = 5
  * one writev instead of a syscall each (a large burst is flushed every CORK_FLUSH_BYTES so
  * the kernel buffer, not ours, takes it). `_socket` is ws's private handle on the
  * net.Socket; if a future ws hides it, sends still work, only uncoalesced, and drain is polled.
+ * A class with prototype methods: an idle connection carries one small object, no closures.
  */
-function coalescingTransport(ws: WebSocket, closeTimeout: number): Transport {
-  const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
-  const socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable) : undefined
-  const drainable = typeof raw?.once === 'function' && typeof raw.writableNeedDrain === 'boolean' ? (raw as Drainable) : undefined
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    socket?.uncork()
+class CoalescingTransport implements Transport {
+  private readonly socket: (Corkable & Partial<Drainable>) | undefined
+  private corked = false
+  /** Bytes sent since the socket was corked (frame lengths: cheaper than asking ws each time). */
+  private corkedBytes = 0
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly closeTimeout: number,
+  ) {
+    const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
+    this.socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable & Partial<Drainable>) : undefined
   }
-  const poll = (listener: () => void): void => {
+
+  send(frame: Frame): void {
+    const ws = this.ws
+    if (ws.readyState !== ws.OPEN) return
+    if (this.socket !== undefined && !this.corked) {
+      this.corked = true
+      this.corkedBytes = 0
+      this.socket.cork()
+      process.nextTick(uncorkTransport, this)
+    }
+    const text = typeof frame === 'string'
+    ws.send(frame, text ? TEXT : BINARY)
+    this.corkedBytes += text ? frame.length : frame.byteLength
+    // net.Socket counts corks; the extra uncork the tick makes later is harmless.
+    if (this.corked && this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork()
+  }
+
+  uncork(): void {
+    this.corked = false
+    this.socket?.uncork()
+  }
+
+  close(code: number, reason: string): void {
+    const ws = this.ws
+    ws.close(code, reason)
+    // The close frame waits behind whatever is buffered; a peer that does not read (a slow
+    // consumer) would hold that memory for ws's own 30 s closing timeout.
+    setTimeout(() => ws.terminate(), this.closeTimeout).unref()
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+
+  pause(): void {
+    this.ws.pause()
+  }
+
+  resume(): void {
+    this.ws.resume()
+  }
+
+  onceDrained(listener: () => void): void {
+    if (this.corked) this.uncork()
+    // 'drain' fires only after a write was refused (needDrain); a buffer below the socket's
+    // own 16 KiB mark never refuses one, so then poll, and only while someone waits.
+    const socket = this.socket
+    if (socket?.writableNeedDrain === true && typeof socket.once === 'function') {
+      socket.once('drain', listener)
+      return
+    }
+    const ws = this.ws
     const check = (): void => {
       if (ws.readyState !== ws.OPEN) return
       if (ws.bufferedAmount === 0) listener()
@@ -325,41 +381,10 @@ function coalescingTransport(ws: WebSocket, closeTimeout: number): Transport {
     }
     setTimeout(check, DRAIN_POLL_MS)
   }
-  return {
-    send(frame: Frame) {
-      if (ws.readyState !== ws.OPEN) return
-      if (socket !== undefined && !corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
-      ws.send(frame, typeof frame === 'string' ? TEXT : BINARY)
-      // net.Socket counts corks; the extra uncork the tick makes later is harmless.
-      if (corked && ws.bufferedAmount >= CORK_FLUSH_BYTES) uncork()
-    },
-    close(code: number, reason: string) {
-      ws.close(code, reason)
-      // The close frame waits behind whatever is buffered; a peer that does not read (a slow
-      // consumer) would hold that memory for ws's own 30 s closing timeout.
-      setTimeout(() => ws.terminate(), closeTimeout).unref()
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount
-    },
-    pause() {
-      ws.pause()
-    },
-    resume() {
-      ws.resume()
-    },
-    onceDrained(listener: () => void) {
-      if (corked) uncork()
-      // 'drain' fires only after a write was refused (needDrain); a buffer below the socket's
-      // own 16 KiB mark never refuses one, so then poll, and only while someone waits.
-      if (drainable?.writableNeedDrain === true) drainable.once('drain', listener)
-      else poll(listener)
-    },
-  }
+}
+
+function uncorkTransport(transport: CoalescingTransport): void {
+  transport.uncork()
 }
 
 function refusalOf(error: unknown): [number, string] {
