@@ -1,0 +1,87 @@
+/**
+ * The client's checks on the newer server messages (docs/protocol.md §14 `lag`, §15 `item`):
+ * a malformed one closes the connection with 4400 (the server broke the protocol, §3); a
+ * well-formed one for something the client no longer waits on is ignored and counted.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import { CloseCode, router, stream, topic, type Encoding } from '@patchbay/core'
+import { createClient, type Client } from '@patchbay/client'
+import { startRawServer, type RawServer } from './raw-server.js'
+
+const api = router({
+  numbers: stream({ output: z.number() }),
+  feed: topic({ message: z.number() }),
+})
+
+let server: RawServer | undefined
+const clients: Client<typeof api>[] = []
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+  await Promise.all(clients.splice(0).map((client) => client.close()))
+})
+
+function connect(url: string, encoding: Encoding): Client<typeof api> {
+  const client = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+  clients.push(client)
+  return client
+}
+
+describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding) => {
+  it.each<[string, Record<string, unknown>]>([
+    ['an item without a valid id', { t: 'item', id: 'one', data: 1 }],
+    ['a lag without a channel', { t: 'lag', seq: 3, missed: 2 }],
+    ['a lag whose missed is not a positive integer', { t: 'lag', ch: 'feed', seq: 3, missed: 0 }],
+    ['a lag whose seq is fractional', { t: 'lag', ch: 'feed', seq: 1.5, missed: 1 }],
+  ])('closes with 4400 on %s', async (_name, frame) => {
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    const states: { state: string; code?: number }[] = []
+    client.on('state', (event) => states.push(event))
+    await client.connect()
+    const socket = await server.nextSocket()
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+    server.send(socket, frame)
+    expect(await closed).toBe(CloseCode.BAD_REQUEST)
+    await expect.poll(() => states.at(-1)?.state).toBe('closed')
+  })
+
+  it('ignores, and counts, an item or a lag for something it does not listen to', async () => {
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    await client.connect()
+    const socket = await server.nextSocket()
+    server.send(socket, { t: 'item', id: 99, data: 1 })
+    server.send(socket, { t: 'lag', ch: 'nobody', seq: 4, missed: 4 })
+    // Still open and working: a stream started now gets its items.
+    const numbers = client.numbers(undefined, { credit: 2 })
+    const start = await server.nextMessage(socket)
+    expect(start).toMatchObject({ t: 'stream', path: 'numbers', credit: 2 })
+    server.send(socket, { t: 'item', id: start.id, data: 7 })
+    expect((await numbers.next()).value).toBe(7)
+    expect(client.state).toBe('open')
+    expect(client.stats.lateReplies).toBe(1)
+  })
+
+  it('hands a lag to the subscription’s onLag and continues after it', async () => {
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    const seen: number[] = []
+    const lags: unknown[] = []
+    const off = client.feed.subscribe((n) => seen.push(n), { onLag: (lag) => lags.push(lag) })
+    const socket = await server.nextSocket()
+    const sub = await server.nextMessage(socket)
+    server.send(socket, { t: 'result', id: sub.id, output: { ch: 'feed', seq: 0, epoch: 'e.1' } })
+    await off.ready
+    server.send(socket, { t: 'event', ch: 'feed', seq: 1, data: 10 })
+    server.send(socket, { t: 'lag', ch: 'feed', seq: 5, missed: 4 })
+    server.send(socket, { t: 'event', ch: 'feed', seq: 6, data: 60 })
+    // An event the lag already covered is older than where the subscription is: dropped.
+    server.send(socket, { t: 'event', ch: 'feed', seq: 4, data: 40 })
+    server.send(socket, { t: 'event', ch: 'feed', seq: 7, data: 70 })
+    await expect.poll(() => seen).toEqual([10, 60, 70])
+    expect(lags).toEqual([{ missed: 4, seq: 5 }])
+  })
+})
