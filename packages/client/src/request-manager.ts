@@ -6,6 +6,7 @@
 import { nanoid } from 'nanoid'
 import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
+import { PendingTable } from './pending-table.js'
 
 /** Options of one call. */
 export interface CallOptions {
@@ -77,7 +78,7 @@ class Pending implements Deadline {
 export class RequestManager {
   readonly stats: ClientStats = { lateReplies: 0, retried: 0 }
   private nextId = 1
-  private readonly pending = new Map<RequestId, Pending>()
+  private readonly pending = new PendingTable<Pending>()
   /** Requests waiting for the socket to open or to drain, in call order. */
   private queued: Pending[] = []
   private readonly deadlines = new DeadlineHeap<Pending>((call) => this.expire(call))
@@ -135,7 +136,7 @@ export class RequestManager {
     const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
     const call = new Pending(id, kind, path, input, data, key, onItem, onResult)
     call.signal = signal
-    this.pending.set(id, call)
+    this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
       call.deadline = Date.now() + timeout
@@ -190,7 +191,7 @@ export class RequestManager {
 
   /** Fails every call, sent or queued, with `code`. */
   failAll(code: string, message: string): void {
-    const calls = [...this.pending.values()]
+    const calls = this.pending.values()
     this.queued = []
     for (const call of calls) {
       this.settle(call)
@@ -205,7 +206,7 @@ export class RequestManager {
    */
   failSent(code: string, message: string): void {
     const retried: Pending[] = []
-    for (const call of [...this.pending.values()]) {
+    for (const call of this.pending.values()) {
       if (!call.sent) continue
       if (call.key !== undefined) {
         call.sent = false
@@ -258,7 +259,7 @@ export class RequestManager {
       const index = this.queued.indexOf(call)
       if (index !== -1) this.queued.splice(index, 1)
     }
-    this.pending.delete(call.id)
+    this.pending.delete(call)
     this.deadlines.remove(call)
     if (call.onAbort !== undefined) {
       call.signal?.removeEventListener('abort', call.onAbort)
