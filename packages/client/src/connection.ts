@@ -8,6 +8,7 @@ import {
   authSubprotocol,
   codecForSubprotocol,
   parseServerMessage,
+  ProtocolViolation,
   subprotocolOf,
   truncateCloseReason,
   type ClientMessage,
@@ -181,15 +182,15 @@ export class Connection {
       return
     }
     const parsed = parseServerMessage(decoded, this.options)
-    if (parsed.kind !== 'message') {
-      this.close(CloseCode.BAD_REQUEST, parsed.kind === 'violation' ? parsed.reason : 'invalid message')
+    if (parsed instanceof ProtocolViolation) {
+      this.close(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
-    if (parsed.message.t === 'ping') {
+    if (parsed.t === 'ping') {
       this.send({ t: 'pong' })
       return
     }
-    this.events.message(parsed.message)
+    this.events.message(parsed)
   }
 
   private handleClose(code: number, reason: string): void {

@@ -47,6 +47,11 @@ interface WireSubscription {
   readonly path: string
   readonly params: unknown
   readonly listeners: Set<TopicListener<unknown>>
+  /**
+   * The listeners as an array, replaced (never changed) when one comes or goes: a delivery
+   * iterates a stable snapshot without copying the Set for every event.
+   */
+  snapshot: readonly TopicListener<unknown>[]
   readonly ready: Promise<void>
   id: RequestId
   channel: string | undefined
@@ -95,6 +100,7 @@ export class Subscriptions {
     if (wire === undefined) wire = this.open(key, path, params)
     const subscription = wire
     subscription.listeners.add(listener)
+    subscription.snapshot = [...subscription.listeners]
     if (onEnd !== undefined) subscription.onEnd.add(onEnd)
     if (onLag !== undefined) subscription.onLag.add(onLag)
     let removed = false
@@ -102,6 +108,7 @@ export class Subscriptions {
       if (removed) return
       removed = true
       subscription.listeners.delete(listener)
+      subscription.snapshot = [...subscription.listeners]
       if (onEnd !== undefined) subscription.onEnd.delete(onEnd)
       if (onLag !== undefined) subscription.onLag.delete(onLag)
       if (subscription.listeners.size === 0) this.close(subscription)
@@ -119,7 +126,8 @@ export class Subscriptions {
       // A gap: the server conflated or dropped messages for this slow connection (§14).
       if (event.seq > subscription.lastSeq + 1) this.lagged(subscription, event.seq - subscription.lastSeq - 1, event.seq - 1)
       subscription.lastSeq = event.seq
-      for (const listener of [...subscription.listeners]) listener(event.data, { seq: event.seq })
+      const meta: EventMeta = { seq: event.seq }
+      for (const listener of subscription.snapshot) listener(event.data, meta)
     }
   }
 
@@ -230,6 +238,7 @@ export class Subscriptions {
       path,
       params,
       listeners: new Set(),
+      snapshot: [],
       ready: request.promise.then(() => {}),
       id: request.id,
       channel: undefined,

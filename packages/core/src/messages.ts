@@ -299,45 +299,58 @@ function parseWireError(value: unknown, maxDepth: number): WireError | undefined
   return error
 }
 
-/** Turns a decoded frame from a server into a message (client side). */
-export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'maxDepth'>): ParseResult<ServerMessage> {
-  if (!isObject(data)) return violation('message is not an object')
+/** What {@link parseServerMessage} returns for a frame that breaks the protocol (close 4400). */
+export class ProtocolViolation {
+  constructor(readonly reason: string) {}
+}
+
+const PING: PingMessage = Object.freeze({ t: 'ping' }) as PingMessage
+const PONG: PongMessage = Object.freeze({ t: 'pong' }) as PongMessage
+
+/**
+ * Turns a decoded frame from a server into a message (client side), or a violation. Checked
+ * in place: a valid result, event, item or lag is the decoded object itself, not a copy
+ * (fields a message does not define stay on it, unread), since this runs for every event
+ * on every client.
+ */
+export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'maxDepth'>): ServerMessage | ProtocolViolation {
+  if (!isObject(data)) return new ProtocolViolation('message is not an object')
   switch (data.t) {
     case MessageType.RESULT: {
-      if (!isRequestId(data.id)) return violation('result id is not a non-negative safe integer')
+      if (!isRequestId(data.id)) return new ProtocolViolation('result id is not a non-negative safe integer')
       const problem = findNonPlainData(data.output, limits.maxDepth, 1)
-      if (problem !== undefined) return violation(`output refused: ${problem}`)
-      return { kind: 'message', message: { t: 'result', id: data.id, output: data.output } }
+      if (problem !== undefined) return new ProtocolViolation(`output refused: ${problem}`)
+      return data as unknown as ResultMessage
     }
     case MessageType.EVENT: {
-      if (typeof data.ch !== 'string') return violation('event without a channel')
-      if (typeof data.seq !== 'number' || !Number.isSafeInteger(data.seq) || data.seq < 1) return violation('event seq is not a positive safe integer')
+      if (typeof data.ch !== 'string') return new ProtocolViolation('event without a channel')
+      if (!isCount(data.seq)) return new ProtocolViolation('event seq is not a positive safe integer')
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
-      if (problem !== undefined) return violation(`event data refused: ${problem}`)
-      return { kind: 'message', message: { t: 'event', ch: data.ch, seq: data.seq, data: data.data } }
+      if (problem !== undefined) return new ProtocolViolation(`event data refused: ${problem}`)
+      return data as unknown as EventMessage
     }
     case MessageType.ITEM: {
-      if (!isRequestId(data.id)) return violation('item id is not a non-negative safe integer')
+      if (!isRequestId(data.id)) return new ProtocolViolation('item id is not a non-negative safe integer')
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
-      if (problem !== undefined) return violation(`item data refused: ${problem}`)
-      return { kind: 'message', message: { t: 'item', id: data.id, data: data.data } }
+      if (problem !== undefined) return new ProtocolViolation(`item data refused: ${problem}`)
+      return data as unknown as ItemMessage
     }
     case MessageType.LAG: {
-      if (typeof data.ch !== 'string') return violation('lag without a channel')
-      if (!isCount(data.seq) || !isCount(data.missed)) return violation('lag seq and missed must be positive safe integers')
-      return { kind: 'message', message: { t: 'lag', ch: data.ch, seq: data.seq, missed: data.missed } }
+      if (typeof data.ch !== 'string') return new ProtocolViolation('lag without a channel')
+      if (!isCount(data.seq) || !isCount(data.missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
+      return data as unknown as LagMessage
     }
     case MessageType.ERROR: {
-      if (!isRequestId(data.id)) return violation('error id is not a non-negative safe integer')
+      if (!isRequestId(data.id)) return new ProtocolViolation('error id is not a non-negative safe integer')
       const error = parseWireError(data.error, limits.maxDepth)
-      if (error === undefined) return violation('error message without a valid error')
-      return { kind: 'message', message: { t: 'error', id: data.id, error } }
+      if (error === undefined) return new ProtocolViolation('error message without a valid error')
+      return { t: 'error', id: data.id, error }
     }
     case MessageType.PING:
-      return { kind: 'message', message: { t: 'ping' } }
+      return PING
     case MessageType.PONG:
-      return { kind: 'message', message: { t: 'pong' } }
+      return PONG
     default:
-      return violation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
+      return new ProtocolViolation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
   }
 }
