@@ -149,6 +149,9 @@ describe('lazy', () => {
     const url = await start()
     const lazy = client(url, 'ada:60000', { lazy: true })
     expect(lazy.state).toBe('idle')
+    // Nothing waits to be sent: drained() answers at once, without connecting.
+    await lazy.drained()
+    expect(lazy.state).toBe('idle')
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(server.connectionCount).toBe(0)
     expect(seenTokens).toEqual([])

@@ -245,7 +245,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     },
     drained(): Promise<void> {
       if (isClosed()) return Promise.reject(closedError())
-      if (state === 'open' && manager.queuedCount === 0 && canSend()) return Promise.resolve()
+      // Nothing waits and the socket has room (an idle lazy client has neither queue nor socket).
+      if ((state === 'open' || state === 'idle') && manager.queuedCount === 0 && canSend()) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         drainWaiters.push({ resolve, reject })
         if (state === 'open') watchDrain()
