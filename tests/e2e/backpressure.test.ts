@@ -19,6 +19,7 @@ const api = router({
     latest: topic({ message: Item, backpressure: 'latest' }),
     drop: topic({ message: Item, backpressure: 'drop' }),
     close: topic({ message: Item, backpressure: 'close' }),
+    cursor: topic({ params: z.object({ id: z.number().int() }), message: Item, backpressure: 'latest' }),
   },
   blob: procedure({ input: z.object({ size: z.number().int() }), output: z.string() }),
   add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }),
@@ -214,6 +215,27 @@ describe('latest policy', () => {
     expect(events.at(-1)).toMatchObject({ seq: 600, data: { n: 600 } })
     expect(events.length).toBeLessThan(600)
     expect(events.length + server.stats.dropped).toBe(600)
+  })
+})
+
+describe('latest policy and the hard limit', () => {
+  it('counts the events it holds toward the hard limit: many channels held past it close with 4507', async () => {
+    const url = await start()
+    const raw = await connectRaw(url, 'json')
+    raws.push(raw)
+    for (let id = 1; id <= 100; id++) raw.send({ t: 'sub', id, path: 'feed.cursor', params: { id } })
+    await raw.take(100)
+    raw.ws.pause()
+    const pad = 'p'.repeat(16 * KiB)
+    // Round after round over 100 channels: once the socket is congested, each channel holds
+    // its newest 16 KiB event, 1.6 MB in all, past the 1 MiB hard limit.
+    for (let round = 0; round < 60 && server.stats.slowConsumers === 0; round++) {
+      for (let id = 1; id <= 100; id++) server.publish(api.feed.cursor, { id }, { n: round, pad })
+      await yieldToIo()
+    }
+    expect(server.stats.slowConsumers).toBe(1)
+    raw.ws.resume()
+    expect((await raw.closed).code).toBe(CloseCode.SLOW_CONSUMER)
   })
 })
 

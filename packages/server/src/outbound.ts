@@ -80,6 +80,8 @@ export class Outbound {
   private closed = false
   /** `latest` topics: the newest event held per channel while congested. */
   private held: Map<string, Frame> | undefined
+  /** Bytes of the held events: they count toward the hard limit like buffered ones. */
+  private heldBytes = 0
   /** `drop` topics: what was dropped per channel, for the lag notice. */
   private dropped: Map<string, { seq: number; missed: number }> | undefined
   private drainWaiters: (() => void)[] | undefined
@@ -106,7 +108,7 @@ export class Outbound {
 
   /** `send` with the buffered amount already read: one read of it per frame on the hot path. */
   private sendMeasured(frame: Frame, buffered: number): boolean {
-    const after = buffered + byteLength(frame)
+    const after = buffered + this.heldBytes + byteLength(frame)
     if (after > this.limits.maxBuffered) {
       this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
       return false
@@ -132,7 +134,12 @@ export class Outbound {
         return
       }
       // Room again before the drain callback ran: the held event is older than this one.
-      if (this.held?.delete(channel) === true) this.stats.dropped++
+      const stale = this.held?.get(channel)
+      if (stale !== undefined) {
+        this.held?.delete(channel)
+        this.heldBytes -= byteLength(stale)
+        this.stats.dropped++
+      }
       this.sendLag(channel)
       this.send(frame)
       return
@@ -144,12 +151,23 @@ export class Outbound {
       case 'close':
         this.fail(`Subscriber of "${channel}" passed the high-water mark`)
         return
-      case 'latest':
+      case 'latest': {
         this.held ??= new Map()
-        if (this.held.has(channel)) this.stats.dropped++
+        const replaced = this.held.get(channel)
+        const size = byteLength(frame)
+        if (buffered + this.heldBytes - (replaced === undefined ? 0 : byteLength(replaced)) + size > this.limits.maxBuffered) {
+          this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
+          return
+        }
+        if (replaced !== undefined) {
+          this.heldBytes -= byteLength(replaced)
+          this.stats.dropped++
+        }
         this.held.set(channel, frame)
+        this.heldBytes += size
         this.armDrain()
         return
+      }
       case 'drop': {
         this.dropped ??= new Map()
         const entry = this.dropped.get(channel)
@@ -176,6 +194,7 @@ export class Outbound {
   close(): void {
     this.closed = true
     this.held = undefined
+    this.heldBytes = 0
     this.dropped = undefined
     this.drainWaiters = undefined
   }
@@ -205,6 +224,7 @@ export class Outbound {
     if (this.held !== undefined) {
       const held = [...this.held.values()]
       this.held.clear()
+      this.heldBytes = 0
       for (const frame of held) this.send(frame)
     }
     if (this.dropped !== undefined) for (const channel of [...this.dropped.keys()]) this.sendLag(channel)
