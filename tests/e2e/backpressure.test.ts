@@ -66,7 +66,7 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /** Publishes `count` items of `size` bytes, letting I/O run every `batch` so sockets move. */
-async function publish(path: keyof typeof api.feed, count: number, size: number, batch = 8): Promise<void> {
+async function publish(path: Exclude<keyof typeof api.feed, 'cursor'>, count: number, size: number, batch = 8): Promise<void> {
   const pad = 'p'.repeat(size)
   for (let n = 1; n <= count; n++) {
     server.publish(api.feed[path], undefined, { n, pad })
@@ -76,7 +76,7 @@ async function publish(path: keyof typeof api.feed, count: number, size: number,
 }
 
 /** Resolves when `client` has received `count` messages on `path`, with their seqs and lags. */
-function collect(subscriber: Client<typeof api>, path: keyof typeof api.feed, count: number) {
+function collect(subscriber: Client<typeof api>, path: Exclude<keyof typeof api.feed, 'cursor'>, count: number) {
   const items: number[] = []
   const lags: LagEvent[] = []
   let resolve!: () => void
