@@ -169,6 +169,10 @@ describe('lazy', () => {
     await never.close()
     expect(never.state).toBe('closed')
     await expect(never.whoami()).rejects.toMatchObject({ code: ErrorCode.CONNECTION_FAILED })
+    // Loops over a closed client fail at once rather than wait for a connection forever.
+    await expect(never.news.iterate().next()).rejects.toMatchObject({ code: ErrorCode.CONNECTION_FAILED })
+    expect(() => never.news.subscribe(() => {})).not.toThrow()
+    await expect(never.news.subscribe(() => {}).ready).rejects.toMatchObject({ code: ErrorCode.CONNECTION_FAILED })
     expect(seenTokens).toHaveLength(1)
   })
 })

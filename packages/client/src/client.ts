@@ -13,6 +13,16 @@ import { openStream, type StreamOptions } from './stream.js'
 import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
 import type { Client, ClientState, StateEvent } from './types.js'
 
+/** An iterator whose first `next()` rejects with `failure` (a loop over a closed client). */
+function failingIterator(failure: unknown): AsyncIterableIterator<unknown> {
+  const iterator: AsyncIterableIterator<unknown> = {
+    next: () => Promise.reject(failure),
+    return: () => Promise.resolve({ value: undefined, done: true }),
+    [Symbol.asyncIterator]: () => iterator,
+  }
+  return iterator
+}
+
 /** How often a full socket is checked for room while requests or drained() wait. */
 const DRAIN_POLL_MS = 10
 
@@ -207,19 +217,13 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       return subscriptions.add(path, params, listener, undefined, subscribeOptions?.onLag)
     },
     stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
-      if (isClosed()) {
-        const failure = closedError()
-        const iterator: AsyncIterableIterator<unknown> = {
-          next: () => Promise.reject(failure),
-          return: () => Promise.resolve({ value: undefined, done: true }),
-          [Symbol.asyncIterator]: () => iterator,
-        }
-        return iterator
-      }
+      if (isClosed()) return failingIterator(closedError())
       ensureStarted()
       return openStream(streamHost, path, input, streamOptions)
     },
     iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
+      // A closed client would queue the subscription forever: the loop fails at once instead.
+      if (isClosed()) return failingIterator(closedError())
       ensureStarted()
       return iterateTopic(subscriptions, path, params, iterateOptions)
     },
