@@ -64,8 +64,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   const pollDrain = (): void => {
     drainPoll = undefined
     if (state !== 'open') return // the next open flushes; finish() settles the waiters
-    const empty = canSend() && manager.flush()
-    if (empty && canSend()) {
+    // flush sends while the socket has room; true once nothing is left waiting.
+    if (manager.flush() && canSend()) {
       const waiters = drainWaiters
       drainWaiters = []
       for (const waiter of waiters) waiter.resolve()

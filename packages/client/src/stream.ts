@@ -58,15 +58,28 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
   const onUserAbort = (): void => finish()
   userSignal?.addEventListener('abort', onUserAbort, { once: true })
 
-  const finish = (): void => {
-    if (ended) return
+  /**
+   * The one way the loop ends: a waiting `next()` gets the end (or `error`); items already
+   * here are still delivered unless the consumer itself stopped.
+   */
+  const end = (error?: unknown): void => {
     ended = true
     userSignal?.removeEventListener('abort', onUserAbort)
+    failure = error
+    const pending = waiting
+    waiting = undefined
+    if (pending === undefined) return
+    if (error === undefined) pending.resolve({ value: undefined, done: true })
+    else pending.reject(error)
+  }
+
+  /** The consumer stopped (break, return, abort): cancel on the wire and drop what is here. */
+  const finish = (): void => {
+    if (ended) return
+    items.length = 0
+    end()
     // Aborting our own signal makes the request manager send `cancel` (if it was sent).
     stop.abort()
-    items.length = 0
-    waiting?.resolve({ value: undefined, done: true })
-    waiting = undefined
   }
 
   const onItem = (data: unknown): void => {
@@ -102,14 +115,8 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
     const data = { credit: window, received: restart ? received : undefined }
     request = host.requests.request('stream', path, input, data, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
     request.promise.then(
-      () => {
-        // The server ended it: items already here are still delivered, then the loop ends.
-        if (ended) return
-        ended = true
-        userSignal?.removeEventListener('abort', onUserAbort)
-        waiting?.resolve({ value: undefined, done: true })
-        waiting = undefined
-      },
+      // The server ended it: items already here are still delivered, then the loop ends.
+      () => ended || end(),
       (error: unknown) => {
         if (ended) return
         const code = error instanceof PatchbayError ? error.code : undefined
@@ -118,15 +125,7 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
           begin(true)
           return
         }
-        ended = true
-        userSignal?.removeEventListener('abort', onUserAbort)
-        failure = code === ErrorCode.CANCELLED ? undefined : error
-        if (waiting !== undefined) {
-          const pending = waiting
-          waiting = undefined
-          if (failure === undefined) pending.resolve({ value: undefined, done: true })
-          else pending.reject(failure)
-        }
+        end(code === ErrorCode.CANCELLED ? undefined : error)
       },
     )
   }

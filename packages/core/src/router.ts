@@ -58,13 +58,14 @@ export function procedure<O extends Schema>(options: { output: O; idempotent?: b
 /** Defines a procedure from its input and output schemas. */
 export function procedure<I extends Schema, O extends Schema>(options: { input: I; output: O; idempotent?: boolean }): Procedure<I, O>
 export function procedure(options: ProcedureOptions<Schema | undefined, Schema>): AnyProcedure {
-  if (options.input !== undefined && !isSchema(options.input)) {
-    throw new TypeError('procedure input must be a Standard Schema (for example a zod schema)')
-  }
-  if (!isSchema(options.output)) {
-    throw new TypeError('procedure output must be a Standard Schema (for example a zod schema)')
-  }
+  checkSchemas('procedure', options)
   return Object.freeze({ kind: 'procedure', input: options.input, output: options.output, idempotent: options.idempotent === true })
+}
+
+/** Throws unless `input` (optional) and `output` are Standard Schemas. */
+function checkSchemas(kind: 'procedure' | 'stream', options: ProcedureOptions<Schema | undefined, Schema>): void {
+  if (options.input !== undefined && !isSchema(options.input)) throw new TypeError(`${kind} input must be a Standard Schema (for example a zod schema)`)
+  if (!isSchema(options.output)) throw new TypeError(`${kind} output must be a Standard Schema (for example a zod schema)`)
 }
 
 /** Defines a stream that takes no input. */
@@ -72,10 +73,7 @@ export function stream<O extends Schema>(options: { output: O }): Stream<undefin
 /** Defines a stream from its input schema and the schema of one item. */
 export function stream<I extends Schema, O extends Schema>(options: { input: I; output: O }): Stream<I, O>
 export function stream(options: ProcedureOptions<Schema | undefined, Schema>): AnyStream {
-  if (options.input !== undefined && !isSchema(options.input)) {
-    throw new TypeError('stream input must be a Standard Schema (for example a zod schema)')
-  }
-  if (!isSchema(options.output)) throw new TypeError('stream output must be a Standard Schema (for example a zod schema)')
+  checkSchemas('stream', options)
   return Object.freeze({ kind: 'stream', input: options.input, output: options.output })
 }
 
@@ -133,19 +131,23 @@ export function isBackpressurePolicy(value: unknown): value is BackpressurePolic
   return typeof value === 'string' && POLICIES.has(value)
 }
 
+function hasKind(value: unknown, kind: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === kind
+}
+
 /** True for a topic definition. */
 export function isTopic(value: unknown): value is AnyTopic {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'topic'
+  return hasKind(value, 'topic')
 }
 
 /** True for a stream definition. */
 export function isStream(value: unknown): value is AnyStream {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'stream'
+  return hasKind(value, 'stream')
 }
 
 /** True for a procedure definition. */
 export function isProcedure(value: unknown): value is AnyProcedure {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'procedure'
+  return hasKind(value, 'procedure')
 }
 
 /**
@@ -239,36 +241,33 @@ export function flatRouter(def: RouterDef): FlatRouter {
   return flat
 }
 
+/** What a caller passes for an optional schema `S` (undefined without one). */
+type InputOf<S> = S extends Schema ? InferSchemaInput<S> : undefined
+/** What a handler sees for an optional schema `S`: its parsed output (undefined without one). */
+type ParsedOf<S> = S extends Schema ? InferSchemaOutput<S> : undefined
+
 /** The type a caller passes to procedure `P`. */
-export type InferProcedureInput<P> = P extends Procedure<infer I, Schema>
-  ? I extends Schema
-    ? InferSchemaInput<I>
-    : undefined
-  : never
+export type InferProcedureInput<P> = P extends Procedure<infer I, Schema> ? InputOf<I> : never
 /** The type a handler of procedure `P` receives. */
-export type InferProcedureParsedInput<P> = P extends Procedure<infer I, Schema>
-  ? I extends Schema
-    ? InferSchemaOutput<I>
-    : undefined
-  : never
+export type InferProcedureParsedInput<P> = P extends Procedure<infer I, Schema> ? ParsedOf<I> : never
 /** The type a handler of `P` returns (the output schema's input). */
 export type InferProcedureHandlerOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaInput<O> : never
 /** The type a caller of `P` receives. */
 export type InferProcedureOutput<P> = P extends Procedure<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
 
 /** The input a caller passes to stream `S`. */
-export type InferStreamInput<S> = S extends Stream<infer I, Schema> ? (I extends Schema ? InferSchemaInput<I> : undefined) : never
+export type InferStreamInput<S> = S extends Stream<infer I, Schema> ? InputOf<I> : never
 /** The input a stream's handler receives. */
-export type InferStreamParsedInput<S> = S extends Stream<infer I, Schema> ? (I extends Schema ? InferSchemaOutput<I> : undefined) : never
+export type InferStreamParsedInput<S> = S extends Stream<infer I, Schema> ? ParsedOf<I> : never
 /** What the handler of stream `S` yields (the item schema's input). */
 export type InferStreamHandlerItem<S> = S extends Stream<Schema | undefined, infer O> ? InferSchemaInput<O> : never
 /** What a consumer of stream `S` receives per item. */
 export type InferStreamItem<S> = S extends Stream<Schema | undefined, infer O> ? InferSchemaOutput<O> : never
 
 /** The params a subscriber or publisher passes for topic `T` (undefined without params). */
-export type InferTopicParams<T> = T extends Topic<infer P, Schema> ? (P extends Schema ? InferSchemaInput<P> : undefined) : never
+export type InferTopicParams<T> = T extends Topic<infer P, Schema> ? InputOf<P> : never
 /** The params an `authorize` hook sees (the schema's output). */
-export type InferTopicParsedParams<T> = T extends Topic<infer P, Schema> ? (P extends Schema ? InferSchemaOutput<P> : undefined) : never
+export type InferTopicParsedParams<T> = T extends Topic<infer P, Schema> ? ParsedOf<P> : never
 /** What a publisher passes for topic `T`. */
 export type InferTopicMessageInput<T> = T extends Topic<Schema | undefined, infer M> ? InferSchemaInput<M> : never
 /** What a subscriber of topic `T` receives. */
@@ -276,21 +275,17 @@ export type InferTopicMessage<T> = T extends Topic<Schema | undefined, infer M> 
 
 /** The inputs of every procedure and stream of a router, as a tree of the same shape. */
 export type inferRouterInputs<R extends RouterDef> = {
-  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure
-    ? InferProcedureInput<R[K]>
-    : R[K] extends AnyStream
-      ? InferStreamInput<R[K]>
-      : R[K] extends RouterDef
-        ? inferRouterInputs<R[K]>
-        : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure | AnyStream
+    ? InputOf<R[K]['input']>
+    : R[K] extends RouterDef
+      ? inferRouterInputs<R[K]>
+      : never
 }
 /** The outputs of every procedure (for a stream: one item) of a router, as a tree of the same shape. */
 export type inferRouterOutputs<R extends RouterDef> = {
-  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure
-    ? InferProcedureOutput<R[K]>
-    : R[K] extends AnyStream
-      ? InferStreamItem<R[K]>
-      : R[K] extends RouterDef
-        ? inferRouterOutputs<R[K]>
-        : never
+  [K in keyof R as R[K] extends AnyTopic ? never : K]: R[K] extends AnyProcedure | AnyStream
+    ? InferSchemaOutput<R[K]['output']>
+    : R[K] extends RouterDef
+      ? inferRouterOutputs<R[K]>
+      : never
 }

@@ -148,38 +148,16 @@ export class Session implements Subscriber, StreamHost {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
-    // Credit for a running stream is flow control the server asked for (one per half window of
-    // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
-    const exempt = parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)
-    if (this.bucket !== undefined && !exempt) {
-      const verdict = this.bucket.take(Date.now())
-      if (verdict === 'flood') {
-        this.config.stats.rateLimited++
-        this.violate(CloseCode.TOO_MANY_REQUESTS, 'Message rate limit exceeded')
-        return
-      }
-      if (verdict === 'limited') {
-        this.config.stats.rateLimited++
-        // A request gets an answer it can act on; control messages go through (dropping a
-        // cancel or an unsub would leave work running), but they deepen the debt.
-        if (parsed.kind === 'reject' || REQUESTS.has(parsed.message.t)) {
-          const id = parsed.kind === 'reject' ? parsed.id : (parsed.message as { id: RequestId }).id
-          if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
-          this.reply(id, { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'Too many messages; slow down' } })
-          return
-        }
-      }
-    }
+    if (this.bucket !== undefined && this.overRate(parsed)) return
     if (parsed.kind === 'reject') {
-      if (this.inFlight.has(parsed.id)) return this.duplicate(parsed.id)
+      if (this.isLive(parsed.id)) return this.duplicate(parsed.id)
       this.reply(parsed.id, { ok: false, error: parsed.error })
       return
     }
     const message = parsed.message
     switch (message.t) {
       case 'call':
-        if (message.key === undefined) this.call(message.id, message.path, message.input)
-        else this.keyedCall(message.id, message.path, message.input, message.key)
+        this.call(message.id, message.path, message.input, message.key)
         return
       case 'cancel': {
         const call = this.inFlight.get(message.id)
@@ -222,6 +200,30 @@ export class Session implements Subscriber, StreamHost {
     }
   }
 
+  /**
+   * Takes the message's token from the rate limit (§9.1); true when that answered or closed the
+   * connection, so the message goes no further.
+   */
+  private overRate(parsed: Exclude<ReturnType<typeof parseClientMessage>, { kind: 'violation' }>): boolean {
+    // Credit for a running stream is flow control the server asked for (one per half window of
+    // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
+    if (parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)) return false
+    const verdict = (this.bucket as TokenBucket).take(Date.now())
+    if (verdict === 'ok') return false
+    this.config.stats.rateLimited++
+    if (verdict === 'flood') {
+      this.violate(CloseCode.TOO_MANY_REQUESTS, 'Message rate limit exceeded')
+      return true
+    }
+    // A request gets an answer it can act on; control messages go through (dropping a cancel
+    // or an unsub would leave work running), but they deepen the debt.
+    if (parsed.kind === 'message' && !REQUESTS.has(parsed.message.t)) return false
+    const id = parsed.kind === 'reject' ? parsed.id : (parsed.message as { id: RequestId }).id
+    if (this.isLive(id)) this.duplicate(id)
+    else this.reply(id, { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'Too many messages; slow down' } })
+    return true
+  }
+
   /** Delivers a topic event (its frame shared by every subscriber of this codec). */
   deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
     if (!this.closed) this.outbound.deliver(frame, channel, seq, delivery)
@@ -233,14 +235,10 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private stream(id: RequestId, path: string, input: unknown, credit: number, received: number | undefined): void {
-    if (this.inFlight.has(id) || this.streams.has(id)) return this.duplicate(id)
+    if (!this.admit(id)) return
     const route = this.config.streams.get(path)
     if (route === undefined) {
       this.reply(id, { ok: false, error: { code: ErrorCode.NOT_FOUND, message: `No stream at "${path}"` } })
-      return
-    }
-    if (this.inFlight.size + this.streams.size >= this.config.limits.maxInFlight) {
-      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` } })
       return
     }
     const run: StreamRun = new StreamRun(this.config, route, id, credit, this, { path, connectionId: this.info.id }, () => {
@@ -343,9 +341,14 @@ export class Session implements Subscriber, StreamHost {
     this.handleClose()
   }
 
-  /** Checks a new call's id and the in-flight limit; false when it was answered (or closed). */
+  /** True while a call or stream of this connection holds `id` (§4.1). */
+  private isLive(id: RequestId): boolean {
+    return this.inFlight.has(id) || this.streams.has(id)
+  }
+
+  /** Checks a new call's or stream's id and the in-flight limit; false when it was answered (or closed). */
   private admit(id: RequestId): boolean {
-    if (this.inFlight.has(id) || this.streams.has(id)) {
+    if (this.isLive(id)) {
       this.duplicate(id)
       return false
     }
@@ -359,74 +362,43 @@ export class Session implements Subscriber, StreamHost {
     return true
   }
 
-  /** A call with an idempotency key: it runs once per (path, key) in the dedupe window (§4.2). */
-  private keyedCall(id: RequestId, path: string, input: unknown, key: string): void {
+  /**
+   * Runs a call. With an idempotency key it runs once per (path, key) in the dedupe window
+   * (§4.2): a retry gets the remembered outcome, or joins the run still going, and a keyed
+   * call is not aborted when its connection drops (the retry may join it).
+   */
+  private call(id: RequestId, path: string, input: unknown, key: string | undefined): void {
     if (!this.admit(id)) return
-    const claim = this.config.dedupe.claim(path, key)
-    if (claim.kind === 'done') {
+    const claim = key === undefined ? undefined : this.config.dedupe.claim(path, key)
+    if (claim?.kind === 'done') {
       this.reply(id, claim.outcome)
       return
     }
     const signal = new CallSignal()
-    this.inFlight.set(id, signal)
-    if (this.keyed === NO_KEYS) this.keyed = new Set()
-    this.keyed.add(id)
-    const settle = (outcome: Outcome): void => {
-      if (this.inFlight.get(id) !== signal) return
-      this.forget(id)
-      this.reply(id, outcome)
-    }
-    if (claim.kind === 'running') {
-      void claim.outcome.then(settle)
-      return
-    }
-    let outcome: Outcome | Promise<Outcome>
-    try {
-      outcome = dispatch(this.config, path, input, this.ctx, this.info, signal)
-    } catch (error) {
-      outcome = { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } }
-      this.config.onError?.(error, { path, connectionId: this.info.id })
-    }
+    const outcome = claim?.kind === 'running' ? claim.outcome : dispatch(this.config, path, input, this.ctx, this.info, signal)
+    const remember = claim?.kind === 'run' ? claim.finish : undefined
     if (!(outcome instanceof Promise)) {
-      claim.finish(outcome)
-      settle(outcome)
-      return
-    }
-    outcome.then(
-      (settled) => {
-        claim.finish(settled)
-        settle(settled)
-      },
-      (error: unknown) => {
-        const failed: Outcome = { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } }
-        claim.finish(failed)
-        settle(failed)
-        this.config.onError?.(error, { path, connectionId: this.info.id })
-      },
-    )
-  }
-
-  private call(id: RequestId, path: string, input: unknown): void {
-    if (!this.admit(id)) return
-    const signal = new CallSignal()
-    const outcome = dispatch(this.config, path, input, this.ctx, this.info, signal)
-    if (!(outcome instanceof Promise)) {
+      remember?.(outcome)
       this.reply(id, outcome)
       return
     }
     this.inFlight.set(id, signal)
-    outcome.then((settled) => {
+    if (key !== undefined) {
+      if (this.keyed === NO_KEYS) this.keyed = new Set()
+      this.keyed.add(id)
+    }
+    const settle = (settled: Outcome): void => {
+      remember?.(settled)
       // A cancel or a close removed the entry (or replaced it after a cancel freed the id):
       // the client no longer waits for this outcome.
       if (this.inFlight.get(id) !== signal) return
       this.forget(id)
       this.reply(id, settled)
-    }, (error: unknown) => {
+    }
+    outcome.then(settle, (error: unknown) => {
       // dispatch settles every handler failure itself; this is a bug guard, never silent.
-      if (this.inFlight.get(id) !== signal) return
-      this.forget(id)
-      this.reply(id, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
       this.config.onError?.(error, { path, connectionId: this.info.id })
+      settle({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
     })
   }
 
