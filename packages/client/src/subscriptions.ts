@@ -172,8 +172,9 @@ export class Subscriptions {
 
   /**
    * A new connection is open: subscribe again to every suspended subscription, each with a new
-   * id. Its sequence numbers start over from what the server confirms (the server forgets a
-   * channel when its last subscriber leaves). A refusal now ends it with that error.
+   * id, asking to resume after the last seq it saw (§12.1). The server replays what it still
+   * holds, or confirms from its latest seq, and the gap (counted, or not if the epoch changed)
+   * reaches `onLag`. A refusal now ends it with that error.
    */
   resubscribe(): void {
     for (const subscription of this.byKey.values()) {
@@ -197,16 +198,17 @@ export class Subscriptions {
       // Attached synchronously with the result: replayed events follow it in the same chunk.
       const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
       subscription.id = request.id
-      request.promise.then(
-        () => {},
-        (error: unknown) => {
-          if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
-          subscription.ended = true
-          const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
-          for (const onEnd of [...subscription.onEnd]) onEnd(failure)
-        },
-      )
+      request.promise.catch((error: unknown) => this.refused(subscription, error))
     }
+  }
+
+  /** The server refused (or the connection ended) a sub: the subscription ends with `error`. */
+  private refused(subscription: WireSubscription, error: unknown): void {
+    // It leaves the registry so the next subscribe to the same key tries again.
+    if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
+    subscription.ended = true
+    const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
+    for (const onEnd of [...subscription.onEnd]) onEnd(failure)
   }
 
   private attach(subscription: WireSubscription, confirmed: SubscribedOutput): void {
@@ -249,13 +251,7 @@ export class Subscriptions {
       onLag: new Set(),
       ended: false,
     }
-    // A refused subscription leaves the registry so the next subscribe tries again.
-    subscription.ready.catch((error: unknown) => {
-      if (this.byKey.get(key) === subscription) this.byKey.delete(key)
-      subscription.ended = true
-      const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
-      for (const onEnd of [...subscription.onEnd]) onEnd(failure)
-    })
+    subscription.ready.catch((error: unknown) => this.refused(subscription, error))
     this.byKey.set(key, subscription)
     return subscription
   }
