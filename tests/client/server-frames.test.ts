@@ -33,8 +33,11 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
   it.each<[string, Record<string, unknown>]>([
     ['an item without a valid id', { t: 'item', id: 'one', data: 1 }],
     ['a lag without a channel', { t: 'lag', seq: 3, missed: 2 }],
-    ['a lag whose missed is not a positive integer', { t: 'lag', ch: 'feed', seq: 3, missed: 0 }],
-    ['a lag whose seq is fractional', { t: 'lag', ch: 'feed', seq: 1.5, missed: 1 }],
+    ['a lag whose channel is a name, not a number', { t: 'lag', ch: 'feed', seq: 3, missed: 2 }],
+    ['an event whose channel is a name, not a number', { t: 'event', ch: 'feed', seq: 1, data: 1 }],
+    ['an event whose channel is not a positive integer', { t: 'event', ch: 0, seq: 1, data: 1 }],
+    ['a lag whose missed is not a positive integer', { t: 'lag', ch: 1, seq: 3, missed: 0 }],
+    ['a lag whose seq is fractional', { t: 'lag', ch: 1, seq: 1.5, missed: 1 }],
   ])('closes with 4400 on %s', async (_name, frame) => {
     server = await startRawServer(encoding)
     const client = connect(server.url, encoding)
@@ -54,7 +57,7 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     await client.connect()
     const socket = await server.nextSocket()
     server.send(socket, { t: 'item', id: 99, data: 1 })
-    server.send(socket, { t: 'lag', ch: 'nobody', seq: 4, missed: 4 })
+    server.send(socket, { t: 'lag', ch: 999, seq: 4, missed: 4 })
     // Still open and working: a stream started now gets its items.
     const numbers = client.numbers(undefined, { credit: 2 })
     const start = await server.nextMessage(socket)
@@ -73,14 +76,14 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     const off = client.feed.subscribe((n) => seen.push(n), { onLag: (lag) => lags.push(lag) })
     const socket = await server.nextSocket()
     const sub = await server.nextMessage(socket)
-    server.send(socket, { t: 'result', id: sub.id, output: { ch: 'feed', seq: 0, epoch: 'e.1' } })
+    server.send(socket, { t: 'result', id: sub.id, output: { ch: 1, seq: 0, epoch: 'e.1' } })
     await off.ready
-    server.send(socket, { t: 'event', ch: 'feed', seq: 1, data: 10 })
-    server.send(socket, { t: 'lag', ch: 'feed', seq: 5, missed: 4 })
-    server.send(socket, { t: 'event', ch: 'feed', seq: 6, data: 60 })
+    server.send(socket, { t: 'event', ch: 1, seq: 1, data: 10 })
+    server.send(socket, { t: 'lag', ch: 1, seq: 5, missed: 4 })
+    server.send(socket, { t: 'event', ch: 1, seq: 6, data: 60 })
     // An event the lag already covered is older than where the subscription is: dropped.
-    server.send(socket, { t: 'event', ch: 'feed', seq: 4, data: 40 })
-    server.send(socket, { t: 'event', ch: 'feed', seq: 7, data: 70 })
+    server.send(socket, { t: 'event', ch: 1, seq: 4, data: 40 })
+    server.send(socket, { t: 'event', ch: 1, seq: 7, data: 70 })
     await expect.poll(() => seen).toEqual([10, 60, 70])
     expect(lags).toEqual([{ missed: 4, seq: 5 }])
   })

@@ -56,8 +56,8 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     const url = await start()
     const first = await open(url, encoding)
     first.send({ t: 'sub', id: 1, path: 'kept' })
-    const confirmed = (await first.next()).output as { ch: string; seq: number; epoch: string }
-    expect(confirmed).toMatchObject({ ch: 'kept', seq: 0 })
+    const confirmed = (await first.next()).output as { ch: number; seq: number; epoch: string }
+    expect(confirmed).toMatchObject({ ch: expect.any(Number), seq: 0 })
     publish('kept', 1, 2)
     expect((await first.take(2)).map((event) => event.seq)).toEqual([1, 2])
     first.ws.terminate()
@@ -68,7 +68,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
 
     const back = await open(url, encoding)
     back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch: confirmed.epoch, seq: 2 } })
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'kept', seq: 2, epoch: confirmed.epoch } })
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: confirmed.ch, seq: 2, epoch: confirmed.epoch } })
     const replayed = await back.take(3)
     expect(replayed.map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
       [3, 3],
@@ -84,13 +84,13 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     const url = await start()
     const first = await open(url, encoding)
     first.send({ t: 'sub', id: 1, path: 'kept' })
-    const { epoch } = (await first.next()).output as { epoch: string }
+    const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
     first.ws.terminate()
     await expect.poll(() => server.topicStats.subscriptions).toBe(0)
     publish('kept', 1, 9) // history keeps 5: seqs 5..9
     const back = await open(url, encoding)
     back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch, seq: 0 } })
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'kept', seq: 9, epoch } })
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 9, epoch } })
     publish('kept', 10, 10)
     expect(await back.next()).toMatchObject({ t: 'event', seq: 10 })
   })
@@ -99,12 +99,12 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     const url = await start()
     const other = await open(url, encoding)
     other.send({ t: 'sub', id: 1, path: 'kept' })
-    const { epoch } = (await other.next()).output as { epoch: string }
+    const { ch, epoch } = (await other.next()).output as { ch: number; epoch: string }
     publish('kept', 1, 3)
     await other.take(3)
     const stranger = await open(url, encoding)
     stranger.send({ t: 'sub', id: 4, path: 'kept', resume: { epoch: 'elsewhere.1', seq: 1 } })
-    expect(await stranger.next()).toEqual({ t: 'result', id: 4, output: { ch: 'kept', seq: 3, epoch } })
+    expect(await stranger.next()).toEqual({ t: 'result', id: 4, output: { ch, seq: 3, epoch } })
     expect(server.topicStats.resumed).toBe(0)
   })
 
@@ -112,7 +112,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     const url = await start()
     const first = await open(url, encoding)
     first.send({ t: 'sub', id: 1, path: 'plain' })
-    const { epoch } = (await first.next()).output as { epoch: string }
+    const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
     publish('plain', 1, 1)
     await first.next()
     first.ws.terminate()
@@ -121,20 +121,22 @@ describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) =>
     const back = await open(url, encoding)
     back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch, seq: 1 } })
     // No history to replay: confirmed from the latest, in the same epoch, so the gap is 3.
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: 'plain', seq: 4, epoch } })
+    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 4, epoch } })
   })
 
-  it('with retainMs 0 forgets a channel with its last subscriber: a new epoch starts', async () => {
+  it('with retainMs 0 forgets a channel with its last subscriber: a new epoch and a new channel number start', async () => {
     const url = await start(0)
     const first = await open(url, encoding)
     first.send({ t: 'sub', id: 1, path: 'plain' })
-    const before = (await first.next()).output as { epoch: string }
+    const before = (await first.next()).output as { ch: number; epoch: string }
     first.ws.terminate()
     await expect.poll(() => server.topicStats.channels).toBe(0)
     const back = await open(url, encoding)
     back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch: before.epoch, seq: 0 } })
-    const after = (await back.next()).output as { epoch: string; seq: number }
+    const after = (await back.next()).output as { ch: number; epoch: string; seq: number }
     expect(after.epoch).not.toBe(before.epoch)
+    // A number is never reused, so an event of the old incarnation could never pass for the new.
+    expect(after.ch).not.toBe(before.ch)
     expect(after.seq).toBe(0)
   })
 

@@ -32,14 +32,40 @@ async function open(url: string, encoding: Encoding): Promise<RawClient> {
 }
 
 describe.each<Encoding>(['json', 'msgpack'])('§12 topics over %s', (encoding) => {
-  it('sub is confirmed with the channel and seq; events follow with consecutive seq', async () => {
+  it('sub is confirmed with the channel number and seq; events carry the number, with consecutive seq', async () => {
     const client = await open(await start(), encoding)
     client.send({ t: 'sub', id: 1, path: 'room', params: { room: 'a' } })
-    expect(await client.next()).toEqual({ t: 'result', id: 1, output: { ch: 'room?{"room":"a"}', seq: 0, epoch: expect.stringMatching(/^[\w-]+\.\d+$/) } })
+    const confirmed = await client.next()
+    expect(confirmed).toEqual({ t: 'result', id: 1, output: { ch: expect.any(Number), seq: 0, epoch: expect.stringMatching(/^[\w-]+\.\d+$/) } })
+    const { ch } = confirmed.output as { ch: number }
+    expect(Number.isSafeInteger(ch) && ch > 0).toBe(true)
     server.publish(api.room, { room: 'a' }, { text: 'one' })
     server.publish(api.room, { room: 'a' }, { text: 'two' })
-    expect(await client.next()).toEqual({ t: 'event', ch: 'room?{"room":"a"}', seq: 1, data: { text: 'one' } })
-    expect(await client.next()).toEqual({ t: 'event', ch: 'room?{"room":"a"}', seq: 2, data: { text: 'two' } })
+    expect(await client.next()).toEqual({ t: 'event', ch, seq: 1, data: { text: 'one' } })
+    expect(await client.next()).toEqual({ t: 'event', ch, seq: 2, data: { text: 'two' } })
+  })
+
+  it('numbers channels apart: other params get another number, the same channel from another connection the same', async () => {
+    const url = await start()
+    const client = await open(url, encoding)
+    const chOf = async (id: number, path: string, params?: unknown): Promise<number> => {
+      client.send(params === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params })
+      const answer = await client.next()
+      expect(answer).toMatchObject({ t: 'result', id })
+      return (answer.output as { ch: number }).ch
+    }
+    const a = await chOf(1, 'room', { room: 'a' })
+    const b = await chOf(2, 'room', { room: 'b' })
+    expect(b).not.toBe(a)
+    // The same channel from another connection: the same number (one frame for everyone).
+    const other = await open(url, encoding)
+    other.send({ t: 'sub', id: 7, path: 'room', params: { room: 'a' } })
+    expect(await other.next()).toMatchObject({ t: 'result', id: 7, output: { ch: a } })
+    // Events of each channel carry its own number.
+    server.publish(api.room, { room: 'b' }, { text: 'to b' })
+    expect(await client.next()).toEqual({ t: 'event', ch: b, seq: 1, data: { text: 'to b' } })
+    server.publish(api.room, { room: 'a' }, { text: 'to a' })
+    expect(await client.next()).toEqual({ t: 'event', ch: a, seq: 1, data: { text: 'to a' } })
   })
 
   it('sends the same bytes to every subscriber of a codec', async () => {

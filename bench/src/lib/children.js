@@ -25,7 +25,11 @@ import { createInterface } from 'node:readline'
  * @returns {Child}
  */
 export function startChild(script, { params, nodeArgs = [], label }) {
-  const child = spawn(process.execPath, [...nodeArgs, script], {
+  // BENCH_NODE_ARGS adds flags to every child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // (Node refuses --cpu-prof in NODE_OPTIONS). A profile is written when the child exits on
+  // its own, which every child does at the end of a run that did not fail.
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...extra, ...nodeArgs, script], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, BENCH_PARAMS: JSON.stringify(params) },
   })

@@ -54,7 +54,8 @@ interface WireSubscription {
   snapshot: readonly TopicListener<unknown>[]
   readonly ready: Promise<void>
   id: RequestId
-  channel: string | undefined
+  /** The channel's number while confirmed on the current connection (events carry it). */
+  channel: number | undefined
   /** Seq of the last message delivered (starts at the seq the server confirmed with). */
   lastSeq: number
   /** The channel's sequence space that `lastSeq` belongs to. */
@@ -71,7 +72,7 @@ interface WireSubscription {
 /** The subscription registry of a client. */
 export class Subscriptions {
   private readonly byKey = new Map<string, WireSubscription>()
-  private readonly byChannel = new Map<string, Set<WireSubscription>>()
+  private readonly byChannel = new Map<number, Set<WireSubscription>>()
 
   constructor(
     private readonly requests: RequestManager,

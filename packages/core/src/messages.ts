@@ -93,10 +93,13 @@ export interface PubMessage {
   params?: unknown
   data: unknown
 }
-/** §12 Server → client: message number `seq` of channel `ch`. The same bytes go to every subscriber. */
+/**
+ * §12 Server → client: message number `seq` of channel `ch` (the channel's number, from the
+ * `sub` result). The same bytes go to every subscriber.
+ */
 export interface EventMessage {
   t: 'event'
-  ch: string
+  ch: number
   seq: number
   data: unknown
 }
@@ -107,7 +110,7 @@ export interface EventMessage {
  */
 export interface LagMessage {
   t: 'lag'
-  ch: string
+  ch: number
   seq: number
   missed: number
 }
@@ -139,8 +142,11 @@ export interface ItemMessage {
 }
 /** What the server answers to a successful `sub` (the `output` of its result). */
 export interface SubscribedOutput {
-  /** The channel the subscription listens to. */
-  ch: string
+  /**
+   * The channel's number: its events and lag notices carry it. Unique among the channels of
+   * one server process, never reused by it: a positive safe integer.
+   */
+  ch: number
   /**
    * Events continue from seq + 1: the channel's latest message (0 before any), or, when a
    * resume succeeded, the client's own seq (the missed events follow at once, §12.1).
@@ -323,7 +329,7 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
       return data as unknown as ResultMessage
     }
     case MessageType.EVENT: {
-      if (typeof data.ch !== 'string') return new ProtocolViolation('event without a channel')
+      if (!isCount(data.ch)) return new ProtocolViolation('event ch is not a positive safe integer')
       if (!isCount(data.seq)) return new ProtocolViolation('event seq is not a positive safe integer')
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
       if (problem !== undefined) return new ProtocolViolation(`event data refused: ${problem}`)
@@ -336,7 +342,7 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
       return data as unknown as ItemMessage
     }
     case MessageType.LAG: {
-      if (typeof data.ch !== 'string') return new ProtocolViolation('lag without a channel')
+      if (!isCount(data.ch)) return new ProtocolViolation('lag ch is not a positive safe integer')
       if (!isCount(data.seq) || !isCount(data.missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
       return data as unknown as LagMessage
     }

@@ -225,8 +225,8 @@ export class Session implements Subscriber, StreamHost {
   }
 
   /** Delivers a topic event (its frame shared by every subscriber of this codec). */
-  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
-    if (!this.closed) this.outbound.deliver(frame, channel, seq, delivery)
+  deliver(frame: Frame, ch: number, seq: number, delivery: Delivery): void {
+    if (!this.closed) this.outbound.deliver(frame, ch, seq, delivery)
   }
 
   /** Streams running now. */
@@ -289,8 +289,8 @@ export class Session implements Subscriber, StreamHost {
       // Registration, the confirmation and any replay happen in one step, so no event can
       // slip between them (§12.1).
       const subscribed = this.config.pubsub.subscribe(outcome.channel, this, outcome.retention as Retention, resume)
-      this.reply(id, { ok: true, output: { ch: outcome.channel, seq: subscribed.seq, epoch: subscribed.epoch } })
-      for (const event of subscribed.replay) this.send({ t: 'event', ch: outcome.channel, seq: event.seq, data: event.data })
+      this.reply(id, { ok: true, output: { ch: subscribed.ch, seq: subscribed.seq, epoch: subscribed.epoch } })
+      for (const event of subscribed.replay) this.send({ t: 'event', ch: subscribed.ch, seq: event.seq, data: event.data })
     }
     const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info)
     if (outcome instanceof Promise) void outcome.then(settle)

@@ -61,6 +61,8 @@ function definedOnly(partial: Partial<FlowLimits>): Partial<FlowLimits> {
 
 /** How a topic's events are delivered to a congested subscriber. */
 export interface Delivery {
+  /** The topic's path: the close reason of a `close` policy names it (events carry a number). */
+  readonly topic: string
   readonly policy: BackpressurePolicy
   /** The topic's own high-water mark, else the server's. */
   readonly highWaterMark: number
@@ -79,11 +81,11 @@ export class Outbound {
   private paused = false
   private closed = false
   /** `latest` topics: the newest event held per channel while congested. */
-  private held: Map<string, Frame> | undefined
+  private held: Map<number, Frame> | undefined
   /** Bytes of the held events: they count toward the hard limit like buffered ones. */
   private heldBytes = 0
   /** `drop` topics: what was dropped per channel, for the lag notice. */
-  private dropped: Map<string, { seq: number; missed: number }> | undefined
+  private dropped: Map<number, { seq: number; missed: number }> | undefined
   private drainWaiters: (() => void)[] | undefined
 
   constructor(
@@ -124,8 +126,8 @@ export class Outbound {
     return true
   }
 
-  /** Delivers a topic event (the shared frame of channel `channel`, number `seq`). */
-  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void {
+  /** Delivers a topic event (the shared frame of channel number `ch`, message `seq`). */
+  deliver(frame: Frame, ch: number, seq: number, delivery: Delivery): void {
     if (this.closed) return
     const buffered = this.transport.bufferedAmount
     if (buffered < delivery.highWaterMark) {
@@ -134,13 +136,13 @@ export class Outbound {
         return
       }
       // Room again before the drain callback ran: the held event is older than this one.
-      const stale = this.held?.get(channel)
+      const stale = this.held?.get(ch)
       if (stale !== undefined) {
-        this.held?.delete(channel)
+        this.held?.delete(ch)
         this.heldBytes -= byteLength(stale)
         this.stats.dropped++
       }
-      this.sendLag(channel)
+      this.sendLag(ch)
       this.send(frame)
       return
     }
@@ -149,11 +151,11 @@ export class Outbound {
         this.sendMeasured(frame, buffered)
         return
       case 'close':
-        this.fail(`Subscriber of "${channel}" passed the high-water mark`)
+        this.fail(`Subscriber of "${delivery.topic}" passed the high-water mark`)
         return
       case 'latest': {
         this.held ??= new Map()
-        const replaced = this.held.get(channel)
+        const replaced = this.held.get(ch)
         const size = byteLength(frame)
         if (buffered + this.heldBytes - (replaced === undefined ? 0 : byteLength(replaced)) + size > this.limits.maxBuffered) {
           this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
@@ -163,15 +165,15 @@ export class Outbound {
           this.heldBytes -= byteLength(replaced)
           this.stats.dropped++
         }
-        this.held.set(channel, frame)
+        this.held.set(ch, frame)
         this.heldBytes += size
         this.armDrain()
         return
       }
       case 'drop': {
         this.dropped ??= new Map()
-        const entry = this.dropped.get(channel)
-        if (entry === undefined) this.dropped.set(channel, { seq, missed: 1 })
+        const entry = this.dropped.get(ch)
+        if (entry === undefined) this.dropped.set(ch, { seq, missed: 1 })
         else {
           entry.seq = seq
           entry.missed++
@@ -205,11 +207,11 @@ export class Outbound {
     this.owner.slowConsumer(reason)
   }
 
-  private sendLag(channel: string): void {
-    const entry = this.dropped?.get(channel)
+  private sendLag(ch: number): void {
+    const entry = this.dropped?.get(ch)
     if (entry === undefined) return
-    this.dropped?.delete(channel)
-    this.send(this.codec.encode({ t: 'lag', ch: channel, seq: entry.seq, missed: entry.missed }))
+    this.dropped?.delete(ch)
+    this.send(this.codec.encode({ t: 'lag', ch, seq: entry.seq, missed: entry.missed }))
   }
 
   private armDrain(): void {
@@ -227,7 +229,7 @@ export class Outbound {
       this.heldBytes = 0
       for (const frame of held) this.send(frame)
     }
-    if (this.dropped !== undefined) for (const channel of [...this.dropped.keys()]) this.sendLag(channel)
+    if (this.dropped !== undefined) for (const ch of [...this.dropped.keys()]) this.sendLag(ch)
     if (this.closed) return
     if (this.paused && !this.congested) {
       this.paused = false

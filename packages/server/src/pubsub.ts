@@ -9,8 +9,8 @@ import type { Delivery } from './outbound.js'
 /** What the registry needs of a subscriber. */
 export interface Subscriber {
   readonly codec: Codec
-  /** Delivers event `seq` of `channel`, already encoded, under the topic's backpressure policy. */
-  deliver(frame: Frame, channel: string, seq: number, delivery: Delivery): void
+  /** Delivers event `seq` of channel number `ch`, already encoded, under the topic's backpressure policy. */
+  deliver(frame: Frame, ch: number, seq: number, delivery: Delivery): void
 }
 
 /** How long a channel keeps its messages for subscribers that come back (docs/protocol.md §12.1). */
@@ -50,6 +50,11 @@ class History {
 }
 
 interface Channel {
+  /**
+   * The channel's number on the wire (events and lag carry it, not the name): unique in this
+   * process and never reused, so a number always means one incarnation of one channel.
+   */
+  readonly ch: number
   /** Number of the channel's latest message; the next publish gets seq + 1. */
   seq: number
   /** Names this incarnation of the channel: seqs of another epoch are not comparable. */
@@ -64,6 +69,8 @@ interface Channel {
 
 /** What a subscription starts with. */
 export interface Subscribed {
+  /** The channel's number, which its events carry. */
+  ch: number
   /** Events continue from seq + 1. */
   seq: number
   epoch: string
@@ -101,9 +108,11 @@ export class PubSub {
   subscribe(channelName: string, subscriber: Subscriber, retention: Retention, resume?: { epoch: string; seq: number }): Subscribed {
     let channel = this.channels.get(channelName)
     if (channel === undefined) {
+      const ch = ++this.incarnations
       channel = {
+        ch,
         seq: 0,
-        epoch: `${this.instance}.${++this.incarnations}`,
+        epoch: `${this.instance}.${ch}`,
         subscribers: new Map(),
         history: retention.history > 0 ? new History(retention.history) : undefined,
         retainMs: retention.retainMs,
@@ -121,10 +130,10 @@ export class PubSub {
       const replay = channel.history?.since(resume.seq, channel.seq) ?? (resume.seq === channel.seq ? [] : undefined)
       if (replay !== undefined) {
         this.resumed++
-        return { seq: resume.seq, epoch: channel.epoch, replay }
+        return { ch: channel.ch, seq: resume.seq, epoch: channel.epoch, replay }
       }
     }
-    return { seq: channel.seq, epoch: channel.epoch, replay: [] }
+    return { ch: channel.ch, seq: channel.seq, epoch: channel.epoch, replay: [] }
   }
 
   /** Removes one subscription; the channel goes `retainMs` after its last subscriber. */
@@ -160,7 +169,8 @@ export class PubSub {
     if (channel === undefined) return 0
     channel.seq++
     channel.history?.push(channel.seq, data)
-    const message: EventMessage = { t: 'event', ch: channelName, seq: channel.seq, data }
+    const ch = channel.ch
+    const message: EventMessage = { t: 'event', ch, seq: channel.seq, data }
     // One frame per codec in use, made on first need: two codecs at most.
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
@@ -173,13 +183,13 @@ export class PubSub {
         firstFrame = codec.encode(message)
         this.encodes++
       }
-      if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, channelName, seq, delivery)
+      if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
       else {
         if (otherFrame === undefined) {
           otherFrame = codec.encode(message)
           this.encodes++
         }
-        subscriber.deliver(otherFrame, channelName, seq, delivery)
+        subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
     return channel.subscribers.size

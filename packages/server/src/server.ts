@@ -158,7 +158,7 @@ function resolveTopics(api: RouterDef, options: TopicOptionsTree, flow: FlowLimi
     topics.set(path, {
       topic,
       path,
-      delivery: Object.freeze({ policy, highWaterMark }),
+      delivery: Object.freeze({ topic: path, policy, highWaterMark }),
       retention: Object.freeze({ history, retainMs }),
       publish: own.publish ?? topic.publish,
       authorize: own.authorize,
