@@ -106,9 +106,22 @@ async function runOnce(system, scenario, params) {
       figures.retainedGrowth = end.heapUsed + end.external - (start.heapUsed + start.external)
       for (const [key, value] of Object.entries(end.stats ?? {})) if (typeof value === 'number') figures[`server.${key}`] = value
     }
+    if (scenario.cpuPerOp === true) {
+      // The load marks its measured window; the server's CPU time is read at both marks.
+      await started.waitFor('window-start', capMs)
+      const cpuStart = await server.request('cpu', 10_000)
+      await started.waitFor('window-end', capMs)
+      const cpuEnd = await server.request('cpu', 10_000)
+      figures.serverCpuUs = cpuEnd.us - cpuStart.us
+    }
     const result = await started.waitFor('result', capMs + 5_000)
     if (scenario.serverMemory === 'peak') figures.peakRss = (await server.request('mem', 10_000)).peakRss
     for (const [key, value] of Object.entries(result)) if (typeof value === 'number') figures[key] ??= value
+    const { serverCpuUs, loadCpuUs, ops } = figures
+    if (serverCpuUs !== undefined && loadCpuUs !== undefined && ops !== undefined && ops > 0) {
+      figures.serverCpuPerOp = serverCpuUs / ops
+      figures.loadCpuPerOp = loadCpuUs / ops
+    }
     return timeline === undefined ? { figures } : { figures, timeline }
   } finally {
     stopListening?.()

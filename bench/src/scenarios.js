@@ -30,6 +30,8 @@
  * @property {(params: Record<string, number>) => Record<string, number>} [serverParams]
  *   what the server process is told (beyond its time cap)
  * @property {(params: Record<string, number>) => number} capMs hard cap of one run
+ * @property {boolean} [cpuPerOp] the load marks its measured window and reports `ops`: the
+ *   runner adds the server's and the load's CPU time per operation (user + system)
  * @property {Metric[]} metrics the first one is the headline figure
  * @property {(row: import('./lib/report.js').SystemSummary, params: Record<string, number>) => string | undefined} [note]
  *   a line printed under the table for a system, if it says something
@@ -45,6 +47,12 @@ function envInt(name, fallback) {
 
 const rate = (/** @type {number} */ v) => Math.round(v).toLocaleString('en-US')
 const micros = (/** @type {number} */ v) => `${v.toFixed(0)} µs`
+const cpuMicros = (/** @type {number} */ v) => `${v.toFixed(2)} µs`
+/** CPU time per operation in the measured window, of the server and of the load process. */
+const cpuMetrics = (/** @type {string} */ op) => [
+  { key: 'serverCpuPerOp', label: `server CPU/${op}`, better: /** @type {const} */ ('lower'), format: cpuMicros },
+  { key: 'loadCpuPerOp', label: `load CPU/${op}`, better: /** @type {const} */ ('lower'), format: cpuMicros },
+]
 const bytes = (/** @type {number} */ v) => `${(v / 1024).toFixed(1)} KiB`
 const mebibytes = (/** @type {number} */ v) => `${(v / 1048576).toFixed(1)} MiB`
 const signedMebibytes = (/** @type {number} */ v) => `${v >= 0 ? '+' : '−'}${(Math.abs(v) / 1048576).toFixed(1)} MiB`
@@ -82,7 +90,8 @@ export const scenarios = [
       maxCalls: 50_000_000,
     }),
     capMs: (p) => (p.warmupMs ?? 0) + (p.measureMs ?? 0) + 10_000,
-    metrics: [{ key: 'callsPerSec', label: 'calls/s', better: 'higher', format: rate }],
+    cpuPerOp: true,
+    metrics: [{ key: 'callsPerSec', label: 'calls/s', better: 'higher', format: rate }, ...cpuMetrics('call')],
   },
   {
     name: 'rpc-latency',
@@ -134,9 +143,11 @@ export const scenarios = [
       maxMs: 30_000,
     }),
     capMs: (p) => (p.maxMs ?? 0) + (p.warmupMs ?? 0) + (p.measureMs ?? 0) + 10_000,
+    cpuPerOp: true,
     metrics: [
       { key: 'deliveredPerSec', label: 'delivered msg/s', better: 'higher', format: rate },
       { key: 'peakRss', label: 'server peak RSS', better: 'lower', format: mebibytes },
+      ...cpuMetrics('msg'),
     ],
   },
   {

@@ -77,6 +77,9 @@ describe.each<Encoding>(['json', 'msgpack'])('§12 topics over %s', (encoding) =
     // Frame 0 is the sub's result, frame 1 the event.
     await Promise.all(clients.map((client) => client.nth(1)))
     expect(Buffer.compare(clients[0]!.receivedBytes[1]!, clients[1]!.receivedBytes[1]!)).toBe(0)
+    // Encoded to bytes once for both, the event still goes out as the codec's kind of frame
+    // (text under JSON, binary under msgpack): the raw client records any other kind.
+    expect(clients.map((client) => client.protocolError)).toEqual([undefined, undefined])
   })
 
   it('closes 4409 on a sub reusing a live subscription id; unsub frees it; unknown unsub is ignored', async () => {

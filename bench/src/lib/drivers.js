@@ -8,6 +8,18 @@ import { emit, nextMessage, now, sleep } from './child-io.js'
 /** @typedef {Record<string, any>} Params */
 
 /**
+ * Marks the measured window for CPU accounting: tells the runner (which then reads the
+ * server's CPU time) and returns this process's CPU time so far, in µs. CPU time per
+ * operation barely moves with a noisy neighbour, unlike operations per second.
+ * @param {'start' | 'end'} at
+ */
+function cpuMark(at) {
+  emit({ event: `window-${at}` })
+  const { user, system } = process.cpuUsage()
+  return user + system
+}
+
+/**
  * Checks an answer: a benchmark of wrong answers is worth nothing.
  * @param {unknown} got
  * @param {number} expected
@@ -42,14 +54,16 @@ async function rpcThroughput(adapter, p) {
   await Promise.race([sleep(p.warmupMs), failed])
   const c0 = completed
   const t0 = now()
+  const cpu0 = cpuMark('start')
   await Promise.race([sleep(p.measureMs), failed])
   const c1 = completed
   const t1 = now()
+  const cpu1 = cpuMark('end')
   running = false
   if (c1 === c0) throw new Error('no call completed in the measured window')
   await Promise.race([Promise.all(workers), sleep(2_000)])
   await client.close()
-  return { callsPerSec: ((c1 - c0) * 1000) / (t1 - t0), calls: c1 - c0 }
+  return { callsPerSec: ((c1 - c0) * 1000) / (t1 - t0), calls: c1 - c0, ops: c1 - c0, loadCpuUs: cpu1 - cpu0 }
 }
 
 /**
@@ -210,15 +224,17 @@ async function fanOut(adapter, p) {
   await sleep(p.warmupMs)
   const d0 = delivered
   const t1 = now()
+  const cpu0 = cpuMark('start')
   await sleep(p.measureMs)
   const d1 = delivered
   const t2 = now()
+  const cpu1 = cpuMark('end')
   pump.stop()
   if (pump.error !== undefined) throw pump.error
   if (d1 === d0) throw new Error('no message was delivered in the measured window')
   await pub.close()
   await Promise.all(subs.map((s) => s.close()))
-  return { deliveredPerSec: ((d1 - d0) * 1000) / (t2 - t1), delivered: d1 - d0, published: pump.sent }
+  return { deliveredPerSec: ((d1 - d0) * 1000) / (t2 - t1), delivered: d1 - d0, published: pump.sent, ops: d1 - d0, loadCpuUs: cpu1 - cpu0 }
 }
 
 /**

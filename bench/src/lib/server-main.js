@@ -54,6 +54,9 @@ export async function serve(listen) {
       void settledMemory().then((memory) => {
         process.send?.({ type: 'mem', ...memory, peakRss: Math.max(peakRss, memory.rss), stats: stats?.() ?? {} })
       })
+    } else if (message?.type === 'cpu') {
+      const { user, system } = process.cpuUsage()
+      process.send?.({ type: 'cpu', us: user + system })
     } else if (message?.type === 'reset-peak') {
       peakRss = process.memoryUsage.rss()
       markedAt = performance.now()

@@ -31,7 +31,11 @@ import type { ConnectionInfo, ServerStats } from './types.js'
 
 /** What a session needs from a socket: send and close, and the flow-control side (§14). */
 export interface Transport extends FlowTransport {
-  /** Sends one frame: a string as a text frame, bytes as a binary frame. */
+  /**
+   * Sends one frame, a text frame under a text codec (JSON) and a binary frame under a binary
+   * one: a JSON frame may come as a string or as its UTF-8 bytes (a topic event, encoded to
+   * bytes once for all its subscribers rather than once per socket).
+   */
   send(frame: Frame): void
   /** Starts the closing handshake. */
   close(code: number, reason: string): void

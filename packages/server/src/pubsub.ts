@@ -90,6 +90,14 @@ export interface PubSubStats {
   resumed: number
 }
 
+const utf8 = new TextEncoder()
+
+/** A frame as bytes, ready for any number of sockets (text codecs send these as text frames). */
+function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
+  const frame = codec.encode(message)
+  return typeof frame === 'string' ? utf8.encode(frame) : frame
+}
+
 /** Channels by name. A channel exists while it has subscribers (or keeps history). */
 export class PubSub {
   private readonly channels = new Map<string, Channel>()
@@ -171,7 +179,8 @@ export class PubSub {
     channel.history?.push(channel.seq, data)
     const ch = channel.ch
     const message: EventMessage = { t: 'event', ch, seq: channel.seq, data }
-    // One frame per codec in use, made on first need: two codecs at most.
+    // One frame per codec in use, made on first need: two codecs at most. A JSON frame is
+    // turned into UTF-8 bytes here, once: sent as a string, ws would encode it per socket.
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
     let otherFrame: Frame | undefined
@@ -180,13 +189,13 @@ export class PubSub {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
         firstCodec = codec
-        firstFrame = codec.encode(message)
+        firstFrame = encodeOnce(codec, message)
         this.encodes++
       }
       if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
       else {
         if (otherFrame === undefined) {
-          otherFrame = codec.encode(message)
+          otherFrame = encodeOnce(codec, message)
           this.encodes++
         }
         subscriber.deliver(otherFrame, ch, seq, delivery)

@@ -124,7 +124,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       return
     }
     config.stats.connections++
-    const transport = new CoalescingTransport(ws, options.closeTimeout)
+    const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
@@ -314,11 +314,15 @@ class CoalescingTransport implements Transport {
   private corked = false
   /** Bytes sent since the socket was corked (frame lengths: cheaper than asking ws each time). */
   private corkedBytes = 0
+  /** Text or binary frames, by the session's codec (a JSON frame may arrive as UTF-8 bytes). */
+  private readonly kind: typeof TEXT | typeof BINARY
 
   constructor(
     private readonly ws: WebSocket,
+    binary: boolean,
     private readonly closeTimeout: number,
   ) {
+    this.kind = binary ? BINARY : TEXT
     const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
     this.socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable & Partial<Drainable>) : undefined
   }
@@ -332,9 +336,8 @@ class CoalescingTransport implements Transport {
       this.socket.cork()
       process.nextTick(uncorkTransport, this)
     }
-    const text = typeof frame === 'string'
-    ws.send(frame, text ? TEXT : BINARY)
-    this.corkedBytes += text ? frame.length : frame.byteLength
+    ws.send(frame, this.kind)
+    this.corkedBytes += typeof frame === 'string' ? frame.length : frame.byteLength
     // net.Socket counts corks; the extra uncork the tick makes later is harmless.
     if (this.corked && this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork()
   }
