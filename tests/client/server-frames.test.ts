@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
-import { CloseCode, router, stream, topic, type Encoding } from '@patchbay/core'
+import { CloseCode, PatchbayError, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createClient, type Client } from '@patchbay/client'
 import { startRawServer, type RawServer } from './raw-server.js'
 
@@ -66,6 +66,24 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     expect((await numbers.next()).value).toBe(7)
     expect(client.state).toBe('open')
     expect(client.stats.lateReplies).toBe(1)
+  })
+
+  it.each<[string, unknown]>([
+    ['a channel name instead of its number', { ch: 'feed', seq: 0, epoch: 'e.1' }],
+    ['no epoch', { ch: 1, seq: 0 }],
+    ['a negative seq', { ch: 1, seq: -1, epoch: 'e.1' }],
+    ['no output at all', undefined],
+  ])('closes with 4400 on a sub result with %s, and the subscription fails', async (_name, output) => {
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    const off = client.feed.subscribe(() => {})
+    const socket = await server.nextSocket()
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+    const sub = await server.nextMessage(socket)
+    server.send(socket, output === undefined ? { t: 'result', id: sub.id } : { t: 'result', id: sub.id, output })
+    expect(await closed).toBe(CloseCode.BAD_REQUEST)
+    await expect(off.ready).rejects.toBeInstanceOf(PatchbayError)
+    await expect.poll(() => client.state).toBe('closed')
   })
 
   it('hands a lag to the subscription’s onLag and continues after it', async () => {

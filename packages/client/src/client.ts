@@ -82,6 +82,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     manager,
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
+    (reason) => connection?.close(CloseCode.BAD_REQUEST, reason),
   )
 
   /** The end: no more connections. */

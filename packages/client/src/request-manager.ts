@@ -63,9 +63,10 @@ class Pending implements Deadline {
     /**
      * Runs synchronously when the result arrives, before the promise settles: frames that
      * follow in the same chunk (a subscription's replayed events) are handled in the same
-     * tick, before any promise continuation could run.
+     * tick, before any promise continuation could run. Returning false refuses the output
+     * as a protocol violation, which it has closed the connection for.
      */
-    readonly onResult: ((output: unknown) => void) | undefined,
+    readonly onResult: ((output: unknown) => boolean | void) | undefined,
   ) {
     this.promise = new Promise<unknown>((resolve, reject) => {
       this.resolve = resolve
@@ -119,7 +120,7 @@ export class RequestManager {
     options: CallOptions | undefined,
     connected: boolean,
     onItem?: (data: unknown) => void,
-    onResult?: (output: unknown) => void,
+    onResult?: (output: unknown) => boolean | void,
   ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
@@ -182,11 +183,16 @@ export class RequestManager {
       else call.onItem(message.data)
       return
     }
-    this.settle(call)
     if (message.t === 'result') {
-      call.onResult?.(message.output)
+      // A refused output (a malformed sub result) closed the connection: the request stays
+      // pending and fails with everything else the close fails.
+      if (call.onResult?.(message.output) === false) return
+      this.settle(call)
       call.resolve(message.output)
-    } else call.reject(PatchbayError.fromWire(message.error))
+    } else {
+      this.settle(call)
+      call.reject(PatchbayError.fromWire(message.error))
+    }
   }
 
   /** Fails every call, sent or queued, with `code`. */

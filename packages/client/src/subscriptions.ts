@@ -3,7 +3,7 @@
  * local listeners, confirmed by the server before it counts as live, and ended on the wire
  * when its last listener leaves (docs/protocol.md §12).
  */
-import { ErrorCode, PatchbayError, canonicalJson, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { ErrorCode, PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
 import type { RequestManager } from './request-manager.js'
 
 /** What a listener learns besides the message. */
@@ -78,6 +78,8 @@ export class Subscriptions {
     private readonly requests: RequestManager,
     private readonly isOpen: () => boolean,
     private readonly unsubscribeOnWire: (id: RequestId) => void,
+    /** The server broke the protocol: close the connection (4400) with this reason. */
+    private readonly violation: (reason: string) => void = () => {},
   ) {}
 
   /** Wire subscriptions held now (live or waiting for confirmation). */
@@ -183,9 +185,13 @@ export class Subscriptions {
       if (!subscription.confirmed) continue // its first request is still queued or in flight
       // Ask to resume where it left off: the server replays what it still holds (§12.1).
       const resume = subscription.epoch === undefined ? undefined : { epoch: subscription.epoch, seq: subscription.lastSeq }
-      const confirm = (output: unknown): void => {
-        if (subscription.ended) return this.unsubscribeOnWire(subscription.id)
-        const confirmed = output as SubscribedOutput
+      const confirm = (output: unknown): boolean => {
+        if (!this.wellFormed(output)) return false
+        if (subscription.ended) {
+          this.unsubscribeOnWire(subscription.id)
+          return true
+        }
+        const confirmed = output
         const before = { epoch: subscription.epoch, seq: subscription.lastSeq }
         this.attach(subscription, confirmed)
         if (confirmed.epoch === before.epoch) {
@@ -195,12 +201,20 @@ export class Subscriptions {
           // A new sequence (the server restarted): messages may have been lost, uncounted.
           this.lagged(subscription, undefined, confirmed.seq)
         }
+        return true
       }
       // Attached synchronously with the result: replayed events follow it in the same chunk.
       const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
       subscription.id = request.id
       request.promise.catch((error: unknown) => this.refused(subscription, error))
     }
+  }
+
+  /** A sub result the subscription can be filed under; else the connection closes 4400 (§12). */
+  private wellFormed(output: unknown): output is SubscribedOutput {
+    if (isSubscribedOutput(output)) return true
+    this.violation('sub result is not { ch, seq, epoch }')
+    return false
   }
 
   /** The server refused (or the connection ended) a sub: the subscription ends with `error`. */
@@ -226,14 +240,16 @@ export class Subscriptions {
   }
 
   private open(key: string, path: string, params: unknown): WireSubscription {
-    const confirm = (output: unknown): void => {
+    const confirm = (output: unknown): boolean => {
+      if (!this.wellFormed(output)) return false
       if (subscription.ended || subscription.listeners.size === 0) {
         // Everyone left before the server confirmed: end it on the wire now.
         this.unsubscribeOnWire(subscription.id)
-        return
+        return true
       }
       // Synchronously with the result, so events right behind it in the same chunk find it.
-      this.attach(subscription, output as SubscribedOutput)
+      this.attach(subscription, output)
+      return true
     }
     const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen(), undefined, confirm)
     const subscription: WireSubscription = {

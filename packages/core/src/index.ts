@@ -18,7 +18,7 @@ export { jsonCodec, msgpackCodec, codecs, codecForSubprotocol, CodecError, Codec
 export type { Codec, Frame } from './codec.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
 export type { Limits } from './limits.js'
-export { MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, isRequestId } from './messages.js'
+export { MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, isRequestId, isSubscribedOutput } from './messages.js'
 export type {
   RequestId,
   CallMessage,

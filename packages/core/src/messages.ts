@@ -305,6 +305,20 @@ function parseWireError(value: unknown, maxDepth: number): WireError | undefined
   return error
 }
 
+/**
+ * True for a well-formed `sub` result output `{ ch, seq, epoch }` (§12): the client checks it
+ * before it files the subscription under `ch`, since a malformed one would leave it deaf.
+ */
+export function isSubscribedOutput(value: unknown): value is SubscribedOutput {
+  return (
+    isObject(value) &&
+    isCount(value.ch) &&
+    isRequestId(value.seq) &&
+    typeof value.epoch === 'string' &&
+    EPOCH_PATTERN.test(value.epoch)
+  )
+}
+
 /** What {@link parseServerMessage} returns for a frame that breaks the protocol (close 4400). */
 export class ProtocolViolation {
   constructor(readonly reason: string) {}
