@@ -155,7 +155,8 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
     continue
   }
   const params = scenario.params(quick)
-  const eligible = systems.filter((s) => systemNames.includes(s.name))
+  // Diagnostic systems run only in their own scenarios, and are not listed as skipped elsewhere.
+  const eligible = systems.filter((s) => systemNames.includes(s.name) && (s.only === undefined || s.only.includes(scenario.name)))
   /** @type {Record<string, string>} */
   const skipped = {}
   const active = eligible.filter((system) => {

@@ -13,6 +13,7 @@
  * @property {boolean} topics has a fan-out implementation and a stalled subscriber
  * @property {boolean} streams has a server-to-client stream
  * @property {string[]} [requires] files (relative to the repo root) that must exist to run it
+ * @property {string[]} [only] the scenarios it runs in (a diagnostic system); all when absent
  */
 
 /** Patchbay runs from its build output (`npm run build` at the root). */
@@ -30,6 +31,16 @@ export const systems = [
     streams: true,
     requires: PATCHBAY_BUILD,
   },
+  {
+    // Raw ws, coalesced, speaking Patchbay's wire messages and nothing more: what the wire
+    // format costs by itself. Patchbay over this is the cost of Patchbay's own code.
+    name: 'ws-json-cork-pbwire',
+    encoding: 'json',
+    baseline: 'ws-json',
+    topics: true,
+    streams: false,
+    only: ['rpc-throughput', 'fan-out'],
+  },
   { name: 'socketio', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
   { name: 'trpc', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
   { name: 'ws-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
@@ -41,6 +52,14 @@ export const systems = [
     topics: true,
     streams: true,
     requires: PATCHBAY_BUILD,
+  },
+  {
+    name: 'ws-msgpack-cork-pbwire',
+    encoding: 'msgpack',
+    baseline: 'ws-msgpack',
+    topics: true,
+    streams: false,
+    only: ['rpc-throughput', 'fan-out'],
   },
   { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
 ]

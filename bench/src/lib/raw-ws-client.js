@@ -1,5 +1,7 @@
 /**
- * The raw ws baseline client: the envelope from envelope.js over a bare `ws` socket.
+ * The raw ws baseline client: the envelope from envelope.js over a bare `ws` socket, or with
+ * `wire: 'patchbay'` Patchbay's messages (see raw-ws-server.js), for rpc-throughput and
+ * fan-out only.
  */
 import WebSocket from 'ws'
 import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
@@ -10,9 +12,11 @@ import { openStalled } from './flow.js'
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean} cork
+ * @param {'raw' | 'patchbay'} [wire]
  * @returns {LoadAdapter}
  */
-export function rawWsAdapter(encoding, cork) {
+export function rawWsAdapter(encoding, cork, wire = 'raw') {
+  const patchbayWire = wire === 'patchbay'
   const codec = envelopeCodecs[encoding]
   const send = cork ? corkedSend : plainSend
 
@@ -31,6 +35,15 @@ export function rawWsAdapter(encoding, cork) {
     let nextId = 1
     ws.on('message', (data) => {
       const message = codec.decode(/** @type {Buffer} */ (data))
+      if (patchbayWire) {
+        if (message.t === 'event') onTopic?.(message.data)
+        else if (message.t === 'result') {
+          const resolve = pending.get(message.id)
+          pending.delete(message.id)
+          resolve?.(message.output)
+        }
+        return
+      }
       if (message.s !== undefined) {
         streams.get(message.s)?.(message.d)
         return
@@ -57,12 +70,13 @@ export function rawWsAdapter(encoding, cork) {
         const id = nextId++
         return new Promise((resolve) => {
           pending.set(id, resolve)
-          send(ws, codec.encode({ id, m, a }))
+          send(ws, codec.encode(patchbayWire ? wireMessage(id, m, a) : { id, m, a }))
         })
       },
       /** @param {string} m @param {unknown[]} a */
       notify(m, a) {
-        send(ws, codec.encode({ m, a }))
+        // Patchbay answers every pub; nobody waits here for the answer (a late reply is dropped).
+        send(ws, codec.encode(patchbayWire ? wireMessage(nextId++, m, a) : { m, a }))
       },
       /** @param {(data: unknown) => void} listener */
       listen(listener) {
@@ -129,5 +143,25 @@ export function rawWsAdapter(encoding, cork) {
         close: () => socket.close(),
       }
     },
+  }
+}
+
+/**
+ * The Patchbay message for a raw call (docs/protocol.md §4, §12, §13), as Patchbay's client
+ * builds it for the bench router.
+ * @param {number} id
+ * @param {string} m
+ * @param {unknown[]} a
+ */
+function wireMessage(id, m, a) {
+  switch (m) {
+    case 'add':
+      return { t: 'call', id, path: 'math.add', input: { a: a[0], b: a[1] } }
+    case 'sub':
+      return { t: 'sub', id, path: 'feed', params: { topic: a[0] } }
+    case 'pub':
+      return { t: 'pub', id, path: 'feed', params: { topic: a[0] }, data: a[1] }
+    default:
+      throw new Error(`no Patchbay message for ${m}`)
   }
 }

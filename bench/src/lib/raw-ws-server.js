@@ -1,7 +1,10 @@
 /**
  * The raw ws baseline server: one ws.WebSocketServer, the hand-written envelope, a topic
  * table for fan-out, and hand-written streams (stream-throughput). `cork` selects one write
- * per message or one per tick.
+ * per message or one per tick. With `wire: 'patchbay'` it speaks Patchbay's messages instead
+ * (docs/protocol.md §4, §12, §13: call/result, sub/event, pub) and nothing else of Patchbay:
+ * no validation, no limits, no bookkeeping. That system measures what the wire format costs
+ * by itself, so a gap between it and Patchbay is Patchbay's own code.
  */
 import { WebSocketServer } from 'ws'
 import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
@@ -12,12 +15,50 @@ import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean} cork
+ * @param {'raw' | 'patchbay'} [wire]
  */
-export function serveRawWs(encoding, cork) {
+export function serveRawWs(encoding, cork, wire = 'raw') {
   const codec = envelopeCodecs[encoding]
   const send = cork ? corkedSend : plainSend
   /** @type {Map<string, Set<import('ws').WebSocket>>} */
   const topics = new Map()
+
+  /** @type {Map<string, { ch: number, seq: number }>} channel number and seq per topic */
+  const channels = new Map()
+  /**
+   * Patchbay's messages, answered as Patchbay's server answers them, with no checks.
+   * @param {import('ws').WebSocket} ws
+   * @param {any} message
+   */
+  function patchbayWire(ws, message) {
+    switch (message.t) {
+      case 'call':
+        send(ws, codec.encode({ t: 'result', id: message.id, output: message.input.a + message.input.b }))
+        return
+      case 'sub': {
+        const topic = String(message.params.topic)
+        let members = topics.get(topic)
+        if (members === undefined) topics.set(topic, (members = new Set()))
+        let channel = channels.get(topic)
+        if (channel === undefined) channels.set(topic, (channel = { ch: channels.size + 1, seq: 0 }))
+        members.add(ws)
+        ws.once('close', () => members.delete(ws))
+        send(ws, codec.encode({ t: 'result', id: message.id, output: { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' } }))
+        return
+      }
+      case 'pub': {
+        const topic = String(message.params.topic)
+        const members = topics.get(topic)
+        const channel = channels.get(topic)
+        if (members !== undefined && channel !== undefined) {
+          const frame = codec.encode({ t: 'event', ch: channel.ch, seq: ++channel.seq, data: message.data })
+          for (const member of members) send(member, frame)
+        }
+        send(ws, codec.encode({ t: 'result', id: message.id }))
+        return
+      }
+    }
+  }
 
   return serve(
     (params) =>
@@ -32,6 +73,7 @@ export function serveRawWs(encoding, cork) {
           const streams = new Map()
           ws.on('message', (data) => {
             const message = codec.decode(/** @type {Buffer} */ (data))
+            if (wire === 'patchbay') return patchbayWire(ws, message)
             switch (message.m) {
               case 'add':
                 send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))
