@@ -84,7 +84,7 @@ export const scenarios = [
     needs: 'rpc',
     serverMemory: 'none',
     params: (quick) => ({
-      inFlight: 64,
+      inFlight: envInt('BENCH_IN_FLIGHT', 64),
       warmupMs: quick ? 100 : 500,
       measureMs: quick ? 300 : 2_000,
       maxCalls: 50_000_000,
