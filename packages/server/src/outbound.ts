@@ -199,6 +199,14 @@ export class Outbound {
     this.heldBytes = 0
     this.dropped = undefined
     this.drainWaiters = undefined
+    // A connection paused for being congested could never read the peer's answer to our
+    // close frame, so the closing handshake would hang until closeTimeout terminated the
+    // socket (and a 4507 client would wait that long to reconnect). Read again: the session
+    // ignores everything but the close.
+    if (this.paused) {
+      this.paused = false
+      this.transport.resume()
+    }
   }
 
   private fail(reason: string): void {
