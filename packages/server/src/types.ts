@@ -273,7 +273,9 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   heartbeatInterval?: number
   /**
    * How long `close()` waits for calls in flight to finish, and then for clients to finish
-   * the closing handshake before it terminates their sockets, in milliseconds (each).
+   * the closing handshake before it terminates their sockets, in milliseconds (each). It also
+   * bounds the closing handshake of any connection the server closes itself (a slow
+   * consumer, a protocol violation): a peer that does not answer is dropped after it.
    * @default 5_000
    */
   closeTimeout?: number
