@@ -81,6 +81,12 @@ export class Session implements Subscriber, StreamHost {
   private readonly subscriptions = new Map<RequestId, string | null>()
   private closed = false
   private idleWaiters: (() => void)[] | undefined
+  /**
+   * Frames that arrived after reading was paused (§14): ws hands over every frame of a chunk
+   * it already read, so without this a burst of calls in one chunk would all run past the
+   * high-water mark. At most one read chunk waits here; they run, in order, on resume.
+   */
+  private inbox: Frame[] | undefined
 
   constructor(
     private readonly config: SessionConfig,
@@ -133,9 +139,27 @@ export class Session implements Subscriber, StreamHost {
     }
   }
 
-  /** Handles one frame from the client. */
+  /** Handles one frame from the client, or keeps it while reading is paused. */
   receive(frame: Frame): void {
     if (this.closed) return
+    if (this.inbox !== undefined || this.outbound.isPaused) {
+      ;(this.inbox ??= []).push(frame)
+      return
+    }
+    this.handle(frame)
+  }
+
+  /** Outbound: reading resumed; run the frames kept meanwhile until it pauses again. */
+  resumed(): void {
+    const inbox = this.inbox
+    if (inbox === undefined) return
+    let next = 0
+    while (next < inbox.length && !this.closed && !this.outbound.isPaused) this.handle(inbox[next++] as Frame)
+    if (next >= inbox.length || this.closed) this.inbox = undefined
+    else this.inbox = inbox.slice(next)
+  }
+
+  private handle(frame: Frame): void {
     let data: unknown
     try {
       data = this.codec.decode(frame)
@@ -326,6 +350,7 @@ export class Session implements Subscriber, StreamHost {
       this.subscriptions.delete(id)
       if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
     }
+    this.inbox = undefined
     if (this.closed && this.inFlight.size === 0 && this.streams.size === 0) return
     this.closed = true
     clearTimeout(this.expiry)

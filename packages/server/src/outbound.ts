@@ -94,8 +94,13 @@ export class Outbound {
     private readonly codec: Codec,
     private readonly stats: ServerStats,
     /** Told once when the connection must close as a slow consumer. */
-    private readonly owner: { slowConsumer(reason: string): void },
+    private readonly owner: { slowConsumer(reason: string): void; resumed(): void },
   ) {}
+
+  /** Reading is paused: frames the transport still hands over must wait for `resumed`. */
+  get isPaused(): boolean {
+    return this.paused
+  }
 
   /** Above the connection's high-water mark. */
   get congested(): boolean {
@@ -242,6 +247,8 @@ export class Outbound {
     if (this.paused && !this.congested) {
       this.paused = false
       this.transport.resume()
+      this.owner.resumed()
+      if (this.closed) return
     }
     if (this.congested) {
       this.armDrain()
