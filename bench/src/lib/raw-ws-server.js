@@ -23,6 +23,19 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
   /** @type {Map<string, Set<import('ws').WebSocket>>} */
   const topics = new Map()
 
+  /**
+   * Adds `ws` to the members of `topic` until it closes.
+   * @param {import('ws').WebSocket} ws
+   * @param {string} topic
+   */
+  function join(ws, topic) {
+    let members = topics.get(topic)
+    if (members === undefined) topics.set(topic, (members = new Set()))
+    const joined = members
+    joined.add(ws)
+    ws.once('close', () => joined.delete(ws))
+  }
+
   /** @type {Map<string, { ch: number, seq: number }>} channel number and seq per topic */
   const channels = new Map()
   /**
@@ -37,12 +50,9 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
         return
       case 'sub': {
         const topic = String(message.params.topic)
-        let members = topics.get(topic)
-        if (members === undefined) topics.set(topic, (members = new Set()))
+        join(ws, topic)
         let channel = channels.get(topic)
         if (channel === undefined) channels.set(topic, (channel = { ch: channels.size + 1, seq: 0 }))
-        members.add(ws)
-        ws.once('close', () => members.delete(ws))
         send(ws, codec.encode({ t: 'result', id: message.id, output: { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' } }))
         return
       }
@@ -79,11 +89,7 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
                 send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))
                 break
               case 'sub': {
-                const topic = String(message.a[0])
-                let members = topics.get(topic)
-                if (members === undefined) topics.set(topic, (members = new Set()))
-                members.add(ws)
-                ws.once('close', () => members.delete(ws))
+                join(ws, String(message.a[0]))
                 send(ws, codec.encode({ id: message.id, r: true }))
                 break
               }

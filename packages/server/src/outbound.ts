@@ -208,10 +208,13 @@ export class Outbound {
     // close frame, so the closing handshake would hang until closeTimeout terminated the
     // socket (and a 4507 client would wait that long to reconnect). Read again: the session
     // ignores everything but the close.
-    if (this.paused) {
-      this.paused = false
-      this.transport.resume()
-    }
+    this.resumeReading()
+  }
+
+  private resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.transport.resume()
   }
 
   private fail(reason: string): void {
@@ -245,8 +248,7 @@ export class Outbound {
     if (this.dropped !== undefined) for (const ch of [...this.dropped.keys()]) this.sendLag(ch)
     if (this.closed) return
     if (this.paused && !this.congested) {
-      this.paused = false
-      this.transport.resume()
+      this.resumeReading()
       this.owner.resumed()
       if (this.closed) return
     }
