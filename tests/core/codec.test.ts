@@ -84,3 +84,50 @@ describe('§9 untrusted msgpack values', () => {
     expect(Subprotocol).toEqual({ JSON: 'patchbay.v1.json', MSGPACK: 'patchbay.v1.msgpack' })
   })
 })
+
+// The msgpack codec copies small frames into one reused scratch buffer (codec.ts): nothing it
+// returns may alias that buffer, and nothing of one frame may show through in the next.
+describe('msgpack decoding through the scratch buffer', () => {
+  const encode = (value: unknown): Uint8Array => msgpackCodec.encode(value) as Uint8Array
+
+  it('returns bin values that later frames do not overwrite', () => {
+    const first = msgpackCodec.decode(encode({ bytes: new Uint8Array([1, 2, 3]), s: 'first' })) as { bytes: Uint8Array; s: string }
+    msgpackCodec.decode(encode({ bytes: new Uint8Array([9, 9, 9, 9, 9, 9]), s: 'second' }))
+    expect([...first.bytes]).toEqual([1, 2, 3])
+    expect(first.s).toBe('first')
+    // Its own copy, not a view into a shared buffer.
+    expect(first.bytes.byteLength).toBe(3)
+    expect(first.bytes.buffer.byteLength).toBe(3)
+  })
+
+  it('does not change the frame it was given', () => {
+    const frame = encode({ t: 'call', id: 1, path: 'a.b', input: { x: 'é'.repeat(20) } })
+    const copy = Uint8Array.from(frame)
+    msgpackCodec.decode(frame)
+    expect([...frame]).toEqual([...copy])
+  })
+
+  it('refuses a truncated frame that follows the same frame whole', () => {
+    const long = encode({ t: 'result', id: 1, output: 'x'.repeat(200) })
+    expect(msgpackCodec.decode(long)).toEqual({ t: 'result', id: 1, output: 'x'.repeat(200) })
+    // The same bytes cut short: what followed in the scratch buffer must not complete them.
+    for (const cut of [1, 10, 100, 150]) {
+      expect(() => msgpackCodec.decode(long.subarray(0, long.length - cut))).toThrowError(CodecError)
+    }
+  })
+
+  it('decodes frames larger than the scratch buffer, and small ones after them', () => {
+    const big = { t: 'result', id: 2, output: { text: 'y'.repeat(10_000), bytes: new Uint8Array(5_000).fill(7) } }
+    const decoded = msgpackCodec.decode(encode(big)) as typeof big
+    expect(decoded.output.text).toBe(big.output.text)
+    expect([...decoded.output.bytes].every((byte) => byte === 7)).toBe(true)
+    expect(msgpackCodec.decode(encode(message))).toEqual(message)
+  })
+
+  it('still refuses trailing bytes after a complete value', () => {
+    const frame = encode({ t: 'ping' })
+    const padded = new Uint8Array(frame.length + 2)
+    padded.set(frame)
+    expect(() => msgpackCodec.decode(padded)).toThrowError(CodecError)
+  })
+})

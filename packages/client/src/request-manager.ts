@@ -4,7 +4,7 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { ErrorCode, PatchbayError, turnNow, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import { PendingTable } from './pending-table.js'
 
@@ -140,7 +140,7 @@ export class RequestManager {
     this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
-      call.deadline = Date.now() + timeout
+      call.deadline = turnNow() + timeout
       this.deadlines.add(call)
     }
     if (signal !== undefined) {

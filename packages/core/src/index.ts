@@ -17,6 +17,7 @@ export type { SubprotocolName, Encoding } from './subprotocol.js'
 export { jsonCodec, msgpackCodec, codecs, codecForSubprotocol, CodecError, CodecErrorKind } from './codec.js'
 export type { Codec, Frame } from './codec.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
+export { turnNow } from './clock.js'
 export type { Limits } from './limits.js'
 export { MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, isRequestId, isSubscribedOutput } from './messages.js'
 export type {

@@ -12,6 +12,7 @@ import {
   findNonPlainData,
   parseClientMessage,
   truncateCloseReason,
+  turnNow,
   type Codec,
   type Frame,
   type Limits,
@@ -236,7 +237,7 @@ export class Session implements Subscriber, StreamHost {
     // Credit for a running stream is flow control the server asked for (one per half window of
     // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
     if (parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)) return false
-    const verdict = (this.bucket as TokenBucket).take(Date.now())
+    const verdict = (this.bucket as TokenBucket).take(turnNow())
     if (verdict === 'ok') return false
     this.config.stats.rateLimited++
     if (verdict === 'flood') {

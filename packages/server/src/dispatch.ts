@@ -101,24 +101,28 @@ export function dispatch(
   const route = config.routes.get(path)
   if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No procedure at "${path}"`)
   const schema = route.procedure.input
-  const info: ErrorInfo = { path, connectionId: connection.id }
   if (schema === undefined) {
     if (input !== undefined && input !== null) return fail(ErrorCode.BAD_REQUEST, 'This procedure takes no input')
-    return run(config, route, undefined, ctx, connection, callSignal, info)
+    return run(config, route, undefined, ctx, connection, callSignal, path)
   }
   let checked: ValidationResult<unknown> | Promise<ValidationResult<unknown>>
   try {
     checked = validate(schema, input)
   } catch (error) {
-    return { ok: false, error: toWireError(config, error, info) }
+    return { ok: false, error: toWireError(config, error, infoOf(path, connection)) }
   }
   if (checked instanceof Promise) {
     return checked.then(
-      (result) => afterValidation(config, route, result, ctx, connection, callSignal, info),
-      (error: unknown) => ({ ok: false, error: toWireError(config, error, info) }) as Outcome,
+      (result) => afterValidation(config, route, result, ctx, connection, callSignal, path),
+      (error: unknown) => ({ ok: false, error: toWireError(config, error, infoOf(path, connection)) }) as Outcome,
     )
   }
-  return afterValidation(config, route, checked, ctx, connection, callSignal, info)
+  return afterValidation(config, route, checked, ctx, connection, callSignal, path)
+}
+
+/** What onError is told about a failing call; made only when one fails. */
+function infoOf(path: string, connection: ConnectionInfo): ErrorInfo {
+  return { path, connectionId: connection.id }
 }
 
 function afterValidation(
@@ -128,12 +132,12 @@ function afterValidation(
   ctx: unknown,
   connection: ConnectionInfo,
   callSignal: CallSignal,
-  info: ErrorInfo,
+  path: string,
 ): Outcome | Promise<Outcome> {
   if (!checked.ok) {
     return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Input failed validation', issues: checked.issues } }
   }
-  return run(config, route, checked.value, ctx, connection, callSignal, info)
+  return run(config, route, checked.value, ctx, connection, callSignal, path)
 }
 
 function run(
@@ -143,29 +147,30 @@ function run(
   ctx: unknown,
   connection: ConnectionInfo,
   callSignal: CallSignal,
-  info: ErrorInfo,
+  path: string,
 ): Outcome | Promise<Outcome> {
   let returned: unknown
   try {
     returned = route.handler(callSignal.args(input, ctx, connection) as Parameters<Route['handler']>[0])
   } catch (error) {
-    return { ok: false, error: toWireError(config, error, info) }
+    return { ok: false, error: toWireError(config, error, infoOf(path, connection)) }
   }
   if (isPromiseLike(returned)) {
     return Promise.resolve(returned).then(
-      (output) => finish(config, route, output, info),
-      (error: unknown) => ({ ok: false, error: toWireError(config, error, info) }) as Outcome,
+      (output) => finish(config, route, output, path, connection),
+      (error: unknown) => ({ ok: false, error: toWireError(config, error, infoOf(path, connection)) }) as Outcome,
     )
   }
-  return finish(config, route, returned, info)
+  return finish(config, route, returned, path, connection)
 }
 
-function finish(config: DispatchConfig, route: Route, output: unknown, info: ErrorInfo): Outcome | Promise<Outcome> {
+function finish(config: DispatchConfig, route: Route, output: unknown, path: string, connection: ConnectionInfo): Outcome | Promise<Outcome> {
   if (!config.validateOutput) return { ok: true, output }
   const checked = validate(route.procedure.output, output)
   const settle = (result: ValidationResult<unknown>): Outcome => {
     if (result.ok) return { ok: true, output: result.value }
-    return { ok: false, error: toWireError(config, new Error(`Output of "${info.path}" failed validation: ${result.issues.map((issue) => issue.message).join('; ')}`), info) }
+    const detail = result.issues.map((issue) => issue.message).join('; ')
+    return { ok: false, error: toWireError(config, new Error(`Output of "${path}" failed validation: ${detail}`), infoOf(path, connection)) }
   }
   return checked instanceof Promise ? checked.then(settle) : settle(checked)
 }
