@@ -9,33 +9,41 @@ import { streamItem } from './stream-item.js'
 
 /** @param {'json' | 'msgpack'} encoding */
 export function servePatchbay(encoding) {
-  return serve(async (params) => {
-    // Default backpressure limits, unless the scenario sets the hard limit (slow-consumer
-    // does, so that it is reached within its short window); the high-water mark stays at its
-    // default of 512 KiB or at the hard limit if that is lower.
-    const maxBuffered = typeof params.maxBuffered === 'number' ? params.maxBuffered : undefined
-    const server = createServer(api, {
-      encodings: [encoding],
-      // The per-connection rate limit (default 10,000 messages/s) would refuse the bench's
-      // loads, which flood one socket on purpose (rpc-throughput: ~80,000 calls/s; a stream's
-      // credit messages). It stays on, so every message still pays for its token, with a
-      // ceiling no scenario reaches, as for a trusted service-to-service link.
-      rateLimit: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
-      ...(maxBuffered === undefined ? {} : { backpressure: { maxBuffered, highWaterMark: Math.min(524_288, maxBuffered) } }),
-      handlers: {
-        math: { add: ({ input }) => input.a + input.b },
-        async *ticks({ input }) {
-          for (let n = 0; n < input.count; n++) yield streamItem(n)
-        },
+  return serve((params) => startPatchbay(encoding, params))
+}
+
+/**
+ * Starts the server in this process (the bench's children, and tools/inproc-rpc.js).
+ * @param {'json' | 'msgpack'} encoding
+ * @param {Record<string, any>} params
+ */
+export async function startPatchbay(encoding, params) {
+  // Default backpressure limits, unless the scenario sets the hard limit (slow-consumer
+  // does, so that it is reached within its short window); the high-water mark stays at its
+  // default of 512 KiB or at the hard limit if that is lower.
+  const maxBuffered = typeof params.maxBuffered === 'number' ? params.maxBuffered : undefined
+  const server = createServer(api, {
+    encodings: [encoding],
+    // The per-connection rate limit (default 10,000 messages/s) would refuse the bench's
+    // loads, which flood one socket on purpose (rpc-throughput: ~80,000 calls/s; a stream's
+    // credit messages). It stays on, so every message still pays for its token, with a
+    // ceiling no scenario reaches, as for a trusted service-to-service link.
+    rateLimit: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
+    ...(maxBuffered === undefined ? {} : { backpressure: { maxBuffered, highWaterMark: Math.min(524_288, maxBuffered) } }),
+    handlers: {
+      math: { add: ({ input }) => input.a + input.b },
+      async *ticks({ input }) {
+        for (let n = 0; n < input.count; n++) yield streamItem(n)
       },
-    })
-    const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
-    return {
-      port,
-      stats: () => {
-        const { pauses, dropped, slowConsumers } = server.stats
-        return { pauses, dropped, slowConsumers }
-      },
-    }
+    },
   })
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+  return {
+    port,
+    stats: () => {
+      const { pauses, dropped, slowConsumers } = server.stats
+      return { pauses, dropped, slowConsumers }
+    },
+    close: () => server.close(),
+  }
 }

@@ -25,7 +25,9 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
    * @param {string} url
    */
   async function open(url) {
-    const ws = new WebSocket(url)
+    // Speaking Patchbay's messages, it offers Patchbay's subprotocol too, so it can also
+    // load a Patchbay server (tools/inproc-rpc.js does, to split a gap between the sides).
+    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`) : new WebSocket(url)
     /** @type {Map<number, (value: any) => void>} */
     const pending = new Map()
     /** @type {((data: unknown) => void) | undefined} */

@@ -18,6 +18,18 @@ import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
  * @param {'raw' | 'patchbay'} [wire]
  */
 export function serveRawWs(encoding, cork, wire = 'raw') {
+  return serve((params) => startRawWs(encoding, cork, wire, params))
+}
+
+/**
+ * Starts the server in this process (the bench's children, and tools/inproc-rpc.js).
+ * @param {'json' | 'msgpack'} encoding
+ * @param {boolean} cork
+ * @param {'raw' | 'patchbay'} wire
+ * @param {Record<string, any>} params
+ * @returns {Promise<{ port: number, close: () => Promise<void> }>}
+ */
+export function startRawWs(encoding, cork, wire, params) {
   const codec = envelopeCodecs[encoding]
   const send = cork ? corkedSend : plainSend
   /** @type {Map<string, Set<import('ws').WebSocket>>} */
@@ -70,63 +82,72 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
     }
   }
 
-  return serve(
-    (params) =>
-      new Promise((resolve) => {
-        const highWater = params.highWater ?? STREAM_HIGH_WATER
-        const batch = params.batch ?? STREAM_BATCH
-        const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
-          resolve(/** @type {import('node:net').AddressInfo} */ (wss.address()).port)
+  return new Promise((resolve) => {
+    const highWater = params.highWater ?? STREAM_HIGH_WATER
+    const batch = params.batch ?? STREAM_BATCH
+    // Speaking Patchbay's messages, it answers Patchbay's subprotocol, so Patchbay's client
+    // can load it too (tools/inproc-rpc.js does, to split a gap between the sides).
+    const subprotocol = `patchbay.v1.${encoding}`
+    /** @type {import('ws').ServerOptions} */
+    const options = { port: 0, host: '127.0.0.1' }
+    if (wire === 'patchbay') options.handleProtocols = (offered) => (offered.has(subprotocol) ? subprotocol : false)
+    const wss = new WebSocketServer(options, () => {
+      const port = /** @type {import('node:net').AddressInfo} */ (wss.address()).port
+      const close = () =>
+        new Promise((done) => {
+          for (const ws of wss.clients) ws.terminate()
+          wss.close(() => done(undefined))
         })
-        wss.on('connection', (ws) => {
-          /** @type {Map<number, () => void>} cancel functions of the socket's running streams */
-          const streams = new Map()
-          ws.on('message', (data) => {
-            const message = codec.decode(/** @type {Buffer} */ (data))
-            if (wire === 'patchbay') return patchbayWire(ws, message)
-            switch (message.m) {
-              case 'add':
-                send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))
-                break
-              case 'sub': {
-                join(ws, String(message.a[0]))
-                send(ws, codec.encode({ id: message.id, r: true }))
-                break
+      resolve({ port, close })
+    })
+    wss.on('connection', (ws) => {
+      /** @type {Map<number, () => void>} cancel functions of the socket's running streams */
+      const streams = new Map()
+      ws.on('message', (data) => {
+        const message = codec.decode(/** @type {Buffer} */ (data))
+        if (wire === 'patchbay') return patchbayWire(ws, message)
+        switch (message.m) {
+          case 'add':
+            send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))
+            break
+          case 'sub': {
+            join(ws, String(message.a[0]))
+            send(ws, codec.encode({ id: message.id, r: true }))
+            break
+          }
+          case 'pub': {
+            const members = topics.get(String(message.a[0]))
+            if (members === undefined) break
+            // Encoded once, written to every subscriber: what a hand-rolled broadcast does.
+            const frame = codec.encode({ t: message.a[0], d: message.a[1] })
+            for (const member of members) send(member, frame)
+            break
+          }
+          case 'stream': {
+            // Items {s: id, d: {n, ts}} while the socket drains, then {id, r: count}.
+            const id = message.id
+            const count = Number(message.a[0])
+            let n = 0
+            let running = true
+            streams.set(id, () => (running = false))
+            const pump = () => {
+              if (!running || ws.readyState !== ws.OPEN) return
+              for (let i = 0; i < batch && n < count && ws.bufferedAmount < highWater; i++, n++) {
+                send(ws, codec.encode({ s: id, d: streamItem(n) }))
               }
-              case 'pub': {
-                const members = topics.get(String(message.a[0]))
-                if (members === undefined) break
-                // Encoded once, written to every subscriber: what a hand-rolled broadcast does.
-                const frame = codec.encode({ t: message.a[0], d: message.a[1] })
-                for (const member of members) send(member, frame)
-                break
-              }
-              case 'stream': {
-                // Items {s: id, d: {n, ts}} while the socket drains, then {id, r: count}.
-                const id = message.id
-                const count = Number(message.a[0])
-                let n = 0
-                let running = true
-                streams.set(id, () => (running = false))
-                const pump = () => {
-                  if (!running || ws.readyState !== ws.OPEN) return
-                  for (let i = 0; i < batch && n < count && ws.bufferedAmount < highWater; i++, n++) {
-                    send(ws, codec.encode({ s: id, d: streamItem(n) }))
-                  }
-                  if (n < count) return whenWritable(ws, highWater, pump)
-                  streams.delete(id)
-                  send(ws, codec.encode({ id, r: n }))
-                }
-                pump()
-                break
-              }
-              case 'cancel':
-                streams.get(message.a[0])?.()
-                streams.delete(message.a[0])
-                break
+              if (n < count) return whenWritable(ws, highWater, pump)
+              streams.delete(id)
+              send(ws, codec.encode({ id, r: n }))
             }
-          })
-        })
-      }),
-  )
+            pump()
+            break
+          }
+          case 'cancel':
+            streams.get(message.a[0])?.()
+            streams.delete(message.a[0])
+            break
+        }
+      })
+    })
+  })
 }
