@@ -130,7 +130,7 @@ async function idleMemory(adapter, p) {
  * @param {string} topic
  * @param {(data: unknown) => void} onMessage
  */
-async function subscribeAll(subscribe, p, topic, onMessage) {
+export async function subscribeAll(subscribe, p, topic, onMessage) {
   /** @type {import('./load-main.js').Subscription[]} */
   const subs = []
   let next = 0
@@ -155,7 +155,7 @@ async function subscribeAll(subscribe, p, topic, onMessage) {
  * @param {number} subscribers
  * @param {() => number} delivered
  */
-function windowedPublisher(pub, p, subscribers, delivered) {
+export function windowedPublisher(pub, p, subscribers, delivered) {
   const body = 'x'.repeat(p.bodyBytes)
   let sent = 0
   let running = false

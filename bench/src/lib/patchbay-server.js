@@ -13,7 +13,7 @@ export function servePatchbay(encoding) {
 }
 
 /**
- * Starts the server in this process (the bench's children, and tools/inproc-rpc.js).
+ * Starts the server in this process (the bench's children, and tools/inproc.js).
  * @param {'json' | 'msgpack'} encoding
  * @param {Record<string, any>} params
  */

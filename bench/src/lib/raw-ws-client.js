@@ -26,7 +26,7 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
    */
   async function open(url) {
     // Speaking Patchbay's messages, it offers Patchbay's subprotocol too, so it can also
-    // load a Patchbay server (tools/inproc-rpc.js does, to split a gap between the sides).
+    // load a Patchbay server (tools/inproc.js does, to split a gap between the sides).
     const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`) : new WebSocket(url)
     /** @type {Map<number, (value: any) => void>} */
     const pending = new Map()

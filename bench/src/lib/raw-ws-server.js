@@ -22,7 +22,7 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
 }
 
 /**
- * Starts the server in this process (the bench's children, and tools/inproc-rpc.js).
+ * Starts the server in this process (the bench's children, and tools/inproc.js).
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean} cork
  * @param {'raw' | 'patchbay'} wire
@@ -86,7 +86,7 @@ export function startRawWs(encoding, cork, wire, params) {
     const highWater = params.highWater ?? STREAM_HIGH_WATER
     const batch = params.batch ?? STREAM_BATCH
     // Speaking Patchbay's messages, it answers Patchbay's subprotocol, so Patchbay's client
-    // can load it too (tools/inproc-rpc.js does, to split a gap between the sides).
+    // can load it too (tools/inproc.js does, to split a gap between the sides).
     const subprotocol = `patchbay.v1.${encoding}`
     /** @type {import('ws').ServerOptions} */
     const options = { port: 0, host: '127.0.0.1' }

@@ -75,10 +75,12 @@ const unpackr = new Unpackr(UNPACK_OPTIONS)
 const SCRATCH_BYTES = 4096
 const scratchUnpackr = new Unpackr({ ...UNPACK_OPTIONS, copyBuffers: true })
 let scratch: Uint8Array | undefined
+/** Bytes of the scratch buffer the last frame filled; every byte past them is zero. */
+let scratchUsed = 0
 
 function newScratch(): Uint8Array {
-  const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer
-  return NodeBuffer === undefined ? new Uint8Array(SCRATCH_BYTES) : NodeBuffer.allocUnsafeSlow(SCRATCH_BYTES).fill(0)
+  const NodeBuffer = (globalThis as { Buffer?: { alloc(size: number): Uint8Array } }).Buffer
+  return NodeBuffer === undefined ? new Uint8Array(SCRATCH_BYTES) : NodeBuffer.alloc(SCRATCH_BYTES)
 }
 
 function unpackFrame(frame: Uint8Array): unknown {
@@ -86,13 +88,11 @@ function unpackFrame(frame: Uint8Array): unknown {
   if (length > SCRATCH_BYTES) return unpackr.unpack(frame)
   const buffer = (scratch ??= newScratch())
   buffer.set(frame)
-  try {
-    return scratchUnpackr.unpack(buffer, length)
-  } finally {
-    // A truncated frame makes msgpackr read past its end before it fails: let it read zeros,
-    // never the bytes of an earlier frame (perhaps another connection's).
-    buffer.fill(0, 0, length)
-  }
+  // A truncated frame makes msgpackr read past its end before it fails: there it must find
+  // zeros, never the rest of an earlier, longer frame (perhaps another connection's).
+  if (scratchUsed > length) buffer.fill(0, length, scratchUsed)
+  scratchUsed = length
+  return scratchUnpackr.unpack(buffer, length)
 }
 
 /** MessagePack (msgpackr) in binary frames. */
