@@ -19,7 +19,7 @@ import { describeMachine } from './lib/machine.js'
 import { formatTable } from './lib/report.js'
 import { median, spread } from './lib/stats.js'
 import { scenarios } from './scenarios.js'
-import { systems } from './systems.js'
+import { pairs, systems } from './systems.js'
 
 const SRC = dirname(fileURLToPath(import.meta.url))
 const BENCH = dirname(SRC)
@@ -139,6 +139,35 @@ function skipReason(system, scenario) {
   return undefined
 }
 
+/**
+ * For each pair in systems.js with both systems in this scenario: the median over runs of
+ * system A's first figure in run i divided by system B's in run i. Run i of every system
+ * falls in the same round (a few seconds apart), so a machine that slows down for a while
+ * moves both sides of each ratio alike; on a noisy VM this is steadier than the ratio of
+ * the two medians, whose runs may come from different stretches of the session.
+ * @param {import('./scenarios.js').Scenario} scenario
+ * @param {import('./lib/report.js').SystemSummary[]} rows
+ * @returns {Record<string, number>}
+ */
+function pairedRatios(scenario, rows) {
+  const key = scenario.metrics[0]?.key
+  /** @type {Record<string, number>} */
+  const paired = {}
+  if (key === undefined || scenario.metrics[0]?.better !== 'higher') return paired
+  for (const [a, b] of pairs) {
+    const runsA = rows.find((row) => row.system === a && row.error === undefined)?.perRun
+    const runsB = rows.find((row) => row.system === b && row.error === undefined)?.perRun
+    if (runsA === undefined || runsB === undefined) continue
+    const ratios = runsA.flatMap((run, i) => {
+      const over = runsB[i]?.[key]
+      const value = run[key]
+      return value !== undefined && over !== undefined && over > 0 ? [value / over] : []
+    })
+    if (ratios.length > 0) paired[`${a} / ${b}`] = median(ratios)
+  }
+  return paired
+}
+
 const machine = describeMachine(BENCH)
 const startedAt = new Date()
 console.log(`Patchbay bench${quick ? ' (quick)' : ''}: ${runs} run(s) per system, round-robin`)
@@ -239,10 +268,15 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
     const note = scenario.note?.(row, params)
     if (note !== undefined) console.log(`  ${note}`)
   }
+  const paired = pairedRatios(scenario, rows)
+  if (Object.keys(paired).length > 0) {
+    console.log(`  paired ratios of ${scenario.metrics[0]?.label ?? 'the first figure'} (median of each round's ratio):`)
+    for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(46)} ${ratio.toFixed(2)}×`)
+  }
   for (const [name, reason] of Object.entries(skipped)) console.log(`  skipped ${name}: ${reason}`)
   for (const [name, message] of errors) console.log(`  FAILED ${name}: ${message.split('\n').slice(0, 8).join('\n    ')}`)
   console.log('')
-  scenarioResults.push({ name: scenario.name, summary: scenario.summary, params, metrics: scenario.metrics.map(({ key, label, better }) => ({ key, label, better })), systems: rows, skipped })
+  scenarioResults.push({ name: scenario.name, summary: scenario.summary, params, metrics: scenario.metrics.map(({ key, label, better }) => ({ key, label, better })), systems: rows, paired, skipped })
 }
 
 const report = {

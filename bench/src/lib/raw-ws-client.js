@@ -4,21 +4,21 @@
  * fan-out only.
  */
 import WebSocket from 'ws'
-import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
+import { corkedSend, envelopeCodecs, pipelinedSend, plainSend } from './envelope.js'
 import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
 
 /**
  * @param {'json' | 'msgpack'} encoding
- * @param {boolean} cork
+ * @param {boolean | 'pipelined'} cork writes coalesced per tick, or also flushed every 16 frames
  * @param {'raw' | 'patchbay'} [wire]
  * @returns {LoadAdapter}
  */
 export function rawWsAdapter(encoding, cork, wire = 'raw') {
   const patchbayWire = wire === 'patchbay'
   const codec = envelopeCodecs[encoding]
-  const send = cork ? corkedSend : plainSend
+  const send = cork === 'pipelined' ? pipelinedSend : cork ? corkedSend : plainSend
 
   /**
    * One socket with its pending calls and topic listener.

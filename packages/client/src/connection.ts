@@ -33,6 +33,18 @@ export interface ConnectionEvents {
 
 const OPEN = 1
 
+/**
+ * Frames a tick's coalesced writes hold before they go to the socket. Written all at once at
+ * the end of the tick, a burst of calls reaches the server as one batch, the server answers
+ * it as one batch, and each side idles while the other works: a lock-step in which, on a VM,
+ * every wake-up costs as much as handling a batch. Flushed every 16 frames, the server starts
+ * on the first calls while the client is still making the rest. Measured with 64 calls in
+ * flight (bench/, rpc-throughput, 2 vCPUs): 1.5–1.8× the calls per second, for four writes
+ * per 64 calls instead of one. The server keeps one write per tick: there a flush every 16
+ * frames cost fan-out and streams more CPU per message than it won.
+ */
+const PIPELINE_FRAMES = 16
+
 /** The EventEmitter side of Node's `ws` sockets, used when present. */
 interface NodeStyleSocket {
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): void
@@ -57,6 +69,8 @@ export class Connection {
   private readonly socket: WebSocketLike
   private opened = false
   private corked = false
+  /** Frames written since the socket was corked. */
+  private corkedFrames = 0
   private corkable: Corkable | undefined
   /** One timer does both jobs: the next ping when idle, then the deadline for an answer. */
   private liveness: ReturnType<typeof setTimeout> | undefined
@@ -107,6 +121,7 @@ export class Connection {
     const frame: Frame = this.codec.encode(message)
     this.cork()
     this.socket.send(frame)
+    if (this.corked && ++this.corkedFrames >= PIPELINE_FRAMES) this.uncork()
     return true
   }
 
@@ -206,9 +221,10 @@ export class Connection {
   }
 
   /**
-   * In Node with `ws`, writes of one tick are coalesced into one syscall by corking the
-   * underlying net.Socket (`_socket`, ws's private handle, duck-typed and optional).
-   * Browsers have no such handle and batch on their own; there this does nothing.
+   * In Node with `ws`, writes of one tick are coalesced by corking the underlying net.Socket
+   * (`_socket`, ws's private handle, duck-typed and optional): one syscall per PIPELINE_FRAMES
+   * frames at most. Browsers have no such handle and batch on their own; there this does
+   * nothing.
    */
   private cork(): void {
     if (this.corked) return
@@ -223,7 +239,9 @@ export class Connection {
   }
 
   private readonly uncork = (): void => {
+    if (!this.corked) return
     this.corked = false
+    this.corkedFrames = 0
     this.corkable?.uncork()
   }
 

@@ -1,0 +1,4 @@
+// Raw ws, json envelope, writes coalesced per tick (the client flushes every 16 frames).
+import { serveRawWs } from '../lib/raw-ws-server.js'
+
+await serveRawWs('json', true)
