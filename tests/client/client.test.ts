@@ -119,6 +119,26 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
     expect(client.stats.lateReplies).toBe(1)
   })
 
+  it('counts a timeout from when the call is made, even late in a long synchronous run', async () => {
+    server = await startRawServer(encoding)
+    const client = connect(server.url, { encodings: [encoding] })
+    await client.connect()
+    // One call, then 300 ms of synchronous work, then a call with a 200 ms timeout: its
+    // deadline is 200 ms after it was made, not after the run began.
+    const first = client.echo({ n: 1 }, { timeout: 5_000 })
+    const until = Date.now() + 300
+    while (Date.now() < until) {
+      // busy
+    }
+    const second = client.echo({ n: 2 }, { timeout: 200 })
+    const socket = await server.nextSocket()
+    const sent = [await server.nextMessage(socket), await server.nextMessage(socket)]
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const message of sent) server.send(socket, { t: 'result', id: message.id, output: (message.input as { n: number }).n })
+    expect(await first).toBe(1)
+    expect(await second).toBe(2)
+  })
+
   it('an AbortSignal rejects with CANCELLED and sends cancel; a pre-aborted signal sends nothing', async () => {
     server = await startRawServer(encoding)
     const client = connect(server.url, { encodings: [encoding] })

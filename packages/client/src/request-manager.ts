@@ -4,7 +4,7 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { ErrorCode, PatchbayError, turnNow, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import { PendingTable } from './pending-table.js'
 
@@ -140,7 +140,9 @@ export class RequestManager {
     this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
-      call.deadline = turnNow() + timeout
+      // The clock itself, not turnNow(): a call made late in a long synchronous run would
+      // otherwise get a deadline that lapsed before it was sent.
+      call.deadline = Date.now() + timeout
       this.deadlines.add(call)
     }
     if (signal !== undefined) {

@@ -6,9 +6,10 @@
  * microtask checkpoint: the end of the current task at the latest) reads it afresh.
  *
  * Use it where "when this batch arrived" is precise enough: the server's rate-limit refill
- * and the client's call deadlines use it. Within a long synchronous run the value lags behind
- * the clock by that run's length: a refill counts less time than has passed (fewer tokens,
- * never more), and a deadline set from it falls that much early.
+ * does. Within a long synchronous run the value lags behind the clock by that run's length,
+ * so a refill counts less time than has passed (fewer tokens, never more). Not for anything
+ * that must not fire early: a deadline set from it late in a long run would already have
+ * lapsed, which is why the client's call deadlines read the clock itself.
  */
 let cached = 0
 let valid = false
