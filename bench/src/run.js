@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { startChild } from './lib/children.js'
 import { describeMachine } from './lib/machine.js'
 import { formatTable } from './lib/report.js'
-import { median, spread } from './lib/stats.js'
+import { median, pairedMedian, spread } from './lib/stats.js'
 import { scenarios } from './scenarios.js'
 import { pairs, systems } from './systems.js'
 
@@ -140,11 +140,8 @@ function skipReason(system, scenario) {
 }
 
 /**
- * For each pair in systems.js with both systems in this scenario: the median over runs of
- * system A's first figure in run i divided by system B's in run i. Run i of every system
- * falls in the same round (a few seconds apart), so a machine that slows down for a while
- * moves both sides of each ratio alike; on a noisy VM this is steadier than the ratio of
- * the two medians, whose runs may come from different stretches of the session.
+ * For each pair in systems.js with both systems in this scenario: the paired median
+ * (lib/stats.js) of system A's first figure over system B's.
  * @param {import('./scenarios.js').Scenario} scenario
  * @param {import('./lib/report.js').SystemSummary[]} rows
  * @returns {Record<string, number>}
@@ -158,12 +155,8 @@ function pairedRatios(scenario, rows) {
     const runsA = rows.find((row) => row.system === a && row.error === undefined)?.perRun
     const runsB = rows.find((row) => row.system === b && row.error === undefined)?.perRun
     if (runsA === undefined || runsB === undefined) continue
-    const ratios = runsA.flatMap((run, i) => {
-      const over = runsB[i]?.[key]
-      const value = run[key]
-      return value !== undefined && over !== undefined && over > 0 ? [value / over] : []
-    })
-    if (ratios.length > 0) paired[`${a} / ${b}`] = median(ratios)
+    const ratio = pairedMedian(runsA, runsB, (x, y) => (x[key] ?? NaN) / (y[key] ?? NaN))
+    if (!Number.isNaN(ratio)) paired[`${a} / ${b}`] = ratio
   }
   return paired
 }

@@ -18,3 +18,22 @@ export function spread(values) {
   const m = median(values)
   return m === 0 ? 0 : (Math.max(...values) - Math.min(...values)) / 2 / Math.abs(m)
 }
+
+/**
+ * The median over runs of `combine(a[i], b[i])`, run i of two systems taken in the same round
+ * (seconds apart), so a machine that slows down for a while moves both sides alike: on a
+ * noisy VM steadier than combining the two medians. Runs either side lacks are skipped.
+ * @template T
+ * @param {readonly T[]} a
+ * @param {readonly T[]} b
+ * @param {(a: T, b: T) => number} combine
+ */
+export function pairedMedian(a, b, combine) {
+  const values = a.flatMap((run, i) => {
+    const other = b[i]
+    if (other === undefined) return []
+    const value = combine(run, other)
+    return Number.isFinite(value) ? [value] : []
+  })
+  return median(values)
+}

@@ -20,7 +20,7 @@ import { startPatchbay } from '../lib/patchbay-server.js'
 import { rawWsAdapter } from '../lib/raw-ws-client.js'
 import { startRawWs } from '../lib/raw-ws-server.js'
 import { subscribeAll, windowedPublisher } from '../lib/drivers.js'
-import { median } from '../lib/stats.js'
+import { median, pairedMedian } from '../lib/stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -164,8 +164,7 @@ for (let r = 0; r < rounds; r++) {
   process.stderr.write('.')
 }
 process.stderr.write('\n')
-// Ratios are medians of each round's ratio to the first system's in the same round, so a
-// machine that slows down for a while moves both sides of a ratio alike.
+// Ratios and differences to the first system are paired medians (lib/stats.js).
 const first = /** @type {string} */ (systems[0])
 const firstRuns = results[first] ?? []
 const what = scenario === 'rpc' ? `${ops} calls, ${inFlight} in flight` : `${ops} deliveries to ${subscribers} subscribers`
@@ -175,9 +174,9 @@ for (const name of systems) {
   const runs = results[name] ?? []
   const cpu = median(runs.map((x) => x.cpuPerOp))
   const rate = median(runs.map((x) => x.opsPerSec))
-  const cpuRatio = median(runs.map((x, i) => x.cpuPerOp / (firstRuns[i]?.cpuPerOp ?? NaN)))
-  const cpuDelta = median(runs.map((x, i) => x.cpuPerOp - (firstRuns[i]?.cpuPerOp ?? NaN)))
-  const rateRatio = median(runs.map((x, i) => x.opsPerSec / (firstRuns[i]?.opsPerSec ?? NaN)))
+  const cpuRatio = pairedMedian(runs, firstRuns, (x, y) => x.cpuPerOp / y.cpuPerOp)
+  const cpuDelta = pairedMedian(runs, firstRuns, (x, y) => x.cpuPerOp - y.cpuPerOp)
+  const rateRatio = pairedMedian(runs, firstRuns, (x, y) => x.opsPerSec / y.opsPerSec)
   console.log(
     `${name.padEnd(10)} ${cpu.toFixed(3).padStart(11)} ${cpuRatio.toFixed(2).padStart(6)} ${cpuDelta.toFixed(3).padStart(10)} ${Math.round(rate).toLocaleString('en-US').padStart(9)} ${rateRatio.toFixed(2).padStart(8)}`,
   )
