@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, type Encoding } from '@patchbay/core'
 import { createClient, type Client, type StateEvent } from '@patchbay/client'
 import { startRawServer, type RawServer } from './raw-server.js'
+import { closeAfterEach } from '../support/teardown.js'
 
 const api = router({
   echo: procedure({ input: z.object({ n: z.number() }), output: z.number() }),
@@ -11,9 +12,7 @@ const api = router({
 })
 
 let server: RawServer | undefined
-const clients: Client<typeof api>[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
   server = undefined
 })

@@ -2,7 +2,7 @@
  * Reconnection against a real server that goes away and comes back on the same port:
  * backoff, calls in flight vs queued, resubscription, fatal codes, and close() while waiting.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { backoffDelay, createClient, type Client, type StateEvent } from '@patchbay/client'
+import { closeAfterEach } from '../support/teardown.js'
 
 const api = router({
   echo: procedure({ input: z.string(), output: z.string() }),
@@ -18,9 +19,7 @@ const api = router({
 })
 
 let server: PatchbayServer | undefined
-const clients: Client<typeof api>[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
   server = undefined
 })

@@ -5,12 +5,13 @@
  * Counted at the client's own net.Socket, against a real Patchbay server.
  */
 import type { Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { procedure, router, type Encoding } from '@patchbay/core'
 import { createClient, type Client } from '@patchbay/client'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { closeAfterEach } from '../support/teardown.js'
 
 const api = router({ echo: procedure({ input: z.number(), output: z.number() }) })
 
@@ -46,9 +47,7 @@ class CountingWebSocket extends WebSocket {
 }
 
 let server: PatchbayServer | undefined
-const clients: Client<typeof api>[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
   server = undefined
 })

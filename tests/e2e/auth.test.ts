@@ -3,13 +3,14 @@
  * context hook and never echoed; expiry closing with 4401; a client with a token function
  * re-authenticating on a new connection and resuming its subscriptions; lazy connecting.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { CloseCode, ErrorCode, PatchbayError, authSubprotocol, procedure, router, tokenFromSubprotocols, topic } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client, type LagEvent, type StateEvent } from '@patchbay/client'
 import { refusedUpgrade } from '../conformance/support.js'
+import { closeAfterEach } from '../support/teardown.js'
 
 const api = router({
   whoami: procedure({ output: z.object({ user: z.string(), protocol: z.string() }) }),
@@ -24,10 +25,8 @@ function parseToken(token: string | undefined): { user: string; exp: number } {
 }
 
 let server: PatchbayServer
-const clients: Client<typeof api>[] = []
 const seenTokens: (string | undefined)[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
   seenTokens.length = 0
 })

@@ -3,12 +3,13 @@
  * `for await` loop on the client, credit-based flow control between them, and cancellation
  * by break, abort and disconnect, each observed on the server (its `finally` runs).
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { ErrorCode, PatchbayError, router, stream, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { closeAfterEach } from '../support/teardown.js'
 
 const api = router({
   market: {
@@ -27,11 +28,9 @@ interface Run {
 }
 
 let server: PatchbayServer
-const clients: Client<typeof api>[] = []
 let runs: Run[] = []
 let finallyWaiters: (() => void)[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
   runs = []
   finallyWaiters = []

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { closeAfterEach } from '../support/teardown.js'
 
 const Message = z.object({ from: z.string(), text: z.string().min(1) })
 const api = router({
@@ -17,9 +18,7 @@ const api = router({
 })
 
 let server: PatchbayServer
-const clients: Client<typeof api>[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()))
+const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
 })
 
