@@ -14,6 +14,8 @@ const api = router({
   wait: procedure({ output: z.null() }),
 })
 
+const HEARTBEAT_MS = 150
+
 let server: PatchbayServer
 const sockets: RawClient[] = []
 afterEach(async () => {
@@ -23,7 +25,9 @@ afterEach(async () => {
 
 async function start(aborted: (reason: unknown) => void): Promise<string> {
   server = createServer(api, {
-    heartbeatInterval: 40,
+    // Short, so the frozen peer goes within a test's time; long enough that the healthy
+    // peer's pong is not late when the suite's other workers load both cores.
+    heartbeatInterval: HEARTBEAT_MS,
     handlers: {
       wait: ({ signal }) =>
         new Promise<null>(() => {
@@ -56,13 +60,16 @@ describe('§7 heartbeats', () => {
     expect(await abortReason).toMatchObject({ code: 'CONNECTION_LOST' })
     expect(server.topicStats.subscriptions).toBe(0)
     expect(server.stats.heartbeatTimeouts).toBe(1)
-    // The peer that answers pongs has lived through the same intervals.
+    // The peer that answers pongs lives through three more intervals. Should it be dropped
+    // instead, the test fails on that at once rather than waiting for pings that never come.
     let pings = 0
-    await new Promise<void>((resolve) =>
+    const outcome = await new Promise<string>((resolve) => {
       healthy.ws.on('ping', () => {
-        if (++pings === 3) resolve()
-      }),
-    )
+        if (++pings === 3) resolve('pinged')
+      })
+      healthy.ws.once('close', (code) => resolve(`closed ${code}`))
+    })
+    expect(outcome).toBe('pinged')
     expect(healthy.ws.readyState).toBe(WebSocket.OPEN)
     expect(server.connectionCount).toBe(1)
   })
