@@ -27,7 +27,7 @@ async function proxyTo(port: number | undefined): Promise<SwitchProxy> {
  * Room for a loaded 2-core machine (the suite's other worker, the child processes): timers
  * fire late, never early, so this goes on the upper bounds only.
  */
-const MARGIN = 400
+const MARGIN = 500
 
 describe('a server process frozen with SIGSTOP (§7)', () => {
   const PING = 800

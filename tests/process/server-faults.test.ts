@@ -50,7 +50,7 @@ async function openPeer(url: string, pongDelay: number | undefined): Promise<Web
 }
 
 describe('a server whose event loop stalls right after a heartbeat (§7)', () => {
-  const HEARTBEAT = 500
+  const HEARTBEAT = 600
 
   it('keeps every healthy peer and terminates only the one that missed its pong', async () => {
     const server = spawnFixture('faults-server', { HEARTBEAT_MS: HEARTBEAT })
