@@ -341,7 +341,10 @@ class CoalescingTransport implements Transport {
     ws.close(code, reason)
     // The close frame waits behind whatever is buffered; a peer that does not read (a slow
     // consumer) would hold that memory for ws's own 30 s closing timeout.
-    setTimeout(() => ws.terminate(), this.closeTimeout).unref()
+    const deadline = setTimeout(() => ws.terminate(), this.closeTimeout).unref()
+    // A peer that completes the closing handshake frees the socket, and with it the session
+    // its listeners hold, at once rather than when the deadline passes.
+    ws.once('close', () => clearTimeout(deadline))
   }
 
   get bufferedAmount(): number {
