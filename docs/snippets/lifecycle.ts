@@ -46,7 +46,8 @@ const client = createClient(shop, {
   url: 'ws://127.0.0.1:3000',
   WebSocket,
   token: fetchToken, // called before every connection
-  reconnect: { retries: 20, retryDelay: 250, maxRetryDelay: 10_000 },
+  // The defaults: retry with backoff capped at 10 s until close(), whatever the outage.
+  reconnect: { retryDelay: 250, maxRetryDelay: 10_000 },
 })
 client.on('state', ({ state, code, reason }) => console.log(state, code ?? '', reason ?? ''))
 client.orders.subscribe(

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createServer as createHttpServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
@@ -30,6 +30,15 @@ async function serve(port = 0): Promise<number> {
     handlers: { echo: ({ input }) => input, hang: () => new Promise<null>(() => {}) },
   })
   return (await server.listen({ port, host: '127.0.0.1' })).port
+}
+
+/** A port nothing listens on (connections to it are refused until a server takes it). */
+async function freePort(): Promise<number> {
+  const probe = createNetServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
 }
 
 function waitFor(client: Client<typeof api>, state: StateEvent['state']): Promise<StateEvent> {
@@ -122,6 +131,26 @@ describe('reconnect limits', () => {
     expect(attempts).toBe(3)
     expect(client.state).toBe('closed')
     await new Promise((resolve) => http.close(resolve))
+  })
+
+  // docs/guide/lifecycle.md: by default a client rides out an outage of any length (the old
+  // default gave up after 10 retries, ~28 s, and left clients closed after a 30 s outage).
+  it('by default keeps retrying past the old limit of 10 attempts, and connects when the server is back', async () => {
+    const port = await freePort()
+    // Small delays only: the retry count is left at its default.
+    const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, reconnect: { retryDelay: 10, maxRetryDelay: 20 } })
+    clients.push(client)
+    let failures = 0
+    await new Promise<void>((resolve, reject) => {
+      client.on('state', ({ state }) => {
+        if (state === 'closed') reject(new Error(`closed after ${failures} failed attempts`))
+        if (state === 'reconnecting' && ++failures === 25) resolve()
+      })
+    })
+    expect(client.state).not.toBe('closed')
+    await serve(port)
+    await expect(client.echo('back')).resolves.toBe('back')
+    expect(client.state).toBe('open')
   })
 
   it('close() while reconnecting ends at once and fails what waits', async () => {

@@ -51,7 +51,9 @@ function client(url: string, token: ConstructorParameters<typeof Object>[0], ext
     WebSocket,
     encodings: ['json'],
     token: token as string | (() => string | Promise<string>),
-    reconnect: { retryDelay: 20, maxRetryDelay: 50 },
+    // A refused handshake looks like a network failure to a client (1006): with the default
+    // (retry until close()) a refused token would be tried forever, so these give up.
+    reconnect: { retries: 10, retryDelay: 20, maxRetryDelay: 50 },
     ...extra,
   })
   clients.push(made)

@@ -16,7 +16,7 @@ export interface FixtureEvent {
   readonly [field: string]: unknown
 }
 
-export type FixtureName = 'server' | 'proxy' | 'subscriber'
+export type FixtureName = 'server' | 'proxy' | 'subscriber' | 'faults-server'
 
 /** A spawned fixture process. */
 export class FixtureProcess {
@@ -71,6 +71,11 @@ export class FixtureProcess {
   /** Sends `signal` to this process (by its pid), if it still runs. */
   kill(signal: NodeJS.Signals): void {
     if (this.exit === undefined) this.child.kill(signal)
+  }
+
+  /** Writes one line to the fixture's stdin (fixtures that take commands read them there). */
+  send(command: Record<string, unknown>): void {
+    this.child.stdin?.write(`${JSON.stringify(command)}\n`)
   }
 
   /** SIGKILL, and wait until it is gone. */

@@ -11,6 +11,7 @@ import {
   ProtocolViolation,
   subprotocolOf,
   truncateCloseReason,
+  turnNow,
   type ClientMessage,
   type Codec,
   type Encoding,
@@ -72,11 +73,19 @@ export class Connection {
   /** Frames written since the socket was corked. */
   private corkedFrames = 0
   private corkable: Corkable | undefined
-  /** One timer does both jobs: the next ping when idle, then the deadline for an answer. */
+  /**
+   * One timer does every job: the connection attempt's deadline until open, then the next
+   * ping when idle, then the deadline for an answer.
+   */
   private liveness: ReturnType<typeof setTimeout> | undefined
-  private awaitingAnswer = false
-  /** A frame arrived since the timer was last armed (a flag, so frames cost no timer work). */
-  private heard = false
+  /** When the ping now awaiting an answer was sent (epoch ms), or undefined. */
+  private pingSentAt: number | undefined
+  /**
+   * When the last frame arrived (epoch ms). A number, not a timer: frames cost no timer work.
+   * Read with turnNow(): the frames of one read chunk arrive together, so the first read of a
+   * run is their arrival time and the rest of the chunk reuses it.
+   */
+  private lastHeard = 0
 
   constructor(
     private readonly options: ResolvedClientOptions,
@@ -103,6 +112,16 @@ export class Connection {
     this.socket.onclose = (event: { code: number; reason: string }) => this.handleClose(event.code, event.reason)
     // An error is always followed by a close event, which does the work.
     this.socket.onerror = () => {}
+    if (options.connectTimeout > 0) {
+      // A route that accepts TCP and never answers the upgrade would hold the attempt (and
+      // every call waiting for it) forever: fail it like any other failed attempt, so the
+      // owner's backoff decides what comes next.
+      this.liveness = setTimeout(this.onConnectTimeout, options.connectTimeout)
+    }
+  }
+
+  private readonly onConnectTimeout = (): void => {
+    if (this.state === 'connecting') this.abandon('The connection attempt timed out')
   }
 
   /** The negotiated encoding, once open. */
@@ -139,42 +158,52 @@ export class Connection {
       this.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
       return
     }
+    clearTimeout(this.liveness)
     this.codec = codec
     this.opened = true
     this.setState('open')
-    this.armLiveness()
+    this.lastHeard = Date.now()
+    this.armLiveness(this.options.pingInterval)
     this.events.open()
   }
 
   /**
-   * Dead-server detection: after `pingInterval` without a frame, send a ping; if nothing at
-   * all arrives within `pongTimeout`, the server is gone (a frozen process, a dropped route)
-   * and waiting for TCP to notice could take minutes.
+   * Dead-server detection (§7): `pingInterval` after the last frame, send a ping; if nothing
+   * at all arrives within `pongTimeout`, the server is gone (a frozen process, a dropped
+   * route) and waiting for TCP to notice could take minutes. The timer is armed for what is
+   * left of the interval since the last frame, not a whole interval from when it was last
+   * armed: a silent server is noticed within `pingInterval + pongTimeout` of its last frame,
+   * never up to twice the interval.
    */
-  private armLiveness(): void {
+  private armLiveness(delay: number): void {
     if (this.options.pingInterval <= 0) return
-    this.awaitingAnswer = false
-    this.heard = false
-    this.liveness = setTimeout(this.onLiveness, this.options.pingInterval)
+    this.pingSentAt = undefined
+    this.liveness = setTimeout(this.onLiveness, Math.max(0, delay))
   }
 
   private readonly onLiveness = (): void => {
     if (this.state !== 'open') return
-    if (this.heard) {
-      this.armLiveness()
-      return
-    }
-    if (this.awaitingAnswer) {
+    const now = Date.now()
+    if (this.pingSentAt !== undefined && this.lastHeard < this.pingSentAt) {
       this.abandon('The server did not answer a ping')
       return
     }
-    this.awaitingAnswer = true
+    const quiet = now - this.lastHeard
+    if (quiet < this.options.pingInterval) {
+      this.armLiveness(this.options.pingInterval - quiet)
+      return
+    }
+    this.pingSentAt = now
     this.send({ t: 'ping' })
     this.liveness = setTimeout(this.onLiveness, this.options.pongTimeout)
   }
 
-  /** Gives up on a silent socket at once: no closing handshake can complete with a dead peer. */
+  /**
+   * Gives up on a silent socket (or an attempt that never opened) at once: no closing
+   * handshake can complete with a dead peer.
+   */
   private abandon(reason: string): void {
+    this.socket.onopen = null
     this.socket.onmessage = null
     this.socket.onclose = null
     ;(this.socket as { onerror: (() => void) | null }).onerror = () => {}
@@ -188,7 +217,7 @@ export class Connection {
 
   private handleFrame(data: unknown): void {
     if (this.codec === undefined || this.state !== 'open') return
-    this.heard = true
+    this.lastHeard = turnNow()
     let decoded: unknown
     try {
       decoded = this.codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Frame))

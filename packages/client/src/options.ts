@@ -48,15 +48,27 @@ export interface ClientOptions {
    */
   reconnect?: boolean | ReconnectOptions
   /**
-   * Milliseconds between application-level pings the client sends to find a dead server
-   * (browsers cannot send ping frames); 0 disables them. A ping goes out only when nothing
-   * has arrived for this long.
+   * Milliseconds a connection attempt may take, from opening the socket to the server's
+   * answer to the upgrade (TCP, TLS and HTTP); 0 waits forever. An attempt that takes longer
+   * (a route that accepts TCP and never answers) is dropped and counts as a failed attempt:
+   * with `reconnect`, the next one follows after the usual backoff. The default matches the
+   * server's `handshakeTimeout`.
+   * @default 10_000
+   */
+  connectTimeout?: number
+  /**
+   * Milliseconds of silence from the server after which the client sends an application-level
+   * ping to find out whether it is still there (browsers cannot send ping frames); 0
+   * disables them. Counted from the last frame received, so a ping goes out exactly when
+   * nothing has arrived for this long.
    * @default 15_000
    */
   pingInterval?: number
   /**
    * Milliseconds to wait for any frame after a ping before the server is taken for dead and
-   * the connection dropped (and, with `reconnect`, made again).
+   * the connection dropped (and, with `reconnect`, made again). A silent server is therefore
+   * noticed within `pingInterval + pongTimeout` of its last frame (20 s by default), before
+   * a call's default 30 s `timeout`, so idempotent calls in flight are sent again in time.
    * @default 5_000
    */
   pongTimeout?: number
@@ -96,7 +108,14 @@ export interface ClientOptions {
 
 /** How the client reconnects. */
 export interface ReconnectOptions {
-  /** Consecutive failed attempts before giving up (state `closed`). @default 10 */
+  /**
+   * Consecutive failed attempts before giving up (state `closed`). The default never gives
+   * up on a retryable close: the backoff is capped at `maxRetryDelay`, so a client rides out
+   * a deploy or an outage of any length, costing one attempt per ~`maxRetryDelay / 2` on
+   * average, until `close()`. A finite number ends the client after that many retries in a
+   * row (a connection that stays up for `stableAfter` resets the count).
+   * @default Infinity
+   */
   retries?: number
   /** Base of the exponential backoff, in milliseconds. @default 250 */
   retryDelay?: number
@@ -118,6 +137,7 @@ export interface ResolvedClientOptions {
   highWaterMark: number
   token: string | (() => string | Promise<string>) | undefined
   lazy: boolean
+  connectTimeout: number
   pingInterval: number
   pongTimeout: number
 }
@@ -136,7 +156,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     options.reconnect === false
       ? undefined
       : {
-          retries: 10,
+          retries: Number.POSITIVE_INFINITY,
           retryDelay: 250,
           maxRetryDelay: 10_000,
           stableAfter: 5_000,
@@ -153,9 +173,15 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     token: options.token,
     lazy: options.lazy === true,
     highWaterMark: positive(options.highWaterMark ?? 1_048_576, 'highWaterMark'),
+    connectTimeout: nonNegative(options.connectTimeout ?? 10_000, 'connectTimeout'),
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
   }
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0)) throw new RangeError(`${name} must be a non-negative number of milliseconds`)
+  return value
 }
 
 function positive(value: number, name: string): number {

@@ -352,10 +352,14 @@ export class Session implements Subscriber, StreamHost {
       if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
     }
     this.inbox = undefined
+    // Before the early return below: a connection the server closed itself (a violation, a
+    // flood, a slow consumer) comes here with `closed` already set, and its expiry timer
+    // would otherwise hold the whole session until the credentials expire.
+    clearTimeout(this.expiry)
+    this.expiry = undefined
+    this.outbound.close()
     if (this.closed && this.inFlight.size === 0 && this.streams.size === 0) return
     this.closed = true
-    clearTimeout(this.expiry)
-    this.outbound.close()
     // Keyed calls run on: the client retries them on its next connection and joins them (§4.2).
     const calls = [...this.inFlight].filter(([id]) => !this.keyed.has(id)).map(([, call]) => call)
     for (const id of [...this.inFlight.keys()]) this.forget(id)

@@ -1,6 +1,7 @@
 /**
  * Outbound flow control of one connection, runtime-free (docs/protocol.md §14). Every frame
- * a session sends goes through here, measured against the socket's buffered bytes:
+ * a session sends goes through here, measured against what the socket's queue costs in
+ * memory (its buffered bytes plus FRAME_OVERHEAD per queued frame):
  * - replies and stream items are never dropped; past the hard limit the connection closes;
  * - at the high-water mark the connection stops being read (its further calls wait);
  * - topic events follow their topic's policy: queue, latest, drop or close;
@@ -14,6 +15,12 @@ export interface FlowTransport {
   send(frame: Frame): void
   /** Bytes accepted by `send` and not yet handed to the network. */
   readonly bufferedAmount: number
+  /**
+   * Frames accepted by `send` and not yet handed to the network, each costing
+   * FRAME_OVERHEAD beyond its bytes. A transport that cannot count them leaves this out,
+   * and then only payload bytes are counted against the limits.
+   */
+  readonly bufferedFrames?: number
   /** Stops reading frames from the peer until `resume`. */
   pause(): void
   resume(): void
@@ -21,21 +28,37 @@ export interface FlowTransport {
   onceDrained(listener: () => void): void
 }
 
-/** A connection's outbound limits, in bytes. */
+/**
+ * A connection's outbound limits, in bytes of memory: a queued frame counts as its length
+ * plus FRAME_OVERHEAD, so the limits bound what a reader that stops reading costs the
+ * process, however small its frames (docs/protocol.md §14).
+ */
 export interface FlowLimits {
   /**
-   * Above this many buffered bytes the connection counts as congested: it stops being read,
-   * and topic events follow their topic's policy.
+   * Above this much queued (bytes plus FRAME_OVERHEAD per frame) the connection counts as
+   * congested: it stops being read, and topic events follow their topic's policy.
    * @default 524_288 (512 KiB)
    */
   highWaterMark: number
   /**
-   * The hard limit: a frame that would take the buffer past it closes the connection with
-   * 4507 SLOW_CONSUMER instead of growing memory.
+   * The hard limit on the memory one connection's outbound queue may hold (bytes plus
+   * FRAME_OVERHEAD per frame, held `latest` events included): a frame that would take it
+   * past this closes the connection with 4507 SLOW_CONSUMER instead of growing memory.
    * @default 8_388_608 (8 MiB)
    */
   maxBuffered: number
 }
+
+/**
+ * What a frame waiting in a socket's queue costs beyond its own bytes, in bytes. Node and
+ * `ws` keep per queued frame a header Buffer (a JS object over a slice of a pool), one or
+ * two write-queue entries with their callbacks, and the frame's own Buffer object when it
+ * is not shared: measured on Node 20 with ws 8, 210 bytes of heap per frame for a topic
+ * event (its bytes shared by every subscriber) and 460 for a reply with its own Buffer.
+ * Counting only payload bytes, a reader stalled on 40-byte events held 6× the limit.
+ */
+export const FRAME_OVERHEAD = 512
+
 
 /** The default {@link FlowLimits}. */
 export const DEFAULT_FLOW_LIMITS: Readonly<FlowLimits> = Object.freeze({ highWaterMark: 524_288, maxBuffered: 8_388_608 })
@@ -68,10 +91,11 @@ export interface Delivery {
   readonly highWaterMark: number
 }
 
-function byteLength(frame: Frame): number {
+/** What `frame` will cost in a socket's queue: its bytes and the per-frame overhead. */
+function costOf(frame: Frame): number {
   // A string's length in UTF-16 units: exact for ASCII JSON, at most 3× short otherwise.
   // Close enough to bound memory, and measuring UTF-8 would cost a pass over every frame.
-  return typeof frame === 'string' ? frame.length : frame.byteLength
+  return (typeof frame === 'string' ? frame.length : frame.byteLength) + FRAME_OVERHEAD
 }
 
 /** The outbound side of one connection. */
@@ -82,7 +106,7 @@ export class Outbound {
   private closed = false
   /** `latest` topics: the newest event held per channel while congested. */
   private held: Map<number, Frame> | undefined
-  /** Bytes of the held events: they count toward the hard limit like buffered ones. */
+  /** Cost of the held events (costOf): they count toward the hard limit like queued ones. */
   private heldBytes = 0
   /** `drop` topics: what was dropped per channel, for the lag notice. */
   private dropped: Map<number, { seq: number; missed: number }> | undefined
@@ -104,18 +128,24 @@ export class Outbound {
 
   /** Above the connection's high-water mark. */
   get congested(): boolean {
-    return this.transport.bufferedAmount >= this.limits.highWaterMark
+    return this.queued() >= this.limits.highWaterMark
+  }
+
+  /** What the socket's queue costs now: its bytes, and FRAME_OVERHEAD per frame. */
+  private queued(): number {
+    const transport = this.transport
+    return transport.bufferedAmount + (transport.bufferedFrames ?? 0) * FRAME_OVERHEAD
   }
 
   /** Sends a frame that must not be dropped (a reply, a stream item). False if it closed the connection. */
   send(frame: Frame): boolean {
     if (this.closed) return false
-    return this.sendMeasured(frame, this.transport.bufferedAmount)
+    return this.sendMeasured(frame, this.queued())
   }
 
-  /** `send` with the buffered amount already read: one read of it per frame on the hot path. */
+  /** `send` with the queue's cost already read: one read of it per frame on the hot path. */
   private sendMeasured(frame: Frame, buffered: number): boolean {
-    const after = buffered + this.heldBytes + byteLength(frame)
+    const after = buffered + this.heldBytes + costOf(frame)
     if (after > this.limits.maxBuffered) {
       this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
       return false
@@ -134,7 +164,7 @@ export class Outbound {
   /** Delivers a topic event (the shared frame of channel number `ch`, message `seq`). */
   deliver(frame: Frame, ch: number, seq: number, delivery: Delivery): void {
     if (this.closed) return
-    const buffered = this.transport.bufferedAmount
+    const buffered = this.queued()
     if (buffered < delivery.highWaterMark) {
       if (this.held === undefined && this.dropped === undefined) {
         this.sendMeasured(frame, buffered)
@@ -144,7 +174,7 @@ export class Outbound {
       const stale = this.held?.get(ch)
       if (stale !== undefined) {
         this.held?.delete(ch)
-        this.heldBytes -= byteLength(stale)
+        this.heldBytes -= costOf(stale)
         this.stats.dropped++
       }
       this.sendLag(ch)
@@ -161,13 +191,13 @@ export class Outbound {
       case 'latest': {
         this.held ??= new Map()
         const replaced = this.held.get(ch)
-        const size = byteLength(frame)
-        if (buffered + this.heldBytes - (replaced === undefined ? 0 : byteLength(replaced)) + size > this.limits.maxBuffered) {
+        const size = costOf(frame)
+        if (buffered + this.heldBytes - (replaced === undefined ? 0 : costOf(replaced)) + size > this.limits.maxBuffered) {
           this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
           return
         }
         if (replaced !== undefined) {
-          this.heldBytes -= byteLength(replaced)
+          this.heldBytes -= costOf(replaced)
           this.stats.dropped++
         }
         this.held.set(ch, frame)

@@ -206,9 +206,10 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   /** Receive-side limits; see `DEFAULT_LIMITS` in @patchbay/core. */
   limits?: Partial<Limits>
   /**
-   * Outbound limits per connection (docs/protocol.md §14): the high-water mark where a
-   * connection stops being read and topic policies apply, and the hard limit where it closes
-   * with 4507. Defaults: 512 KiB and 8 MiB.
+   * Outbound limits per connection (docs/protocol.md §14), on the memory its outbound queue
+   * holds (each queued frame counted as its bytes plus FRAME_OVERHEAD, 512): the high-water
+   * mark where a connection stops being read and topic policies apply, and the hard limit
+   * where it closes with 4507. Defaults: 512 KiB and 8 MiB.
    */
   backpressure?: Partial<FlowLimits>
   /**
@@ -267,7 +268,8 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    * Milliseconds between WebSocket ping frames to every connection; a peer that has not
    * answered the previous ping with a pong by the next one is terminated, which frees its
    * subscriptions and aborts its handlers (docs/protocol.md §7). 0 disables heartbeats.
-   * One timer serves all connections.
+   * One timer serves all connections; pongs that arrived while the event loop was stalled
+   * past a beat are read before the beat judges anyone.
    * @default 30_000
    */
   heartbeatInterval?: number

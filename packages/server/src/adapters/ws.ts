@@ -22,6 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
+import { Heartbeat } from './heartbeat.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -69,21 +70,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   let closing = false
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
-  /** Sockets that have not answered the last ping yet. */
-  const awaitingPong = new WeakSet<WebSocket>()
-  let heartbeat: ReturnType<typeof setInterval> | undefined
-  const beat = (): void => {
-    for (const ws of sockets) {
-      if (awaitingPong.has(ws)) {
-        // Frozen or gone without a FIN: nobody will ever close this socket but us.
-        config.stats.heartbeatTimeouts++
-        ws.terminate()
-        continue
-      }
-      awaitingPong.add(ws)
-      ws.ping()
-    }
-  }
+  const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, () => config.stats.heartbeatTimeouts++)
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -128,12 +115,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
-    ws.on('pong', () => awaitingPong.delete(ws))
-    if (heartbeat === undefined && options.heartbeatInterval > 0) {
-      // One timer for every connection of this server, started with the first.
-      heartbeat = setInterval(beat, options.heartbeatInterval)
-      heartbeat.unref()
-    }
+    heartbeat.watch(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       session.receive(isBinary ? data : data.toString('utf8'))
     })
@@ -240,7 +222,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
 
   const close = async (): Promise<void> => {
     closing = true
-    if (heartbeat !== undefined) clearInterval(heartbeat)
+    heartbeat.stop()
     // Graceful: calls in flight finish (up to closeTimeout) before their connections close.
     let drainTimer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([
@@ -316,6 +298,12 @@ class CoalescingTransport implements Transport {
   private corkedBytes = 0
   /** Text or binary frames, by the session's codec (a JSON frame may arrive as UTF-8 bytes). */
   private readonly kind: typeof TEXT | typeof BINARY
+  /** Frames given to ws whose write has not completed: outbound flow control counts them (§14). */
+  private frames = 0
+  /** ws calls it once per frame, when the socket has handed the frame to the kernel (or failed). */
+  private readonly written = (): void => {
+    this.frames--
+  }
 
   constructor(
     private readonly ws: WebSocket,
@@ -336,7 +324,8 @@ class CoalescingTransport implements Transport {
       this.socket.cork()
       process.nextTick(uncorkTransport, this)
     }
-    ws.send(frame, this.kind)
+    this.frames++
+    ws.send(frame, this.kind, this.written)
     this.corkedBytes += typeof frame === 'string' ? frame.length : frame.byteLength
     // net.Socket counts corks; the extra uncork the tick makes later is harmless.
     if (this.corked && this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork()
@@ -352,11 +341,18 @@ class CoalescingTransport implements Transport {
     ws.close(code, reason)
     // The close frame waits behind whatever is buffered; a peer that does not read (a slow
     // consumer) would hold that memory for ws's own 30 s closing timeout.
-    setTimeout(() => ws.terminate(), this.closeTimeout).unref()
+    const deadline = setTimeout(() => ws.terminate(), this.closeTimeout).unref()
+    // A peer that completes the closing handshake frees the socket, and with it the session
+    // its listeners hold, at once rather than when the deadline passes.
+    ws.once('close', () => clearTimeout(deadline))
   }
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount
+  }
+
+  get bufferedFrames(): number {
+    return this.frames
   }
 
   pause(): void {
