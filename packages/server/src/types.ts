@@ -230,8 +230,11 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    */
   maxConnections?: number
   /**
-   * Milliseconds an upgrade may take, the HTTP request's headers and the `context` hook
-   * included; a slower one is refused with HTTP 408 (headers: the socket is dropped).
+   * Milliseconds a handshake may take, from the socket's connection: the HTTP request's
+   * headers and the `context` hook share it. A slower one is answered HTTP 408 and its socket
+   * dropped, also a peer that trickles its request or sends nothing (timed per socket, not
+   * by Node's 30 s check). On a server passed to `attach()`, only the first request's
+   * headers and upgrades are timed, never plain requests (docs/protocol.md §9.1).
    * @default 10_000
    */
   handshakeTimeout?: number

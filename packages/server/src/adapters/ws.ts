@@ -22,6 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
+import { guardHandshakes, type GuardMode } from './handshake-timeout.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -155,7 +156,8 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     })
   }
 
-  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  /** `deadline`: when the whole handshake must be done (epoch ms), if it was timed from its connection. */
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, deadline: number | undefined): void => {
     // Until ws owns the socket, an error on it (a reset mid-handshake) must not crash us.
     const onSocketError = (): void => {
       socket.destroy()
@@ -181,9 +183,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       clearTimeout(timer)
       return true
     }
+    const left = deadline === undefined ? options.handshakeTimeout : Math.max(0, deadline - Date.now())
     const timer = setTimeout(() => {
       if (settle()) refuse(socket, 408, 'Handshake timed out')
-    }, options.handshakeTimeout)
+    }, left)
     const finish = (ctx: unknown): void => {
       if (!settle()) return
       if (socket.destroyed) return
@@ -205,28 +208,36 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     else finish(ctx)
   }
 
-  const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => {
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => upgrade(request, socket, head, undefined)
+
+  const attachAs = (server: HttpServer, attachOptions: AttachOptions, mode: GuardMode): void => {
+    const guard = guardHandshakes(server, options.handshakeTimeout, mode, () => config.stats.refused++)
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Its headers are in: the header-phase timer stops (whoever owns the path).
+      const deadline = guard.take(socket)
       if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) {
         // Another 'upgrade' listener may own this path; when there is none, Node would leave
         // the socket open forever, so answer it here.
         if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'No WebSocket endpoint at this path')
         return
       }
-      handleUpgrade(request, socket, head)
+      upgrade(request, socket, head, deadline)
     })
   }
+
+  const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => attachAs(server, attachOptions, 'shared')
 
   const listen = (listenOptions: ListenOptions = {}): Promise<{ port: number; host: string }> => {
     const server = createHttpServer((_request, response) => {
       response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' })
       response.end('This endpoint speaks WebSocket only')
     })
-    // A peer that trickles its request headers (slowloris) is dropped after handshakeTimeout.
+    // The guard attachAs installs times every socket exactly; Node's own checks (run only
+    // every connectionsCheckingInterval) stay as a backstop.
     server.headersTimeout = options.handshakeTimeout
     server.requestTimeout = options.handshakeTimeout
     ownServers.push(server)
-    attach(server)
+    attachAs(server, {}, 'own')
     const host = listenOptions.host ?? '127.0.0.1'
     return new Promise((resolve, reject) => {
       server.once('error', reject)
