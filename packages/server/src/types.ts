@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { IdempotencyOptions } from './idempotency.js'
 import type { FlowLimits } from './outbound.js'
 import type { RateLimit } from './rate-limit.js'
-import type { PubSubStats } from './pubsub.js'
+import type { PubSubStats, RetentionLimits } from './pubsub.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -224,6 +224,15 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    * @default { windowMs: 60_000, maxKeys: 10_000 }
    */
   idempotency?: Partial<IdempotencyOptions>
+  /**
+   * The bound on channels kept for returning subscribers (each topic's `retainMs`), over the
+   * whole server: past `maxChannels` of them, or `maxBytes` of their history, the one that
+   * lost its last subscriber longest ago is forgotten first (a subscriber coming back to it
+   * finds another epoch, docs/protocol.md §12.1); channels with subscribers never are.
+   * `topicStats.evictions` counts them.
+   * @default { maxChannels: 10_000, maxBytes: 33_554_432 } (32 MiB)
+   */
+  retention?: Partial<RetentionLimits>
   /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000
