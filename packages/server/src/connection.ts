@@ -404,6 +404,11 @@ export class Session implements Subscriber, StreamHost {
       this.reply(id, claim.outcome)
       return
     }
+    if (claim?.kind === 'full') {
+      const message = `More than ${this.config.dedupe.maxKeys} idempotent calls running`
+      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message } })
+      return
+    }
     const signal = new CallSignal()
     const outcome = claim?.kind === 'running' ? claim.outcome : dispatch(this.config, path, input, this.ctx, this.info, signal)
     const remember = claim?.kind === 'run' ? claim.finish : undefined

@@ -14,7 +14,9 @@ export interface IdempotencyOptions {
    */
   windowMs: number
   /**
-   * Keys remembered at most; past it the oldest finished ones are forgotten first.
+   * Keys remembered at most, running or finished; past it the oldest finished ones are
+   * forgotten first. When all of them are still running (keyed calls outlive their
+   * connection, §4.2), a call with a new key fails with TOO_MANY_REQUESTS.
    * @default 10_000
    */
   maxKeys: number
@@ -34,6 +36,8 @@ export type Claim =
   | { kind: 'run'; finish: (outcome: Outcome) => void }
   | { kind: 'done'; outcome: Outcome }
   | { kind: 'running'; outcome: Promise<Outcome> }
+  /** Every key remembered is still running: nothing can be forgotten to make room. */
+  | { kind: 'full' }
 
 /** Outcomes of idempotent calls by (path, key). */
 export class DedupeWindow {
@@ -54,6 +58,9 @@ export class DedupeWindow {
       return { kind: 'running', outcome: new Promise((resolve) => entry.waiters.push(resolve)) }
     }
     if (entry !== undefined) this.entries.delete(id)
+    // A keyed call runs on after its connection drops, so without this a peer reconnecting
+    // in a loop could keep any number of handlers running (maxInFlight is per connection).
+    if (this.entries.size >= this.options.maxKeys) return { kind: 'full' }
     const fresh: Entry = { outcome: undefined, waiters: [], expires: Infinity }
     this.entries.set(id, fresh)
     return {
@@ -71,6 +78,11 @@ export class DedupeWindow {
         for (const resolve of waiters) resolve(outcome)
       },
     }
+  }
+
+  /** Keys remembered at most. */
+  get maxKeys(): number {
+    return this.options.maxKeys
   }
 
   /** Keys remembered now (running or finished). */

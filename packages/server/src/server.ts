@@ -95,6 +95,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
     maxConnections: positiveInteger(options.maxConnections ?? 10_000, 'maxConnections'),
     handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
+    maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
     publish: publish as PatchbayServer['publish'],
     onClose: options.onClose as WsAdapterOnClose,
   })

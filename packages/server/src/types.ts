@@ -248,6 +248,15 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    */
   handshakeTimeout?: number
   /**
+   * Handshakes in progress at most: upgrades whose `context` hook runs, and (on the server
+   * made by `listen()`) sockets still sending their request. Past it a new one is refused
+   * with HTTP 503 at once; with `handshakeTimeout` this bounds what slow or silent peers
+   * hold. On a server passed to `attach()` only upgrades count: its other sockets may be
+   * the application's plain requests (docs/protocol.md §9.1).
+   * @default 1_000
+   */
+  maxHandshakes?: number
+  /**
    * When a connection's credentials expire, from its context (epoch milliseconds or a Date;
    * undefined: never). At that moment the server closes it with **4401**; a client with a
    * `token` function reconnects with a fresh token and resumes its subscriptions (§8).

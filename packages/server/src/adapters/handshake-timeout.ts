@@ -24,6 +24,8 @@ export type GuardMode =
 
 /** A guard on one http.Server's new sockets. */
 export interface HandshakeGuard {
+  /** Sockets of this server in their header phase now (timed, not yet upgraded). */
+  readonly pending: number
   /**
    * The upgrade request on `socket` is complete: stops its timer and returns the deadline
    * (epoch ms) the rest of its handshake must meet, or undefined when the socket was not
@@ -34,6 +36,22 @@ export interface HandshakeGuard {
 
 /** The answer Node itself writes when its own headersTimeout fires. */
 const TIMED_OUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'
+const BUSY_BODY = 'Too many handshakes in progress'
+const BUSY = `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${BUSY_BODY.length}\r\n\r\n${BUSY_BODY}`
+
+/** What a guard tells its adapter. */
+export interface GuardHooks {
+  /** A socket was dropped for not completing its request in time. */
+  timedOut(): void
+  /**
+   * Asked for every new socket of an `own` server: false refuses it at once with 503 (too
+   * many handshakes in progress). A shared server's sockets are never refused here: they
+   * may be the application's plain requests.
+   */
+  admit(): boolean
+  /** A socket was refused because admit() said no. */
+  refused(): void
+}
 
 /**
  * Times every new socket of `server` from its connection (a TLS server: from the end of its
@@ -41,22 +59,33 @@ const TIMED_OUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'
  * complete upgrade request `timeout` ms later gets a 408 and is destroyed. Timers are exact
  * (not polled), so the bound holds within timer latency.
  */
-export function guardHandshakes(server: HttpServer, timeout: number, mode: GuardMode, onTimeout: () => void): HandshakeGuard {
+export function guardHandshakes(server: HttpServer, timeout: number, mode: GuardMode, hooks: GuardHooks): HandshakeGuard {
   const timers = new WeakMap<object, { timer: ReturnType<typeof setTimeout>; deadline: number }>()
+  let pending = 0
   const stop = (socket: object): void => {
     const entry = timers.get(socket)
     if (entry === undefined) return
     clearTimeout(entry.timer)
     timers.delete(socket)
+    pending--
   }
   const start = (socket: Socket): void => {
+    if (mode === 'own' && !hooks.admit()) {
+      hooks.refused()
+      socket.end(BUSY)
+      // Half-open sockets (allowHalfOpen) would wait for the peer's FIN: drop it once written.
+      socket.once('finish', () => socket.destroy())
+      return
+    }
+    pending++
     const timer = setTimeout(() => {
       timers.delete(socket)
+      pending--
       // Node frees the parser of a socket handed to an 'upgrade' or 'connect' listener:
       // then it is no longer in its header phase (another listener's, or ours, which has
       // its own timer).
       if (socket.destroyed || (socket as { parser?: unknown }).parser === null) return
-      onTimeout()
+      hooks.timedOut()
       // As Node's own headersTimeout does: answer unless a response was started, then drop.
       if (socket.writable && socket.bytesWritten === 0) socket.write(TIMED_OUT)
       socket.destroy()
@@ -69,6 +98,9 @@ export function guardHandshakes(server: HttpServer, timeout: number, mode: Guard
   // A shared server's plain requests are the user's: their sockets are timed no further.
   if (mode === 'shared') server.on('request', (request: { socket: object }) => stop(request.socket))
   return {
+    get pending() {
+      return pending
+    },
     take(socket) {
       const deadline = timers.get(socket)?.deadline
       stop(socket)

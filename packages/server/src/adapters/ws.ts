@@ -22,7 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
-import { guardHandshakes, type GuardMode } from './handshake-timeout.js'
+import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -35,6 +35,7 @@ export interface WsAdapterOptions {
   heartbeatInterval: number
   maxConnections: number
   handshakeTimeout: number
+  maxHandshakes: number
   publish: PatchbayServer['publish']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
@@ -70,6 +71,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   let closing = false
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
+  /** Guards of the servers made by listen(): their sockets still sending a request are handshakes too. */
+  const ownGuards: HandshakeGuard[] = []
+  /** Handshakes in progress: upgrades, and sockets of our own servers not yet upgraded. */
+  const handshaking = (): number => ownGuards.reduce((sum, guard) => sum + guard.pending, upgrading)
   /** Sockets that have not answered the last ping yet. */
   const awaitingPong = new WeakSet<WebSocket>()
   let heartbeat: ReturnType<typeof setInterval> | undefined
@@ -165,6 +170,8 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     socket.on('error', onSocketError)
     if (closing) return refuse(socket, 503, 'Server is shutting down')
     if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
+    // This upgrade's own header-phase timer (an own server's) stopped counting it already.
+    if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress')
     const origin = request.headers.origin
     if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
@@ -211,7 +218,13 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => upgrade(request, socket, head, undefined)
 
   const attachAs = (server: HttpServer, attachOptions: AttachOptions, mode: GuardMode): void => {
-    const guard = guardHandshakes(server, options.handshakeTimeout, mode, () => config.stats.refused++)
+    const guard = guardHandshakes(server, options.handshakeTimeout, mode, {
+      timedOut: () => config.stats.refused++,
+      refused: () => config.stats.refused++,
+      // The new socket is not counted yet: below the limit, it may start.
+      admit: () => handshaking() < options.maxHandshakes,
+    })
+    if (mode === 'own') ownGuards.push(guard)
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Its headers are in: the header-phase timer stops (whoever owns the path).
       const deadline = guard.take(socket)
