@@ -166,4 +166,27 @@ describe('§4.2 idempotency.maxKeys bounds keyed calls that outlive their connec
     expect(await second.next()).toEqual({ t: 'result', id: 2, output: 1 })
     expect(runs).toBe(3)
   })
+
+  it('lets at most maxWaitersPerKey retries wait for one run, also across reconnects', async () => {
+    const { port } = await make({ idempotency: { maxWaitersPerKey: 2 } }).listen()
+    const url = `ws://127.0.0.1:${port}`
+    const first = await raw(url)
+    first.send({ t: 'call', id: 1, path: 'place', input: { n: 7 }, key: 'stuck' })
+    await expect.poll(() => runs).toBe(1)
+    // Two retries join the run, each from a connection that then drops: they keep waiting.
+    for (let retry = 0; retry < 2; retry++) {
+      const again = await raw(url)
+      again.send({ t: 'call', id: 1, path: 'place', input: { n: 7 }, key: 'stuck' })
+      await expectServed(again, 2)
+      again.ws.terminate()
+    }
+    const last = await raw(url)
+    last.send({ t: 'call', id: 1, path: 'place', input: { n: 7 }, key: 'stuck' })
+    expect(await last.next()).toMatchObject({ t: 'error', id: 1, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: 'More than 2 calls wait for this key' } })
+    // Once the run ends, its outcome is remembered: a retry gets it at once.
+    ;(releases[0] as Deferred).resolve()
+    last.send({ t: 'call', id: 2, path: 'place', input: { n: 7 }, key: 'stuck' })
+    expect(await last.next()).toEqual({ t: 'result', id: 2, output: 7 })
+    expect(runs).toBe(1)
+  })
 })

@@ -405,8 +405,7 @@ export class Session implements Subscriber, StreamHost {
       return
     }
     if (claim?.kind === 'full') {
-      const message = `More than ${this.config.dedupe.maxKeys} idempotent calls running`
-      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message } })
+      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: this.config.dedupe.refusal(claim.reason) } })
       return
     }
     const signal = new CallSignal()

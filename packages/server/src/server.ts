@@ -61,7 +61,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     deduplicated: 0,
   }
   const idempotency = { ...DEFAULT_IDEMPOTENCY, ...options.idempotency }
-  for (const key of ['windowMs', 'maxKeys'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
+  for (const key of ['windowMs', 'maxKeys', 'maxWaitersPerKey'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
   const config: SessionConfig = {
     routes,
     streams,

@@ -220,8 +220,9 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   rateLimit?: Partial<RateLimit> | false
   /**
    * The dedupe window of idempotent calls (§4.2): how long outcomes are remembered and how
-   * many. Outcomes are held in memory, so this bounds memory too.
-   * @default { windowMs: 60_000, maxKeys: 10_000 }
+   * many (running ones included), and how many retries may wait for one run. Outcomes are
+   * held in memory, so this bounds memory too (docs/protocol.md §9.1).
+   * @default { windowMs: 60_000, maxKeys: 10_000, maxWaitersPerKey: 64 }
    */
   idempotency?: Partial<IdempotencyOptions>
   /**
