@@ -10,7 +10,7 @@ const ok = (output: unknown) => ({ ok: true as const, output })
 
 describe('DedupeWindow', () => {
   it('runs a key once; a retry while running waits for the outcome, one after gets it', async () => {
-    const window = new DedupeWindow({ windowMs: 1_000, maxKeys: 10 })
+    const window = new DedupeWindow({ windowMs: 1_000, maxKeys: 10, maxWaitersPerKey: 64 })
     const first = window.claim('orders.place', 'k1', 0)
     expect(first.kind).toBe('run')
     const joined = window.claim('orders.place', 'k1', 1)
@@ -25,7 +25,7 @@ describe('DedupeWindow', () => {
   })
 
   it('forgets an outcome after windowMs: the key runs again', () => {
-    const window = new DedupeWindow({ windowMs: 50, maxKeys: 10 })
+    const window = new DedupeWindow({ windowMs: 50, maxKeys: 10, maxWaitersPerKey: 64 })
     const claim = window.claim('p', 'k', Date.now())
     if (claim.kind === 'run') claim.finish(ok(1))
     expect(window.claim('p', 'k', Date.now() + 10).kind).toBe('done')
@@ -33,7 +33,7 @@ describe('DedupeWindow', () => {
   })
 
   it('holds at most maxKeys finished outcomes, forgetting the oldest first; running ones stay', () => {
-    const window = new DedupeWindow({ windowMs: 60_000, maxKeys: 3 })
+    const window = new DedupeWindow({ windowMs: 60_000, maxKeys: 3, maxWaitersPerKey: 64 })
     const running = window.claim('p', 'running', Date.now())
     for (const key of ['a', 'b', 'c', 'd', 'e']) {
       const claim = window.claim('p', key, Date.now())
@@ -44,6 +44,27 @@ describe('DedupeWindow', () => {
     expect(window.claim('p', 'a', Date.now()).kind).toBe('run')
     expect(running.kind).toBe('run')
     expect(window.claim('p', 'running', Date.now()).kind).toBe('running')
+  })
+})
+
+describe('DedupeWindow bounds (docs/protocol.md §9.1)', () => {
+  it('refuses a new key when every remembered key is still running', () => {
+    const window = new DedupeWindow({ windowMs: 60_000, maxKeys: 2, maxWaitersPerKey: 64 })
+    expect(window.claim('p', 'a').kind).toBe('run')
+    expect(window.claim('p', 'b').kind).toBe('run')
+    expect(window.claim('p', 'c')).toEqual({ kind: 'full', reason: 'keys' })
+    // Joining a key already held needs no room.
+    expect(window.claim('p', 'a').kind).toBe('running')
+  })
+
+  it('lets at most maxWaitersPerKey calls wait for one run', () => {
+    const window = new DedupeWindow({ windowMs: 60_000, maxKeys: 10, maxWaitersPerKey: 2 })
+    const first = window.claim('p', 'k')
+    expect(window.claim('p', 'k').kind).toBe('running')
+    expect(window.claim('p', 'k').kind).toBe('running')
+    expect(window.claim('p', 'k')).toEqual({ kind: 'full', reason: 'waiters' })
+    if (first.kind === 'run') first.finish(ok(1))
+    expect(window.claim('p', 'k')).toEqual({ kind: 'done', outcome: ok(1) })
   })
 })
 

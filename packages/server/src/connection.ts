@@ -408,6 +408,10 @@ export class Session implements Subscriber, StreamHost {
       this.reply(id, claim.outcome)
       return
     }
+    if (claim?.kind === 'full') {
+      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: this.config.dedupe.refusal(claim.reason) } })
+      return
+    }
     const signal = new CallSignal()
     const outcome = claim?.kind === 'running' ? claim.outcome : dispatch(this.config, path, input, this.ctx, this.info, signal)
     const remember = claim?.kind === 'run' ? claim.finish : undefined

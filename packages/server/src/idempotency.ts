@@ -14,13 +14,23 @@ export interface IdempotencyOptions {
    */
   windowMs: number
   /**
-   * Keys remembered at most; past it the oldest finished ones are forgotten first.
+   * Keys remembered at most, running or finished; past it the oldest finished ones are
+   * forgotten first. When all of them are still running (keyed calls outlive their
+   * connection, §4.2), a call with a new key fails with TOO_MANY_REQUESTS.
    * @default 10_000
    */
   maxKeys: number
+  /**
+   * Calls that may wait at once for one key's run to finish (retries that joined it). A
+   * joined call keeps waiting after its connection dropped, so without this a peer
+   * reconnecting in a loop could pile up waiters on a run that never ends; past it a retry
+   * fails with TOO_MANY_REQUESTS.
+   * @default 64
+   */
+  maxWaitersPerKey: number
 }
 
-export const DEFAULT_IDEMPOTENCY: Readonly<IdempotencyOptions> = Object.freeze({ windowMs: 60_000, maxKeys: 10_000 })
+export const DEFAULT_IDEMPOTENCY: Readonly<IdempotencyOptions> = Object.freeze({ windowMs: 60_000, maxKeys: 10_000, maxWaitersPerKey: 64 })
 
 interface Entry {
   outcome: Outcome | undefined
@@ -34,6 +44,11 @@ export type Claim =
   | { kind: 'run'; finish: (outcome: Outcome) => void }
   | { kind: 'done'; outcome: Outcome }
   | { kind: 'running'; outcome: Promise<Outcome> }
+  /**
+   * Refused: every key remembered is still running, so nothing can be forgotten to make
+   * room (`keys`), or this key's run already has `maxWaitersPerKey` calls waiting (`waiters`).
+   */
+  | { kind: 'full'; reason: 'keys' | 'waiters' }
 
 /** Outcomes of idempotent calls by (path, key). */
 export class DedupeWindow {
@@ -51,9 +66,13 @@ export class DedupeWindow {
     if (entry !== undefined && entry.expires > now) {
       this.deduplicated++
       if (entry.outcome !== undefined) return { kind: 'done', outcome: entry.outcome }
+      if (entry.waiters.length >= this.options.maxWaitersPerKey) return { kind: 'full', reason: 'waiters' }
       return { kind: 'running', outcome: new Promise((resolve) => entry.waiters.push(resolve)) }
     }
     if (entry !== undefined) this.entries.delete(id)
+    // A keyed call runs on after its connection drops, so without this a peer reconnecting
+    // in a loop could keep any number of handlers running (maxInFlight is per connection).
+    if (this.entries.size >= this.options.maxKeys) return { kind: 'full', reason: 'keys' }
     const fresh: Entry = { outcome: undefined, waiters: [], expires: Infinity }
     this.entries.set(id, fresh)
     return {
@@ -71,6 +90,13 @@ export class DedupeWindow {
         for (const resolve of waiters) resolve(outcome)
       },
     }
+  }
+
+  /** Why a claim was refused, for the caller's error message. */
+  refusal(reason: 'keys' | 'waiters'): string {
+    return reason === 'keys'
+      ? `More than ${this.options.maxKeys} idempotent calls running`
+      : `More than ${this.options.maxWaitersPerKey} calls wait for this key`
   }
 
   /** Keys remembered now (running or finished). */

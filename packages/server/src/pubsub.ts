@@ -21,21 +21,57 @@ export interface Retention {
   readonly retainMs: number
 }
 
+/**
+ * The server-wide bound on channels kept for returning subscribers (docs/protocol.md §12.1):
+ * past either limit the channel left longest ago is forgotten first. Channels with
+ * subscribers are never evicted (`maxSubscriptions` per connection bounds those).
+ */
+export interface RetentionLimits {
+  /**
+   * Channels kept without subscribers, at most.
+   * @default 10_000
+   */
+  maxChannels: number
+  /**
+   * Bytes those channels may hold: their history (encoded event sizes) plus their names.
+   * @default 33_554_432 (32 MiB)
+   */
+  maxBytes: number
+}
+
+/** The default {@link RetentionLimits}. */
+export const DEFAULT_RETENTION_LIMITS: Readonly<RetentionLimits> = Object.freeze({ maxChannels: 10_000, maxBytes: 33_554_432 })
+
+interface Entry {
+  readonly seq: number
+  readonly data: unknown
+  /** Encoded size of its event frame. */
+  readonly bytes: number
+}
+
 /** The last messages of a channel, oldest first, in a fixed-size ring. */
 class History {
-  private readonly entries: ({ seq: number; data: unknown } | undefined)[]
+  private readonly entries: (Entry | undefined)[]
   private start = 0
   private size = 0
+  /** Encoded bytes of the entries held. */
+  bytes = 0
 
   constructor(private readonly capacity: number) {
     this.entries = new Array<undefined>(capacity)
   }
 
-  push(seq: number, data: unknown): void {
+  /** Adds a message, pushing out the oldest when full; returns the change in bytes held. */
+  push(seq: number, data: unknown, bytes: number): number {
     const at = (this.start + this.size) % this.capacity
-    this.entries[at] = { seq, data }
+    const before = this.bytes
+    const old = this.entries[at]
+    if (this.size === this.capacity && old !== undefined) this.bytes -= old.bytes
+    this.entries[at] = { seq, data, bytes }
+    this.bytes += bytes
     if (this.size < this.capacity) this.size++
     else this.start = (this.start + 1) % this.capacity
+    return this.bytes - before
   }
 
   /** Messages after `seq`, if the ring still holds every one of them; else undefined. */
@@ -44,7 +80,10 @@ class History {
     if (missing <= 0) return []
     if (missing > this.size) return undefined
     const out: { seq: number; data: unknown }[] = []
-    for (let i = this.size - missing; i < this.size; i++) out.push(this.entries[(this.start + i) % this.capacity] as { seq: number; data: unknown })
+    for (let i = this.size - missing; i < this.size; i++) {
+      const entry = this.entries[(this.start + i) % this.capacity] as Entry
+      out.push({ seq: entry.seq, data: entry.data })
+    }
     return out
   }
 }
@@ -88,9 +127,19 @@ export interface PubSubStats {
   encodes: number
   /** Subscriptions that resumed from history without a gap. */
   resumed: number
+  /** Channels kept without subscribers now (for returning ones, §12.1). */
+  retained: number
+  /** Bytes those channels hold, as counted against `retention.maxBytes`. */
+  retainedBytes: number
+  /** Channels without subscribers forgotten before their `retainMs` because of `retention` limits, since start. */
+  evictions: number
 }
 
 const utf8 = new TextEncoder()
+
+function byteLengthOf(frame: Frame): number {
+  return typeof frame === 'string' ? frame.length : frame.byteLength
+}
 
 /** A frame as bytes, ready for any number of sockets (text codecs send these as text frames). */
 function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
@@ -98,16 +147,33 @@ function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
   return typeof frame === 'string' ? utf8.encode(frame) : frame
 }
 
+/** What a kept channel costs against `maxBytes`: its history and its name. */
+function retainedBytesOf(name: string, channel: Channel): number {
+  return name.length + (channel.history?.bytes ?? 0)
+}
+
 /** Channels by name. A channel exists while it has subscribers (or keeps history). */
 export class PubSub {
   private readonly channels = new Map<string, Channel>()
+  /**
+   * Channels without subscribers, waiting for `retainMs` to pass, in the order they lost
+   * their last subscriber (a Map keeps insertion order): the first is evicted first.
+   */
+  private readonly retained = new Map<string, Channel>()
+  private retainedBytes = 0
+  private evictions = 0
   private subscriptionCount = 0
   private encodes = 0
   private resumed = 0
   private incarnations = 0
+  /** A codec to measure history entries of channels nobody listens to (any will do). */
+  private sizer: Codec | undefined
 
   /** `instance` names this server process in every epoch, so a restart is always told apart. */
-  constructor(private readonly instance: string) {}
+  constructor(
+    private readonly instance: string,
+    private readonly limits: RetentionLimits = DEFAULT_RETENTION_LIMITS,
+  ) {}
 
   /**
    * Adds a subscription. With `resume` from this channel's epoch and the history to cover the
@@ -132,6 +198,8 @@ export class PubSub {
       clearTimeout(channel.expiry)
       channel.expiry = undefined
     }
+    if (this.retained.delete(channelName)) this.retainedBytes -= retainedBytesOf(channelName, channel)
+    this.sizer ??= subscriber.codec
     channel.subscribers.set(subscriber, (channel.subscribers.get(subscriber) ?? 0) + 1)
     this.subscriptionCount++
     if (resume !== undefined && resume.epoch === channel.epoch && resume.seq <= channel.seq) {
@@ -162,10 +230,34 @@ export class PubSub {
     }
     const retained = channel
     retained.expiry = setTimeout(() => {
-      if (this.channels.get(channelName) === retained && retained.subscribers.size === 0) this.channels.delete(channelName)
+      if (this.channels.get(channelName) === retained && retained.subscribers.size === 0) this.forget(channelName, retained)
     }, retained.retainMs)
     // A channel waiting to be forgotten must not keep the process alive.
     ;(retained.expiry as { unref?: () => void }).unref?.()
+    this.retained.set(channelName, retained)
+    this.retainedBytes += retainedBytesOf(channelName, retained)
+    this.enforceLimits()
+  }
+
+  /** Drops a channel without subscribers (its retention ran out, or it was evicted). */
+  private forget(channelName: string, channel: Channel): void {
+    clearTimeout(channel.expiry)
+    this.channels.delete(channelName)
+    if (this.retained.delete(channelName)) this.retainedBytes -= retainedBytesOf(channelName, channel)
+  }
+
+  /**
+   * Evicts the channels that lost their subscribers longest ago until both limits hold: a
+   * client churning through distinct channels must not pin memory for `retainMs` each. A
+   * subscriber of an evicted channel that comes back finds another epoch (§12.1).
+   */
+  private enforceLimits(): void {
+    while (this.retained.size > this.limits.maxChannels || this.retainedBytes > this.limits.maxBytes) {
+      const oldest = this.retained.entries().next().value
+      if (oldest === undefined) return
+      this.forget(oldest[0], oldest[1])
+      this.evictions++
+    }
   }
 
   /**
@@ -176,7 +268,6 @@ export class PubSub {
     const channel = this.channels.get(channelName)
     if (channel === undefined) return 0
     channel.seq++
-    channel.history?.push(channel.seq, data)
     const ch = channel.ch
     const message: EventMessage = { t: 'event', ch, seq: channel.seq, data }
     // One frame per codec in use, made on first need: two codecs at most. A JSON frame is
@@ -201,16 +292,37 @@ export class PubSub {
         subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
+    const history = channel.history
+    if (history !== undefined) {
+      // Counted at its encoded size: the frame made for the subscribers, else one made to
+      // measure (a channel nobody listens to now; kept, so its bytes count toward maxBytes).
+      const frame = firstFrame ?? (this.sizer === undefined ? undefined : encodeOnce(this.sizer, message))
+      const grown = history.push(seq, data, frame === undefined ? 0 : byteLengthOf(frame))
+      if (channel.subscribers.size === 0 && this.retained.has(channelName)) {
+        this.retainedBytes += grown
+        this.enforceLimits()
+      }
+    }
     return channel.subscribers.size
   }
 
   get stats(): PubSubStats {
-    return { channels: this.channels.size, subscriptions: this.subscriptionCount, encodes: this.encodes, resumed: this.resumed }
+    return {
+      channels: this.channels.size,
+      subscriptions: this.subscriptionCount,
+      encodes: this.encodes,
+      resumed: this.resumed,
+      retained: this.retained.size,
+      retainedBytes: this.retainedBytes,
+      evictions: this.evictions,
+    }
   }
 
   /** Forgets every channel (the server is closing): no retention timer outlives it. */
   clear(): void {
     for (const channel of this.channels.values()) clearTimeout(channel.expiry)
     this.channels.clear()
+    this.retained.clear()
+    this.retainedBytes = 0
   }
 }

@@ -27,7 +27,7 @@ import type { SessionConfig } from './connection.js'
 import { DEFAULT_IDEMPOTENCY, DedupeWindow } from './idempotency.js'
 import { resolveFlowLimits, type FlowLimits } from './outbound.js'
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
-import { PubSub } from './pubsub.js'
+import { DEFAULT_RETENTION_LIMITS, PubSub } from './pubsub.js'
 import type { StreamRoute } from './streams.js'
 import { resolveChannel, type TopicRoute } from './topics.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
@@ -44,7 +44,9 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
-  const pubsub = new PubSub(nanoid(10))
+  const retention = { ...DEFAULT_RETENTION_LIMITS, ...options.retention }
+  for (const key of ['maxChannels', 'maxBytes'] as const) positiveInteger(retention[key], `retention.${key}`)
+  const pubsub = new PubSub(nanoid(10), retention)
   const stats: ServerStats = {
     connections: 0,
     refused: 0,
@@ -59,7 +61,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     deduplicated: 0,
   }
   const idempotency = { ...DEFAULT_IDEMPOTENCY, ...options.idempotency }
-  for (const key of ['windowMs', 'maxKeys'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
+  for (const key of ['windowMs', 'maxKeys', 'maxWaitersPerKey'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
   const config: SessionConfig = {
     routes,
     streams,
@@ -93,6 +95,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
     maxConnections: positiveInteger(options.maxConnections ?? 10_000, 'maxConnections'),
     handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
+    maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
     publish: publish as PatchbayServer['publish'],
     onClose: options.onClose as WsAdapterOnClose,
   })

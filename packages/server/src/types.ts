@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { IdempotencyOptions } from './idempotency.js'
 import type { FlowLimits } from './outbound.js'
 import type { RateLimit } from './rate-limit.js'
-import type { PubSubStats } from './pubsub.js'
+import type { PubSubStats, RetentionLimits } from './pubsub.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -221,21 +221,43 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
   rateLimit?: Partial<RateLimit> | false
   /**
    * The dedupe window of idempotent calls (§4.2): how long outcomes are remembered and how
-   * many. Outcomes are held in memory, so this bounds memory too.
-   * @default { windowMs: 60_000, maxKeys: 10_000 }
+   * many (running ones included), and how many retries may wait for one run. Outcomes are
+   * held in memory, so this bounds memory too (docs/protocol.md §9.1).
+   * @default { windowMs: 60_000, maxKeys: 10_000, maxWaitersPerKey: 64 }
    */
   idempotency?: Partial<IdempotencyOptions>
+  /**
+   * The bound on channels kept for returning subscribers (each topic's `retainMs`), over the
+   * whole server: past `maxChannels` of them, or `maxBytes` of their history, the one that
+   * lost its last subscriber longest ago is forgotten first (a subscriber coming back to it
+   * finds another epoch, docs/protocol.md §12.1); channels with subscribers never are.
+   * `topicStats.evictions` counts them.
+   * @default { maxChannels: 10_000, maxBytes: 33_554_432 } (32 MiB)
+   */
+  retention?: Partial<RetentionLimits>
   /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000
    */
   maxConnections?: number
   /**
-   * Milliseconds an upgrade may take, the HTTP request's headers and the `context` hook
-   * included; a slower one is refused with HTTP 408 (headers: the socket is dropped).
+   * Milliseconds a handshake may take, from the socket's connection: the HTTP request's
+   * headers and the `context` hook share it. A slower one is answered HTTP 408 and its socket
+   * dropped, also a peer that trickles its request or sends nothing (timed per socket, not
+   * by Node's 30 s check). On a server passed to `attach()`, only the first request's
+   * headers and upgrades are timed, never plain requests (docs/protocol.md §9.1).
    * @default 10_000
    */
   handshakeTimeout?: number
+  /**
+   * Handshakes in progress at most: upgrades whose `context` hook runs, and (on the server
+   * made by `listen()`) sockets still sending their request. Past it a new one is refused
+   * with HTTP 503 at once; with `handshakeTimeout` this bounds what slow or silent peers
+   * hold. On a server passed to `attach()` only upgrades count: its other sockets may be
+   * the application's plain requests (docs/protocol.md §9.1).
+   * @default 1_000
+   */
+  maxHandshakes?: number
   /**
    * When a connection's credentials expire, from its context (epoch milliseconds or a Date;
    * undefined: never). At that moment the server closes it with **4401**; a client with a

@@ -22,6 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
+import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { Heartbeat } from './heartbeat.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
@@ -35,6 +36,7 @@ export interface WsAdapterOptions {
   heartbeatInterval: number
   maxConnections: number
   handshakeTimeout: number
+  maxHandshakes: number
   publish: PatchbayServer['publish']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
@@ -71,6 +73,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
   const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, () => config.stats.heartbeatTimeouts++)
+  /** Guards of the servers made by listen(): their sockets still sending a request are handshakes too. */
+  const ownGuards: HandshakeGuard[] = []
+  /** Handshakes in progress: upgrades, and sockets of our own servers not yet upgraded. */
+  const handshaking = (): number => ownGuards.reduce((sum, guard) => sum + guard.pending, upgrading)
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -137,7 +143,8 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     })
   }
 
-  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  /** `deadline`: when the whole handshake must be done (epoch ms), if it was timed from its connection. */
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, deadline: number | undefined): void => {
     // Until ws owns the socket, an error on it (a reset mid-handshake) must not crash us.
     const onSocketError = (): void => {
       socket.destroy()
@@ -145,6 +152,8 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     socket.on('error', onSocketError)
     if (closing) return refuse(socket, 503, 'Server is shutting down')
     if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
+    // This upgrade's own header-phase timer (an own server's) stopped counting it already.
+    if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress')
     const origin = request.headers.origin
     if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
@@ -163,9 +172,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
       clearTimeout(timer)
       return true
     }
+    const left = deadline === undefined ? options.handshakeTimeout : Math.max(0, deadline - Date.now())
     const timer = setTimeout(() => {
       if (settle()) refuse(socket, 408, 'Handshake timed out')
-    }, options.handshakeTimeout)
+    }, left)
     const finish = (ctx: unknown): void => {
       if (!settle()) return
       if (socket.destroyed) return
@@ -187,28 +197,42 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     else finish(ctx)
   }
 
-  const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => {
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => upgrade(request, socket, head, undefined)
+
+  const attachAs = (server: HttpServer, attachOptions: AttachOptions, mode: GuardMode): void => {
+    const guard = guardHandshakes(server, options.handshakeTimeout, mode, {
+      timedOut: () => config.stats.refused++,
+      refused: () => config.stats.refused++,
+      // The new socket is not counted yet: below the limit, it may start.
+      admit: () => handshaking() < options.maxHandshakes,
+    })
+    if (mode === 'own') ownGuards.push(guard)
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Its headers are in: the header-phase timer stops (whoever owns the path).
+      const deadline = guard.take(socket)
       if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) {
         // Another 'upgrade' listener may own this path; when there is none, Node would leave
         // the socket open forever, so answer it here.
         if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'No WebSocket endpoint at this path')
         return
       }
-      handleUpgrade(request, socket, head)
+      upgrade(request, socket, head, deadline)
     })
   }
+
+  const attach = (server: HttpServer, attachOptions: AttachOptions = {}): void => attachAs(server, attachOptions, 'shared')
 
   const listen = (listenOptions: ListenOptions = {}): Promise<{ port: number; host: string }> => {
     const server = createHttpServer((_request, response) => {
       response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' })
       response.end('This endpoint speaks WebSocket only')
     })
-    // A peer that trickles its request headers (slowloris) is dropped after handshakeTimeout.
+    // The guard attachAs installs times every socket exactly; Node's own checks (run only
+    // every connectionsCheckingInterval) stay as a backstop.
     server.headersTimeout = options.handshakeTimeout
     server.requestTimeout = options.handshakeTimeout
     ownServers.push(server)
-    attach(server)
+    attachAs(server, {}, 'own')
     const host = listenOptions.host ?? '127.0.0.1'
     return new Promise((resolve, reject) => {
       server.once('error', reject)
