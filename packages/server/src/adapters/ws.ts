@@ -22,6 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
+import { malformedUpgrade } from './upgrade-request.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -43,6 +44,7 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.TOO_MANY_REQUESTS]: 429,
   [ErrorCode.RATE_LIMITED]: 429,
 }
@@ -101,15 +103,18 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     return origin === undefined || rule.includes(origin)
   }
 
-  const refuse = (socket: Duplex, status: number, body: string): void => {
+  const refuse = (socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void => {
     config.stats.refused++
     if (!socket.writable) {
       socket.destroy()
       return
     }
+    let extra = ''
+    for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
         'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        extra +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     )
   }
@@ -163,6 +168,9 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     socket.on('error', onSocketError)
     if (closing) return refuse(socket, 503, 'Server is shutting down')
     if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
+    // ws would refuse these too, but only after the context hook had run for nothing.
+    const malformed = malformedUpgrade(request)
+    if (malformed !== undefined) return refuse(socket, malformed.status, malformed.body, malformed.headers)
     const origin = request.headers.origin
     if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
