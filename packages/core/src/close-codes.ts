@@ -11,6 +11,8 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   /** A frame of the wrong kind for the negotiated codec (text under msgpack, binary under JSON). */
   UNSUPPORTED_DATA: 1003,
+  /** A close frame without a code arrived (set locally by the WebSocket API, never sent). */
+  NO_STATUS: 1005,
   /** No close frame was received (set locally by the WebSocket API, never sent). */
   ABNORMAL: 1006,
   /** A text frame (or close reason) that is not valid UTF-8; sent by `ws` (§2.2). */
