@@ -90,6 +90,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.limits.maxPayload,
+    // ws's own guards (its defaults in 8.23), stated here because §2.2 promises them: a
+    // message in more fragments, or one frame in more socket reads, closes 1008.
+    maxFragments: 16_384,
+    maxBufferedChunks: 262_144,
     // Compression costs CPU and memory per socket and opens the door to zip bombs; off.
     perMessageDeflate: false,
     clientTracking: false,
