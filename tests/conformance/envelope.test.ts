@@ -52,7 +52,7 @@ describe.each<Encoding>(ENCODINGS)('§3 envelope (%s)', (encoding) => {
     ['no t', { id: 1, path: 'math.add', input: { a: 1, b: 2 } }, /no type/],
     ['a t that is not a string', { t: 7 }, /no type/],
     ['an unknown t', { t: 'bogus', id: 1 }, /unknown message type/],
-    ['a server-only t (result)', { t: 'result', id: 1, output: 3 }, /unknown message type/],
+    ['a server-only t (result)', { t: 'result', id: 1, output: 3 }, /server-to-client/],
     ['a t with the wrong case', { t: 'PING' }, /unknown message type/],
   ])('closes 4400 on a message with %s', async (_name, message, reason) => {
     const client = await h.open()

@@ -14,7 +14,7 @@ describe('§8 close codes', () => {
   })
 
   it('codes that mean "this client is wrong" are fatal, transient ones retryable', () => {
-    for (const code of [CloseCode.BAD_REQUEST, CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, CloseCode.DUPLICATE_ID, CloseCode.UNSUPPORTED_DATA, CloseCode.MESSAGE_TOO_BIG, CloseCode.NORMAL]) {
+    for (const code of [CloseCode.BAD_REQUEST, CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, CloseCode.DUPLICATE_ID, CloseCode.UNSUPPORTED_DATA, CloseCode.MESSAGE_TOO_BIG, CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_PAYLOAD, CloseCode.POLICY_VIOLATION, CloseCode.NORMAL]) {
       expect(isRetryableClose(code), `code ${code}`).toBe(false)
     }
     for (const code of [CloseCode.GOING_AWAY, CloseCode.ABNORMAL, CloseCode.INTERNAL_ERROR, CloseCode.SERVICE_RESTART, CloseCode.TOO_MANY_REQUESTS]) {

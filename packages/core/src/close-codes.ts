@@ -7,11 +7,19 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is going away (shutdown); reconnect, ideally to another process. */
   GOING_AWAY: 1001,
+  /** Malformed framing (unmasked client frame, reserved bits, bad opcode); sent by `ws` (§2.2). */
+  PROTOCOL_ERROR: 1002,
   /** A frame of the wrong kind for the negotiated codec (text under msgpack, binary under JSON). */
   UNSUPPORTED_DATA: 1003,
+  /** A close frame without a code arrived (set locally by the WebSocket API, never sent). */
+  NO_STATUS: 1005,
   /** No close frame was received (set locally by the WebSocket API, never sent). */
   ABNORMAL: 1006,
-  /** A frame exceeded `maxPayload`. */
+  /** A text frame (or close reason) that is not valid UTF-8; sent by `ws` (§2.2). */
+  INVALID_PAYLOAD: 1007,
+  /** A message in more fragments than `ws` reassembles (16,384); sent by `ws` (§2.2). */
+  POLICY_VIOLATION: 1008,
+  /** A message exceeded `maxPayload`. */
   MESSAGE_TOO_BIG: 1009,
   /** The server hit an unexpected condition. */
   INTERNAL_ERROR: 1011,
@@ -25,7 +33,7 @@ export const CloseCode = {
   FORBIDDEN: 4403,
   /** No subprotocol was negotiated (§2). */
   SUBPROTOCOL_NOT_ACCEPTABLE: 4406,
-  /** A request id was reused while its call was still in flight (§4). */
+  /** A request opened an id that a call, stream, subscription or publish still holds (§4.1). */
   DUPLICATE_ID: 4409,
   /** The peer sent too much, too fast. */
   TOO_MANY_REQUESTS: 4429,
@@ -40,7 +48,10 @@ export const CloseCode = {
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 
 const FATAL = new Set<number>([
+  CloseCode.PROTOCOL_ERROR,
   CloseCode.UNSUPPORTED_DATA,
+  CloseCode.INVALID_PAYLOAD,
+  CloseCode.POLICY_VIOLATION,
   CloseCode.MESSAGE_TOO_BIG,
   CloseCode.BAD_REQUEST,
   CloseCode.UNAUTHORIZED,

@@ -291,6 +291,14 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
       return { kind: 'message', message: { t: 'ping' } }
     case MessageType.PONG:
       return { kind: 'message', message: { t: 'pong' } }
+    case MessageType.RESULT:
+    case MessageType.ERROR:
+    case MessageType.EVENT:
+    case MessageType.ITEM:
+    case MessageType.LAG:
+      // §3: a server message sent to the server is as wrong as an unknown type; the reason
+      // says which, for the implementer reading it.
+      return violation(`${data.t} is a server-to-client message`)
     default:
       return violation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
   }

@@ -80,6 +80,8 @@ export class Session implements Subscriber, StreamHost {
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private readonly subscriptions = new Map<RequestId, string | null>()
+  /** Publishes waiting for an asynchronous `authorizePublish`: their ids are live too (§4.1). */
+  private publishing = NO_KEYS as Set<RequestId>
   private closed = false
   private idleWaiters: (() => void)[] | undefined
   /**
@@ -188,23 +190,9 @@ export class Session implements Subscriber, StreamHost {
       case 'call':
         this.call(message.id, message.path, message.input, message.key)
         return
-      case 'cancel': {
-        const call = this.inFlight.get(message.id)
-        if (call === undefined) {
-          const stream = this.streams.get(message.id)
-          if (stream !== undefined) {
-            // §15: a cancelled stream gets no further message; its generator's finally runs.
-            stream.cancel(cancelReason())
-            return
-          }
-          this.config.stats.lateCancels++
-          return
-        }
-        // §5: nothing more is sent for a cancelled id; forgetting it also frees the id.
-        this.forget(message.id)
-        call.abort(cancelReason())
+      case 'cancel':
+        if (!this.stop(message.id)) this.config.stats.lateCancels++
         return
-      }
       case 'ping':
         this.send({ t: 'pong' })
         return
@@ -214,7 +202,7 @@ export class Session implements Subscriber, StreamHost {
         this.subscribe(message.id, message.path, message.params, message.resume)
         return
       case 'unsub':
-        this.unsubscribe(message.id)
+        this.stop(message.id)
         return
       case 'pub':
         this.publish(message.id, message.path, message.params, message.data)
@@ -223,10 +211,37 @@ export class Session implements Subscriber, StreamHost {
         this.stream(message.id, message.path, message.input, message.credit, message.received)
         return
       case 'credit':
-        // Credit for a stream that has ended crossed its end on the wire: nothing to do.
+        // Credit for a stream that has ended crossed its end on the wire; credit naming a call,
+        // a subscription or a publish means nothing to it (§4.1): nothing to do either way.
         this.streams.get(message.id)?.grant(message.n)
         return
     }
+  }
+
+  /**
+   * `cancel` and `unsub` alike (§4.1): ends whatever holds `id`, a call, a stream, a
+   * subscription or a publish, and nothing more is sent for it. False when nothing held it.
+   */
+  private stop(id: RequestId): boolean {
+    const call = this.inFlight.get(id)
+    if (call !== undefined) {
+      // §5: nothing more is sent for a cancelled id; forgetting it also frees the id.
+      this.forget(id)
+      call.abort(cancelReason())
+      return true
+    }
+    const stream = this.streams.get(id)
+    if (stream !== undefined) {
+      // §15: a cancelled stream gets no further message; its generator's finally runs.
+      stream.cancel(cancelReason())
+      return true
+    }
+    if (this.subscriptions.has(id)) {
+      this.unsubscribe(id)
+      return true
+    }
+    // A publish still being authorized is not published (§13).
+    return this.publishing.size > 0 && this.publishing.delete(id)
   }
 
   /**
@@ -300,7 +315,7 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private subscribe(id: RequestId, path: string, params: unknown, resume: ResumePoint | undefined): void {
-    if (this.subscriptions.has(id)) return this.duplicate(id)
+    if (this.isLive(id)) return this.duplicate(id)
     if (this.subscriptions.size >= this.config.limits.maxSubscriptions) {
       this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxSubscriptions} subscriptions` } })
       return
@@ -312,6 +327,12 @@ export class Session implements Subscriber, StreamHost {
       if (!outcome.ok) {
         this.subscriptions.delete(id)
         this.reply(id, outcome)
+        return
+      }
+      // §12.1: a seq this channel never reached cannot come from its events.
+      if (resume !== undefined && this.config.pubsub.isAhead(outcome.channel, resume)) {
+        this.subscriptions.delete(id)
+        this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'resume seq is beyond the channel\'s latest message' } })
         return
       }
       this.subscriptions.set(id, outcome.channel)
@@ -334,6 +355,7 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private publish(id: RequestId, path: string, params: unknown, data: unknown): void {
+    if (!this.admit(id)) return
     const settle = (outcome: TopicOutcome): void => {
       if (this.closed) return
       if (!outcome.ok) return this.reply(id, outcome)
@@ -341,8 +363,14 @@ export class Session implements Subscriber, StreamHost {
       this.reply(id, { ok: true, output: { delivered } })
     }
     const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
-    if (outcome instanceof Promise) void outcome.then(settle)
-    else settle(outcome)
+    if (!(outcome instanceof Promise)) return settle(outcome)
+    // Live until answered (§4.1): another request may not take the id meanwhile, and a
+    // cancel or unsub withdraws the message if its authorization has not finished.
+    if (this.publishing === NO_KEYS) this.publishing = new Set()
+    this.publishing.add(id)
+    void outcome.then((settled) => {
+      if (this.publishing.delete(id)) settle(settled)
+    })
   }
 
   /** The socket closed: abort every handler still running and forget its call. */
@@ -352,6 +380,7 @@ export class Session implements Subscriber, StreamHost {
       if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
     }
     this.inbox = undefined
+    if (this.publishing.size > 0) this.publishing.clear()
     // Before the early return below: a connection the server closed itself (a violation, a
     // flood, a slow consumer) comes here with `closed` already set, and its expiry timer
     // would otherwise hold the whole session until the credentials expire.
@@ -375,18 +404,18 @@ export class Session implements Subscriber, StreamHost {
     this.handleClose()
   }
 
-  /** True while a call or stream of this connection holds `id` (§4.1). */
+  /** True while a call, stream, subscription or publish of this connection holds `id` (§4.1). */
   private isLive(id: RequestId): boolean {
-    return this.inFlight.has(id) || this.streams.has(id)
+    return this.inFlight.has(id) || this.streams.has(id) || this.subscriptions.has(id) || this.publishing.has(id)
   }
 
-  /** Checks a new call's or stream's id and the in-flight limit; false when it was answered (or closed). */
+  /** Checks a new call's, stream's or publish's id and the in-flight limit; false when it was answered (or closed). */
   private admit(id: RequestId): boolean {
     if (this.isLive(id)) {
       this.duplicate(id)
       return false
     }
-    if (this.inFlight.size + this.streams.size >= this.config.limits.maxInFlight) {
+    if (this.inFlight.size + this.streams.size + this.publishing.size >= this.config.limits.maxInFlight) {
       this.reply(id, {
         ok: false,
         error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` },
@@ -441,7 +470,7 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private duplicate(id: RequestId): void {
-    this.violate(CloseCode.DUPLICATE_ID, `id ${id} is already in flight`)
+    this.violate(CloseCode.DUPLICATE_ID, `id ${id} is already in use`)
   }
 
   private reply(id: RequestId, outcome: Outcome): void {

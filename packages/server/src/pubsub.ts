@@ -212,6 +212,15 @@ export class PubSub {
     return { ch: channel.ch, seq: channel.seq, epoch: channel.epoch, replay: [] }
   }
 
+  /**
+   * True when `resume` names this channel's current epoch with a seq it never reached: only a
+   * confused or corrupt client can send that, so the subscription is refused (§12.1).
+   */
+  isAhead(channelName: string, resume: { epoch: string; seq: number }): boolean {
+    const channel = this.channels.get(channelName)
+    return channel !== undefined && resume.epoch === channel.epoch && resume.seq > channel.seq
+  }
+
   /** Removes one subscription; the channel goes `retainMs` after its last subscriber. */
   unsubscribe(channelName: string, subscriber: Subscriber): void {
     const channel = this.channels.get(channelName)

@@ -182,8 +182,10 @@ export interface ErrorInfo {
 export interface ServerOptions<R extends RouterDef, TCtx> {
   /**
    * Builds the connection's context once, at the handshake. Throwing a `PatchbayError`
-   * refuses the upgrade with the matching HTTP status (UNAUTHORIZED 401, FORBIDDEN 403,
-   * BAD_REQUEST 400); any other throw refuses it with 500.
+   * refuses the upgrade with the matching HTTP status and its message (BAD_REQUEST 400,
+   * UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, TOO_MANY_REQUESTS or RATE_LIMITED 429);
+   * any other throw, a PatchbayError with another code included, refuses it with 500 and a
+   * generic body (docs/protocol.md §2).
    * @default none: ctx is undefined
    */
   context?: (info: HandshakeInfo) => MaybePromise<TCtx>

@@ -24,6 +24,7 @@ import {
 import { Session, type SessionConfig, type Transport } from '../connection.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { Heartbeat } from './heartbeat.js'
+import { malformedUpgrade } from './upgrade-request.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -46,6 +47,7 @@ const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.TOO_MANY_REQUESTS]: 429,
   [ErrorCode.RATE_LIMITED]: 429,
 }
@@ -81,6 +83,10 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.limits.maxPayload,
+    // ws's own guards (its defaults in 8.23), stated here because §2.2 promises them: a
+    // message in more fragments, or one frame in more socket reads, closes 1008.
+    maxFragments: 16_384,
+    maxBufferedChunks: 262_144,
     // Compression costs CPU and memory per socket and opens the door to zip bombs; off.
     perMessageDeflate: false,
     clientTracking: false,
@@ -94,15 +100,18 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     return origin === undefined || rule.includes(origin)
   }
 
-  const refuse = (socket: Duplex, status: number, body: string): void => {
+  const refuse = (socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void => {
     config.stats.refused++
     if (!socket.writable) {
       socket.destroy()
       return
     }
+    let extra = ''
+    for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
         'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        extra +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     )
   }
@@ -154,6 +163,9 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
     if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
     // This upgrade's own header-phase timer (an own server's) stopped counting it already.
     if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress')
+    // ws would refuse these too, but only after the context hook had run for nothing.
+    const malformed = malformedUpgrade(request)
+    if (malformed !== undefined) return refuse(socket, malformed.status, malformed.body, malformed.headers)
     const origin = request.headers.origin
     if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
