@@ -21,15 +21,25 @@ afterEach(async () => {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-/** A Patchbay server in this process, counting runs of `orders.place` (each takes 300 ms). */
+/**
+ * A Patchbay server in this process, counting runs of `orders.place` (each takes 300 ms, or
+ * until `release()` once `hold()` was called: a test that must see the connection drop while
+ * the call is running holds it, since a loaded machine may take longer than 300 ms for that).
+ */
 async function serveInProcess(options: Partial<Pick<ServerOptions<Api, undefined>, 'heartbeatInterval'>> = {}) {
   const runs = { started: 0, finished: 0 }
+  let gate: Promise<void> | undefined
+  let open: (() => void) | undefined
+  const hold = (): void => {
+    gate = new Promise<void>((resolve) => (open = resolve))
+  }
+  const release = (): void => open?.()
   const server: PatchbayServer = createServer(api, {
     handlers: {
       orders: {
         place: async ({ input }) => {
           runs.started++
-          await sleep(300)
+          await (gate ?? sleep(300))
           runs.finished++
           return { orderId: input.orderId, server: 'in-process', pid: process.pid }
         },
@@ -53,7 +63,7 @@ async function serveInProcess(options: Partial<Pick<ServerOptions<Api, undefined
   })
   servers.push(server)
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
-  return { server, runs, url: `ws://127.0.0.1:${port}`, port }
+  return { server, runs, hold, release, url: `ws://127.0.0.1:${port}`, port }
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -179,7 +189,8 @@ describe('proxy process SIGKILLed between a client and a live server', () => {
   }
 
   it('an idempotent call in flight is retried with its key and runs once on the server', async () => {
-    const { server, runs, port } = await serveInProcess()
+    const { server, runs, hold, release, port } = await serveInProcess()
+    hold()
     const first = await proxyTo(port)
     const client = makeClient(`ws://127.0.0.1:${first.port}`)
     const states = recordStates(client)
@@ -190,6 +201,7 @@ describe('proxy process SIGKILLed between a client and a live server', () => {
     await first.proxy.killHard()
     await expect.poll(() => states.some((event) => event.state === 'reconnecting'), { timeout: 5_000 }).toBe(true)
     expect(runs.finished, 'the connection dropped mid-call').toBe(0)
+    release()
 
     const second = await proxyTo(port, first.port)
     await expect(within(call, 10_000, 'the retried call')).resolves.toEqual({
