@@ -18,7 +18,6 @@ import {
   type RouterDef,
   type ValidationResult,
 } from '@patchbay/core'
-import { nanoid } from 'nanoid'
 import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
 
 type WsAdapterOnClose = WsAdapterOptions['onClose']
@@ -27,7 +26,8 @@ import type { SessionConfig } from './connection.js'
 import { DEFAULT_IDEMPOTENCY, DedupeWindow } from './idempotency.js'
 import { resolveFlowLimits, type FlowLimits } from './outbound.js'
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
-import { DEFAULT_RETENTION_LIMITS, PubSub } from './pubsub.js'
+import { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
+import { PubSub } from './pubsub.js'
 import type { StreamRoute } from './streams.js'
 import { resolveChannel, type TopicRoute } from './topics.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
@@ -44,9 +44,11 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
-  const retention = { ...DEFAULT_RETENTION_LIMITS, ...options.retention }
-  for (const key of ['maxChannels', 'maxBytes'] as const) positiveInteger(retention[key], `retention.${key}`)
-  const pubsub = new PubSub(nanoid(10), retention)
+  if (options.engine !== undefined && options.retention !== undefined) {
+    throw new TypeError('retention bounds the default memory engine: with `engine`, pass them to createMemoryEngine({ retention })')
+  }
+  const engine = options.engine ?? createMemoryEngine(options.retention === undefined ? {} : { retention: options.retention })
+  const pubsub = new PubSub(engine, { rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels })
   const stats: ServerStats = {
     connections: 0,
     refused: 0,
@@ -123,7 +125,11 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
   const problem = findNonPlainData(checked.value, limits.maxDepth, 1)
   if (problem !== undefined) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" is not plain data: ${problem}`)
-  return pubsub.publish(resolved.channel, checked.value, route.delivery)
+  const delivered = pubsub.publish(resolved.channel, checked.value, route)
+  // TODO(issue 13): with an asynchronous engine (Redis), server.publish returns this promise
+  // (PatchbayServer typed by its engine); the memory engine answers at once, as before.
+  if (typeof delivered !== 'number') throw new TypeError('publish: this engine publishes asynchronously; not supported yet')
+  return delivered
 }
 
 interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>> {

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import type { IdempotencyOptions } from './idempotency.js'
 import type { FlowLimits } from './outbound.js'
 import type { RateLimit } from './rate-limit.js'
-import type { PubSubStats, RetentionLimits } from './pubsub.js'
+import type { Engine } from './engine.js'
+import type { RetentionLimits } from './engines/memory.js'
+import type { PubSubStats } from './pubsub.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -233,10 +235,19 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    * whole server: past `maxChannels` of them, or `maxBytes` of their history, the one that
    * lost its last subscriber longest ago is forgotten first (a subscriber coming back to it
    * finds another epoch, docs/protocol.md §12.1); channels with subscribers never are.
-   * `topicStats.evictions` counts them.
+   * `topicStats.evictions` counts them. These bound the default memory engine; with
+   * `engine`, pass them to `createMemoryEngine({ retention })` instead (both is an error).
    * @default { maxChannels: 10_000, maxBytes: 33_554_432 } (32 MiB)
    */
   retention?: Partial<RetentionLimits>
+  /**
+   * Where topic events are stored and how they travel between server processes (engine.ts):
+   * the memory engine keeps them in this process; `@patchbay/redis` (to come) shares them
+   * between processes. Ordering, resume, gaps and backpressure are Patchbay's with any engine.
+   * One engine serves one server.
+   * @default createMemoryEngine({ retention })
+   */
+  engine?: Engine
   /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000

@@ -279,7 +279,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
         }),
     )
     await Promise.all(closed)
-    config.pubsub.clear()
+    await config.pubsub.clear()
     await Promise.all(
       ownServers.map(
         (server) =>
