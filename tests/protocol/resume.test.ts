@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { procedure, router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
+import { describeEachEngine, engine } from '../support/engines.js'
 
 const api = router({
   kept: topic({ message: z.object({ n: z.number() }) }),
@@ -27,6 +28,7 @@ afterEach(async () => {
 
 async function start(retainMs = 60_000): Promise<string> {
   server = createServer(api, {
+    engine: engine(),
     topics: { kept: { history: 5, retainMs }, plain: { retainMs } },
     handlers: {
       order: () =>
@@ -51,118 +53,120 @@ const publish = (topicName: 'kept' | 'plain', from: number, to: number): void =>
   for (let n = from; n <= to; n++) server.publish(api[topicName], undefined, { n })
 }
 
-describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) => {
-  it('replays what the subscriber missed, right after the confirmation, when the history holds it', async () => {
-    const url = await start()
-    const first = await open(url, encoding)
-    first.send({ t: 'sub', id: 1, path: 'kept' })
-    const confirmed = (await first.next()).output as { ch: number; seq: number; epoch: string }
-    expect(confirmed).toMatchObject({ ch: expect.any(Number), seq: 0 })
-    publish('kept', 1, 2)
-    expect((await first.take(2)).map((event) => event.seq)).toEqual([1, 2])
-    first.ws.terminate()
-    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-    // Published while nobody listens: the channel keeps its history for retainMs.
-    publish('kept', 3, 5)
-    expect(server.topicStats.channels).toBe(1)
+describeEachEngine(() => {
+  describe.each<Encoding>(['json', 'msgpack'])('§12.1 resume (%s)', (encoding) => {
+    it('replays what the subscriber missed, right after the confirmation, when the history holds it', async () => {
+      const url = await start()
+      const first = await open(url, encoding)
+      first.send({ t: 'sub', id: 1, path: 'kept' })
+      const confirmed = (await first.next()).output as { ch: number; seq: number; epoch: string }
+      expect(confirmed).toMatchObject({ ch: expect.any(Number), seq: 0 })
+      publish('kept', 1, 2)
+      expect((await first.take(2)).map((event) => event.seq)).toEqual([1, 2])
+      first.ws.terminate()
+      await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+      // Published while nobody listens: the channel keeps its history for retainMs.
+      publish('kept', 3, 5)
+      expect(server.topicStats.channels).toBe(1)
 
-    const back = await open(url, encoding)
-    back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch: confirmed.epoch, seq: 2 } })
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: confirmed.ch, seq: 2, epoch: confirmed.epoch } })
-    const replayed = await back.take(3)
-    expect(replayed.map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
-      [3, 3],
-      [4, 4],
-      [5, 5],
-    ])
-    publish('kept', 6, 6)
-    expect(await back.next()).toMatchObject({ t: 'event', seq: 6 })
-    expect(server.topicStats.resumed).toBe(1)
-  })
+      const back = await open(url, encoding)
+      back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch: confirmed.epoch, seq: 2 } })
+      expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch: confirmed.ch, seq: 2, epoch: confirmed.epoch } })
+      const replayed = await back.take(3)
+      expect(replayed.map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ])
+      publish('kept', 6, 6)
+      expect(await back.next()).toMatchObject({ t: 'event', seq: 6 })
+      expect(server.topicStats.resumed).toBe(1)
+    })
 
-  it('confirms from the latest seq when the history no longer reaches back: the client sees the gap', async () => {
-    const url = await start()
-    const first = await open(url, encoding)
-    first.send({ t: 'sub', id: 1, path: 'kept' })
-    const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
-    first.ws.terminate()
-    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-    publish('kept', 1, 9) // history keeps 5: seqs 5..9
-    const back = await open(url, encoding)
-    back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch, seq: 0 } })
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 9, epoch } })
-    publish('kept', 10, 10)
-    expect(await back.next()).toMatchObject({ t: 'event', seq: 10 })
-  })
+    it('confirms from the latest seq when the history no longer reaches back: the client sees the gap', async () => {
+      const url = await start()
+      const first = await open(url, encoding)
+      first.send({ t: 'sub', id: 1, path: 'kept' })
+      const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
+      first.ws.terminate()
+      await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+      publish('kept', 1, 9) // history keeps 5: seqs 5..9
+      const back = await open(url, encoding)
+      back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch, seq: 0 } })
+      expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 9, epoch } })
+      publish('kept', 10, 10)
+      expect(await back.next()).toMatchObject({ t: 'event', seq: 10 })
+    })
 
-  it('confirms from the latest seq for an unknown epoch (a seq of another server means nothing here)', async () => {
-    const url = await start()
-    const other = await open(url, encoding)
-    other.send({ t: 'sub', id: 1, path: 'kept' })
-    const { ch, epoch } = (await other.next()).output as { ch: number; epoch: string }
-    publish('kept', 1, 3)
-    await other.take(3)
-    const stranger = await open(url, encoding)
-    stranger.send({ t: 'sub', id: 4, path: 'kept', resume: { epoch: 'elsewhere.1', seq: 1 } })
-    expect(await stranger.next()).toEqual({ t: 'result', id: 4, output: { ch, seq: 3, epoch } })
-    expect(server.topicStats.resumed).toBe(0)
-  })
+    it('confirms from the latest seq for an unknown epoch (a seq of another server means nothing here)', async () => {
+      const url = await start()
+      const other = await open(url, encoding)
+      other.send({ t: 'sub', id: 1, path: 'kept' })
+      const { ch, epoch } = (await other.next()).output as { ch: number; epoch: string }
+      publish('kept', 1, 3)
+      await other.take(3)
+      const stranger = await open(url, encoding)
+      stranger.send({ t: 'sub', id: 4, path: 'kept', resume: { epoch: 'elsewhere.1', seq: 1 } })
+      expect(await stranger.next()).toEqual({ t: 'result', id: 4, output: { ch, seq: 3, epoch } })
+      expect(server.topicStats.resumed).toBe(0)
+    })
 
-  it('keeps a channel without history for retainMs: a returning subscriber learns exactly what it missed', async () => {
-    const url = await start()
-    const first = await open(url, encoding)
-    first.send({ t: 'sub', id: 1, path: 'plain' })
-    const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
-    publish('plain', 1, 1)
-    await first.next()
-    first.ws.terminate()
-    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-    publish('plain', 2, 4)
-    const back = await open(url, encoding)
-    back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch, seq: 1 } })
-    // No history to replay: confirmed from the latest, in the same epoch, so the gap is 3.
-    expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 4, epoch } })
-  })
+    it('keeps a channel without history for retainMs: a returning subscriber learns exactly what it missed', async () => {
+      const url = await start()
+      const first = await open(url, encoding)
+      first.send({ t: 'sub', id: 1, path: 'plain' })
+      const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
+      publish('plain', 1, 1)
+      await first.next()
+      first.ws.terminate()
+      await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+      publish('plain', 2, 4)
+      const back = await open(url, encoding)
+      back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch, seq: 1 } })
+      // No history to replay: confirmed from the latest, in the same epoch, so the gap is 3.
+      expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 4, epoch } })
+    })
 
-  it('with retainMs 0 forgets a channel with its last subscriber: a new epoch and a new channel number start', async () => {
-    const url = await start(0)
-    const first = await open(url, encoding)
-    first.send({ t: 'sub', id: 1, path: 'plain' })
-    const before = (await first.next()).output as { ch: number; epoch: string }
-    first.ws.terminate()
-    await expect.poll(() => server.topicStats.channels).toBe(0)
-    const back = await open(url, encoding)
-    back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch: before.epoch, seq: 0 } })
-    const after = (await back.next()).output as { ch: number; epoch: string; seq: number }
-    expect(after.epoch).not.toBe(before.epoch)
-    // A number is never reused, so an event of the old incarnation could never pass for the new.
-    expect(after.ch).not.toBe(before.ch)
-    expect(after.seq).toBe(0)
-  })
+    it('with retainMs 0 forgets a channel with its last subscriber: a new epoch and a new channel number start', async () => {
+      const url = await start(0)
+      const first = await open(url, encoding)
+      first.send({ t: 'sub', id: 1, path: 'plain' })
+      const before = (await first.next()).output as { ch: number; epoch: string }
+      first.ws.terminate()
+      await expect.poll(() => server.topicStats.channels).toBe(0)
+      const back = await open(url, encoding)
+      back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch: before.epoch, seq: 0 } })
+      const after = (await back.next()).output as { ch: number; epoch: string; seq: number }
+      expect(after.epoch).not.toBe(before.epoch)
+      // A number is never reused, so an event of the old incarnation could never pass for the new.
+      expect(after.ch).not.toBe(before.ch)
+      expect(after.seq).toBe(0)
+    })
 
-  it('forgets a retained channel after retainMs', async () => {
-    const url = await start(50)
-    const first = await open(url, encoding)
-    first.send({ t: 'sub', id: 1, path: 'kept' })
-    await first.next()
-    first.ws.terminate()
-    await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-    expect(server.topicStats.channels).toBe(1)
-    await expect.poll(() => server.topicStats.channels).toBe(0)
-  })
+    it('forgets a retained channel after retainMs', async () => {
+      const url = await start(50)
+      const first = await open(url, encoding)
+      first.send({ t: 'sub', id: 1, path: 'kept' })
+      await first.next()
+      first.ws.terminate()
+      await expect.poll(() => server.topicStats.subscriptions).toBe(0)
+      expect(server.topicStats.channels).toBe(1)
+      await expect.poll(() => server.topicStats.channels).toBe(0)
+    })
 
-  it.each<[string, unknown]>([
-    ['not an object', 'yes'],
-    ['without an epoch', { seq: 1 }],
-    ['with a negative seq', { epoch: 'a.1', seq: -1 }],
-    ['with an epoch of bad characters', { epoch: 'a b', seq: 1 }],
-  ])('answers a resume %s with BAD_REQUEST, keeping the connection', async (_name, resume) => {
-    const url = await start()
-    const raw = await open(url, encoding)
-    raw.send({ t: 'sub', id: 3, path: 'kept', resume })
-    expect(await raw.next()).toMatchObject({ t: 'error', id: 3, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/resume/) } })
-    raw.send({ t: 'sub', id: 4, path: 'plain' })
-    expect(await raw.next()).toMatchObject({ t: 'result', id: 4 })
+    it.each<[string, unknown]>([
+      ['not an object', 'yes'],
+      ['without an epoch', { seq: 1 }],
+      ['with a negative seq', { epoch: 'a.1', seq: -1 }],
+      ['with an epoch of bad characters', { epoch: 'a b', seq: 1 }],
+    ])('answers a resume %s with BAD_REQUEST, keeping the connection', async (_name, resume) => {
+      const url = await start()
+      const raw = await open(url, encoding)
+      raw.send({ t: 'sub', id: 3, path: 'kept', resume })
+      expect(await raw.next()).toMatchObject({ t: 'error', id: 3, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/resume/) } })
+      raw.send({ t: 'sub', id: 4, path: 'plain' })
+      expect(await raw.next()).toMatchObject({ t: 'result', id: 4 })
+    })
   })
 })
 
