@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { router, topic, type Encoding } from '@patchbay/core'
-import { createServer, type PatchbayServer } from '@patchbay/server'
+import { createServer, type Engine, type PatchbayServer } from '@patchbay/server'
 import { connectRaw, ENCODINGS, type Message, type RawClient } from './support.js'
 import { describeEachEngine, engine } from '../support/engines.js'
 
@@ -14,7 +14,7 @@ const api = router({
   kept: topic({ message: z.object({ n: z.number() }) }),
 })
 
-let server: PatchbayServer
+let server: PatchbayServer<Engine>
 const sockets: RawClient[] = []
 afterEach(async () => {
   for (const client of sockets.splice(0)) client.ws.terminate()
@@ -58,19 +58,19 @@ describeEachEngine(() => {
       const second = await subscribe(client, { t: 'sub', id: 2, path: 'room', params: { room: 'a' } })
       expect(second.ch).toBe(first.ch)
       expect(server.topicStats.subscriptions).toBe(2)
-      server.publish(api.room, { room: 'a' }, { n: 1 })
+      await server.publish(api.room, { room: 'a' }, { n: 1 })
       expect(await roundTrip(client)).toEqual([{ t: 'event', ch: first.ch, seq: 1, data: { n: 1 } }])
 
       client.send({ t: 'unsub', id: 1 })
       expect(await roundTrip(client)).toEqual([])
       expect(server.topicStats.subscriptions).toBe(1)
-      server.publish(api.room, { room: 'a' }, { n: 2 })
+      await server.publish(api.room, { room: 'a' }, { n: 2 })
       expect(await roundTrip(client)).toEqual([{ t: 'event', ch: first.ch, seq: 2, data: { n: 2 } }])
 
       client.send({ t: 'unsub', id: 2 })
       expect(await roundTrip(client)).toEqual([])
       expect(server.topicStats.subscriptions).toBe(0)
-      server.publish(api.room, { room: 'a' }, { n: 3 })
+      await server.publish(api.room, { room: 'a' }, { n: 3 })
       expect(await roundTrip(client)).toEqual([])
     })
 
@@ -78,13 +78,13 @@ describeEachEngine(() => {
       // docs/protocol.md §12: a replay answers the sub that asked for it.
       const client = await open(encoding)
       const first = await subscribe(client, { t: 'sub', id: 1, path: 'kept' })
-      server.publish(api.kept, undefined, { n: 1 })
-      server.publish(api.kept, undefined, { n: 2 })
+      await server.publish(api.kept, undefined, { n: 1 })
+      await server.publish(api.kept, undefined, { n: 2 })
       expect((await roundTrip(client)).map((event) => event.seq)).toEqual([1, 2])
       const second = await subscribe(client, { t: 'sub', id: 2, path: 'kept', resume: { epoch: first.epoch, seq: 1 } })
       expect(second).toEqual({ ch: first.ch, seq: 1, epoch: first.epoch })
       expect(await roundTrip(client)).toEqual([{ t: 'event', ch: first.ch, seq: 2, data: { n: 2 } }])
-      server.publish(api.kept, undefined, { n: 3 })
+      await server.publish(api.kept, undefined, { n: 3 })
       expect(await roundTrip(client)).toEqual([{ t: 'event', ch: first.ch, seq: 3, data: { n: 3 } }])
     })
   })
@@ -94,8 +94,8 @@ describeEachEngine(() => {
       // docs/protocol.md §12.1
       const client = await open(encoding)
       const first = await subscribe(client, { t: 'sub', id: 1, path: 'kept' })
-      server.publish(api.kept, undefined, { n: 1 })
-      server.publish(api.kept, undefined, { n: 2 })
+      await server.publish(api.kept, undefined, { n: 1 })
+      await server.publish(api.kept, undefined, { n: 2 })
       expect(await roundTrip(client)).toHaveLength(2)
       client.send({ t: 'sub', id: 2, path: 'kept', resume: { epoch: first.epoch, seq: 3 } })
       expect(await client.next()).toEqual({
@@ -114,7 +114,7 @@ describeEachEngine(() => {
       // docs/protocol.md §12.1
       const client = await open(encoding)
       const first = await subscribe(client, { t: 'sub', id: 1, path: 'kept' })
-      server.publish(api.kept, undefined, { n: 1 })
+      await server.publish(api.kept, undefined, { n: 1 })
       client.send({ t: 'unsub', id: 1 })
       expect(await roundTrip(client)).toHaveLength(1)
       client.send({ t: 'sub', id: 2, path: 'kept', resume: { epoch: first.epoch, seq: 2 } })

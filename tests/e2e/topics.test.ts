@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
-import { createServer, type PatchbayServer } from '@patchbay/server'
+import { createServer, type Engine, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { describeEachEngine, engine } from '../support/engines.js'
@@ -18,7 +18,7 @@ const api = router({
   noop: procedure({ output: z.null() }),
 })
 
-let server: PatchbayServer
+let server: PatchbayServer<Engine>
 const clients = closeAfterEach<Client<typeof api>>(async () => {
   await server?.close()
 })
@@ -82,7 +82,7 @@ describeEachEngine(() => {
       const heard = collector<{ from: string; text: string }>()
       const off = alice.chat.room.subscribe({ room: 'lobby' }, heard.listener)
       await off.ready
-      for (let i = 1; i <= 100; i++) server.publish(api.chat.room, { room: 'lobby' }, { from: 'srv', text: `m${i}` })
+      for (let i = 1; i <= 100; i++) await server.publish(api.chat.room, { room: 'lobby' }, { from: 'srv', text: `m${i}` })
       await heard.until(100)
       expect(heard.seen.map((entry) => entry.message.text)).toEqual(Array.from({ length: 100 }, (_, i) => `m${i + 1}`))
       expect(heard.seen.map((entry) => entry.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
@@ -98,8 +98,8 @@ describeEachEngine(() => {
       const ticks = collector<number>()
       await alice.ticker.subscribe(ticks.listener).ready
       expect(server.topicStats.channels).toBe(51)
-      rooms.forEach((room) => server.publish(api.chat.room, { room }, { from: 'srv', text: room }))
-      server.publish(api.ticker, undefined, 42)
+      for (const room of rooms) await server.publish(api.chat.room, { room }, { from: 'srv', text: room })
+      await server.publish(api.ticker, undefined, 42)
       await Promise.all(heard.map((entry) => entry.until(1)))
       await ticks.until(1)
       heard.forEach((entry, i) => expect(entry.seen.map((seen) => seen.message.text)).toEqual([rooms[i]]))
@@ -115,19 +115,19 @@ describeEachEngine(() => {
       const offB = alice.chat.room.subscribe({ room: 'x' }, b.listener)
       await Promise.all([offA.ready, offB.ready])
       expect(server.topicStats.subscriptions).toBe(1)
-      server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'both' })
+      await server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'both' })
       await Promise.all([a.until(1), b.until(1)])
       offA()
       // Ordered after the unsubscribe (frames of one socket arrive in order): the wire sub stays.
       await alice.noop()
       expect(server.topicStats.subscriptions).toBe(1)
-      server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'only b' })
+      await server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'only b' })
       await b.until(2)
       expect(a.seen).toHaveLength(1)
       offB()
       await alice.noop()
       expect(server.topicStats).toMatchObject({ subscriptions: 0, channels: 0 })
-      expect(server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'nobody' })).toBe(0)
+      expect(await server.publish(api.chat.room, { room: 'x' }, { from: 's', text: 'nobody' })).toBe(0)
     })
 
     it('encodes a publish once per codec, whatever the number of subscribers', async () => {
@@ -136,7 +136,7 @@ describeEachEngine(() => {
       const heard = subscribers.map(() => collector<{ text: string }>())
       await Promise.all(subscribers.map((sub, i) => sub.chat.room.subscribe({ room: 'fan' }, heard[i]!.listener).ready))
       const before = server.topicStats.encodes
-      expect(server.publish(api.chat.room, { room: 'fan' }, { from: 's', text: 'hi all' })).toBe(40)
+      expect(await server.publish(api.chat.room, { room: 'fan' }, { from: 's', text: 'hi all' })).toBe(40)
       expect(server.topicStats.encodes - before).toBe(2)
       await Promise.all(heard.map((entry) => entry.until(1)))
       void encoding
@@ -184,7 +184,7 @@ describeEachEngine(() => {
       await alice.chat.room.subscribe({ room: 'r' }, heard.listener).ready
       expect(() => server.publish(api.chat.room, { room: 'r' }, { from: 's', text: '' })).toThrow(PatchbayError)
       expect(() => server.publish(api.chat.room, { room: 5 } as unknown as { room: string }, { from: 's', text: 'x' })).toThrow(/validation/)
-      server.publish(api.chat.room, { room: 'r' }, { from: 's', text: 'good' })
+      await server.publish(api.chat.room, { room: 'r' }, { from: 's', text: 'good' })
       await heard.until(1)
       expect(heard.seen.map((entry) => entry.message.text)).toEqual(['good'])
       expect(heard.seen[0]?.seq).toBe(1)
@@ -203,7 +203,7 @@ describeEachEngine(() => {
       })()
       // The subscription is confirmed once the server counts it.
       while (server.topicStats.subscriptions === 0) await alice.noop()
-      for (let i = 0; i < 5; i++) server.publish(api.chat.room, { room: 'it' }, { from: 's', text: `t${i}` })
+      for (let i = 0; i < 5; i++) await server.publish(api.chat.room, { room: 'it' }, { from: 's', text: `t${i}` })
       await loop
       expect(received).toEqual(['t0', 't1', 't2'])
       await alice.noop()

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { procedure, router, topic, type Encoding } from '@patchbay/core'
-import { createServer, type PatchbayServer } from '@patchbay/server'
+import { createServer, type Engine, type PatchbayServer } from '@patchbay/server'
 import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
 import { describeEachEngine, engine } from '../support/engines.js'
 
@@ -15,7 +15,7 @@ const api = router({
   order: procedure({ input: z.object({ item: z.string() }), output: z.object({ order: z.number() }) }),
 })
 
-let server: PatchbayServer
+let server: PatchbayServer<Engine>
 let executions = 0
 const release: (() => void)[] = []
 const raws: RawClient[] = []
@@ -49,8 +49,8 @@ async function open(url: string, encoding: Encoding): Promise<RawClient> {
   return raw
 }
 
-const publish = (topicName: 'kept' | 'plain', from: number, to: number): void => {
-  for (let n = from; n <= to; n++) server.publish(api[topicName], undefined, { n })
+const publish = async (topicName: 'kept' | 'plain', from: number, to: number): Promise<void> => {
+  for (let n = from; n <= to; n++) await server.publish(api[topicName], undefined, { n })
 }
 
 describeEachEngine(() => {
@@ -61,12 +61,12 @@ describeEachEngine(() => {
       first.send({ t: 'sub', id: 1, path: 'kept' })
       const confirmed = (await first.next()).output as { ch: number; seq: number; epoch: string }
       expect(confirmed).toMatchObject({ ch: expect.any(Number), seq: 0 })
-      publish('kept', 1, 2)
+      await publish('kept', 1, 2)
       expect((await first.take(2)).map((event) => event.seq)).toEqual([1, 2])
       first.ws.terminate()
       await expect.poll(() => server.topicStats.subscriptions).toBe(0)
       // Published while nobody listens: the channel keeps its history for retainMs.
-      publish('kept', 3, 5)
+      await publish('kept', 3, 5)
       expect(server.topicStats.channels).toBe(1)
 
       const back = await open(url, encoding)
@@ -78,7 +78,7 @@ describeEachEngine(() => {
         [4, 4],
         [5, 5],
       ])
-      publish('kept', 6, 6)
+      await publish('kept', 6, 6)
       expect(await back.next()).toMatchObject({ t: 'event', seq: 6 })
       expect(server.topicStats.resumed).toBe(1)
     })
@@ -90,11 +90,11 @@ describeEachEngine(() => {
       const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
       first.ws.terminate()
       await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-      publish('kept', 1, 9) // history keeps 5: seqs 5..9
+      await publish('kept', 1, 9) // history keeps 5: seqs 5..9
       const back = await open(url, encoding)
       back.send({ t: 'sub', id: 1, path: 'kept', resume: { epoch, seq: 0 } })
       expect(await back.next()).toEqual({ t: 'result', id: 1, output: { ch, seq: 9, epoch } })
-      publish('kept', 10, 10)
+      await publish('kept', 10, 10)
       expect(await back.next()).toMatchObject({ t: 'event', seq: 10 })
     })
 
@@ -103,7 +103,7 @@ describeEachEngine(() => {
       const other = await open(url, encoding)
       other.send({ t: 'sub', id: 1, path: 'kept' })
       const { ch, epoch } = (await other.next()).output as { ch: number; epoch: string }
-      publish('kept', 1, 3)
+      await publish('kept', 1, 3)
       await other.take(3)
       const stranger = await open(url, encoding)
       stranger.send({ t: 'sub', id: 4, path: 'kept', resume: { epoch: 'elsewhere.1', seq: 1 } })
@@ -116,11 +116,11 @@ describeEachEngine(() => {
       const first = await open(url, encoding)
       first.send({ t: 'sub', id: 1, path: 'plain' })
       const { ch, epoch } = (await first.next()).output as { ch: number; epoch: string }
-      publish('plain', 1, 1)
+      await publish('plain', 1, 1)
       await first.next()
       first.ws.terminate()
       await expect.poll(() => server.topicStats.subscriptions).toBe(0)
-      publish('plain', 2, 4)
+      await publish('plain', 2, 4)
       const back = await open(url, encoding)
       back.send({ t: 'sub', id: 1, path: 'plain', resume: { epoch, seq: 1 } })
       // No history to replay: confirmed from the latest, in the same epoch, so the gap is 3.
@@ -170,49 +170,52 @@ describeEachEngine(() => {
   })
 })
 
-describe.each<Encoding>(['json', 'msgpack'])('§4.2 idempotency keys (%s)', (encoding) => {
-  it('a retry on a new connection joins the run still in progress: one execution, both answered', async () => {
-    const url = await start()
-    const first = await open(url, encoding)
-    first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
-    await expect.poll(() => executions).toBe(1)
-    // The connection drops mid-call; the handler is not aborted, since a retry may join it.
-    first.ws.terminate()
-    const retry = await open(url, encoding)
-    retry.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(executions).toBe(1)
-    for (const go of release.splice(0)) go()
-    expect(await retry.next()).toEqual({ t: 'result', id: 1, output: { order: 1 } })
-    expect(server.stats.deduplicated).toBe(1)
-  })
+// Idempotent calls go through the engine too once it offers a shared dedupe window (issue 13).
+describeEachEngine(() => {
+  describe.each<Encoding>(['json', 'msgpack'])('§4.2 idempotency keys (%s)', (encoding) => {
+    it('a retry on a new connection joins the run still in progress: one execution, both answered', async () => {
+      const url = await start()
+      const first = await open(url, encoding)
+      first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
+      await expect.poll(() => executions).toBe(1)
+      // The connection drops mid-call; the handler is not aborted, since a retry may join it.
+      first.ws.terminate()
+      const retry = await open(url, encoding)
+      retry.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'order-abc' })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(executions).toBe(1)
+      for (const go of release.splice(0)) go()
+      expect(await retry.next()).toEqual({ t: 'result', id: 1, output: { order: 1 } })
+      expect(server.stats.deduplicated).toBe(1)
+    })
 
-  it('a retry after the run finished gets the same outcome without running again', async () => {
-    const url = await start()
-    const first = await open(url, encoding)
-    first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'k1' })
-    await expect.poll(() => executions).toBe(1)
-    for (const go of release.splice(0)) go()
-    const original = await first.next()
-    first.send({ t: 'call', id: 2, path: 'order', input: { item: 'tea' }, key: 'k1' })
-    expect(await first.next()).toEqual({ ...original, id: 2 })
-    expect(executions).toBe(1)
-    // Another key, or the same key on another path, runs anew.
-    first.send({ t: 'call', id: 3, path: 'order', input: { item: 'tea' }, key: 'k2' })
-    await expect.poll(() => executions).toBe(2)
-  })
+    it('a retry after the run finished gets the same outcome without running again', async () => {
+      const url = await start()
+      const first = await open(url, encoding)
+      first.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key: 'k1' })
+      await expect.poll(() => executions).toBe(1)
+      for (const go of release.splice(0)) go()
+      const original = await first.next()
+      first.send({ t: 'call', id: 2, path: 'order', input: { item: 'tea' }, key: 'k1' })
+      expect(await first.next()).toEqual({ ...original, id: 2 })
+      expect(executions).toBe(1)
+      // Another key, or the same key on another path, runs anew.
+      first.send({ t: 'call', id: 3, path: 'order', input: { item: 'tea' }, key: 'k2' })
+      await expect.poll(() => executions).toBe(2)
+    })
 
-  it.each<[string, unknown]>([
-    ['empty', ''],
-    ['too long', 'k'.repeat(65)],
-    ['with a space', 'a b'],
-    ['a number', 42],
-  ])('answers a key that is %s with BAD_REQUEST, running nothing', async (_name, key) => {
-    const url = await start()
-    const raw = await open(url, encoding)
-    raw.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key })
-    const answer: Message = await raw.next()
-    expect(answer).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST' } })
-    expect(executions).toBe(0)
+    it.each<[string, unknown]>([
+      ['empty', ''],
+      ['too long', 'k'.repeat(65)],
+      ['with a space', 'a b'],
+      ['a number', 42],
+    ])('answers a key that is %s with BAD_REQUEST, running nothing', async (_name, key) => {
+      const url = await start()
+      const raw = await open(url, encoding)
+      raw.send({ t: 'call', id: 1, path: 'order', input: { item: 'tea' }, key })
+      const answer: Message = await raw.next()
+      expect(answer).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST' } })
+      expect(executions).toBe(0)
+    })
   })
 })

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { router, topic, type Encoding } from '@patchbay/core'
-import { createServer, type PatchbayServer } from '@patchbay/server'
+import { createServer, type Engine, type PatchbayServer } from '@patchbay/server'
 import { connectRaw, type RawClient } from '../conformance/support.js'
 import { describeEachEngine, engine } from '../support/engines.js'
 
@@ -13,7 +13,7 @@ const api = router({
   shout: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }), publish: 'client' }),
 })
 
-let server: PatchbayServer
+let server: PatchbayServer<Engine>
 const sockets: RawClient[] = []
 afterEach(async () => {
   for (const client of sockets.splice(0)) client.ws.terminate()
@@ -41,8 +41,8 @@ describeEachEngine(() => {
       expect(confirmed).toEqual({ t: 'result', id: 1, output: { ch: expect.any(Number), seq: 0, epoch: expect.stringMatching(/^[\w-]+\.\d+$/) } })
       const { ch } = confirmed.output as { ch: number }
       expect(Number.isSafeInteger(ch) && ch > 0).toBe(true)
-      server.publish(api.room, { room: 'a' }, { text: 'one' })
-      server.publish(api.room, { room: 'a' }, { text: 'two' })
+      await server.publish(api.room, { room: 'a' }, { text: 'one' })
+      await server.publish(api.room, { room: 'a' }, { text: 'two' })
       expect(await client.next()).toEqual({ t: 'event', ch, seq: 1, data: { text: 'one' } })
       expect(await client.next()).toEqual({ t: 'event', ch, seq: 2, data: { text: 'two' } })
     })
@@ -64,9 +64,9 @@ describeEachEngine(() => {
       other.send({ t: 'sub', id: 7, path: 'room', params: { room: 'a' } })
       expect(await other.next()).toMatchObject({ t: 'result', id: 7, output: { ch: a } })
       // Events of each channel carry its own number.
-      server.publish(api.room, { room: 'b' }, { text: 'to b' })
+      await server.publish(api.room, { room: 'b' }, { text: 'to b' })
       expect(await client.next()).toEqual({ t: 'event', ch: b, seq: 1, data: { text: 'to b' } })
-      server.publish(api.room, { room: 'a' }, { text: 'to a' })
+      await server.publish(api.room, { room: 'a' }, { text: 'to a' })
       expect(await client.next()).toEqual({ t: 'event', ch: a, seq: 1, data: { text: 'to a' } })
     })
 
@@ -75,7 +75,7 @@ describeEachEngine(() => {
       const clients = [await open(url, encoding), await open(url, encoding)]
       for (const client of clients) client.send({ t: 'sub', id: 1, path: 'room', params: { room: 'same' } })
       while (server.topicStats.subscriptions < 2) await new Promise((resolve) => setImmediate(resolve))
-      server.publish(api.room, { room: 'same' }, { text: 'fan' })
+      await server.publish(api.room, { room: 'same' }, { text: 'fan' })
       // Frame 0 is the sub's result, frame 1 the event.
       await Promise.all(clients.map((client) => client.nth(1)))
       expect(Buffer.compare(clients[0]!.receivedBytes[1]!, clients[1]!.receivedBytes[1]!)).toBe(0)

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import { channelOf, router, topic } from '@patchbay/core'
-import { createServer, type PatchbayServer } from '@patchbay/server'
+import { createServer, type Engine, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { connectRaw, type RawClient } from '../conformance/support.js'
 import { deferred } from '../e2e/fixtures.js'
@@ -19,7 +19,7 @@ const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }), publish: 'client' }),
 })
 
-let server: PatchbayServer | undefined
+let server: PatchbayServer<Engine> | undefined
 const clients: Client<typeof api>[] = []
 const raws: RawClient[] = []
 afterEach(async () => {

@@ -22,6 +22,9 @@ interface Stored {
   seq: number
   history: Publication[]
   capacity: number
+  retainMs: number
+  /** Set while no process holds the channel: it is forgotten (a key's TTL) when it fires. */
+  expiry: ReturnType<typeof setTimeout> | undefined
 }
 
 /** mulberry32: a small seeded PRNG. */
@@ -83,7 +86,9 @@ export class FakeEngine implements AsyncEngine {
   }
 
   subscribe(channel: string, options: ChannelOptions): Promise<void> {
-    this.channel(channel, options)
+    const stored = this.channel(channel, options)
+    clearTimeout(stored.expiry)
+    stored.expiry = undefined
     // Publications flow from the call on; the acknowledgement comes later (as a Redis SUBSCRIBE's).
     this.subscribed.add(channel)
     return new Promise((resolve) => this.later(resolve))
@@ -91,6 +96,14 @@ export class FakeEngine implements AsyncEngine {
 
   async unsubscribe(channel: string): Promise<void> {
     this.subscribed.delete(channel)
+    const stored = this.channels.get(channel)
+    if (stored === undefined) return
+    // Kept retainMs after the last holder (as a TTL would), then forgotten: a new epoch.
+    if (stored.retainMs <= 0) this.channels.delete(channel)
+    else {
+      stored.expiry = setTimeout(() => this.channels.delete(channel), stored.retainMs)
+      stored.expiry.unref()
+    }
   }
 
   read(channel: string, since: number | undefined): Promise<HistoryRead> {
@@ -135,19 +148,23 @@ export class FakeEngine implements AsyncEngine {
   }
 
   get stats(): EngineStats {
-    return { state: 'up', channels: this.subscribed.size, retained: 0, retainedBytes: 0, evictions: 0 }
+    return { state: 'up', channels: this.channels.size, retained: 0, retainedBytes: 0, evictions: 0 }
   }
 
   close(): void {
     this.subscribed.clear()
+    for (const stored of this.channels.values()) clearTimeout(stored.expiry)
   }
 
   private channel(name: string, options: ChannelOptions): Stored {
     let stored = this.channels.get(name)
     if (stored === undefined) {
-      stored = { epoch: `fake.${++this.epochs}`, seq: 0, history: [], capacity: options.history }
+      stored = { epoch: `fake.${++this.epochs}`, seq: 0, history: [], capacity: options.history, retainMs: options.retainMs, expiry: undefined }
       this.channels.set(name, stored)
-    } else if (options.history > stored.capacity) stored.capacity = options.history
+    } else if (options.history > stored.capacity) {
+      stored.capacity = options.history
+      stored.retainMs = options.retainMs
+    }
     return stored
   }
 

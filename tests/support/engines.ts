@@ -3,8 +3,9 @@
  * shared suite run over every adapter"): an engine joins the list and passes the same tests.
  * Today the memory engine; `@patchbay/redis` adds itself here (issue 13).
  */
-import { beforeAll, describe } from 'vitest'
+import { afterAll, beforeAll, describe } from 'vitest'
 import { createMemoryEngine, type Engine, type RetentionLimits } from '@patchbay/server'
+import { FakeEngine, NO_FAULTS } from '../server/fake-engine.js'
 
 export interface EngineCase {
   readonly name: string
@@ -20,6 +21,8 @@ export interface EngineCase {
 
 export const ENGINES: readonly EngineCase[] = [
   { name: 'memory', create: () => createMemoryEngine(), bounded: (retention) => createMemoryEngine({ retention }) },
+  // The seam's asynchronous path with nothing lost: a test double, not a product engine.
+  { name: 'fake (async, no faults)', create: () => new FakeEngine(NO_FAULTS) },
 ]
 
 let current: EngineCase | undefined
@@ -40,6 +43,9 @@ export function describeEachEngine(suite: () => void, cases: readonly EngineCase
   describe.each(cases)('engine: $name', (each) => {
     beforeAll(() => {
       current = each
+    })
+    afterAll(() => {
+      current = undefined
     })
     suite()
   })
