@@ -71,11 +71,6 @@ export class Feed {
 
   constructor(private readonly host: FeedHost) {}
 
-  /** Joins waiting for their answer. */
-  get joining(): number {
-    return this.joins.length
-  }
-
   /** A publication from the engine. */
   publication(epoch: string, publication: Publication): void {
     if (this.closed) return
@@ -105,9 +100,10 @@ export class Feed {
   join(resume: Position | undefined, answer: JoinAnswer): void {
     if (this.closed) return
     // Answerable from what this process knows: no history to read (the usual second subscriber).
-    const known = this.epoch !== undefined && !this.repairing && this.pending.length === 0
-    if (known && (resume === undefined || resume.epoch !== this.epoch || resume.seq === this.seq)) {
-      answer({ ok: true, epoch: this.epoch as string, seq: this.seq, replay: [] })
+    const epoch = this.epoch
+    const known = epoch !== undefined && !this.repairing && this.pending.length === 0
+    if (known && (resume === undefined || resume.epoch !== epoch || resume.seq === this.seq)) {
+      answer({ ok: true, epoch, seq: this.seq, replay: [] })
       return
     }
     const join: Join = { resume, answer, seen: [], read: undefined }

@@ -31,6 +31,7 @@ export type {
   ListenOptions,
   MaybePromise,
   PatchbayServer,
+  Published,
   ServerOptions,
   ServerStats,
   StreamHandler,
