@@ -29,8 +29,8 @@ afterEach(async () => {
   server = undefined
 })
 
-async function start(engine: FakeEngine): Promise<string> {
-  server = createServer(api, { handlers: {}, engine, topics: { room: { history: 1_000 } } })
+async function start(engine: FakeEngine, history = 1_000): Promise<string> {
+  server = createServer(api, { handlers: {}, engine, topics: { room: { history } } })
   const { port } = await server.listen()
   return `ws://127.0.0.1:${port}`
 }
@@ -75,5 +75,36 @@ describe('a server on an asynchronous engine', () => {
     await engine.settled()
     expect([...engine.subscribed]).toEqual([channelOf('room', { room: 'other' })])
     expect(server?.topicStats.subscriptions).toBe(1)
+  })
+
+  it('reports what the engine lost and history cannot repair to the client as lags of the exact size', async () => {
+    // History 0: nothing can be repaired, so every drop must reach the application as a lag.
+    const engine = new FakeEngine({ drop: 0.3, duplicate: 0.1, maxDelayMs: 2 }, 23)
+    const url = await start(engine, 0)
+    const seqs: number[] = []
+    const lags: { missed: number | undefined; seq: number }[] = []
+    const last = deferred()
+    const total = 201
+    const off = client(url).room.subscribe(
+      { room: 'r' },
+      (_message, { seq }) => {
+        seqs.push(seq)
+        if (seq === total) last.resolve()
+      },
+      { onLag: (lag) => lags.push(lag) },
+    )
+    await off.ready
+    for (let n = 1; n < total; n++) await server?.publish(api.room, { room: 'r' }, { n })
+    // A loss at the very end shows with the next event: the last one goes through unharmed.
+    await engine.settled()
+    engine.setFaults({ drop: 0, duplicate: 0, maxDelayMs: 0 })
+    await server?.publish(api.room, { room: 'r' }, { n: total })
+    await last.promise
+    const missed = lags.reduce((sum, lag) => sum + (lag.missed ?? Number.NaN), 0)
+    expect(lags.length).toBeGreaterThan(0)
+    expect(seqs.length + missed).toBe(total)
+    expect(new Set(seqs).size).toBe(seqs.length)
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+    expect(server?.topicStats.lost).toBe(missed)
   })
 })
