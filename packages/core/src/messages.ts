@@ -254,9 +254,12 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
       const message: SubMessage = { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params }
       if (data.resume !== undefined) {
         const resume = data.resume
-        if (!isObject(resume) || typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch) || !isRequestId(resume.seq)) {
-          return badRequest(message.id, 'resume must be { epoch, seq } with a non-negative integer seq')
+        // One message per fault, so a client learns which field of its resume point is wrong.
+        if (!isObject(resume)) return badRequest(message.id, 'resume must be an object { epoch, seq }')
+        if (typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch)) {
+          return badRequest(message.id, 'resume epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
         }
+        if (!isRequestId(resume.seq)) return badRequest(message.id, 'resume seq must be a non-negative safe integer')
         message.resume = { epoch: resume.epoch, seq: resume.seq }
       }
       return { kind: 'message', message }

@@ -83,6 +83,8 @@ export class Session implements Subscriber, StreamHost {
   /** Publishes waiting for an asynchronous `authorizePublish`: their ids are live too (§4.1). */
   private publishing = NO_KEYS as Set<RequestId>
   private closed = false
+  /** Counted in `stats.violations` already: a connection counts once, however it broke the rules. */
+  private violated = false
   private idleWaiters: (() => void)[] | undefined
   /**
    * Frames that arrived after reading was paused (§14): ws hands over every frame of a chunk
@@ -514,7 +516,20 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private violate(code: number, reason: string): void {
-    this.config.stats.violations++
+    this.countViolation()
     this.close(code, reason)
+  }
+
+  /**
+   * Counts this connection in `stats.violations`, once. The transport calls it for a framing
+   * fault it closed the connection for itself (§2.2). A peer that goes on sending after the
+   * connection was closed (for a violation or for anything else) breaks nothing new: `ws`
+   * still reads until the peer's close frame, and a fuzzer's next bad frame would otherwise
+   * count the same connection again.
+   */
+  countViolation(): void {
+    if (this.violated || this.closed) return
+    this.violated = true
+    this.config.stats.violations++
   }
 }
