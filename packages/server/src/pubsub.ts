@@ -3,7 +3,7 @@
  * A publish builds the event once and encodes it once per codec in use, then hands the same
  * bytes to every subscriber of that codec (docs/protocol.md §12).
  */
-import type { Codec, EventMessage, Frame } from '@patchbay/core'
+import { ErrorCode, PatchbayError, type Codec, type EventMessage, type Frame } from '@patchbay/core'
 import type { Delivery } from './outbound.js'
 
 /** What the registry needs of a subscriber. */
@@ -91,10 +91,20 @@ export interface PubSubStats {
 }
 
 const utf8 = new TextEncoder()
+/** Marks the second codec's frame of a publish as one that would not encode. */
+const UNENCODABLE: Frame = new Uint8Array(0)
 
-/** A frame as bytes, ready for any number of sockets (text codecs send these as text frames). */
-function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
-  const frame = codec.encode(message)
+/**
+ * A frame as bytes, ready for any number of sockets (text codecs send these as text frames);
+ * a message that does not encode throws BAD_REQUEST.
+ */
+function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
+  let frame: Frame
+  try {
+    frame = codec.encode(message)
+  } catch {
+    throw new PatchbayError(ErrorCode.BAD_REQUEST, 'Message could not be encoded')
+  }
   return typeof frame === 'string' ? utf8.encode(frame) : frame
 }
 
@@ -175,32 +185,40 @@ export class PubSub {
   publish(channelName: string, data: unknown, delivery: Delivery): number {
     const channel = this.channels.get(channelName)
     if (channel === undefined) return 0
-    channel.seq++
-    channel.history?.push(channel.seq, data)
     const ch = channel.ch
-    const message: EventMessage = { t: 'event', ch, seq: channel.seq, data }
+    const seq = channel.seq + 1
+    const message: EventMessage = { t: 'event', ch, seq, data }
     // One frame per codec in use, made on first need: two codecs at most. A JSON frame is
     // turned into UTF-8 bytes here, once: sent as a string, ws would encode it per socket.
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
     let otherFrame: Frame | undefined
-    const seq = channel.seq
     for (const subscriber of channel.subscribers.keys()) {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
         firstCodec = codec
-        firstFrame = encodeOnce(codec, message)
+        // Plain data (the callers check it) always encodes; should it not, the message is
+        // refused before it takes a seq or reaches anyone.
+        firstFrame = encodeEvent(codec, message)
         this.encodes++
       }
       if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
       else {
         if (otherFrame === undefined) {
-          otherFrame = encodeOnce(codec, message)
+          // Too late to refuse (the first codec's subscribers have it): those of this codec
+          // miss it and see the gap in seq, as a lag (§12).
+          try {
+            otherFrame = encodeEvent(codec, message)
+          } catch {
+            otherFrame = UNENCODABLE
+          }
           this.encodes++
         }
-        subscriber.deliver(otherFrame, ch, seq, delivery)
+        if (otherFrame !== UNENCODABLE) subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
+    channel.seq = seq
+    channel.history?.push(seq, data)
     return channel.subscribers.size
   }
 
