@@ -157,6 +157,9 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
       client.sendRaw(mp({ t: 'call', id, path: 'echo', input: new AnyKeyMap([[key, 'x']]) }), true)
       expect(await client.next()).toEqual(badRequest(id, /message refused/))
     }
+    // The id of such a frame is read as every id is (§4.1): a uint64 id is an ordinary number.
+    client.sendRaw(mp({ t: 'call', id: u64(4), path: 'echo', input: new AnyKeyMap([[new Uint8Array([1]), 'x']]) }), true)
+    expect(await client.next()).toEqual(badRequest(4, /message refused/))
     // Not a request (nobody to answer): close 4400.
     client.sendRaw(mp(new AnyKeyMap([['t', 'cancel'], ['id', 1], [new Uint8Array([1]), 'x']])), true)
     await client.expectClose(4400)

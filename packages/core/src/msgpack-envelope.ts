@@ -111,11 +111,11 @@ class Reader {
       case 0xcc: return this.view.getUint8(at)
       case 0xcd: return this.view.getUint16(at)
       case 0xce: return this.view.getUint32(at)
-      case 0xcf: return this.view.getBigUint64(at)
+      case 0xcf: return asNumber(this.view.getBigUint64(at))
       case 0xd0: return this.view.getInt8(at)
       case 0xd1: return this.view.getInt16(at)
       case 0xd2: return this.view.getInt32(at)
-      case 0xd3: return this.view.getBigInt64(at)
+      case 0xd3: return asNumber(this.view.getBigInt64(at))
       default: return this.view.getFloat64(at)
     }
   }
@@ -158,6 +158,13 @@ class Reader {
     this.failed = true
     return false
   }
+}
+
+const LIMIT = 2n ** 53n
+
+/** A 64-bit integer as the codec reads it (int64AsType 'auto'): a number within ±2^53. */
+function asNumber(value: bigint): number | bigint {
+  return value <= LIMIT && value >= -LIMIT ? Number(value) : value
 }
 
 const INT_WIDTH: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xcb: 8 }
