@@ -10,6 +10,7 @@ import { connectRaw, type RawClient } from '../conformance/support.js'
 import { startRawServer, type RawServer } from '../client/raw-server.js'
 import { createClient } from '@patchbay/client'
 import WebSocket from 'ws'
+import { Unpackr } from 'msgpackr'
 import { Int, api, i32, i64, mp, startInteropServer, u32, u64, type InteropServer } from './support.js'
 
 const TWO_53 = 2n ** 53n
@@ -138,6 +139,40 @@ describe('§9 server: integers inside inputs', () => {
     expect(await client.next()).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/bigint/) } })
     send(client, { t: 'call', id: 2, path: 'math.add', input: { a: 1, b: 1 } })
     expect(await client.next()).toEqual({ t: 'result', id: 2, output: 2 })
+  })
+})
+
+describe('§4.1 Patchbay writes every safe integer as a MessagePack integer', () => {
+  it('integers outside 32 bits go out as uint64/int64 (never float64); floats stay floats; undefined is left out', async () => {
+    const client = await open()
+    srv.values.set(1, { ts: 1764500000000, neg: -(2 ** 40), edge: [2 ** 32, -(2 ** 31) - 1, 2 ** 32 - 1, -(2 ** 31)], f: 101.5, unsafe: 2 ** 53, gone: undefined })
+    expect(await client.call(2 ** 33, 'give', { key: 1 })).toMatchObject({ t: 'result', id: 2 ** 33 })
+    const bytes = client.receivedBytes.at(-1) as Buffer
+    // A reader that keeps 64-bit integers apart from floats (as Python, Go and Rust do).
+    const strict = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' })
+    expect(strict.unpack(bytes)).toEqual({
+      t: 'result',
+      id: 2n ** 33n,
+      output: { ts: 1764500000000n, neg: -(2n ** 40n), edge: [2n ** 32n, -(2n ** 31n) - 1n, 2 ** 32 - 1, -(2 ** 31)], f: 101.5, unsafe: 2 ** 53 },
+    })
+    expect(bytes.includes(Buffer.from('cf0000019ad4654d00', 'hex'))).toBe(true)
+  })
+
+  it('Patchbay\'s client writes them the same way', async () => {
+    const raw = await startRawServer('msgpack')
+    const client = createClient(api, { url: raw.url, WebSocket, encodings: ['msgpack'], reconnect: false })
+    try {
+      const socket = await raw.nextSocket()
+      const frames: Buffer[] = []
+      socket.on('message', (data: Buffer) => frames.push(data))
+      void client.echo({ at: 1764500000000 }).catch(() => undefined)
+      await raw.nextMessage(socket)
+      const strict = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' })
+      expect(strict.unpack(frames[0] as Buffer)).toMatchObject({ t: 'call', input: { at: 1764500000000n } })
+    } finally {
+      await client.close()
+      await raw.close()
+    }
   })
 })
 

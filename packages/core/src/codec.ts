@@ -1,5 +1,6 @@
-import { Packr, Unpackr, type Options } from 'msgpackr'
+import { Unpackr } from 'msgpackr'
 import { readMsgpackEnvelope, type Envelope } from './msgpack-envelope.js'
+import { encodeMsgpack } from './msgpack-write.js'
 import { Subprotocol, type Encoding, type SubprotocolName } from './subprotocol.js'
 
 /** A frame as it travels: text frames are strings, binary frames bytes. */
@@ -67,18 +68,8 @@ export const jsonCodec: Codec = {
   },
 }
 
-// useRecords: false keeps msgpackr's record extension out of what we send, so any msgpack
-// implementation can read our frames. Records and other extensions a hostile peer sends are
-// still decoded by msgpackr's global extension table; findNonPlainData refuses the values
-// they produce (docs/protocol.md §9).
-const packr = new Packr({ useRecords: false, moreTypes: false })
-// msgpackr writes `undefined` as fixext 1 of type 0 (d4 00 00), an extension other msgpack
-// implementations read as an unknown value, where JSON drops the key (or writes null in an
-// array). This packr writes it as JSON does (docs/protocol.md §9); it is ~20% slower, so only
-// a frame whose bytes may hold that extension is encoded again with it (see encodeMsgpack).
-// (skipValues is read by msgpackr's constructor but missing from its types.)
-const JSON_LIKE_OPTIONS: Options & { skipValues: unknown[] } = { useRecords: false, moreTypes: false, skipValues: [undefined], encodeUndefinedAsNil: true }
-const jsonLikePackr = new Packr(JSON_LIKE_OPTIONS)
+// Records and other extensions a hostile peer sends are decoded by msgpackr's global extension
+// table; findNonPlainData refuses the values they produce (docs/protocol.md §9).
 const UNPACK_OPTIONS = { useRecords: false, mapsAsObjects: true, structuredClone: false } as const
 
 /**
@@ -119,23 +110,6 @@ function unpackFrame(frame: Uint8Array): unknown {
   if (scratchUsed > length) buffer.fill(0, length, scratchUsed)
   scratchUsed = length
   return scratchUnpackr.unpack(buffer, length)
-}
-
-/** The first byte of msgpackr's `undefined` (fixext 1, type 0, data 0: d4 00 00). */
-const FIXEXT1 = 0xd4
-
-function mayHoldUndefined(frame: Uint8Array): boolean {
-  // A native byte search: false positives (a d4 00 00 inside a string, a float or bytes) cost
-  // one more encode, never a wrong frame.
-  for (let at = frame.indexOf(FIXEXT1); at !== -1; at = frame.indexOf(FIXEXT1, at + 1)) {
-    if (frame[at + 1] === 0 && frame[at + 2] === 0) return true
-  }
-  return false
-}
-
-function encodeMsgpack(message: unknown): Uint8Array {
-  const frame = packr.pack(message)
-  return mayHoldUndefined(frame) ? jsonLikePackr.pack(message) : frame
 }
 
 /** MessagePack (msgpackr) in binary frames. */
