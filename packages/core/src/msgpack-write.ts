@@ -33,23 +33,6 @@ const floatBytes = new Uint8Array(float.buffer)
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /**
- * Bytes a token of each type from 0xc4 on takes beyond its first byte: `fixed` bytes, or
- * (`lengthBytes` > 0) a big-endian length in that many bytes plus that length plus `fixed`
- * (str, bin, ext). Array and map headers take only their own bytes: their elements are the
- * tokens that follow.
- */
-const TOKEN: Readonly<Record<number, readonly [fixed: number, lengthBytes: number]>> = {
-  0xc4: [0, 1], 0xc5: [0, 2], 0xc6: [0, 4],
-  0xc7: [1, 1], 0xc8: [1, 2], 0xc9: [1, 4],
-  0xca: [4, 0], 0xcb: [8, 0],
-  0xcc: [1, 0], 0xcd: [2, 0], 0xce: [4, 0], 0xcf: [8, 0],
-  0xd0: [1, 0], 0xd1: [2, 0], 0xd2: [4, 0], 0xd3: [8, 0],
-  0xd4: [2, 0], 0xd5: [3, 0], 0xd6: [5, 0], 0xd7: [9, 0], 0xd8: [17, 0],
-  0xd9: [0, 1], 0xda: [0, 2], 0xdb: [0, 4],
-  0xdc: [2, 0], 0xdd: [4, 0], 0xde: [2, 0], 0xdf: [4, 0],
-}
-
-/**
  * Walks the tokens of a frame msgpackr wrote, in order (MessagePack is prefix-encoded, so
  * no stack is needed), rewriting in place every float 64 that holds a safe integer outside
  * 32 bits as a uint 64 or int 64 of the same 9 bytes. Returns true if the frame holds an
@@ -71,17 +54,37 @@ function rewriteTokens(frame: Uint8Array): boolean {
       continue
     }
     if (type === FIXEXT1 && frame[at + 1] === 0 && frame[at + 2] === 0) holdsUndefined = true
-    const token = TOKEN[type]
-    if (token === undefined) {
-      at++ // nil, false, true
-      continue
-    }
-    const [fixed, lengthBytes] = token
-    let length = 0
-    for (let i = 1; i <= lengthBytes; i++) length = length * 256 + (frame[at + i] as number)
-    at += 1 + lengthBytes + fixed + length
+    at += tokenLength(frame, at, type)
   }
   return holdsUndefined
+}
+
+/** Bytes of the token at `at` of type 0xc0–0xdf; an array or map header counts alone (its elements follow). */
+function tokenLength(frame: Uint8Array, at: number, type: number): number {
+  switch (type) {
+    case 0xc4: case 0xd9: return 2 + (frame[at + 1] as number) // bin 8, str 8
+    case 0xc5: case 0xda: return 3 + readUint(frame, at + 1, 2) // bin 16, str 16
+    case 0xc6: case 0xdb: return 5 + readUint(frame, at + 1, 4) // bin 32, str 32
+    case 0xc7: return 3 + (frame[at + 1] as number) // ext 8
+    case 0xc8: return 4 + readUint(frame, at + 1, 2) // ext 16
+    case 0xc9: return 6 + readUint(frame, at + 1, 4) // ext 32
+    case 0xca: case 0xce: case 0xd2: case 0xdd: case 0xdf: return 5 // float 32, (u)int 32, array 32, map 32
+    case 0xcc: case 0xd0: return 2
+    case 0xcd: case 0xd1: case 0xdc: case 0xde: return 3 // (u)int 16, array 16, map 16
+    case 0xcb: case 0xcf: case 0xd3: return 9
+    case 0xd4: return 3 // fixext 1
+    case 0xd5: return 4
+    case 0xd6: return 6
+    case 0xd7: return 10
+    case 0xd8: return 18
+    default: return 1 // nil, (never used), false, true
+  }
+}
+
+function readUint(frame: Uint8Array, at: number, bytes: number): number {
+  let value = 0
+  for (let i = 0; i < bytes; i++) value = value * 256 + (frame[at + i] as number)
+  return value
 }
 
 function rewriteFloat(frame: Uint8Array, at: number): void {
