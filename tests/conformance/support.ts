@@ -9,7 +9,7 @@
  */
 import { afterEach, beforeEach, expect } from 'vitest'
 import WebSocket from 'ws'
-import { Packr, Unpackr } from 'msgpackr'
+import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, stream, type Encoding, type Limits } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
@@ -24,10 +24,6 @@ export const GOOD_ORIGIN = 'https://app.example'
 
 // useRecords: false so a frame is plain MessagePack, as any implementation would write it.
 const packr = new Packr({ useRecords: false })
-// Integers as numbers whatever their MessagePack format, as §4.1 asks of every receiver
-// (Patchbay writes integers outside 32 bits as uint64/int64; msgpackr's default makes those
-// BigInts). msgpackr's types lack 'auto'; it reads the option from the instance.
-const unpackr = Object.assign(new Unpackr({ useRecords: false, mapsAsObjects: true }), { int64AsType: 'auto' })
 
 /** Encodes a message by hand: JSON text, or MessagePack bytes. */
 export function encode(encoding: Encoding, message: unknown): string | Uint8Array {
@@ -195,7 +191,7 @@ export class RawClient {
       if (isBinary !== expectBinary) this.protocolError = `server sent a ${isBinary ? 'binary' : 'text'} frame under ${encoding}`
       this.bytes.push(data)
       try {
-        this.frames.push((isBinary ? unpackr.unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
+        this.frames.push((isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
       } catch (error) {
         this.protocolError = `server frame does not decode: ${String(error)}`
       }
