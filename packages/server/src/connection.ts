@@ -11,6 +11,8 @@ import {
   PatchbayError,
   findNonPlainData,
   parseClientMessage,
+  parseUnrepresentable,
+  sendableError,
   truncateCloseReason,
   turnNow,
   type Codec,
@@ -21,7 +23,7 @@ import {
   type ServerMessage,
   type WireError,
 } from '@patchbay/core'
-import { CallSignal, dispatch, type DispatchConfig, type Outcome } from './dispatch.js'
+import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } from './dispatch.js'
 import type { DedupeWindow } from './idempotency.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
 import { TokenBucket, type RateLimit } from './rate-limit.js'
@@ -59,6 +61,9 @@ const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
 /** Shared, never written: read-only stand-ins until a session needs its own. */
 const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
 const NO_KEYS: ReadonlySet<RequestId> = new Set()
+
+/** §6, §9: what a call whose result is not plain data (or would not encode) gets. */
+const UNENCODABLE_RESULT: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'Result could not be encoded' }) as WireError
 
 const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_LOST, 'The connection closed')
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
@@ -165,18 +170,21 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private handle(frame: Frame): void {
-    let data: unknown
+    let parsed: ReturnType<typeof parseClientMessage>
     try {
-      data = this.codec.decode(frame)
+      parsed = parseClientMessage(this.codec.decode(frame), this.config.limits)
     } catch (error) {
       if (error instanceof CodecError && error.kind === CodecErrorKind.WRONG_FRAME_KIND) {
         this.violate(CloseCode.UNSUPPORTED_DATA, error.message)
-      } else {
-        this.violate(CloseCode.BAD_REQUEST, error instanceof CodecError ? error.message : 'frame does not decode')
+        return
       }
-      return
+      if (!(error instanceof CodecError && error.envelope !== undefined)) {
+        this.violate(CloseCode.BAD_REQUEST, error instanceof CodecError ? error.message : 'frame does not decode')
+        return
+      }
+      // Well-formed bytes with a value the decoder cannot build: answered for its id (§9).
+      parsed = parseUnrepresentable(error.envelope, error.message)
     }
-    const parsed = parseClientMessage(data, this.config.limits)
     if (parsed.kind === 'violation') {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
@@ -298,7 +306,12 @@ export class Session implements Subscriber, StreamHost {
   /** StreamHost: sends one item of stream `id`. */
   sendItem(id: RequestId, data: unknown): boolean {
     if (this.closed) return false
-    return this.send({ t: 'item', id, data }) && !this.closed
+    if (!this.send({ t: 'item', id, data })) {
+      // Plain data that still would not encode: the stream ends with an error, never silently.
+      this.end(id, { code: ErrorCode.INTERNAL, message: 'Item could not be encoded' })
+      return false
+    }
+    return !this.closed
   }
 
   /** StreamHost: ends stream `id` with a result, or with `error`. */
@@ -361,7 +374,18 @@ export class Session implements Subscriber, StreamHost {
     const settle = (outcome: TopicOutcome): void => {
       if (this.closed) return
       if (!outcome.ok) return this.reply(id, outcome)
-      const delivered = this.config.pubsub.publish(outcome.channel, outcome.data, outcome.delivery as Delivery)
+      // The message schema may have made what the client sent into something else (a Date):
+      // every subscriber would have to refuse it, so the publisher is told instead (§9).
+      const problem = findNonPlainData(outcome.data, this.config.limits.maxDepth, 1)
+      if (problem !== undefined) {
+        return this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: `Message for "${path}" is not plain data: ${problem}` } })
+      }
+      let delivered: number
+      try {
+        delivered = this.config.pubsub.publish(outcome.channel, outcome.data, outcome.delivery as Delivery)
+      } catch (error) {
+        return this.reply(id, { ok: false, error: toWireError(this.config, error, { path, connectionId: this.info.id }) })
+      }
       this.reply(id, { ok: true, output: { delivered } })
     }
     const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
@@ -483,17 +507,16 @@ export class Session implements Subscriber, StreamHost {
       const problem = findNonPlainData(outcome.output, this.config.limits.maxDepth, 1)
       if (problem !== undefined) {
         this.config.onError?.(new TypeError(`Result is not plain data: ${problem}`), { path: '(result)', connectionId: this.info.id })
-        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result is not plain data' } })
+        this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
         return
       }
       const message: ServerMessage = outcome.output === undefined ? { t: 'result', id } : { t: 'result', id, output: outcome.output }
-      if (!this.send(message)) {
-        // The output would not encode (a BigInt, a cycle, a function): tell the caller rather than go silent.
-        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result could not be encoded' } })
-      }
+      // Plain data that still would not encode: tell the caller rather than go silent.
+      if (!this.send(message)) this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
       return
     }
-    const error: WireError = outcome.error
+    // §6: data or issues that are not plain data are dropped; code and message always go.
+    const error: WireError = sendableError(outcome.error, this.config.limits.maxDepth)
     if (!this.send({ t: 'error', id, error })) {
       this.send({ t: 'error', id, error: { code: error.code, message: error.message } })
     }

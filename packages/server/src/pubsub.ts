@@ -3,7 +3,7 @@
  * A publish builds the event once and encodes it once per codec in use, then hands the same
  * bytes to every subscriber of that codec (docs/protocol.md §12).
  */
-import type { Codec, EventMessage, Frame } from '@patchbay/core'
+import { ErrorCode, PatchbayError, type Codec, type EventMessage, type Frame } from '@patchbay/core'
 import type { Delivery } from './outbound.js'
 
 /** What the registry needs of a subscriber. */
@@ -136,14 +136,24 @@ export interface PubSubStats {
 }
 
 const utf8 = new TextEncoder()
+/** Marks the second codec's frame of a publish as one that would not encode. */
+const UNENCODABLE: Frame = new Uint8Array(0)
 
 function byteLengthOf(frame: Frame): number {
   return typeof frame === 'string' ? frame.length : frame.byteLength
 }
 
-/** A frame as bytes, ready for any number of sockets (text codecs send these as text frames). */
-function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
-  const frame = codec.encode(message)
+/**
+ * A frame as bytes, ready for any number of sockets (text codecs send these as text frames);
+ * a message that does not encode throws BAD_REQUEST.
+ */
+function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
+  let frame: Frame
+  try {
+    frame = codec.encode(message)
+  } catch {
+    throw new PatchbayError(ErrorCode.BAD_REQUEST, 'Message could not be encoded')
+  }
   return typeof frame === 'string' ? utf8.encode(frame) : frame
 }
 
@@ -276,36 +286,45 @@ export class PubSub {
   publish(channelName: string, data: unknown, delivery: Delivery): number {
     const channel = this.channels.get(channelName)
     if (channel === undefined) return 0
-    channel.seq++
     const ch = channel.ch
-    const message: EventMessage = { t: 'event', ch, seq: channel.seq, data }
+    const seq = channel.seq + 1
+    const message: EventMessage = { t: 'event', ch, seq, data }
     // One frame per codec in use, made on first need: two codecs at most. A JSON frame is
     // turned into UTF-8 bytes here, once: sent as a string, ws would encode it per socket.
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
     let otherFrame: Frame | undefined
-    const seq = channel.seq
     for (const subscriber of channel.subscribers.keys()) {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
         firstCodec = codec
-        firstFrame = encodeOnce(codec, message)
+        // Plain data (the callers check it) always encodes; should it not, the message is
+        // refused before it takes a seq or reaches anyone.
+        firstFrame = encodeEvent(codec, message)
         this.encodes++
       }
       if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
       else {
         if (otherFrame === undefined) {
-          otherFrame = encodeOnce(codec, message)
+          // Too late to refuse (the first codec's subscribers have it): those of this codec
+          // miss it and see the gap in seq, as a lag (§12).
+          try {
+            otherFrame = encodeEvent(codec, message)
+          } catch {
+            otherFrame = UNENCODABLE
+          }
           this.encodes++
         }
-        subscriber.deliver(otherFrame, ch, seq, delivery)
+        if (otherFrame !== UNENCODABLE) subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
     const history = channel.history
+    // Counted at its encoded size: the frame made for the subscribers, else one made to
+    // measure (a channel nobody listens to now; kept, so its bytes count toward maxBytes).
+    // Measured before the seq is taken, so a message that does not encode takes none.
+    const frame = history === undefined ? undefined : (firstFrame ?? (this.sizer === undefined ? undefined : encodeEvent(this.sizer, message)))
+    channel.seq = seq
     if (history !== undefined) {
-      // Counted at its encoded size: the frame made for the subscribers, else one made to
-      // measure (a channel nobody listens to now; kept, so its bytes count toward maxBytes).
-      const frame = firstFrame ?? (this.sizer === undefined ? undefined : encodeOnce(this.sizer, message))
       const grown = history.push(seq, data, frame === undefined ? 0 : byteLengthOf(frame))
       if (channel.subscribers.size === 0 && this.retained.has(channelName)) {
         this.retainedBytes += grown
