@@ -184,6 +184,17 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
     healthy(ping)
   })
 
+  it('negotiates the first offered subprotocol the server supports, and is refused with HTTP 400 when it offers none (§2)', () => {
+    const protocol = { json: 'patchbay.v1.json', msgpack: 'patchbay.v1.msgpack' }[encoding]
+    const offers = flow<Record<'mineFirst' | 'unknownThenMine' | 'withToken' | 'none' | 'nothingOffered', { subprotocol?: string; extensions?: string | null; status?: number }>>('handshake')
+    expect(offers.mineFirst.subprotocol).toBe(protocol)
+    expect(offers.unknownThenMine.subprotocol).toBe(protocol)
+    // §2.1: a credential offered as a subprotocol is never selected.
+    expect(offers.withToken.subprotocol).toBe(protocol)
+    expect(offers.none).toEqual({ status: 400 })
+    expect(offers.nothingOffered).toEqual({ status: 400 })
+  })
+
   it('is closed with the documented codes for a wrong frame kind, undecodable frames, bad envelopes and a reused id (§2, §3, §4.1)', () => {
     const closes = flow<Record<'wrongKind' | 'undecodable' | 'trailing' | 'notObject' | 'unknownType' | 'badId' | 'duplicateId', Closed>>('violations')
     expect(Object.fromEntries(Object.entries(closes).map(([name, closed]) => [name, closed.code]))).toEqual({
@@ -308,5 +319,10 @@ describe('msgpack integers from another encoder', () => {
     const wide = flow<{ uint64: unknown; int64: unknown }>('smallWide')
     expect(wide.uint64).toEqual({ t: 'result', id: 5, output: 5 })
     expect(wide.int64).toEqual({ t: 'result', id: 6, output: 5 })
+  })
+
+  it('publishes a message holding 2^32 + 1 and hears it back (§13, §9)', () => {
+    const big = flow<{ outcome: unknown }>('bigMessage')
+    expect(big.outcome).toMatchObject({ published: { t: 'result', output: { delivered: 1 } }, event: { t: 'event', seq: 1, data: { who: 'bob', at: BIG + 1 } } })
   })
 })

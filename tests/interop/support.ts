@@ -31,7 +31,7 @@ export const api = router({
   },
   chat: {
     room: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
-    typing: topic({ params: z.object({ room: z.string() }), message: z.object({ who: z.string() }), publish: 'client' }),
+    typing: topic({ params: z.object({ room: z.string() }), message: z.object({ who: z.string(), at: z.number().optional() }), publish: 'client' }),
     /** Publishes each text to chat.room (a server-published topic) in order. */
     say: procedure({ input: z.object({ room: z.string(), texts: z.array(z.string()) }), output: z.object({ delivered: z.array(z.number()) }) }),
   },

@@ -22,10 +22,11 @@ import traceback
 from typing import Any, Awaitable, Callable
 
 import msgpack
-from websockets.exceptions import ConnectionClosed
+import websockets.client
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 from examples import check_pairs, replay_examples
-from patchbay_peer import Encoding, Peer, Reply, Stream, Subscription
+from patchbay_peer import SUBPROTOCOLS, Encoding, Peer, Reply, Stream, Subscription
 
 Report = dict[str, Any]
 FLOW_TIMEOUT_S = 8.0
@@ -281,6 +282,33 @@ async def flow_ping(ctx: Context) -> Report:
     return {"received": peer.received, **health(peer)}
 
 
+# ---- §2 handshake ---------------------------------------------------------------------------
+
+
+async def negotiated(url: str, offer: list[str]) -> dict[str, Any]:
+    """What the server answers to an offer: the subprotocol and extensions, or the refusal."""
+    try:
+        ws = await websockets.client.connect(url, subprotocols=offer, ping_interval=None, open_timeout=5)  # type: ignore[arg-type]
+    except InvalidStatusCode as refused:
+        return {"status": refused.status_code}
+    chosen = {"subprotocol": ws.subprotocol, "extensions": ws.response_headers.get("Sec-WebSocket-Extensions")}
+    await ws.close()
+    return chosen
+
+
+async def flow_handshake(ctx: Context) -> Report:
+    """§2: the first offered subprotocol the server supports wins; none is HTTP 400. The
+    library offers permessage-deflate by default (the document is silent on it)."""
+    mine, other = SUBPROTOCOLS[ctx.encoding], SUBPROTOCOLS["msgpack" if ctx.encoding == "json" else "json"]
+    return {
+        "mineFirst": await negotiated(ctx.url, [mine, other]),
+        "unknownThenMine": await negotiated(ctx.url, ["patchbay.v2." + ctx.encoding, mine]),
+        "withToken": await negotiated(ctx.url, [mine, "patchbay.auth.YWRhOnNlY3JldA"]),
+        "none": await negotiated(ctx.url, ["patchbay.v2." + ctx.encoding]),
+        "nothingOffered": await negotiated(ctx.url, []),
+    }
+
+
 # ---- §2 / §3 violations ------------------------------------------------------------------
 
 
@@ -395,6 +423,19 @@ async def flow_int_small_wide(ctx: Context) -> Report:
     return outcomes
 
 
+async def flow_int_big_message(ctx: Context) -> Report:
+    """A number >= 2^32 in a published message, and back in the event (§13, §9)."""
+    peer = await ctx.peer()
+    room = ctx.name("bigpub")
+
+    async def act() -> Any:
+        sub = ensure_subscribed(await peer.subscribe("chat.typing", {"room": room}))
+        published = await peer.publish("chat.typing", {"room": room}, {"who": "bob", "at": BIG + 1})
+        return {"published": published.message, "event": await next_event(sub) if published.ok else None}
+
+    return {"outcome": await guarded(peer, act)}
+
+
 FLOWS: dict[str, dict[str, Callable[[Context], Awaitable[Report]]]] = {
     "main": {
         "call": flow_call,
@@ -406,6 +447,7 @@ FLOWS: dict[str, dict[str, Callable[[Context], Awaitable[Report]]]] = {
         "stream": flow_stream,
         "pub": flow_pub,
         "ping": flow_ping,
+        "handshake": flow_handshake,
         "violations": flow_violations,
         "examples": flow_examples,
     },
@@ -414,6 +456,7 @@ FLOWS: dict[str, dict[str, Callable[[Context], Awaitable[Report]]]] = {
         "bigInput": flow_int_big_input,
         "bigCredit": flow_int_big_credit,
         "smallWide": flow_int_small_wide,
+        "bigMessage": flow_int_big_message,
     },
 }
 
