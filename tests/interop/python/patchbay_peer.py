@@ -286,6 +286,7 @@ class Peer:
         for future in [*self.pending.values(), *self.pongs]:
             if not future.done():
                 future.set_exception(gone)
+                future.exception()  # retrieved: a request nobody awaits any more is no error
         self.pending.clear()
         self.pongs.clear()
 
