@@ -103,6 +103,9 @@ def shape_diff(expected: Any, actual: Any, where: str = "") -> list[str]:
     return []
 
 
+CLIENT_TYPES = {"call", "cancel", "sub", "unsub", "pub", "stream", "credit", "ping", "pong"}
+
+
 class Replay:
     """One session of the document, in one encoding: examples sent, replies compared."""
 
@@ -110,16 +113,17 @@ class Replay:
         self.examples = examples
         self.encoding = encoding
         self.checks: list[dict[str, Any]] = []
-        self.sent: list[int] = []
+        self.sent: list[Example] = []
 
     def find(self, t: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True) -> Example:
-        matches = [e for e in self.examples if e.message.get("t") == t and predicate(e.message)]
-        if len(matches) != 1:
-            raise LookupError(f"{len(matches)} examples of {t} match")
-        return matches[0]
+        """The first example of type `t` (in document order) that the predicate accepts."""
+        for example in self.examples:
+            if example.message.get("t") == t and predicate(example.message):
+                return example
+        raise LookupError(f"docs/protocol.md has no example of {t} that the replay needs")
 
     async def send(self, peer: Peer, example: Example) -> None:
-        self.sent.append(example.line)
+        self.sent.append(example)
         await peer.send_raw(example.frame(self.encoding))
 
     def compare(self, example: Example, observed: Any, *, exact: bool, expected: Optional[dict[str, Any]] = None, note: str = "") -> None:
@@ -132,98 +136,130 @@ class Replay:
 
 
 async def replay_examples(url: str, encoding: Encoding, doc_path: str, open_peer: Callable[[int], Awaitable[Peer]]) -> dict[str, Any]:
+    """The document's "A session, start to end", its encoded examples sent byte for byte.
+    Ids come from the examples; the peer's own requests use ids from 100."""
     replay = Replay(parse(doc_path), encoding)
-    main = await open_peer(100)  # its own requests use ids from 100, clear of the examples'
+    main = await open_peer(100)
     helper = await open_peer(1)
+    report: dict[str, Any] = {}
+    await replay_calls(replay, main, report)
+    await replay_topics(replay, main, helper, report)
+    await replay_stream(replay, main, report)
+    await replay_ping(replay, main)
+    report["others"] = await replay_others(replay, open_peer)
+    return {
+        "checks": replay.checks,
+        "sent": [{"line": e.line, "t": e.message["t"]} for e in replay.sent],
+        **report,
+        "violations": main.violations + helper.violations,
+        "lateReplies": main.late_replies,
+    }
 
-    # §4: call (id 1) and its result.
-    answer = main.expect_reply(1)
-    await replay.send(main, replay.find("call", lambda m: m["path"] == "math.add"))
-    replay.compare(replay.find("result", lambda m: m["id"] == 1), (await answer).message, exact=True)
 
-    # §6: the session's failing call (id 2), against the error example.
-    failed = await main.call("math.add", {"a": 1, "b": "x"}, id=2)
+async def replay_calls(replay: Replay, main: Peer, report: dict[str, Any]) -> None:
+    # §4: the math.add call and its result.
+    call = replay.find("call", lambda m: m["path"] == "math.add")
+    answer = main.expect_reply(call.message["id"])
+    await replay.send(main, call)
+    replay.compare(replay.find("result", lambda m: m["id"] == call.message["id"]), (await answer).message, exact=True)
+
+    # §6: the session's failing call, made under the error example's id.
     error_example = replay.find("error")
-    replay.compare(error_example, failed.message, exact=False, note="issues[0].path")
-    issue_paths = [issue.get("path") for issue in failed.error.get("issues", [])]
+    failed = await main.call("math.add", {"a": 1, "b": "x"}, id=error_example.message["id"])
+    replay.compare(error_example, failed.message, exact=False)
+    report["issuePaths"] = [issue.get("path") for issue in failed.error.get("issues", [])]
 
-    # §4.2: an idempotent call with a key (id 9); no reply example, a result expected.
-    placed = main.expect_reply(9)
-    await replay.send(main, replay.find("call", lambda m: m["path"] == "orders.place"))
-    placed_reply = (await placed).message
+    # §4.2: an idempotent call with a key; no reply example, a result expected.
+    keyed = replay.find("call", lambda m: "key" in m)
+    placed = main.expect_reply(keyed.message["id"])
+    await replay.send(main, keyed)
+    report["placed"] = (await placed).message
 
-    # §5: the session's slow call (id 3), then the cancel example.
-    await main.start_call("reports.build", {"year": 2026}, id=3)
-    main.pending.pop(3)
-    await replay.send(main, replay.find("cancel"))
-    aborted = await main.call("reports.aborted", {"year": 2026})
+    # §5: the session's slow call under the cancel example's id, then the cancel.
+    cancel = replay.find("cancel")
+    cancelled_id = cancel.message["id"]
+    await main.start_call("reports.build", {"year": 2026}, id=cancelled_id)
+    main.pending.pop(cancelled_id)
+    await replay.send(main, cancel)
+    report["aborted"] = (await main.call("reports.aborted", {"year": 2026})).message
     await main.ping()
-    for_cancelled = [m for m in main.received if m.get("id") == 3]
+    report["framesForCancelledId"] = [m for m in main.received if m.get("id") == cancelled_id]
 
-    # §12: sub (id 4), its result, an event, unsub.
-    subscribed = main.expect_reply(4, subscribe=True)
-    await replay.send(main, replay.find("sub", lambda m: "resume" not in m))
+
+async def replay_topics(replay: Replay, main: Peer, helper: Peer, report: dict[str, Any]) -> None:
+    # §12: sub, its result, an event, unsub.
+    sub = replay.find("sub", lambda m: "resume" not in m)
+    sub_id = sub.message["id"]
+    subscribed = main.expect_reply(sub_id, subscribe=True)
+    await replay.send(main, sub)
     sub_reply = await subscribed
-    sub_result = sub_reply.message
-    result_example = replay.find("result", lambda m: m["id"] == 4)
-    replay.compare(result_example, sub_result, exact=False)
+    result_example = replay.find("result", lambda m: m["id"] == sub_id)
+    replay.compare(result_example, sub_reply.message, exact=False)
     subscription = sub_reply.subscription
-    assert subscription is not None, sub_result
-    await main.call("chat.say", {"room": "lobby", "texts": ["hi"]})  # lobby's first message
-    event = await asyncio.wait_for(subscription.events.get(), 5)
+    assert subscription is not None, sub_reply.message
     event_example = replay.find("event")
+    await main.call("chat.say", {"room": sub.message["params"]["room"], "texts": [event_example.message["data"]["text"]]})
+    event = await asyncio.wait_for(subscription.events.get(), 5)
     replay.compare(event_example, event, exact=True, expected={**event_example.message, "ch": subscription.ch})
 
-    await replay.send(main, replay.find("unsub"))
+    unsub = replay.find("unsub", lambda m: m["id"] == sub_id)
+    await replay.send(main, unsub)
     main.channels[subscription.ch].remove(subscription)
     await main.ping()  # the server has handled the unsub
-    await helper.call("chat.say", {"room": "lobby", "texts": ["after unsub"]})
+    await helper.call("chat.say", {"room": sub.message["params"]["room"], "texts": ["after unsub"]})
     await main.ping()
-    after_unsub = list(main.ignored_events)
+    report["eventsAfterUnsub"] = list(main.ignored_events)
 
-    # §12.1: sub with resume (id 4 again: free since the unsub), an epoch of another server.
-    resumed = main.expect_reply(4, subscribe=True)
-    await replay.send(main, replay.find("sub", lambda m: "resume" in m))
+    # §12.1: sub with resume (the same id, free since the unsub), an epoch of another server.
+    resume = replay.find("sub", lambda m: "resume" in m)
+    resumed = main.expect_reply(resume.message["id"], subscribe=True)
+    await replay.send(main, resume)
     resumed_reply = await resumed
-    resumed_result = resumed_reply.message
-    replay.compare(result_example, resumed_result, exact=False, note="resume from another epoch")
-    resumed_subscription = resumed_reply.subscription
-    assert resumed_subscription is not None, resumed_result
+    replay.compare(result_example, resumed_reply.message, exact=False, note="resume from another epoch")
+    mark = len(main.received)
     await main.ping()
-    replayed_for_unknown_epoch = [m for m in main.received if m.get("t") == "event" and m.get("seq", 0) > 1]
-    await replay.send(main, replay.find("unsub"))
-    main.channels[resumed_subscription.ch].remove(resumed_subscription)
+    report["resumed"] = resumed_reply.message
+    report["resumedFrom"] = resume.message["resume"]
+    report["replayedForUnknownEpoch"] = [m for m in main.received[mark:] if m.get("t") == "event"]
+    assert resumed_reply.subscription is not None, resumed_reply.message
+    await replay.send(main, unsub)
+    main.channels[resumed_reply.subscription.ch].remove(resumed_reply.subscription)
 
-    # §13: pub (id 5) to a channel two connections listen to.
+    # §13: pub to a channel two connections listen to (the example's result says 2).
+    pub = replay.find("pub")
     listeners: list[Subscription] = []
     for peer in (main, helper):
-        listening = await peer.subscribe("chat.typing", {"room": "lobby"})
+        listening = await peer.subscribe(pub.message["path"], pub.message["params"])
         assert isinstance(listening, Subscription), listening
         listeners.append(listening)
-    published = main.expect_reply(5)
-    await replay.send(main, replay.find("pub"))
-    replay.compare(replay.find("result", lambda m: m["id"] == 5), (await published).message, exact=True)
-    own_typing = await asyncio.wait_for(listeners[0].events.get(), 5)
+    published = main.expect_reply(pub.message["id"])
+    await replay.send(main, pub)
+    replay.compare(replay.find("result", lambda m: m["id"] == pub.message["id"]), (await published).message, exact=True)
+    report["ownEvent"] = await asyncio.wait_for(listeners[0].events.get(), 5)
 
-    # §15: stream (id 6) granting 32, items, credit 16, the end.
+
+async def replay_stream(replay: Replay, main: Peer, report: dict[str, Any]) -> None:
+    """§15: stream granting credit, items, more credit, the end (market.ticks yields 40)."""
     stream_example = replay.find("stream")
-    running = Stream(6, stream_example.message["credit"], main.expect_reply(6))
-    main.streams[6] = running
+    stream_id, first_credit = stream_example.message["id"], stream_example.message["credit"]
+    running = Stream(stream_id, first_credit, main.expect_reply(stream_id))
+    main.streams[stream_id] = running
     await replay.send(main, stream_example)
-    items = [await asyncio.wait_for(running.items.get(), 5) for _ in range(running.granted)]
-    item_example = replay.find("item")
-    for data in items:
-        replay.compare(item_example, {"t": "item", "id": 6, "data": data}, exact=False)
-    credit_example = replay.find("credit")
+    items = [await asyncio.wait_for(running.items.get(), 5) for _ in range(first_credit)]
+    credit_example = replay.find("credit", lambda m: m["id"] == stream_id)
     running.granted += credit_example.message["n"]
     await replay.send(main, credit_example)
     end = await asyncio.wait_for(running.end, 5)
     items.extend(running.items.get_nowait() for _ in range(running.items.qsize()))
-    for data in items[stream_example.message["credit"]:]:
-        replay.compare(item_example, {"t": "item", "id": 6, "data": data}, exact=False, note="after the credit")
-    replay.compare(replay.find("result", lambda m: m["id"] == 6), end.message, exact=True)
+    item_example = replay.find("item", lambda m: m["id"] == stream_id)
+    for at, data in enumerate(items):
+        replay.compare(item_example, {"t": "item", "id": stream_id, "data": data}, exact=False, note="after the credit" if at >= first_credit else "")
+    replay.compare(replay.find("result", lambda m: m["id"] == stream_id and "output" not in m), end.message, exact=True)
+    report["streamItems"] = len(items)
 
-    # §7: ping and pong, and a pong nobody asked for (ignored).
+
+async def replay_ping(replay: Replay, main: Peer) -> None:
+    """§7: ping and pong, then a pong nobody asked for (ignored: the next ping is answered)."""
     pong_example = replay.find("pong")
     before = len(main.received)
     pong = main.expect_pong()
@@ -233,19 +269,34 @@ async def replay_examples(url: str, encoding: Encoding, doc_path: str, open_peer
     await replay.send(main, pong_example)
     await main.ping()
 
-    return {
-        "checks": replay.checks,
-        "sent": replay.sent,
-        "lines": [e.line for e in replay.examples],
-        "issuePaths": issue_paths,
-        "placed": placed_reply,
-        "aborted": aborted.message,
-        "framesForCancelledId": for_cancelled,
-        "eventsAfterUnsub": after_unsub,
-        "replayedForUnknownEpoch": replayed_for_unknown_epoch,
-        "resumedFrom": replay.find("sub", lambda m: "resume" in m).message["resume"],
-        "ownTyping": own_typing,
-        "streamItems": len(items),
-        "violations": main.violations + helper.violations,
-        "lateReplies": main.late_replies,
-    }
+
+def compare_replies(replay: Replay, received: list[dict[str, Any]]) -> None:
+    """Compares replies to a lone example with the documented reply of the same id, if any
+    (by shape: the session's state differs from the one the document's example assumed)."""
+    checked = {(check["line"], check["t"]) for check in replay.checks}
+    for message in received:
+        for example in replay.examples:
+            documented = example.message
+            if (example.line, documented["t"]) in checked or documented["t"] != message.get("t") or documented.get("id") != message.get("id"):
+                continue
+            replay.compare(example, message, exact=False, note="reply to an example sent alone")
+            break
+
+
+async def replay_others(replay: Replay, open_peer: Callable[[int], Awaitable[Peer]]) -> list[dict[str, Any]]:
+    """Client->server examples the session did not use (added to the document later): each
+    sent alone on a fresh connection; what came back, so a test can see it was not refused."""
+    outcomes = []
+    for example in replay.examples:
+        if example.message.get("t") not in CLIENT_TYPES or example in replay.sent:
+            continue
+        peer = await open_peer(100)
+        await replay.send(peer, example)
+        try:
+            await asyncio.wait_for(peer.ping(), 5)
+            outcomes.append({"line": example.line, "t": example.message["t"], "received": peer.received[:-1]})
+            compare_replies(replay, peer.received[:-1])
+        except ConnectionError:
+            code, reason = await peer.closed()
+            outcomes.append({"line": example.line, "t": example.message["t"], "closed": code, "reason": reason})
+    return outcomes
