@@ -153,7 +153,7 @@ class Peer:
         """Opens a connection offering the encoding's subprotocol (§2) and checks the answer."""
         offered = offer if offer is not None else [SUBPROTOCOLS[encoding]]
         # No library keepalive: the server's ping frames are answered by websockets itself (§7).
-        ws = await websockets.client.connect(url, subprotocols=offered, ping_interval=None, open_timeout=5)  # type: ignore[arg-type]
+        ws = await websockets.client.connect(url, subprotocols=offered, ping_interval=None, open_timeout=5, close_timeout=2)  # type: ignore[arg-type]
         if ws.subprotocol != SUBPROTOCOLS[encoding]:
             await ws.close(CLOSE_SUBPROTOCOL, "subprotocol not acceptable")  # §2
             raise ProtocolViolation(f"server chose {ws.subprotocol!r}")
