@@ -236,6 +236,7 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
       resumedFrom: { epoch: string; seq: number }
       replayedForUnknownEpoch: Message[]
       ownEvent: EventMessage
+      lag: { ch: number; count: number; timeline: { t: 'event' | 'lag'; seq: number; missed: number | null }[] }
       streamItems: number
       violations: string[]
       lateReplies: Message[]
@@ -248,13 +249,12 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
       expect(pairs.filter((pair) => !pair.agree)).toEqual([])
     })
 
-    it('sends every client→server example and sees every server→client one, except lag', () => {
+    it('sends every client→server example and sees every server→client one', () => {
       const { pairs, sent, checks, others } = examples()
       const key = (example: { line: number; t: string }): string => `docs/protocol.md:${example.line} ${example.t}`
       const covered = new Set([...sent, ...checks].map(key))
-      // lag needs a congested connection (§14); its encoding is checked by the pair above.
-      // Anything else listed here is a new example: replay it in tests/interop/python/examples.py.
-      expect(pairs.filter((pair) => !covered.has(key(pair))).map((pair) => pair.t)).toEqual(['lag'])
+      // Anything listed here is a new example: replay it in tests/interop/python/examples.py.
+      expect(pairs.filter((pair) => !covered.has(key(pair))).map(key)).toEqual([])
       expect(new Set(sent.map((example) => example.t))).toEqual(new Set(['call', 'cancel', 'sub', 'unsub', 'pub', 'stream', 'credit', 'ping', 'pong']))
       // Client examples outside the session (none today) were sent alone: none closes the connection.
       expect(others.filter((other) => other.closed !== undefined)).toEqual([])
@@ -281,7 +281,16 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
       expect((replay.resumed.output as Subscribed).epoch).not.toBe(replay.resumedFrom.epoch)
       expect(replay.replayedForUnknownEpoch).toEqual([])
       expect(replay.ownEvent).toMatchObject({ t: 'event', seq: 1, data: { who: 'ada' } })
-      expect(replay.streamItems).toBe(40) // 32 granted by the stream example, 8 more after its credit of 16
+      expect(replay.streamItems).toBe(40)
+      // §14: each lag covers exactly the seqs since the last message delivered; delivery goes on after it.
+      const { timeline, count } = replay.lag
+      expect(timeline.filter((entry) => entry.t === 'lag').length).toBeGreaterThan(0)
+      let last = 0
+      for (const entry of timeline) {
+        expect(entry.seq - last).toBe(entry.t === 'lag' ? entry.missed : 1)
+        last = entry.seq
+      }
+      expect(last).toBe(count) // 32 granted by the stream example, 8 more after its credit of 16
       expect(harness.ticks.get('ACME')).toEqual({ produced: 40, finished: true, aborted: false })
       expect(replay.violations).toEqual([])
       expect(replay.lateReplies).toEqual([])

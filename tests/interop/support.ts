@@ -36,6 +36,10 @@ export const api = router({
     say: procedure({ input: z.object({ room: z.string(), texts: z.array(z.string()) }), output: z.object({ delivered: z.array(z.number()) }) }),
   },
   market: {
+    /** A feed where a congested subscriber loses messages and is told with `lag` (§14). */
+    feed: topic({ message: z.object({ n: z.number() }), backpressure: 'drop' }),
+    /** Publishes `count` messages to market.feed in one burst (one tick). */
+    burst: procedure({ input: z.object({ count: z.number().int() }), output: z.object({ published: z.number() }) }),
     /** `count` ticks (40 without one: the §15 example's 32 + 16 credit sees its end). */
     ticks: stream({ input: z.object({ symbol: z.string(), count: z.number().int().optional() }), output: z.object({ symbol: z.string(), price: z.number() }) }),
   },
@@ -85,7 +89,9 @@ export async function startInteropServer(): Promise<InteropServer> {
 
   const server: PatchbayServer = createServer(api, {
     // History for §12.1's replay; 5 so the gap flow can outrun it.
-    topics: { chat: { room: { history: 5 } } },
+    // A 1-byte mark on market.feed: in a burst, every message after the first finds the
+    // connection above it (the first is still buffered), so the drop policy and lag show.
+    topics: { chat: { room: { history: 5 } }, market: { feed: { highWaterMark: 1 } } },
     handlers: {
       math: { add: ({ input }) => input.a + input.b },
       orders: {
@@ -128,6 +134,10 @@ export async function startInteropServer(): Promise<InteropServer> {
         say: ({ input }) => ({ delivered: input.texts.map((text) => server.publish(api.chat.room, { room: input.room }, { text })) }),
       },
       market: {
+        burst: ({ input }) => {
+          for (let n = 1; n <= input.count; n++) server.publish(api.market.feed, undefined, { n })
+          return { published: input.count }
+        },
         async *ticks({ input, signal }) {
           const run: TickRun = { produced: 0, finished: false, aborted: false }
           ticks.set(input.symbol, run)

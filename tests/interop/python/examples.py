@@ -146,6 +146,7 @@ async def replay_examples(url: str, encoding: Encoding, doc_path: str, open_peer
     await replay_topics(replay, main, helper, report)
     await replay_stream(replay, main, report)
     await replay_ping(replay, main)
+    await replay_lag(replay, main, report)
     report["others"] = await replay_others(replay, open_peer)
     return {
         "checks": replay.checks,
@@ -256,6 +257,25 @@ async def replay_stream(replay: Replay, main: Peer, report: dict[str, Any]) -> N
         replay.compare(item_example, {"t": "item", "id": stream_id, "data": data}, exact=False, note="after the credit" if at >= first_credit else "")
     replay.compare(replay.find("result", lambda m: m["id"] == stream_id and "output" not in m), end.message, exact=True)
     report["streamItems"] = len(items)
+
+
+async def replay_lag(replay: Replay, main: Peer, report: dict[str, Any], count: int = 50) -> None:
+    """§14: a burst on a drop-policy topic with a 1-byte high-water mark: messages are dropped
+    for this connection, and a lag notice says which, once it drains."""
+    feed = await main.subscribe("market.feed")
+    assert isinstance(feed, Subscription), feed
+    await main.call("market.burst", {"count": count})
+    timeline: list[dict[str, Any]] = []
+    accounted = 0
+    while accounted < count:
+        message = await asyncio.wait_for(feed.events.get(), 5)
+        timeline.append(message)
+        accounted += message["missed"] if message["t"] == "lag" else 1
+    lag_example = replay.find("lag")
+    for message in timeline:
+        if message["t"] == "lag":
+            replay.compare(lag_example, message, exact=False)
+    report["lag"] = {"ch": feed.ch, "count": count, "timeline": [{"t": m["t"], "seq": m["seq"], "missed": m.get("missed")} for m in timeline]}
 
 
 async def replay_ping(replay: Replay, main: Peer) -> None:
