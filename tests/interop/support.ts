@@ -52,10 +52,16 @@ export interface TickRun {
   aborted: boolean
 }
 
-/** What a reports.build handler saw, per year. */
+/** What a reports.build handler saw, per year: the reason its signal aborted with. */
 export interface BuildRun {
   abortReason: unknown
-  returnedAfterAbort: boolean
+}
+
+/** A held.wait gate: the calls waiting at it, and the held.open that releases them. */
+interface Gate {
+  waiting: (() => void)[]
+  count: number
+  opener?: () => void
 }
 
 export interface InteropServer {
@@ -72,10 +78,10 @@ export async function startInteropServer(): Promise<InteropServer> {
   const ticks = new Map<string, TickRun>()
   const builds = new Map<number, BuildRun>()
   const abortWaiters = new Map<number, (() => void)[]>()
-  const gates = new Map<string, { waiting: (() => void)[]; opener?: () => void; count: number }>()
+  const gates = new Map<string, Gate>()
   let orders = 0
 
-  const gate = (name: string): { waiting: (() => void)[]; opener?: () => void; count: number } => {
+  const gate = (name: string): Gate => {
     let found = gates.get(name)
     if (found === undefined) gates.set(name, (found = { waiting: [], count: Infinity }))
     return found
@@ -104,8 +110,8 @@ export async function startInteropServer(): Promise<InteropServer> {
         build: ({ input, signal }) =>
           new Promise((resolve) => {
             signal.addEventListener('abort', () => {
-              builds.set(input.year, { abortReason: signal.reason, returnedAfterAbort: true })
-              // Returns a value after the abort: §5 says the server sends nothing for it.
+              builds.set(input.year, { abortReason: signal.reason })
+              // The handler still returns a value after its abort: §5 says none of it is sent.
               resolve({ url: `/reports/${input.year}` })
               for (const wake of abortWaiters.get(input.year)?.splice(0) ?? []) wake()
             })

@@ -31,21 +31,23 @@ async def flow_out_of_order(ctx: Context) -> Report:
     gate = ctx.name("gate")
     expected: dict[int, Any] = {}
     futures: dict[int, asyncio.Future[Reply]] = {}
+    slow_ids: list[int] = []
+    fast_ids: list[int] = []
     arrival: list[int] = []
     for n in range(10):
-        slow_id, slow = await peer.start_call("held.wait", {"gate": gate, "n": n})
-        fast_id, fast = await peer.start_call("math.add", {"a": n, "b": 100})
+        slow_id, futures[slow_id] = await peer.start_call("held.wait", {"gate": gate, "n": n})
+        fast_id, futures[fast_id] = await peer.start_call("math.add", {"a": n, "b": 100})
         expected[slow_id], expected[fast_id] = {"n": n}, n + 100
-        futures[slow_id], futures[fast_id] = slow, fast
+        slow_ids.append(slow_id)
+        fast_ids.append(fast_id)
     for request_id, future in futures.items():
         future.add_done_callback(lambda _f, request_id=request_id: arrival.append(request_id))
-    # The fast calls are answered while the slow ones still wait for their gate.
-    await asyncio.gather(*(futures[i] for i in expected if not isinstance(expected[i], dict)))
+    # The fast calls are answered while the slow ones still wait at their gate.
+    await asyncio.gather(*(futures[i] for i in fast_ids))
     answered_before_open = list(arrival)
-    opened = await peer.call("held.open", {"gate": gate, "count": 10})
+    opened = await peer.call("held.open", {"gate": gate, "count": len(slow_ids)})
     await asyncio.gather(*futures.values())
     mismatches = [{"id": i, "expected": expected[i], "got": futures[i].result().message} for i in expected if futures[i].result().output != expected[i]]
-    slow_ids = [i for i in expected if isinstance(expected[i], dict)]
     return {
         "sent": list(expected),
         "slowIds": slow_ids,
