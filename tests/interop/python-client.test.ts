@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCode, PatchbayError, type Encoding } from '@patchbay/core'
-import { findPython, runPeer, startInteropServer, type FlowReport, type InteropServer } from './support.js'
+import { findPython, runPeer, startInteropServer, type FlowReport, type InteropServer } from './python-support.js'
 
 interface Message {
   t: string

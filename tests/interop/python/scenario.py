@@ -5,7 +5,7 @@
 Prints one JSON object on stdout: {flow name: observations}. A flow that raises reports
 {"failed": "..."} instead, and the others still run. The observations are raw (frames,
 close codes, what arrived before a barrier), so the assertions live in the vitest file
-(tests/interop/python-client.test.ts) where a failure shows what was received.
+(tests/interop/python-client.test.ts, tests/interop/python-support.ts) where a failure shows what was received.
 
 The server's router is the one the vitest file builds; the paths are those of the examples
 in docs/protocol.md (math.add, orders.place, reports.build, chat.room, chat.typing,
