@@ -100,7 +100,7 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
     const build = harness.builds.get(cancel.year)
     expect(build?.abortReason).toBeInstanceOf(PatchbayError)
     expect((build?.abortReason as PatchbayError).code).toBe(ErrorCode.CANCELLED)
-    // The handler returned a value after its abort (support.ts); none of it came.
+    // The handler returned a value after its abort (python-support.ts); none of it came.
     expect(cancel.aborted).toMatchObject({ t: 'result', output: { code: ErrorCode.CANCELLED } })
     expect(cancel.framesForCancelledId).toEqual([])
     expect(cancel.reused).toEqual({ t: 'result', id: cancel.callId, output: 42 })
