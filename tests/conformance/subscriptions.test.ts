@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
-import { connectRaw, ENCODINGS, type Message, type RawClient } from './support.js'
+import { connectRaw, ENCODINGS, roundTrip, type Message, type RawClient } from './support.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
@@ -38,16 +38,6 @@ async function another(encoding: Encoding): Promise<RawClient> {
   return client
 }
 
-/** Every frame the server sent before the pong to a ping sent now. */
-async function roundTrip(client: RawClient): Promise<Message[]> {
-  client.send({ t: 'ping' })
-  const frames: Message[] = []
-  for (;;) {
-    const frame = await client.next()
-    if (frame.t === 'pong') return frames
-    frames.push(frame)
-  }
-}
 
 type Confirmed = { ch: number; seq: number; epoch: string }
 
