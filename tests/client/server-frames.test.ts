@@ -51,6 +51,37 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     await expect.poll(() => states.at(-1)?.state).toBe('closed')
   })
 
+  it('closes with 4400 on a server frame of the other kind, however well-formed its content', async () => {
+    // docs/protocol.md §2 "Frame kinds": a client never guesses the encoding from the frame kind.
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    await client.connect()
+    const socket = await server.nextSocket()
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+    // A JSON pong (valid UTF-8, so no WebSocket library stops it with 1007) in the kind of
+    // frame the subprotocol does not use: a client that decoded by frame kind would take it.
+    socket.send(Buffer.from('{"t":"pong"}'), { binary: encoding === 'json' })
+    expect(await closed).toBe(CloseCode.BAD_REQUEST)
+    await expect.poll(() => client.state).toBe('closed')
+  })
+
+  it('files a subscription when its result arrives, so events right behind it (a replay) are delivered', async () => {
+    // docs/protocol.md §12 "File the subscription before reading the next frame"
+    server = await startRawServer(encoding)
+    const client = connect(server.url, encoding)
+    const seen: number[] = []
+    const off = client.feed.subscribe((n) => seen.push(n))
+    const socket = await server.nextSocket()
+    const sub = await server.nextMessage(socket)
+    // The result and the events behind it in one synchronous burst: one socket write.
+    server.send(socket, { t: 'result', id: sub.id, output: { ch: 5, seq: 0, epoch: 'e.1' } })
+    server.send(socket, { t: 'event', ch: 5, seq: 1, data: 10 })
+    server.send(socket, { t: 'event', ch: 5, seq: 2, data: 20 })
+    await off.ready
+    await expect.poll(() => seen).toEqual([10, 20])
+    expect(client.stats.lateReplies).toBe(0)
+  })
+
   it('ignores, and counts, an item or a lag for something it does not listen to', async () => {
     server = await startRawServer(encoding)
     const client = connect(server.url, encoding)

@@ -77,6 +77,40 @@ describe.each<Encoding>(ENCODINGS)('§3 envelope (%s)', (encoding) => {
   })
 })
 
+// docs/protocol.md §3 "Any valid encoding is accepted", §4.1: values, not byte layouts.
+describe('§3 any valid encoding of a message is accepted (json)', () => {
+  const h = useHarness('json')
+
+  it('an id written 1.0 or 1e0 is id 1; whitespace and key order do not matter', async () => {
+    const client = await h.open()
+    client.sendRaw('{"id":1.0,"t":"call","input":{"b":2,"a":1},"path":"math.add"}', false)
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: 3 })
+    client.sendRaw(' {\n  "t" : "call", "id" : 2e0, "path" : "math.add", "input" : { "a" : 2, "b" : 2 } }\t', false)
+    expect(await client.next()).toEqual({ t: 'result', id: 2, output: 4 })
+    client.sendRaw('{"t":"call","id":1.5,"path":"math.add","input":{"a":1,"b":2}}', false)
+    await client.expectClose(4400)
+  })
+})
+
+describe('§3 any valid encoding of a message is accepted (msgpack)', () => {
+  const h = useHarness('msgpack')
+
+  it('fixmap, map 32, str 8 keys and 64-bit integers decode like msgpackr\'s own map 16', async () => {
+    const client = await h.open()
+    const str = (text: string): number[] => [0xa0 | text.length, ...Buffer.from(text)]
+    const str8 = (text: string): number[] => [0xd9, text.length, ...Buffer.from(text)]
+    // {t:'call', id:7, path:'math.add', input:{a:1, b:2}} as Python's msgpack.packb writes it:
+    // fixmaps (0x8N), fixstr, positive fixints; keys in another order.
+    const fixmap = [0x84, ...str('path'), ...str('math.add'), ...str('id'), 7, ...str('t'), ...str('call'), ...str('input'), 0x82, ...str('b'), 2, ...str('a'), 1]
+    client.sendRaw(Uint8Array.from(fixmap), true)
+    expect(await client.next()).toEqual({ t: 'result', id: 7, output: 3 })
+    // The same with a map 32 envelope, str 8 keys and the id as an int 64.
+    const map32 = [0xdf, 0, 0, 0, 4, ...str8('t'), ...str8('call'), ...str8('id'), 0xd3, 0, 0, 0, 0, 0, 0, 0, 8, ...str8('path'), ...str8('math.add'), ...str8('input'), 0x82, ...str8('a'), 2, ...str8('b'), 3]
+    client.sendRaw(Uint8Array.from(map32), true)
+    expect(await client.next()).toEqual({ t: 'result', id: 8, output: 5 })
+  })
+})
+
 describe.each<Encoding>(ENCODINGS)('§7 ping (%s)', (encoding) => {
   const h = useHarness(encoding)
 

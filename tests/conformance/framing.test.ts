@@ -122,6 +122,29 @@ describe.each<Encoding>(ENCODINGS)('§2.2 frames on the wire (%s)', (encoding) =
     expect(await socket.closeFrame()).toMatchObject({ code: 1007, reason: '' })
   })
 
+  it('stats.violations counts a framing fault closed by ws once', async () => {
+    // docs/protocol.md §2.2; ServerStats.violations (packages/server/src/types.ts)
+    const socket = await open(encoding)
+    socket.write(frame(kind, bytesOf(encoding, { t: 'ping' }), { mask: false }))
+    expect((await socket.closeFrame()).code).toBe(1002)
+    socket.destroy()
+    await expect.poll(() => server.connectionCount).toBe(0)
+    expect(server.stats.violations).toBe(1)
+  })
+
+  it('stats.violations counts a connection once when a framing fault follows its 4400 before the close handshake', async () => {
+    // docs/protocol.md §2.2, §3; ServerStats.violations: ws reads on after the server's close
+    // frame, so a fuzzer's next bad frame used to count the same connection a second time.
+    const socket = await open(encoding)
+    const undecodable = encoding === 'json' ? Buffer.from('{') : Buffer.from([0xc1])
+    // One write, so ws reads both in one chunk: the first closes 4400, the second is a fault.
+    socket.write(Buffer.concat([frame(kind, undecodable), frame(kind, bytesOf(encoding, { t: 'ping' }), { rsv1: true })]))
+    expect((await socket.closeFrame()).code).toBe(4400)
+    socket.destroy()
+    await expect.poll(() => server.connectionCount).toBe(0)
+    expect(server.stats.violations).toBe(1)
+  })
+
   it('a new message before the last one ended (no continuation) is closed 1002', async () => {
     // docs/protocol.md §2.2
     const socket = await open(encoding)

@@ -13,6 +13,15 @@ describe.each<Encoding>(ENCODINGS)('§2 handshake and negotiation (%s)', (encodi
     expect(client.ws.protocol).toBe(PROTOCOL[encoding])
   })
 
+  it('listen() accepts an upgrade on any path, query string included', async () => {
+    // docs/protocol.md §2 "Which URL"
+    for (const query of ['/', '/ws', '/a/b/c', '/ws/?tenant=x&y=1']) {
+      const client = await h.open(h.main, { query })
+      expect(client.ws.protocol).toBe(PROTOCOL[encoding])
+      expect(await client.call(1, 'math.add', { a: 1, b: 2 })).toEqual({ t: 'result', id: 1, output: 3 })
+    }
+  })
+
   it('takes the first offered subprotocol it supports', async () => {
     const jsonFirst = await h.open(h.main, { protocols: [JSON_PROTOCOL, MSGPACK_PROTOCOL] })
     expect(jsonFirst.ws.protocol).toBe(JSON_PROTOCOL)

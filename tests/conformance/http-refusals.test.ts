@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { PatchbayError, procedure, router } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
-import { httpExchange, upgradeRaw, upgradeRequest } from './raw-socket.js'
+import { Opcode, frame, httpExchange, upgradeRaw, upgradeRequest } from './raw-socket.js'
 
 const api = router({ health: procedure({ output: z.literal('ok') }) })
 
@@ -119,5 +119,21 @@ describe.each(['listen', 'attach'] as const)('§2 refusals of malformed upgrades
     expect(before).toEqual([])
     expect(patchbay.connectionCount).toBe(0)
     socket.destroy()
+  })
+
+  it('a socket closed 4406 that sends a malformed frame before its close frame is counted once and crashes nothing', async () => {
+    // docs/protocol.md §2, §2.2: ws reads on after the 4406 and reports the fault as an
+    // 'error' event, which threw (an uncaught exception) while nothing listened to it.
+    const port = await start(how)
+    const socket = await upgradeRaw(port, upgradeRequest({ path: '/?strip' }))
+    socket.write(frame(Opcode.TEXT, '{"t":"ping"}', { mask: false }))
+    expect((await socket.closeFrame()).code).toBe(4406)
+    socket.destroy()
+    await socket.closed
+    // The server still serves, and counted the connection once.
+    const next = await upgradeRaw(port, upgradeRequest({ path: '/?strip' }))
+    expect((await next.closeFrame()).code).toBe(4406)
+    next.destroy()
+    expect(patchbay.stats.violations).toBe(2)
   })
 })

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { procedure, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
-import { connectRaw, deferred, ENCODINGS, type Deferred, type Message, type RawClient } from './support.js'
+import { connectRaw, deferred, ENCODINGS, roundTrip, type Deferred, type RawClient } from './support.js'
 
 const api = router({
   /** Resolves when the test releases it; records why its signal aborted. */
@@ -66,16 +66,6 @@ async function open(encoding: Encoding): Promise<RawClient> {
   return client
 }
 
-/** A ping's pong: every frame the server sent before it has arrived. */
-async function roundTrip(client: RawClient): Promise<Message[]> {
-  client.send({ t: 'ping' })
-  const frames: Message[] = []
-  for (;;) {
-    const frame = await client.next()
-    if (frame.t === 'pong') return frames
-    frames.push(frame)
-  }
-}
 
 /** Holds call `id` in flight (the handler waits for the test). */
 async function holdCall(client: RawClient, id: number): Promise<void> {

@@ -122,6 +122,28 @@ describe.each<Encoding>(ENCODINGS)('§15 streams (%s)', (encoding) => {
     ])
   })
 
+  it('caps the credit a stream holds at 2^53 − 1: grants past it are no violation, and items go on', async () => {
+    // docs/protocol.md §15 `credit`: the running total is capped, not refused.
+    const client = await h.open()
+    client.send({ t: 'stream', id: 1, path: 'count', input: { to: 3 }, credit: 1 })
+    expect(await client.next()).toEqual({ t: 'item', id: 1, data: 1 })
+    client.send({ t: 'credit', id: 1, n: Number.MAX_SAFE_INTEGER })
+    client.send({ t: 'credit', id: 1, n: Number.MAX_SAFE_INTEGER })
+    expect(await client.take(3)).toEqual([
+      { t: 'item', id: 1, data: 2 },
+      { t: 'item', id: 1, data: 3 },
+      { t: 'result', id: 1 },
+    ])
+    // A stream that starts with the whole 2^53 − 1 takes more too.
+    client.send({ t: 'stream', id: 2, path: 'count', input: { to: 2 }, credit: Number.MAX_SAFE_INTEGER })
+    client.send({ t: 'credit', id: 2, n: 5 })
+    expect(await client.take(3)).toEqual([
+      { t: 'item', id: 2, data: 1 },
+      { t: 'item', id: 2, data: 2 },
+      { t: 'result', id: 2 },
+    ])
+  })
+
   it('ignores credit for an id that names no stream', async () => {
     const client = await h.open()
     client.send({ t: 'credit', id: 42, n: 3 })

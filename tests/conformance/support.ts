@@ -398,6 +398,20 @@ export function useHarness(encoding: Encoding, setup: ServerSetup = {}): Harness
   return h
 }
 
+/**
+ * Sends a ping and collects every frame that arrives before its pong: all the server sent
+ * before it read the ping (frames of one connection arrive in order, §10).
+ */
+export async function roundTrip(client: RawClient): Promise<Message[]> {
+  client.send({ t: 'ping' })
+  const frames: Message[] = []
+  for (;;) {
+    const frame = await client.next()
+    if (frame.t === 'pong') return frames
+    frames.push(frame)
+  }
+}
+
 /** Asserts that `client` is open and answers math.add correctly under call id `id`. */
 export async function expectServed(client: RawClient, id: number): Promise<void> {
   expect(client.isOpen, 'connection still open').toBe(true)

@@ -114,10 +114,12 @@ describe('maxConnections', () => {
 
 describe('handshakeTimeout', () => {
   it('refuses an upgrade whose context hook is too slow with 408, and serves others meanwhile', async () => {
+    // The budget counts from the TCP connection (§9.1), so a healthy handshake on a loaded
+    // machine needs room too: 1 s, with a hook that would take 5 s.
     const url = await start({
-      handshakeTimeout: 100,
+      handshakeTimeout: 1_000,
       context: ({ url: requestUrl }) =>
-        requestUrl.searchParams.has('slow') ? new Promise((resolve) => setTimeout(() => resolve({}), 1_000)) : {},
+        requestUrl.searchParams.has('slow') ? new Promise((resolve) => setTimeout(() => resolve({}), 5_000).unref()) : {},
     })
     const slow = refusedUpgrade(`${url}/?slow`, ['patchbay.v1.json'])
     await expectServed(await raw(url), 1)

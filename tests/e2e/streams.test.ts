@@ -119,6 +119,31 @@ describe.each(['json', 'msgpack'] as const)('streams over %s', (encoding) => {
     expect(runs[0]).toMatchObject({ produced: 100, finished: true, aborted: false })
   })
 
+  it('drops and counts the items that cross a cancel; the connection and its other requests go on', async () => {
+    // docs/protocol.md §5 "What crosses a cancel", §15 "Items after a cancel": with a large
+    // window the server has sent thousands of items before it reads the cancel.
+    const url = await start()
+    const made = client(url, encoding)
+    const finished = ended()
+    for await (const tick of made.market.ticks({ symbol: 'ACME' }, { credit: 8192 })) {
+      expect(tick.n).toBe(1)
+      break
+    }
+    await finished
+    // Frames arrive in order: once a later stream's items are here, every item sent before
+    // the cancel was read has arrived too.
+    const after: number[] = []
+    for await (const tick of made.market.ticks({ symbol: 'NEXT', count: 3 })) after.push(tick.n)
+    expect(after).toEqual([1, 2, 3])
+    expect(made.state).toBe('open')
+    expect(server.connectionCount).toBe(1)
+    expect(server.stats.violations).toBe(0)
+    // Some items arrived with the first (and were let go with the loop); the rest came after the cancel.
+    const late = made.stats.lateReplies
+    expect(late).toBeGreaterThan(0)
+    expect(late).toBeLessThan(runs[0]?.produced ?? 0)
+  })
+
   it('pulls the generator only while the consumer has granted credit', async () => {
     const url = await start()
     const ticks = client(url, encoding).market.ticks({ symbol: 'ACME' }, { credit: 8 })

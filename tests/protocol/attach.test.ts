@@ -52,4 +52,19 @@ describe('§2 attach to a shared http.Server', () => {
     const base = await listen()
     expect((await refusedUpgrade(`${base}/elsewhere`, ['patchbay.v1.json'])).status).toBe(404)
   })
+
+  it('matches its path exactly, ignoring only the query string', async () => {
+    // docs/protocol.md §2 "Which URL": no normalisation of the path.
+    http = createHttpServer()
+    patchbay = createServer(api, { handlers: { health: () => 'ok' as const } })
+    patchbay.attach(http, { path: '/ws' })
+    const base = await listen()
+    for (const path of ['/ws/', '/WS', '/ws/x', '/', '/ws%2F']) {
+      expect((await refusedUpgrade(`${base}${path}`, ['patchbay.v1.json'])).status, path).toBe(404)
+    }
+    const client = await connectRaw(`${base}/ws?tenant=x`, 'msgpack')
+    client.send({ t: 'call', id: 1, path: 'health' })
+    expect(await client.next()).toEqual({ t: 'result', id: 1, output: 'ok' })
+    client.ws.close()
+  })
 })

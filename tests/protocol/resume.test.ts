@@ -13,10 +13,13 @@ const api = router({
   kept: topic({ message: z.object({ n: z.number() }) }),
   plain: topic({ message: z.object({ n: z.number() }) }),
   order: procedure({ input: z.object({ item: z.string() }), output: z.object({ order: z.number() }) }),
+  /** Declared idempotent; answers at once with how many times it ran. */
+  tally: procedure({ input: z.object({ item: z.string() }), output: z.object({ runs: z.number() }), idempotent: true }),
 })
 
 let server: PatchbayServer<Engine>
 let executions = 0
+let tallies = 0
 const release: (() => void)[] = []
 const raws: RawClient[] = []
 afterEach(async () => {
@@ -24,6 +27,7 @@ afterEach(async () => {
   for (const go of release.splice(0)) go()
   await server?.close()
   executions = 0
+  tallies = 0
 })
 
 async function start(retainMs = 60_000): Promise<string> {
@@ -31,6 +35,7 @@ async function start(retainMs = 60_000): Promise<string> {
     engine: engine(),
     topics: { kept: { history: 5, retainMs }, plain: { retainMs } },
     handlers: {
+      tally: () => ({ runs: ++tallies }),
       order: () =>
         new Promise((resolve) => {
           executions++
@@ -202,6 +207,29 @@ describeEachEngine(() => {
       // Another key, or the same key on another path, runs anew.
       first.send({ t: 'call', id: 3, path: 'order', input: { item: 'tea' }, key: 'k2' })
       await expect.poll(() => executions).toBe(2)
+    })
+
+    it('the key decides, not the declaration: an idempotent procedure without a key runs every time; with one, once, whatever the input', async () => {
+      // docs/protocol.md §4.2: `idempotent: true` is not on the wire.
+      const url = await start()
+      const raw = await open(url, encoding)
+      expect(await raw.call(1, 'tally', { item: 'tea' })).toEqual({ t: 'result', id: 1, output: { runs: 1 } })
+      expect(await raw.call(2, 'tally', { item: 'tea' })).toEqual({ t: 'result', id: 2, output: { runs: 2 } })
+      raw.send({ t: 'call', id: 3, path: 'tally', input: { item: 'tea' }, key: 'same' })
+      expect(await raw.next()).toEqual({ t: 'result', id: 3, output: { runs: 3 } })
+      // The input is not compared: a reused key gets the first run's outcome.
+      raw.send({ t: 'call', id: 4, path: 'tally', input: { item: 'coffee' }, key: 'same' })
+      expect(await raw.next()).toEqual({ t: 'result', id: 4, output: { runs: 3 } })
+      expect(tallies).toBe(3)
+      // A key on a procedure not declared idempotent dedupes just the same.
+      raw.send({ t: 'call', id: 5, path: 'order', input: { item: 'tea' }, key: 'same' })
+      await expect.poll(() => executions).toBe(1)
+      for (const go of release.splice(0)) go()
+      expect(await raw.next()).toEqual({ t: 'result', id: 5, output: { order: 1 } })
+      raw.send({ t: 'call', id: 6, path: 'order', input: { item: 'tea' }, key: 'same' })
+      expect(await raw.next()).toEqual({ t: 'result', id: 6, output: { order: 1 } })
+      expect(executions).toBe(1)
+      expect(server.stats.deduplicated).toBe(2)
     })
 
     it.each<[string, unknown]>([

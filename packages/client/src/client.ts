@@ -77,7 +77,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   const watchDrain = (): void => {
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
-  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain)
+  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth)
   const subscriptions = new Subscriptions(
     manager,
     () => state === 'open',

@@ -100,7 +100,9 @@ export interface ClientOptions {
    */
   lazy?: boolean
   /**
-   * Deepest nesting accepted in a server message.
+   * Deepest nesting accepted in a server message, and allowed in what the client sends (a
+   * deeper input fails with BAD_REQUEST before it is sent, as does one that is not plain
+   * data: a Date, a Map, NaN, a BigInt; docs/protocol.md §9).
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
   maxDepth?: number

@@ -4,7 +4,7 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { ErrorCode, PatchbayError, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { DEFAULT_LIMITS, ErrorCode, PatchbayError, findNonPlainData, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import { PendingTable } from './pending-table.js'
 
@@ -94,6 +94,8 @@ export class RequestManager {
     private readonly canSend: () => boolean = () => true,
     /** Told when a request had to wait for the socket to drain. */
     private readonly onBlocked: () => void = () => {},
+    /** How deep what a request sends may nest, its envelope included (§9). */
+    private readonly maxDepth: number = DEFAULT_LIMITS.maxDepth,
   ) {}
 
   /** Calls in flight or queued. */
@@ -125,6 +127,13 @@ export class RequestManager {
     const signal = options?.signal
     if (signal?.aborted) {
       return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason })) }
+    }
+    // Checked here, before anything is sent, so both encodings refuse the same inputs: JSON
+    // would quietly send a Date as a string and NaN as null, where msgpack sends what the
+    // server refuses (§9). One walk of what the caller passed, bounded by maxDepth.
+    const problem = findNonPlainData(input, this.maxDepth, 1) ?? findNonPlainData(data, this.maxDepth, 1)
+    if (problem !== undefined) {
+      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, `The input is not plain data: ${problem}`)) }
     }
     const mustWait = !connected || this.queued.length > 0 || !this.canSend()
     if (mustWait && this.queued.length >= this.maxQueued) {

@@ -1,4 +1,6 @@
-import { Packr, Unpackr } from 'msgpackr'
+import { Unpackr } from 'msgpackr'
+import { readMsgpackEnvelope, type Envelope } from './msgpack-envelope.js'
+import { encodeMsgpack } from './msgpack-write.js'
 import { Subprotocol, type Encoding, type SubprotocolName } from './subprotocol.js'
 
 /** A frame as it travels: text frames are strings, binary frames bytes. */
@@ -27,6 +29,12 @@ export const CodecErrorKind = {
   WRONG_FRAME_KIND: 'WRONG_FRAME_KIND',
   /** The bytes are not a valid encoding. */
   MALFORMED: 'MALFORMED',
+  /**
+   * Well-formed MessagePack holding a value the decoder cannot build: nesting deeper than it
+   * can follow, or a map key that is bytes, an array, a map or an extension. `envelope` holds
+   * the frame's `t` and `id`, so a request can be answered for its id (docs/protocol.md §9).
+   */
+  UNREPRESENTABLE: 'UNREPRESENTABLE',
 } as const
 
 /** Raised by {@link Codec.decode}. */
@@ -35,6 +43,8 @@ export class CodecError extends Error {
   constructor(
     readonly kind: (typeof CodecErrorKind)[keyof typeof CodecErrorKind],
     message: string,
+    /** For UNREPRESENTABLE: the frame's `t` and `id`, read without building its values. */
+    readonly envelope?: Envelope,
   ) {
     super(message)
   }
@@ -58,13 +68,20 @@ export const jsonCodec: Codec = {
   },
 }
 
-// useRecords: false keeps msgpackr's record extension out of what we send, so any msgpack
-// implementation can read our frames. Records and other extensions a hostile peer sends are
-// still decoded by msgpackr's global extension table; findNonPlainData refuses the values
-// they produce (docs/protocol.md §9).
-const packr = new Packr({ useRecords: false, moreTypes: false })
+// Records and other extensions a hostile peer sends are decoded by msgpackr's global extension
+// table; findNonPlainData refuses the values they produce (docs/protocol.md §9).
 const UNPACK_OPTIONS = { useRecords: false, mapsAsObjects: true, structuredClone: false } as const
-const unpackr = new Unpackr(UNPACK_OPTIONS)
+
+/**
+ * int64AsType 'auto': standard encoders (Python, Go, Rust, Java) write integers of 2^32 and up,
+ * and sometimes small ones, as uint64/int64; those within ±2^53 decode as ordinary numbers, and
+ * only larger ones stay BigInts, which the id checks and the plain-data walk refuse (§4.1, §9).
+ * msgpackr reads it from the instance at decode time; its types lag its runtime ('auto').
+ */
+function withAutoInt64(unpackr: Unpackr): Unpackr {
+  return Object.assign(unpackr, { int64AsType: 'auto' })
+}
+const unpackr = withAutoInt64(new Unpackr(UNPACK_OPTIONS))
 
 // msgpackr reads through a DataView that it makes for, and stores on, each buffer it is given
 // (~120 ns, a third of decoding a small message), and every frame arrives as a new buffer. A
@@ -73,7 +90,7 @@ const unpackr = new Unpackr(UNPACK_OPTIONS)
 // values are then copies (copyBuffers), never views into the scratch; larger frames decode in
 // place, as before. A Buffer in Node, for msgpackr's native string paths.
 const SCRATCH_BYTES = 4096
-const scratchUnpackr = new Unpackr({ ...UNPACK_OPTIONS, copyBuffers: true })
+const scratchUnpackr = withAutoInt64(new Unpackr({ ...UNPACK_OPTIONS, copyBuffers: true }))
 let scratch: Uint8Array | undefined
 /** Bytes of the scratch buffer the last frame filled; every byte past them is zero. */
 let scratchUsed = 0
@@ -100,7 +117,7 @@ export const msgpackCodec: Codec = {
   encoding: 'msgpack',
   subprotocol: Subprotocol.MSGPACK,
   binary: true,
-  encode: (message) => packr.pack(message),
+  encode: encodeMsgpack,
   decode(frame) {
     if (typeof frame === 'string') {
       throw new CodecError(CodecErrorKind.WRONG_FRAME_KIND, 'text frame under patchbay.v1.msgpack')
@@ -108,7 +125,10 @@ export const msgpackCodec: Codec = {
     try {
       return unpackFrame(frame)
     } catch {
-      throw new CodecError(CodecErrorKind.MALFORMED, 'frame is not valid MessagePack')
+      // Only frames msgpackr refused pay for this second, value-free pass over their bytes.
+      const envelope = readMsgpackEnvelope(frame)
+      if (envelope === undefined) throw new CodecError(CodecErrorKind.MALFORMED, 'frame is not valid MessagePack')
+      throw new CodecError(CodecErrorKind.UNREPRESENTABLE, 'frame holds a value that cannot be decoded (nesting too deep, or a map key that is not a string)', envelope)
     }
   },
 }

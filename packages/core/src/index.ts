@@ -15,11 +15,12 @@ export {
 } from './subprotocol.js'
 export type { SubprotocolName, Encoding } from './subprotocol.js'
 export { jsonCodec, msgpackCodec, codecs, codecForSubprotocol, CodecError, CodecErrorKind } from './codec.js'
+export type { Envelope } from './msgpack-envelope.js'
 export type { Codec, Frame } from './codec.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
 export { turnNow } from './clock.js'
 export type { Limits } from './limits.js'
-export { MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, isRequestId, isSubscribedOutput } from './messages.js'
+export { MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, parseUnrepresentable, isRequestId, isSubscribedOutput } from './messages.js'
 export type {
   RequestId,
   CallMessage,
@@ -43,7 +44,7 @@ export type {
   ParseResult,
   ParseLimits,
 } from './messages.js'
-export { findNonPlainData } from './plain-data.js'
+export { findNonPlainData, sendableError } from './plain-data.js'
 export { validate, isSchema } from './schema.js'
 export type { Schema, InferSchemaInput, InferSchemaOutput, ValidationResult } from './schema.js'
 export { procedure, stream, topic, router, isProcedure, isStream, isTopic, isBackpressurePolicy, flattenRouter, flatRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'

@@ -234,6 +234,19 @@ function refusedPayload(id: RequestId, field: string, value: unknown, limits: Pa
   return problem === undefined ? undefined : badRequest(id, `${field} refused: ${problem}`)
 }
 
+const REQUEST_TYPES: ReadonlySet<unknown> = new Set([MessageType.CALL, MessageType.SUB, MessageType.PUB, MessageType.STREAM])
+
+/**
+ * What a client frame that holds a value the codec cannot build (see `CodecError.envelope`)
+ * earns: a request with a valid id is answered BAD_REQUEST for that id, as JSON's plain-data
+ * walk answers the same nesting (§9); anything else is a violation (close 4400).
+ */
+export function parseUnrepresentable(envelope: { t: unknown; id: unknown }, reason: string): ParseResult<never> {
+  if (!REQUEST_TYPES.has(envelope.t)) return violation(reason)
+  if (!isRequestId(envelope.id)) return violation(`${String(envelope.t)} id is not a non-negative safe integer`)
+  return badRequest(envelope.id, `message refused: ${reason}`)
+}
+
 /** Turns a decoded frame from a client into a message (server side). */
 export function parseClientMessage(data: unknown, limits: ParseLimits): ParseResult<ClientMessage> {
   if (!isObject(data)) return violation('message is not an object')
@@ -254,9 +267,12 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
       const message: SubMessage = { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params }
       if (data.resume !== undefined) {
         const resume = data.resume
-        if (!isObject(resume) || typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch) || !isRequestId(resume.seq)) {
-          return badRequest(message.id, 'resume must be { epoch, seq } with a non-negative integer seq')
+        // One message per fault, so a client learns which field of its resume point is wrong.
+        if (!isObject(resume)) return badRequest(message.id, 'resume must be an object { epoch, seq }')
+        if (typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch)) {
+          return badRequest(message.id, 'resume epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
         }
+        if (!isRequestId(resume.seq)) return badRequest(message.id, 'resume seq must be a non-negative safe integer')
         message.resume = { epoch: resume.epoch, seq: resume.seq }
       }
       return { kind: 'message', message }

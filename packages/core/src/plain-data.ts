@@ -5,14 +5,16 @@
  * makes own `__proto__` keys that a later `Object.assign` would turn into a prototype).
  * This walk admits only plain data, bounded in depth, and says what it refused.
  */
+import type { WireError } from './errors.js'
 
 const objectPrototype = Object.prototype
 
 /**
  * Returns `undefined` when `value` is plain data no deeper than `maxDepth` (less `offset`
  * levels that enclose it), otherwise a
- * short description of the first problem. Plain data: null, undefined, booleans, numbers,
- * strings, `Uint8Array` (msgpack `bin`), arrays and plain objects without a `__proto__` key.
+ * short description of the first problem. Plain data: null, undefined, booleans, finite
+ * numbers, strings, `Uint8Array` (msgpack `bin`), arrays and plain objects without a
+ * `__proto__` (or `__proto_`) key.
  * Recursion is bounded by `maxDepth`, so the walk itself cannot overflow the stack.
  */
 export function findNonPlainData(value: unknown, maxDepth: number, offset = 0): string | undefined {
@@ -24,10 +26,13 @@ export function findNonPlainData(value: unknown, maxDepth: number, offset = 0): 
 function walk(value: unknown, maxDepth: number, depth: number, offset: number): string | undefined {
   switch (typeof value) {
     case 'string':
-    case 'number':
     case 'boolean':
     case 'undefined':
       return undefined
+    case 'number':
+      // JSON cannot carry NaN or ±Infinity (JSON.stringify writes null): refused in both
+      // encodings alike, so a value never changes on the way.
+      return value - value === 0 ? undefined : `non-finite number ${String(value)}`
     case 'object':
       break
     default:
@@ -45,7 +50,9 @@ function walk(value: unknown, maxDepth: number, depth: number, offset: number): 
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto === objectPrototype || proto === null) {
     for (const key in value) {
-      if (key === '__proto__') return 'forbidden key "__proto__"'
+      // msgpackr reads a `__proto__` map key as `__proto_`, so that key is refused as well:
+      // one outcome in both encodings (docs/protocol.md §9).
+      if (key === '__proto__' || key === '__proto_') return `forbidden key "${key}"`
       const problem = walk((value as Record<string, unknown>)[key], maxDepth, depth + 1, offset)
       if (problem !== undefined) return problem
     }
@@ -68,4 +75,30 @@ function isBufferLike(value: Uint8Array): boolean {
 function describe(value: object): string {
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name
   return typeof name === 'string' && name !== '' ? name : 'with a foreign prototype'
+}
+
+/**
+ * `error` as it may be sent (docs/protocol.md §6): its `data` and `issues` are kept only when
+ * they are plain data within `maxDepth` (an `error` message nests them two levels down) and
+ * `issues` has its documented shape; otherwise they are dropped and the code and message go
+ * alone. An error without either is returned as it is, so the common case costs nothing.
+ */
+export function sendableError(error: WireError, maxDepth: number): WireError {
+  const { data, issues } = error
+  if (data === undefined && issues === undefined) return error
+  const out: WireError = { code: error.code, message: error.message }
+  if (data !== undefined && findNonPlainData(data, maxDepth, 2) === undefined) out.data = data
+  if (issues !== undefined && isIssueList(issues) && findNonPlainData(issues, maxDepth, 2) === undefined) out.issues = issues
+  return out
+}
+
+function isIssueList(issues: unknown): boolean {
+  if (!Array.isArray(issues)) return false
+  for (const issue of issues as unknown[]) {
+    if (typeof issue !== 'object' || issue === null || typeof (issue as { message?: unknown }).message !== 'string') return false
+    const path = (issue as { path?: unknown }).path
+    if (path === undefined) continue
+    if (!Array.isArray(path) || !(path as unknown[]).every((key) => typeof key === 'string' || typeof key === 'number')) return false
+  }
+  return true
 }

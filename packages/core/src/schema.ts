@@ -19,7 +19,11 @@ function toIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): ValidationIssu
   return issues.map((issue) => {
     const out: { message: string; path?: PropertyKey[] } = { message: issue.message }
     if (issue.path !== undefined) {
-      out.path = issue.path.map((segment) => (typeof segment === 'object' ? segment.key : segment))
+      // A symbol key has no wire form (§6 paths are strings and numbers): its description.
+      out.path = issue.path.map((segment) => {
+        const key = typeof segment === 'object' ? segment.key : segment
+        return typeof key === 'symbol' ? key.toString() : key
+      })
     }
     return out
   })

@@ -11,6 +11,8 @@ import {
   PatchbayError,
   findNonPlainData,
   parseClientMessage,
+  parseUnrepresentable,
+  sendableError,
   truncateCloseReason,
   turnNow,
   type Codec,
@@ -60,6 +62,9 @@ const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
 const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
 const NO_KEYS: ReadonlySet<RequestId> = new Set()
 
+/** §6, §9: what a call whose result is not plain data (or would not encode) gets. */
+const UNENCODABLE_RESULT: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'Result could not be encoded' }) as WireError
+
 const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_LOST, 'The connection closed')
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
 
@@ -83,6 +88,8 @@ export class Session implements Subscriber, StreamHost {
   /** Publishes waiting for an asynchronous `authorizePublish`: their ids are live too (§4.1). */
   private publishing = NO_KEYS as Set<RequestId>
   private closed = false
+  /** Counted in `stats.violations` already: a connection counts once, however it broke the rules. */
+  private violated = false
   private idleWaiters: (() => void)[] | undefined
   /**
    * Frames that arrived after reading was paused (§14): ws hands over every frame of a chunk
@@ -163,18 +170,21 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private handle(frame: Frame): void {
-    let data: unknown
+    let parsed: ReturnType<typeof parseClientMessage>
     try {
-      data = this.codec.decode(frame)
+      parsed = parseClientMessage(this.codec.decode(frame), this.config.limits)
     } catch (error) {
       if (error instanceof CodecError && error.kind === CodecErrorKind.WRONG_FRAME_KIND) {
         this.violate(CloseCode.UNSUPPORTED_DATA, error.message)
-      } else {
-        this.violate(CloseCode.BAD_REQUEST, error instanceof CodecError ? error.message : 'frame does not decode')
+        return
       }
-      return
+      if (!(error instanceof CodecError && error.envelope !== undefined)) {
+        this.violate(CloseCode.BAD_REQUEST, error instanceof CodecError ? error.message : 'frame does not decode')
+        return
+      }
+      // Well-formed bytes with a value the decoder cannot build: answered for its id (§9).
+      parsed = parseUnrepresentable(error.envelope, error.message)
     }
-    const parsed = parseClientMessage(data, this.config.limits)
     if (parsed.kind === 'violation') {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
@@ -296,7 +306,12 @@ export class Session implements Subscriber, StreamHost {
   /** StreamHost: sends one item of stream `id`. */
   sendItem(id: RequestId, data: unknown): boolean {
     if (this.closed) return false
-    return this.send({ t: 'item', id, data }) && !this.closed
+    if (!this.send({ t: 'item', id, data })) {
+      // Plain data that still would not encode: the stream ends with an error, never silently.
+      this.end(id, { code: ErrorCode.INTERNAL, message: 'Item could not be encoded' })
+      return false
+    }
+    return !this.closed
   }
 
   /** StreamHost: ends stream `id` with a result, or with `error`. */
@@ -365,6 +380,12 @@ export class Session implements Subscriber, StreamHost {
     const settle = (outcome: TopicOutcome): void => {
       if (this.closed) return
       if (!outcome.ok) return this.reply(id, outcome)
+      // The message schema may have made what the client sent into something else (a Date):
+      // every subscriber would have to refuse it, so the publisher is told instead (§9).
+      const problem = findNonPlainData(outcome.data, this.config.limits.maxDepth, 1)
+      if (problem !== undefined) {
+        return this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: `Message for "${path}" is not plain data: ${problem}` } })
+      }
       const delivered = this.config.pubsub.publish(outcome.channel, outcome.data, this.config.topics.get(path) as TopicRoute)
       if (typeof delivered === 'number') return this.reply(id, { ok: true, output: { delivered } })
       // An engine elsewhere answers later: the id stays live until then (§4.1).
@@ -498,17 +519,16 @@ export class Session implements Subscriber, StreamHost {
       const problem = findNonPlainData(outcome.output, this.config.limits.maxDepth, 1)
       if (problem !== undefined) {
         this.config.onError?.(new TypeError(`Result is not plain data: ${problem}`), { path: '(result)', connectionId: this.info.id })
-        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result is not plain data' } })
+        this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
         return
       }
       const message: ServerMessage = outcome.output === undefined ? { t: 'result', id } : { t: 'result', id, output: outcome.output }
-      if (!this.send(message)) {
-        // The output would not encode (a BigInt, a cycle, a function): tell the caller rather than go silent.
-        this.send({ t: 'error', id, error: { code: ErrorCode.INTERNAL, message: 'Result could not be encoded' } })
-      }
+      // Plain data that still would not encode: tell the caller rather than go silent.
+      if (!this.send(message)) this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
       return
     }
-    const error: WireError = outcome.error
+    // §6: data or issues that are not plain data are dropped; code and message always go.
+    const error: WireError = sendableError(outcome.error, this.config.limits.maxDepth)
     if (!this.send({ t: 'error', id, error })) {
       this.send({ t: 'error', id, error: { code: error.code, message: error.message } })
     }
@@ -531,7 +551,20 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private violate(code: number, reason: string): void {
-    this.config.stats.violations++
+    this.countViolation()
     this.close(code, reason)
+  }
+
+  /**
+   * Counts this connection in `stats.violations`, once. The transport calls it for a framing
+   * fault it closed the connection for itself (§2.2). A peer that goes on sending after the
+   * connection was closed (for a violation or for anything else) breaks nothing new: `ws`
+   * still reads until the peer's close frame, and a fuzzer's next bad frame would otherwise
+   * count the same connection again.
+   */
+  countViolation(): void {
+    if (this.violated || this.closed) return
+    this.violated = true
+    this.config.stats.violations++
   }
 }

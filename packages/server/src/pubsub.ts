@@ -80,14 +80,24 @@ export interface PubSubStats {
 }
 
 const utf8 = new TextEncoder()
+/** Marks a frame of a publish as one that would not encode. */
+const UNENCODABLE = new Uint8Array(0)
 
 function byteLengthOf(frame: Frame): number {
   return typeof frame === 'string' ? frame.length : frame.byteLength
 }
 
-/** A frame as bytes, ready for any number of sockets (text codecs send these as text frames). */
-function encodeOnce(codec: Codec, message: EventMessage): Uint8Array {
-  const frame = codec.encode(message)
+/**
+ * A frame as bytes, ready for any number of sockets (text codecs send these as text frames),
+ * or UNENCODABLE for a message that does not encode.
+ */
+function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
+  let frame: Frame
+  try {
+    frame = codec.encode(message)
+  } catch {
+    return UNENCODABLE
+  }
   return typeof frame === 'string' ? utf8.encode(frame) : frame
 }
 
@@ -224,7 +234,7 @@ export class PubSub implements EngineHandler {
     if (held !== undefined && held.lastSeq === publication.seq && held.lastBytes > 0) return held.lastBytes
     if (this.sizer === undefined) return 0
     const ch = held?.ch ?? this.released.get(name)?.ch ?? 0
-    return byteLengthOf(encodeOnce(this.sizer, { t: 'event', ch, seq: publication.seq, data: publication.data }))
+    return byteLengthOf(encodeEvent(this.sizer, { t: 'event', ch, seq: publication.seq, data: publication.data }))
   }
 
   get stats(): PubSubStats {
@@ -318,19 +328,24 @@ export class PubSub implements EngineHandler {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
         firstCodec = codec
-        firstFrame = encodeOnce(codec, message)
+        // Plain data (the callers check it before publishing) always encodes. Should it not,
+        // the seq is taken already (the engine assigned it): these subscribers miss it and
+        // see the gap in seq, as a lag (§12), rather than the publish failing half-delivered.
+        firstFrame = encodeEvent(codec, message)
         this.encodes++
       }
-      if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
-      else {
+      if (codec === firstCodec) {
+        if (firstFrame !== UNENCODABLE) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
+      } else {
         if (otherFrame === undefined) {
-          otherFrame = encodeOnce(codec, message)
+          // As above: those of this codec miss it and see the gap.
+          otherFrame = encodeEvent(codec, message)
           this.encodes++
         }
-        subscriber.deliver(otherFrame, ch, seq, delivery)
+        if (otherFrame !== UNENCODABLE) subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
     held.lastSeq = seq
-    held.lastBytes = firstFrame === undefined ? 0 : byteLengthOf(firstFrame)
+    held.lastBytes = firstFrame === undefined || firstFrame === UNENCODABLE ? 0 : byteLengthOf(firstFrame)
   }
 }

@@ -324,7 +324,13 @@ export interface ServerStats {
   connections: number
   /** Handshakes refused (origin, subprotocol, context, shutdown). */
   refused: number
-  /** Connections closed for a protocol violation. */
+  /**
+   * Connections closed for a protocol violation (a 4400, 4409, 1003, 4429 or 4406 close of
+   * the server's, or a framing fault `ws` closed with 1002, 1007, 1008 or 1009): each such
+   * connection counts once, however many bad frames it sent, and a connection the server was
+   * already closing for another reason (a slow consumer, shutdown) is not counted when the
+   * peer sends a bad frame before its close frame.
+   */
   violations: number
   /** Calls answered (result or error). */
   calls: number

@@ -123,6 +123,9 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       // Defence in depth (§2): a peer that ignores a missing Sec-WebSocket-Protocol answer
       // never gets a session.
       config.stats.violations++
+      // Counted above; ws still reads until the peer's close frame and emits a framing fault
+      // as 'error', which must have a listener or it would throw.
+      ws.on('error', () => {})
       ws.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
       return
     }
@@ -146,10 +149,11 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
         config.onError?.(error, { path: '(onClose)', connectionId: session.info.id })
       }
     })
-    // ws reports protocol errors (oversized frame: it closes with 1009 itself, invalid
-    // UTF-8: 1007) here before closing; the close event does the cleanup.
+    // ws reports framing faults (oversized frame: it closes with 1009 itself, invalid
+    // UTF-8: 1007) here before closing; the close event does the cleanup. The session counts
+    // the connection once, so a fault after its own close (a 4400, say) is not a second one.
     ws.on('error', () => {
-      config.stats.violations++
+      session.countViolation()
     })
   }
 

@@ -1,0 +1,351 @@
+"""A Patchbay test peer in Python, written from docs/protocol.md alone.
+
+Not a product: a second implementation of the wire contract that the test suite drives
+against a real server, so that what the document says (and what it leaves unsaid) is
+tested by code nobody wrote from the TypeScript. Section numbers cite docs/protocol.md.
+
+Needs Debian's python3-websockets (10.x) and python3-msgpack (1.0.x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+import msgpack
+import websockets.client
+from websockets.exceptions import ConnectionClosed
+
+Encoding = Literal["json", "msgpack"]
+Frame = Union[str, bytes]
+Message = dict[str, Any]
+
+# §2: the subprotocol names the encoding; the encoding fixes the frame kind.
+SUBPROTOCOLS: dict[str, str] = {"json": "patchbay.v1.json", "msgpack": "patchbay.v1.msgpack"}
+MAX_SAFE_INTEGER = 2**53 - 1  # §4.1
+# §8 close codes this peer sends itself.
+CLOSE_NORMAL = 1000
+CLOSE_BAD_REQUEST = 4400
+CLOSE_SUBPROTOCOL = 4406
+
+ABSENT: Any = object()  # marks an optional field left out of a message
+
+
+class ProtocolViolation(Exception):
+    """A server frame this peer refuses (§3: it then closes with 4400)."""
+
+
+def encode(encoding: Encoding, message: Message) -> Frame:
+    """One message as one frame: JSON text, or MessagePack bytes (§2, §3)."""
+    if encoding == "json":
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def decode(encoding: Encoding, frame: Frame) -> Message:
+    """A server frame as a message, or ProtocolViolation (§2 frame kinds, §3 envelope)."""
+    if encoding == "json":
+        if not isinstance(frame, str):
+            raise ProtocolViolation("a binary frame under patchbay.v1.json")
+        try:
+            value = json.loads(frame)
+        except ValueError as error:
+            raise ProtocolViolation(f"invalid JSON: {error}") from None
+    else:
+        if not isinstance(frame, bytes):
+            raise ProtocolViolation("a text frame under patchbay.v1.msgpack")
+        try:
+            # unpackb refuses trailing bytes (ExtraData), as §3 requires.
+            value = msgpack.unpackb(frame, raw=False)
+        except (ValueError, msgpack.UnpackException) as error:
+            raise ProtocolViolation(f"invalid MessagePack: {error!r}") from None
+    if not isinstance(value, dict) or not isinstance(value.get("t"), str):
+        raise ProtocolViolation("not an object with a string t")
+    return value
+
+
+def as_id(value: Any) -> Optional[int]:
+    """A request id (§4.1) as an int, or None when it is not one.
+
+    §4.1 also says msgpackr writes integers above 2^32 - 1 as float64, so an integral
+    float is accepted as the integer it holds (a strict reading of "an integer in both
+    encodings" would refuse the server's own replies).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_SAFE_INTEGER:
+        return value
+    return None
+
+
+def as_positive(value: Any) -> Optional[int]:
+    """A positive safe integer (ch, seq of an event, §12), or None."""
+    number = as_id(value)
+    return number if number is not None and number > 0 else None
+
+
+@dataclass
+class Reply:
+    """The one `result` or `error` a call, sub or pub gets (§4, §6)."""
+
+    message: Message
+    subscription: Optional[Subscription] = None  # filed for a successful sub (§12)
+
+    @property
+    def ok(self) -> bool:
+        return self.message["t"] == "result"
+
+    @property
+    def output(self) -> Any:
+        return self.message.get("output")
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.message.get("error", {})
+
+
+@dataclass
+class Subscription:
+    """A live `sub` (§12): its channel number and the events received for it."""
+
+    id: int
+    ch: int
+    seq: int
+    epoch: str
+    events: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+
+
+@dataclass
+class Stream:
+    """A running `stream` (§15): items as they come, credit granted, and its end."""
+
+    id: int
+    granted: int
+    end: asyncio.Future[Reply]
+    items: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    received: int = 0
+
+
+class Peer:
+    """One connection: sends messages, correlates replies by id, routes events by channel."""
+
+    def __init__(self, ws: websockets.client.WebSocketClientProtocol, encoding: Encoding, first_id: int) -> None:
+        self.ws = ws
+        self.encoding = encoding
+        self.next_id = first_id
+        self.received: list[Message] = []  # every server message, in order
+        self.late_replies: list[Message] = []  # §4: replies for ids nobody waits for
+        self.ignored_events: list[Message] = []  # §12: events for channels not listened to
+        self.violations: list[str] = []  # server frames refused (then closed 4400)
+        self.pending: dict[int, asyncio.Future[Reply]] = {}
+        self.subscribing: set[int] = set()  # ids of `sub`s awaiting their result
+        self.streams: dict[int, Stream] = {}
+        self.channels: dict[int, list[Subscription]] = {}
+        self.pongs: list[asyncio.Future[None]] = []
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def connect(cls, url: str, encoding: Encoding, *, first_id: int = 1, offer: Optional[list[str]] = None) -> Peer:
+        """Opens a connection offering the encoding's subprotocol (§2) and checks the answer."""
+        offered = offer if offer is not None else [SUBPROTOCOLS[encoding]]
+        # No library keepalive: the server's ping frames are answered by websockets itself (§7).
+        ws = await websockets.client.connect(url, subprotocols=offered, ping_interval=None, open_timeout=5, close_timeout=2)  # type: ignore[arg-type]
+        if ws.subprotocol != SUBPROTOCOLS[encoding]:
+            await ws.close(CLOSE_SUBPROTOCOL, "subprotocol not acceptable")  # §2
+            raise ProtocolViolation(f"server chose {ws.subprotocol!r}")
+        return cls(ws, encoding, first_id)
+
+    # ---- sending -----------------------------------------------------------------------
+
+    def take_id(self) -> int:
+        taken = self.next_id
+        self.next_id += 1
+        return taken
+
+    async def send(self, message: Message) -> None:
+        await self.ws.send(encode(self.encoding, {k: v for k, v in message.items() if v is not ABSENT}))
+
+    async def send_raw(self, frame: Frame) -> None:
+        """Sends bytes or text as they are (documented examples, violations)."""
+        await self.ws.send(frame)
+
+    def expect_reply(self, request_id: int, *, subscribe: bool = False) -> asyncio.Future[Reply]:
+        """The future of the reply to `request_id`; for a `sub`, its result files the
+        subscription as it is read, since replayed events follow it at once (§12.1)."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = future
+        if subscribe:
+            self.subscribing.add(request_id)
+        return future
+
+    async def request(self, message: Message) -> asyncio.Future[Reply]:
+        """Sends a call, sub or pub and returns the future of its reply."""
+        future = self.expect_reply(message["id"], subscribe=message["t"] == "sub")
+        await self.send(message)
+        return future
+
+    async def start_call(self, path: str, input: Any = ABSENT, *, key: Any = ABSENT, id: Optional[int] = None) -> tuple[int, asyncio.Future[Reply]]:
+        request_id = self.take_id() if id is None else id
+        future = await self.request({"t": "call", "id": request_id, "path": path, "input": input, "key": key})
+        return request_id, future
+
+    async def call(self, path: str, input: Any = ABSENT, *, key: Any = ABSENT, id: Optional[int] = None) -> Reply:
+        _, future = await self.start_call(path, input, key=key, id=id)
+        return await future
+
+    async def cancel(self, request_id: int) -> None:
+        """§5: nothing more comes for the id, so the reply is no longer awaited."""
+        self.pending.pop(request_id, None)
+        self.streams.pop(request_id, None)
+        self.subscribing.discard(request_id)
+        await self.send({"t": "cancel", "id": request_id})
+
+    async def subscribe(self, path: str, params: Any = ABSENT, *, resume: Any = ABSENT, id: Optional[int] = None) -> Union[Subscription, Reply]:
+        """§12: a Subscription on success; the error Reply otherwise."""
+        request_id = self.take_id() if id is None else id
+        reply = await (await self.request({"t": "sub", "id": request_id, "path": path, "params": params, "resume": resume}))
+        return reply.subscription or reply
+
+    def listen(self, request_id: int, output: Any) -> Subscription:
+        """Files a subscription under the channel its `sub` result named (§12)."""
+        ch = as_positive(output.get("ch")) if isinstance(output, dict) else None
+        seq = as_id(output.get("seq")) if isinstance(output, dict) else None
+        epoch = output.get("epoch") if isinstance(output, dict) else None
+        if ch is None or seq is None or not isinstance(epoch, str):
+            raise ProtocolViolation(f"malformed sub result {output!r}")
+        subscription = Subscription(request_id, ch, seq, epoch)
+        self.channels.setdefault(ch, []).append(subscription)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        listeners = self.channels.get(subscription.ch, [])
+        if subscription in listeners:
+            listeners.remove(subscription)
+        await self.send({"t": "unsub", "id": subscription.id})
+
+    async def publish(self, path: str, params: Any, data: Any) -> Reply:
+        """§13: answered like a call."""
+        return await (await self.request({"t": "pub", "id": self.take_id(), "path": path, "params": params, "data": data}))
+
+    async def stream(self, path: str, input: Any, credit: int, *, id: Optional[int] = None) -> Stream:
+        """§15: starts a stream granting `credit` items."""
+        request_id = self.take_id() if id is None else id
+        running = Stream(request_id, credit, self.expect_reply(request_id))
+        self.streams[request_id] = running
+        await self.send({"t": "stream", "id": request_id, "path": path, "input": input, "credit": credit})
+        return running
+
+    async def credit(self, running: Stream, n: int) -> None:
+        running.granted += n
+        await self.send({"t": "credit", "id": running.id, "n": n})
+
+    async def ping(self) -> None:
+        """§7: a ping answered by a pong. Frames arrive in order (§10), so everything the
+        server sent before the pong has been dispatched when this returns: a barrier."""
+        future = self.expect_pong()
+        await self.send({"t": "ping"})
+        await future
+
+    def expect_pong(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pongs.append(future)
+        return future
+
+    async def close(self) -> None:
+        await self.ws.close(CLOSE_NORMAL)
+        await self.reader
+
+    async def closed(self) -> tuple[Optional[int], str]:
+        """Waits for the server to close; its close code and reason."""
+        await self.ws.wait_closed()
+        await self.reader
+        return self.ws.close_code, self.ws.close_reason
+
+    # ---- receiving ---------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                try:
+                    self._dispatch(decode(self.encoding, frame))
+                except ProtocolViolation as violation:
+                    self.violations.append(str(violation))
+                    await self.ws.close(CLOSE_BAD_REQUEST, "bad frame")
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self._fail_all()
+
+    def _fail_all(self) -> None:
+        gone = ConnectionError(f"connection closed ({self.ws.close_code})")
+        for future in [*self.pending.values(), *self.pongs]:
+            if not future.done():
+                future.set_exception(gone)
+                future.exception()  # retrieved: a request nobody awaits any more is no error
+        self.pending.clear()
+        self.pongs.clear()
+
+    def _dispatch(self, message: Message) -> None:
+        self.received.append(message)
+        kind = message["t"]
+        if kind in ("result", "error"):
+            self._on_reply(message)
+        elif kind == "item":
+            self._on_item(message)
+        elif kind in ("event", "lag"):
+            self._on_channel(message)
+        elif kind == "pong":
+            if self.pongs:
+                self.pongs.pop(0).set_result(None)
+        elif kind == "ping":
+            asyncio.get_running_loop().create_task(self.send({"t": "pong"}))
+        else:
+            raise ProtocolViolation(f"unknown t {kind!r}")
+
+    def _on_reply(self, message: Message) -> None:
+        request_id = as_id(message.get("id"))
+        if request_id is None:
+            raise ProtocolViolation(f"reply without a valid id: {message!r}")
+        if message["t"] == "error":
+            error = message.get("error")
+            if not isinstance(error, dict) or not isinstance(error.get("code"), str) or not isinstance(error.get("message"), str):
+                raise ProtocolViolation(f"malformed error {message!r}")
+        self.streams.pop(request_id, None)
+        future = self.pending.pop(request_id, None)
+        if future is None:
+            self.late_replies.append(message)  # §4: dropped and counted, not an error
+            return
+        reply = Reply(message)
+        if request_id in self.subscribing:
+            self.subscribing.discard(request_id)
+            if reply.ok:
+                reply.subscription = self.listen(request_id, reply.output)
+        future.set_result(reply)
+
+    def _on_item(self, message: Message) -> None:
+        request_id = as_id(message.get("id"))
+        running = self.streams.get(request_id) if request_id is not None else None
+        if running is None:
+            self.late_replies.append(message)
+            return
+        running.received += 1
+        if running.received > running.granted:
+            raise ProtocolViolation(f"item {running.received} of stream {running.id} past the {running.granted} granted")  # §15
+        running.items.put_nowait(message.get("data"))
+
+    def _on_channel(self, message: Message) -> None:
+        ch = as_positive(message.get("ch"))
+        seq = as_positive(message.get("seq"))
+        if ch is None or seq is None or (message["t"] == "event" and "data" not in message):
+            raise ProtocolViolation(f"malformed {message['t']}: {message!r}")
+        listeners = self.channels.get(ch)
+        if not listeners:
+            self.ignored_events.append(message)  # §12: it may cross an unsub
+            return
+        for subscription in listeners:
+            subscription.events.put_nowait(message)
