@@ -155,9 +155,13 @@ export interface ConnectionPlan {
  * these lives long enough to put valid frames in bad orders (cancel before call, credit for
  * a stream that ended, unsub of nothing, one id for a call and a sub).
  */
+const CLIENT_TYPES = ['call', 'cancel', 'sub', 'unsub', 'pub', 'stream', 'credit', 'ping', 'pong']
+
 const wellFormed: fc.Arbitrary<Framing> = fc
   .record({ message: base, id: fc.integer({ min: 0, max: 6 }) })
-  .filter(({ message }) => ['call', 'cancel', 'sub', 'unsub', 'pub', 'stream', 'credit', 'ping', 'pong'].includes(String(message.t)))
+  // `t` may be any value here (an unknown type's), an object without a prototype included,
+  // which String() cannot convert: compare strings only.
+  .filter(({ message }) => typeof message.t === 'string' && CLIENT_TYPES.includes(message.t))
   .map(({ message, id: small }): Framing => ({ kind: 'encoded', message: 'id' in message ? { ...message, id: small } : message }))
 
 export const connectionPlan: fc.Arbitrary<ConnectionPlan> = fc.record({
