@@ -1,7 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import { procedure, router, topic } from '@patchbay/core'
-import { createServer } from '@patchbay/server'
+import { createMemoryEngine, createServer, type AsyncEngine } from '@patchbay/server'
 import { createClient } from '@patchbay/client'
 
 const api = router({
@@ -64,4 +64,14 @@ describe('topic types', () => {
     // @ts-expect-error -- params need `room`
     server.publish(api.chat.room, {}, { text: 'x', at: 1 })
   })
+
+  it('server publish answers at once on a synchronous engine, with a promise on an asynchronous one', () => {
+    const memory = createServer(api, { handlers: { chat: { send: () => null } }, engine: createMemoryEngine() })
+    expectTypeOf(memory.publish(api.chat.room, { room: 'a' }, { text: 'x', at: 1 })).toEqualTypeOf<number>()
+    const remote = createServer(api, { handlers: { chat: { send: () => null } }, engine: remoteEngine })
+    expectTypeOf(remote.publish(api.chat.room, { room: 'a' }, { text: 'x', at: 1 })).toEqualTypeOf<Promise<number>>()
+  })
 })
+
+/** An engine whose store is elsewhere (only its type matters here). */
+declare const remoteEngine: AsyncEngine

@@ -27,9 +27,9 @@ import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } 
 import type { DedupeWindow } from './idempotency.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
 import { TokenBucket, type RateLimit } from './rate-limit.js'
-import type { Retention, Subscriber } from './pubsub.js'
+import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
-import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicsConfig } from './topics.js'
+import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
 import type { ConnectionInfo, ServerStats } from './types.js'
 
 /** What a session needs from a socket: send and close, and the flow-control side (§14). */
@@ -344,18 +344,24 @@ export class Session implements Subscriber, StreamHost {
         this.reply(id, outcome)
         return
       }
-      // §12.1: a seq this channel never reached cannot come from its events.
-      if (resume !== undefined && this.config.pubsub.isAhead(outcome.channel, resume)) {
-        this.subscriptions.delete(id)
-        this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'resume seq is beyond the channel\'s latest message' } })
-        return
-      }
-      this.subscriptions.set(id, outcome.channel)
-      // Registration, the confirmation and any replay happen in one step, so no event can
-      // slip between them (§12.1).
-      const subscribed = this.config.pubsub.subscribe(outcome.channel, this, outcome.retention as Retention, resume)
-      this.reply(id, { ok: true, output: { ch: subscribed.ch, seq: subscribed.seq, epoch: subscribed.epoch } })
-      for (const event of subscribed.replay) this.send({ t: 'event', ch: subscribed.ch, seq: event.seq, data: event.data })
+      // Registration, the confirmation and any replay happen in one step (the answer), so
+      // no event can slip between them (§12.1). A resume beyond the channel's latest seq is
+      // refused there too. Until answered the subscription stays null: an unsub or a close
+      // meanwhile makes the answer return false, and the registry lets it go.
+      const channel = outcome.channel
+      this.config.pubsub.subscribe(channel, this, this.config.topics.get(path) as TopicRoute, resume, (answer) => {
+        if (this.closed || this.subscriptions.get(id) !== null) return false
+        if (!answer.ok) {
+          this.subscriptions.delete(id)
+          this.reply(id, answer)
+          return false
+        }
+        const { ch, seq, epoch, replay } = answer.subscribed
+        this.subscriptions.set(id, channel)
+        this.reply(id, { ok: true, output: { ch, seq, epoch } })
+        for (const event of replay) this.send({ t: 'event', ch, seq: event.seq, data: event.data })
+        return true
+      })
     }
     const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info)
     if (outcome instanceof Promise) void outcome.then(settle)
@@ -380,13 +386,19 @@ export class Session implements Subscriber, StreamHost {
       if (problem !== undefined) {
         return this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: `Message for "${path}" is not plain data: ${problem}` } })
       }
-      let delivered: number
-      try {
-        delivered = this.config.pubsub.publish(outcome.channel, outcome.data, outcome.delivery as Delivery)
-      } catch (error) {
-        return this.reply(id, { ok: false, error: toWireError(this.config, error, { path, connectionId: this.info.id }) })
-      }
-      this.reply(id, { ok: true, output: { delivered } })
+      const delivered = this.config.pubsub.publish(outcome.channel, outcome.data, this.config.topics.get(path) as TopicRoute)
+      if (typeof delivered === 'number') return this.reply(id, { ok: true, output: { delivered } })
+      // An engine elsewhere answers later: the id stays live until then (§4.1).
+      if (this.publishing === NO_KEYS) this.publishing = new Set()
+      this.publishing.add(id)
+      void delivered.then(
+        (count) => {
+          if (this.publishing.delete(id) && !this.closed) this.reply(id, { ok: true, output: { delivered: count } })
+        },
+        (error: unknown) => {
+          if (this.publishing.delete(id) && !this.closed) this.reply(id, { ok: false, error: toWireError(this.config, error, { path, connectionId: this.info.id }) })
+        },
+      )
     }
     const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
     if (!(outcome instanceof Promise)) return settle(outcome)

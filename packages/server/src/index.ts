@@ -2,8 +2,22 @@ export { createServer } from './server.js'
 export { Session } from './connection.js'
 export type { Transport, SessionConfig } from './connection.js'
 export { parseCookies } from './adapters/ws.js'
-export { DEFAULT_RETENTION_LIMITS, PubSub } from './pubsub.js'
-export type { PubSubStats, RetentionLimits, Subscriber } from './pubsub.js'
+export { PubSub } from './pubsub.js'
+export type { ChannelRoute, PubSubOptions, PubSubStats, Subscribed, SubscribeAnswer, Subscriber } from './pubsub.js'
+export { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
+export type { MemoryEngineOptions, RetentionLimits } from './engines/memory.js'
+export type {
+  AsyncEngine,
+  ChannelOptions,
+  Engine,
+  EngineHandler,
+  EngineState,
+  EngineStats,
+  HistoryRead,
+  Position,
+  Publication,
+  SyncEngine,
+} from './engine.js'
 export { DEFAULT_FLOW_LIMITS } from './outbound.js'
 export type { Delivery, FlowLimits, FlowTransport } from './outbound.js'
 export type {
@@ -17,6 +31,7 @@ export type {
   ListenOptions,
   MaybePromise,
   PatchbayServer,
+  Published,
   ServerOptions,
   ServerStats,
   StreamHandler,

@@ -1,9 +1,13 @@
 /**
- * The topic registry, runtime-free: channels, their subscribers and sequence numbers.
- * A publish builds the event once and encodes it once per codec in use, then hands the same
- * bytes to every subscriber of that codec (docs/protocol.md §12).
+ * The topic registry, runtime-free: channels held in this process, their subscribers, and the
+ * wire number of each. Where events are stored and how they travel is the engine's (engine.ts);
+ * order, replay merge and gaps are each channel's {@link Feed}'s; this module fans a
+ * publication out: the event is built once and encoded once per codec in use, and the same
+ * bytes go to every subscriber of that codec (docs/protocol.md §12).
  */
-import { ErrorCode, PatchbayError, type Codec, type EventMessage, type Frame } from '@patchbay/core'
+import { ErrorCode, type Codec, type EventMessage, type Frame, type WireError } from '@patchbay/core'
+import type { Engine, EngineHandler, EngineState, Position, Publication } from './engine.js'
+import { Feed } from './feed.js'
 import type { Delivery } from './outbound.js'
 
 /** What the registry needs of a subscriber. */
@@ -21,89 +25,11 @@ export interface Retention {
   readonly retainMs: number
 }
 
-/**
- * The server-wide bound on channels kept for returning subscribers (docs/protocol.md §12.1):
- * past either limit the channel left longest ago is forgotten first. Channels with
- * subscribers are never evicted (`maxSubscriptions` per connection bounds those).
- */
-export interface RetentionLimits {
-  /**
-   * Channels kept without subscribers, at most.
-   * @default 10_000
-   */
-  maxChannels: number
-  /**
-   * Bytes those channels may hold: their history (encoded event sizes) plus their names.
-   * @default 33_554_432 (32 MiB)
-   */
-  maxBytes: number
-}
-
-/** The default {@link RetentionLimits}. */
-export const DEFAULT_RETENTION_LIMITS: Readonly<RetentionLimits> = Object.freeze({ maxChannels: 10_000, maxBytes: 33_554_432 })
-
-interface Entry {
-  readonly seq: number
-  readonly data: unknown
-  /** Encoded size of its event frame. */
-  readonly bytes: number
-}
-
-/** The last messages of a channel, oldest first, in a fixed-size ring. */
-class History {
-  private readonly entries: (Entry | undefined)[]
-  private start = 0
-  private size = 0
-  /** Encoded bytes of the entries held. */
-  bytes = 0
-
-  constructor(private readonly capacity: number) {
-    this.entries = new Array<undefined>(capacity)
-  }
-
-  /** Adds a message, pushing out the oldest when full; returns the change in bytes held. */
-  push(seq: number, data: unknown, bytes: number): number {
-    const at = (this.start + this.size) % this.capacity
-    const before = this.bytes
-    const old = this.entries[at]
-    if (this.size === this.capacity && old !== undefined) this.bytes -= old.bytes
-    this.entries[at] = { seq, data, bytes }
-    this.bytes += bytes
-    if (this.size < this.capacity) this.size++
-    else this.start = (this.start + 1) % this.capacity
-    return this.bytes - before
-  }
-
-  /** Messages after `seq`, if the ring still holds every one of them; else undefined. */
-  since(seq: number, latest: number): { seq: number; data: unknown }[] | undefined {
-    const missing = latest - seq
-    if (missing <= 0) return []
-    if (missing > this.size) return undefined
-    const out: { seq: number; data: unknown }[] = []
-    for (let i = this.size - missing; i < this.size; i++) {
-      const entry = this.entries[(this.start + i) % this.capacity] as Entry
-      out.push({ seq: entry.seq, data: entry.data })
-    }
-    return out
-  }
-}
-
-interface Channel {
-  /**
-   * The channel's number on the wire (events and lag carry it, not the name): unique in this
-   * process and never reused, so a number always means one incarnation of one channel.
-   */
-  readonly ch: number
-  /** Number of the channel's latest message; the next publish gets seq + 1. */
-  seq: number
-  /** Names this incarnation of the channel: seqs of another epoch are not comparable. */
-  readonly epoch: string
-  /** Subscriber → how many of its subscriptions listen here (two params can validate alike). */
-  readonly subscribers: Map<Subscriber, number>
-  readonly history: History | undefined
-  readonly retainMs: number
-  /** Set while a channel waits, without subscribers, to be forgotten. */
-  expiry: ReturnType<typeof setTimeout> | undefined
+/** A topic's options that its channels are held with. */
+export interface ChannelRoute {
+  readonly retention: Retention
+  /** Backpressure policy of its subscribers (§14). */
+  readonly delivery: Delivery
 }
 
 /** What a subscription starts with. */
@@ -114,8 +40,20 @@ export interface Subscribed {
   seq: number
   epoch: string
   /** Events to send at once, right after the confirmation (a successful resume). */
-  replay: { seq: number; data: unknown }[]
+  replay: readonly Publication[]
 }
+
+/**
+ * The answer to a subscribe, given in the step the subscription is registered in: returns
+ * false when the subscriber no longer wants it (it unsubscribed or closed while waiting).
+ * An error is the client's answer: a resume beyond the channel's latest seq (§12.1), or an
+ * engine that could not be reached.
+ */
+export type SubscribeAnswer = (answer: { ok: true; subscribed: Subscribed } | { ok: false; error: WireError }) => boolean
+
+const AHEAD: WireError = Object.freeze({ code: ErrorCode.BAD_REQUEST, message: "resume seq is beyond the channel's latest message" })
+// TODO(issue 13): a retryable code of its own (docs/protocol.md §6) with the Redis engine.
+const UNAVAILABLE: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'The topic engine is unavailable' })
 
 /** Counts for tests and monitoring. */
 export interface PubSubStats {
@@ -133,224 +71,281 @@ export interface PubSubStats {
   retainedBytes: number
   /** Channels without subscribers forgotten before their `retainMs` because of `retention` limits, since start. */
   evictions: number
+  /** The engine's state: `down` while it cannot reach its store. */
+  engine: EngineState
+  /** Events the engine lost for good (reported to subscribers as a gap in seq), since start. */
+  lost: number
+  /** Times a held channel's epoch changed under its subscribers, since start. */
+  resets: number
 }
 
 const utf8 = new TextEncoder()
-/** Marks the second codec's frame of a publish as one that would not encode. */
-const UNENCODABLE: Frame = new Uint8Array(0)
+/** Marks a frame of a publish as one that would not encode. */
+const UNENCODABLE = new Uint8Array(0)
 
 function byteLengthOf(frame: Frame): number {
   return typeof frame === 'string' ? frame.length : frame.byteLength
 }
 
 /**
- * A frame as bytes, ready for any number of sockets (text codecs send these as text frames);
- * a message that does not encode throws BAD_REQUEST.
+ * A frame as bytes, ready for any number of sockets (text codecs send these as text frames),
+ * or UNENCODABLE for a message that does not encode.
  */
 function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
   let frame: Frame
   try {
     frame = codec.encode(message)
   } catch {
-    throw new PatchbayError(ErrorCode.BAD_REQUEST, 'Message could not be encoded')
+    return UNENCODABLE
   }
   return typeof frame === 'string' ? utf8.encode(frame) : frame
 }
 
-/** What a kept channel costs against `maxBytes`: its history and its name. */
-function retainedBytesOf(name: string, channel: Channel): number {
-  return name.length + (channel.history?.bytes ?? 0)
+/** A channel held in this process: it has subscribers, or subscribes waiting for their answer. */
+interface Held {
+  readonly name: string
+  readonly feed: Feed
+  readonly route: ChannelRoute
+  /** The channel's number on the wire, set at its first answer (0 until then). */
+  ch: number
+  /** Subscriber → how many of its subscriptions listen here (two params can validate alike). */
+  readonly subscribers: Map<Subscriber, number>
+  /** Subscribes not answered yet: the channel stays held for them. */
+  joining: number
+  /** Resolves once the engine delivers the channel here (an asynchronous engine's subscribe). */
+  ready: Promise<void> | undefined
+  /** Seq and encoded size of the last event fanned out, for the engine's `measure`. */
+  lastSeq: number
+  lastBytes: number
 }
 
-/** Channels by name. A channel exists while it has subscribers (or keeps history). */
-export class PubSub {
-  private readonly channels = new Map<string, Channel>()
+/** Options of {@link PubSub}. */
+export interface PubSubOptions {
   /**
-   * Channels without subscribers, waiting for `retainMs` to pass, in the order they lost
-   * their last subscriber (a Map keeps insertion order): the first is evicted first.
+   * Wire numbers of channels without subscribers remembered, so a subscriber coming back to
+   * a kept channel finds the same number (and a forgotten one a new number with its new epoch).
    */
-  private readonly retained = new Map<string, Channel>()
-  private retainedBytes = 0
-  private evictions = 0
+  rememberChannels: number
+}
+
+/** Channels by name, and the fan-out of their events to this process's subscribers. */
+export class PubSub implements EngineHandler {
+  private readonly held = new Map<string, Held>()
+  /** Wire numbers of released channels by name, oldest first, with the epoch they named. */
+  private readonly released = new Map<string, { epoch: string; ch: number }>()
   private subscriptionCount = 0
   private encodes = 0
   private resumed = 0
-  private incarnations = 0
+  private lostCount = 0
+  private resets = 0
+  /**
+   * Wire numbers: unique in this process and never reused, so a number always means one
+   * incarnation of one channel here.
+   */
+  private numbers = 0
   /** A codec to measure history entries of channels nobody listens to (any will do). */
   private sizer: Codec | undefined
 
-  /** `instance` names this server process in every epoch, so a restart is always told apart. */
   constructor(
-    private readonly instance: string,
-    private readonly limits: RetentionLimits = DEFAULT_RETENTION_LIMITS,
-  ) {}
+    private readonly engine: Engine,
+    private readonly options: PubSubOptions = { rememberChannels: 10_000 },
+  ) {
+    engine.start(this)
+  }
 
   /**
-   * Adds a subscription. With `resume` from this channel's epoch and the history to cover the
-   * gap, events continue where the subscriber left off; otherwise from the latest.
+   * Adds a subscription and answers it through `answer`, in the same step as its
+   * registration (at once with a synchronous engine). With `resume` from this channel's epoch
+   * and the history to cover the gap, events continue where the subscriber left off;
+   * otherwise from the latest. A resume of this epoch beyond its latest seq is refused (§12.1).
    */
-  subscribe(channelName: string, subscriber: Subscriber, retention: Retention, resume?: { epoch: string; seq: number }): Subscribed {
-    let channel = this.channels.get(channelName)
-    if (channel === undefined) {
-      const ch = ++this.incarnations
-      channel = {
-        ch,
-        seq: 0,
-        epoch: `${this.instance}.${ch}`,
-        subscribers: new Map(),
-        history: retention.history > 0 ? new History(retention.history) : undefined,
-        retainMs: retention.retainMs,
-        expiry: undefined,
-      }
-      this.channels.set(channelName, channel)
-    }
-    if (channel.expiry !== undefined) {
-      clearTimeout(channel.expiry)
-      channel.expiry = undefined
-    }
-    if (this.retained.delete(channelName)) this.retainedBytes -= retainedBytesOf(channelName, channel)
+  subscribe(name: string, subscriber: Subscriber, route: ChannelRoute, resume: Position | undefined, answer: SubscribeAnswer): void {
+    const held = this.held.get(name) ?? this.hold(name, route)
     this.sizer ??= subscriber.codec
-    channel.subscribers.set(subscriber, (channel.subscribers.get(subscriber) ?? 0) + 1)
-    this.subscriptionCount++
-    if (resume !== undefined && resume.epoch === channel.epoch && resume.seq <= channel.seq) {
-      const replay = channel.history?.since(resume.seq, channel.seq) ?? (resume.seq === channel.seq ? [] : undefined)
-      if (replay !== undefined) {
-        this.resumed++
-        return { ch: channel.ch, seq: resume.seq, epoch: channel.epoch, replay }
-      }
+    held.joining++
+    const join = (): void =>
+      held.feed.join(resume, (joined) => {
+        held.joining--
+        if (!joined.ok) {
+          answer({ ok: false, error: 'ahead' in joined ? AHEAD : UNAVAILABLE })
+          this.releaseIfIdle(held)
+          return false
+        }
+        if (held.ch === 0) held.ch = this.numberFor(name, joined.epoch)
+        if (!answer({ ok: true, subscribed: { ch: held.ch, seq: joined.seq, epoch: joined.epoch, replay: joined.replay } })) {
+          this.releaseIfIdle(held)
+          return false
+        }
+        held.subscribers.set(subscriber, (held.subscribers.get(subscriber) ?? 0) + 1)
+        this.subscriptionCount++
+        if (resume !== undefined && resume.epoch === joined.epoch && resume.seq === joined.seq) this.resumed++
+        return true
+      })
+    // The feed reads history only once the engine delivers the channel here: events published
+    // in between are buffered by the feed, not lost (the subscribe race, engine.ts).
+    if (held.ready === undefined) join()
+    else {
+      held.ready.then(join, () => {
+        held.joining--
+        answer({ ok: false, error: UNAVAILABLE })
+        this.releaseIfIdle(held)
+      })
     }
-    return { ch: channel.ch, seq: channel.seq, epoch: channel.epoch, replay: [] }
   }
 
-  /**
-   * True when `resume` names this channel's current epoch with a seq it never reached: only a
-   * confused or corrupt client can send that, so the subscription is refused (§12.1).
-   */
-  isAhead(channelName: string, resume: { epoch: string; seq: number }): boolean {
-    const channel = this.channels.get(channelName)
-    return channel !== undefined && resume.epoch === channel.epoch && resume.seq > channel.seq
-  }
-
-  /** Removes one subscription; the channel goes `retainMs` after its last subscriber. */
-  unsubscribe(channelName: string, subscriber: Subscriber): void {
-    const channel = this.channels.get(channelName)
-    const count = channel?.subscribers.get(subscriber)
-    if (channel === undefined || count === undefined) return
+  /** Removes one subscription; the engine is told once the channel's last one has gone. */
+  unsubscribe(name: string, subscriber: Subscriber): void {
+    const held = this.held.get(name)
+    const count = held?.subscribers.get(subscriber)
+    if (held === undefined || count === undefined) return
     this.subscriptionCount--
-    if (count > 1) channel.subscribers.set(subscriber, count - 1)
-    else channel.subscribers.delete(subscriber)
-    if (channel.subscribers.size > 0) return
-    // Kept a while (its seq, epoch and any history) so a subscriber that comes back resumes,
-    // or at least learns exactly how many it missed (§12.1). A kept channel costs a few
-    // hundred bytes plus its history.
-    if (channel.retainMs <= 0) {
-      this.channels.delete(channelName)
-      return
-    }
-    const retained = channel
-    retained.expiry = setTimeout(() => {
-      if (this.channels.get(channelName) === retained && retained.subscribers.size === 0) this.forget(channelName, retained)
-    }, retained.retainMs)
-    // A channel waiting to be forgotten must not keep the process alive.
-    ;(retained.expiry as { unref?: () => void }).unref?.()
-    this.retained.set(channelName, retained)
-    this.retainedBytes += retainedBytesOf(channelName, retained)
-    this.enforceLimits()
-  }
-
-  /** Drops a channel without subscribers (its retention ran out, or it was evicted). */
-  private forget(channelName: string, channel: Channel): void {
-    clearTimeout(channel.expiry)
-    this.channels.delete(channelName)
-    if (this.retained.delete(channelName)) this.retainedBytes -= retainedBytesOf(channelName, channel)
+    if (count > 1) held.subscribers.set(subscriber, count - 1)
+    else held.subscribers.delete(subscriber)
+    this.releaseIfIdle(held)
   }
 
   /**
-   * Evicts the channels that lost their subscribers longest ago until both limits hold: a
-   * client churning through distinct channels must not pin memory for `retainMs` each. A
-   * subscriber of an evicted channel that comes back finds another epoch (§12.1).
+   * Publishes `data` (already validated) to the channel through the engine. Returns how many
+   * of this process's connections it was handed to: at once with a synchronous engine (it
+   * delivers before `publish` returns), once the engine assigned its seq with another.
    */
-  private enforceLimits(): void {
-    while (this.retained.size > this.limits.maxChannels || this.retainedBytes > this.limits.maxBytes) {
-      const oldest = this.retained.entries().next().value
-      if (oldest === undefined) return
-      this.forget(oldest[0], oldest[1])
-      this.evictions++
+  publish(name: string, data: unknown, route: ChannelRoute): number | Promise<number> {
+    const engine = this.engine
+    if (engine.synchronous) {
+      if (engine.publish(name, data) === undefined) return 0
+      return this.held.get(name)?.subscribers.size ?? 0
+    }
+    return engine.publish(name, data, route.retention).then(() => this.held.get(name)?.subscribers.size ?? 0)
+  }
+
+  /** EngineHandler: a publication of a channel held here. */
+  publication(name: string, epoch: string, publication: Publication): void {
+    this.held.get(name)?.feed.publication(epoch, publication)
+  }
+
+  /** EngineHandler: the engine's link came back; every held channel checks for a gap. */
+  resync(): void {
+    for (const held of this.held.values()) held.feed.resync()
+  }
+
+  /** EngineHandler: the encoded size of the event, from the frame made for subscribers if any. */
+  measure(name: string, publication: Publication): number {
+    const held = this.held.get(name)
+    if (held !== undefined && held.lastSeq === publication.seq && held.lastBytes > 0) return held.lastBytes
+    if (this.sizer === undefined) return 0
+    const ch = held?.ch ?? this.released.get(name)?.ch ?? 0
+    return byteLengthOf(encodeEvent(this.sizer, { t: 'event', ch, seq: publication.seq, data: publication.data }))
+  }
+
+  get stats(): PubSubStats {
+    const engine = this.engine.stats
+    return {
+      channels: engine.channels,
+      subscriptions: this.subscriptionCount,
+      encodes: this.encodes,
+      resumed: this.resumed,
+      retained: engine.retained,
+      retainedBytes: engine.retainedBytes,
+      evictions: engine.evictions,
+      engine: engine.state,
+      lost: this.lostCount,
+      resets: this.resets,
     }
   }
 
-  /**
-   * Delivers `data` (already validated) to every subscriber of the channel, in publish order,
-   * each under `delivery` (§14). Returns how many connections it was handed to.
-   */
-  publish(channelName: string, data: unknown, delivery: Delivery): number {
-    const channel = this.channels.get(channelName)
-    if (channel === undefined) return 0
-    const ch = channel.ch
-    const seq = channel.seq + 1
-    const message: EventMessage = { t: 'event', ch, seq, data }
+  /** Forgets every channel and closes the engine (the server is closing). */
+  clear(): void | Promise<void> {
+    for (const held of this.held.values()) held.feed.close()
+    this.held.clear()
+    this.released.clear()
+    return this.engine.close()
+  }
+
+  private hold(name: string, route: ChannelRoute): Held {
+    const held: Held = {
+      name,
+      route,
+      ch: 0,
+      subscribers: new Map(),
+      joining: 0,
+      ready: undefined,
+      lastSeq: 0,
+      lastBytes: 0,
+      feed: new Feed({
+        read: (since) => this.engine.read(name, since),
+        deliver: (publication) => this.fanOut(held, publication),
+        lost: (_seq, missed) => {
+          this.lostCount += missed
+        },
+        reset: () => {
+          // TODO(issue 13, with the Redis engine): tell subscribers (a new wire message); the
+          // memory engine never changes the epoch of a held channel.
+          this.resets++
+        },
+      }),
+    }
+    this.held.set(name, held)
+    const engine = this.engine
+    if (engine.synchronous) engine.subscribe(name, route.retention)
+    else held.ready = engine.subscribe(name, route.retention)
+    return held
+  }
+
+  /** Lets the channel go once it has neither subscribers nor subscribes waiting. */
+  private releaseIfIdle(held: Held): void {
+    if (held.subscribers.size > 0 || held.joining > 0 || this.held.get(held.name) !== held) return
+    held.feed.close()
+    this.held.delete(held.name)
+    if (held.ch !== 0 && held.feed.epoch !== undefined) {
+      this.released.delete(held.name)
+      this.released.set(held.name, { epoch: held.feed.epoch, ch: held.ch })
+      if (this.released.size > this.options.rememberChannels) this.released.delete(this.released.keys().next().value as string)
+    }
+    const engine = this.engine
+    if (engine.synchronous) engine.unsubscribe(held.name)
+    else void (held.ready ?? Promise.resolve()).then(() => engine.unsubscribe(held.name)).catch(() => undefined)
+  }
+
+  /** The channel's wire number: the one it had if it comes back in the same epoch, else a new one. */
+  private numberFor(name: string, epoch: string): number {
+    const known = this.released.get(name)
+    if (known !== undefined) this.released.delete(name)
+    return known !== undefined && known.epoch === epoch ? known.ch : ++this.numbers
+  }
+
+  /** Hands one event to every subscriber, each codec's frame made once, on first need. */
+  private fanOut(held: Held, publication: Publication): void {
+    const ch = held.ch
+    const seq = publication.seq
+    const delivery = held.route.delivery
+    const message: EventMessage = { t: 'event', ch, seq, data: publication.data }
     // One frame per codec in use, made on first need: two codecs at most. A JSON frame is
     // turned into UTF-8 bytes here, once: sent as a string, ws would encode it per socket.
     let firstCodec: Codec | undefined
     let firstFrame: Frame | undefined
     let otherFrame: Frame | undefined
-    for (const subscriber of channel.subscribers.keys()) {
+    for (const subscriber of held.subscribers.keys()) {
       const codec = subscriber.codec
       if (firstCodec === undefined) {
         firstCodec = codec
-        // Plain data (the callers check it) always encodes; should it not, the message is
-        // refused before it takes a seq or reaches anyone.
+        // Plain data (the callers check it before publishing) always encodes. Should it not,
+        // the seq is taken already (the engine assigned it): these subscribers miss it and
+        // see the gap in seq, as a lag (§12), rather than the publish failing half-delivered.
         firstFrame = encodeEvent(codec, message)
         this.encodes++
       }
-      if (codec === firstCodec) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
-      else {
+      if (codec === firstCodec) {
+        if (firstFrame !== UNENCODABLE) subscriber.deliver(firstFrame as Frame, ch, seq, delivery)
+      } else {
         if (otherFrame === undefined) {
-          // Too late to refuse (the first codec's subscribers have it): those of this codec
-          // miss it and see the gap in seq, as a lag (§12).
-          try {
-            otherFrame = encodeEvent(codec, message)
-          } catch {
-            otherFrame = UNENCODABLE
-          }
+          // As above: those of this codec miss it and see the gap.
+          otherFrame = encodeEvent(codec, message)
           this.encodes++
         }
         if (otherFrame !== UNENCODABLE) subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
-    const history = channel.history
-    // Counted at its encoded size: the frame made for the subscribers, else one made to
-    // measure (a channel nobody listens to now; kept, so its bytes count toward maxBytes).
-    // Measured before the seq is taken, so a message that does not encode takes none.
-    const frame = history === undefined ? undefined : (firstFrame ?? (this.sizer === undefined ? undefined : encodeEvent(this.sizer, message)))
-    channel.seq = seq
-    if (history !== undefined) {
-      const grown = history.push(seq, data, frame === undefined ? 0 : byteLengthOf(frame))
-      if (channel.subscribers.size === 0 && this.retained.has(channelName)) {
-        this.retainedBytes += grown
-        this.enforceLimits()
-      }
-    }
-    return channel.subscribers.size
-  }
-
-  get stats(): PubSubStats {
-    return {
-      channels: this.channels.size,
-      subscriptions: this.subscriptionCount,
-      encodes: this.encodes,
-      resumed: this.resumed,
-      retained: this.retained.size,
-      retainedBytes: this.retainedBytes,
-      evictions: this.evictions,
-    }
-  }
-
-  /** Forgets every channel (the server is closing): no retention timer outlives it. */
-  clear(): void {
-    for (const channel of this.channels.values()) clearTimeout(channel.expiry)
-    this.channels.clear()
-    this.retained.clear()
-    this.retainedBytes = 0
+    held.lastSeq = seq
+    held.lastBytes = firstFrame === undefined || firstFrame === UNENCODABLE ? 0 : byteLengthOf(firstFrame)
   }
 }

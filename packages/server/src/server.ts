@@ -18,7 +18,6 @@ import {
   type RouterDef,
   type ValidationResult,
 } from '@patchbay/core'
-import { nanoid } from 'nanoid'
 import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
 
 type WsAdapterOnClose = WsAdapterOptions['onClose']
@@ -27,26 +26,30 @@ import type { SessionConfig } from './connection.js'
 import { DEFAULT_IDEMPOTENCY, DedupeWindow } from './idempotency.js'
 import { resolveFlowLimits, type FlowLimits } from './outbound.js'
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
-import { DEFAULT_RETENTION_LIMITS, PubSub } from './pubsub.js'
+import { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
+import { PubSub } from './pubsub.js'
 import type { StreamRoute } from './streams.js'
 import { resolveChannel, type TopicRoute } from './topics.js'
+import type { Engine, SyncEngine } from './engine.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 
 /**
  * Creates a Patchbay server for `api`. Throws if a procedure has no handler or a handler
  * names no procedure, so a wrong server fails at start rather than on the first call.
  */
-export function createServer<R extends RouterDef, TCtx = undefined>(
+export function createServer<R extends RouterDef, TCtx = undefined, E extends Engine = SyncEngine>(
   api: R,
-  options: ServerOptions<R, TCtx>,
-): PatchbayServer {
+  options: ServerOptions<R, TCtx, E>,
+): PatchbayServer<E> {
   const { routes, streams } = resolveRoutes(api, options.handlers as unknown as HandlerTree)
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
-  const retention = { ...DEFAULT_RETENTION_LIMITS, ...options.retention }
-  for (const key of ['maxChannels', 'maxBytes'] as const) positiveInteger(retention[key], `retention.${key}`)
-  const pubsub = new PubSub(nanoid(10), retention)
+  if (options.engine !== undefined && options.retention !== undefined) {
+    throw new TypeError('retention bounds the default memory engine: with `engine`, pass them to createMemoryEngine({ retention })')
+  }
+  const engine: Engine = options.engine ?? createMemoryEngine(options.retention === undefined ? {} : { retention: options.retention })
+  const pubsub = new PubSub(engine, { rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels })
   const stats: ServerStats = {
     connections: 0,
     refused: 0,
@@ -80,7 +83,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
   const encodings = options.encodings ?? DEFAULT_ENCODINGS
   if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
   const flat = flatRouter(api)
-  const publish = (topic: AnyTopic, params: unknown, message: unknown): number => {
+  const publish = (topic: AnyTopic, params: unknown, message: unknown): number | Promise<number> => {
     const path = flat.topicPaths.get(topic)
     const route = path === undefined ? undefined : topics.get(path)
     if (route === undefined) throw new TypeError('publish: that topic is not part of this server\'s router')
@@ -96,7 +99,7 @@ export function createServer<R extends RouterDef, TCtx = undefined>(
     maxConnections: positiveInteger(options.maxConnections ?? 10_000, 'maxConnections'),
     handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
     maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
-    publish: publish as PatchbayServer['publish'],
+    publish: publish as PatchbayServer<E>['publish'],
     onClose: options.onClose as WsAdapterOnClose,
   })
 }
@@ -114,7 +117,7 @@ function resolveRateLimit(option: Partial<RateLimit> | false | undefined): RateL
   return limit
 }
 
-function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub): number {
+function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub): number | Promise<number> {
   const resolved = resolveChannel(route, params, limits)
   if (resolved instanceof Promise) throw new TypeError(`publish: the params schema of "${route.path}" is async; use a synchronous schema`)
   if (!resolved.ok) throw PatchbayError.fromWire(resolved.error)
@@ -123,7 +126,8 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
   const problem = findNonPlainData(checked.value, limits.maxDepth, 1)
   if (problem !== undefined) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" is not plain data: ${problem}`)
-  return pubsub.publish(resolved.channel, checked.value, route.delivery)
+  // A number with a synchronous engine (as before the seam), a promise with another.
+  return pubsub.publish(resolved.channel, checked.value, route)
 }
 
 interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>> {

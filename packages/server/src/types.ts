@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import type { IdempotencyOptions } from './idempotency.js'
 import type { FlowLimits } from './outbound.js'
 import type { RateLimit } from './rate-limit.js'
-import type { PubSubStats, RetentionLimits } from './pubsub.js'
+import type { AsyncEngine, Engine, SyncEngine } from './engine.js'
+import type { RetentionLimits } from './engines/memory.js'
+import type { PubSubStats } from './pubsub.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -179,7 +181,7 @@ export interface ErrorInfo {
 }
 
 /** Options of `createServer`. */
-export interface ServerOptions<R extends RouterDef, TCtx> {
+export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = SyncEngine> {
   /**
    * Builds the connection's context once, at the handshake. Throwing a `PatchbayError`
    * refuses the upgrade with the matching HTTP status and its message (BAD_REQUEST 400,
@@ -233,10 +235,19 @@ export interface ServerOptions<R extends RouterDef, TCtx> {
    * whole server: past `maxChannels` of them, or `maxBytes` of their history, the one that
    * lost its last subscriber longest ago is forgotten first (a subscriber coming back to it
    * finds another epoch, docs/protocol.md §12.1); channels with subscribers never are.
-   * `topicStats.evictions` counts them.
+   * `topicStats.evictions` counts them. These bound the default memory engine; with
+   * `engine`, pass them to `createMemoryEngine({ retention })` instead (both is an error).
    * @default { maxChannels: 10_000, maxBytes: 33_554_432 } (32 MiB)
    */
   retention?: Partial<RetentionLimits>
+  /**
+   * Where topic events are stored and how they travel between server processes (engine.ts):
+   * the memory engine keeps them in this process; `@patchbay/redis` (to come) shares them
+   * between processes. Ordering, resume, gaps and backpressure are Patchbay's with any engine.
+   * One engine serves one server.
+   * @default createMemoryEngine({ retention })
+   */
+  engine?: E
   /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000
@@ -353,8 +364,15 @@ export interface AttachOptions {
   path?: string
 }
 
-/** A running Patchbay server. */
-export interface PatchbayServer {
+/**
+ * What `server.publish` returns on engine `E`: the number of connections reached, at once with
+ * a synchronous engine (the memory engine), or a promise of it with an asynchronous one (it
+ * resolves once the engine assigned the event its seq; the count is this process's connections).
+ */
+export type Published<E extends Engine> = E extends AsyncEngine ? Promise<number> : number
+
+/** A running Patchbay server, on topic engine `E` (the memory engine unless `engine` said otherwise). */
+export interface PatchbayServer<E extends Engine = SyncEngine> {
   /** Starts an HTTP server of its own that upgrades every request. Resolves with the bound address. */
   listen(options?: ListenOptions): Promise<{ port: number; host: string }>
   /** Serves WebSocket upgrades on an existing `http.Server` (or `https.Server`). */
@@ -364,10 +382,11 @@ export interface PatchbayServer {
   /**
    * Publishes `message` to the channel of `topic` with `params`. Params and message are
    * validated once, here (a bad publish throws BAD_REQUEST at the publisher); the event is
-   * encoded once per codec in use. Returns the number of connections it was sent to.
+   * encoded once per codec in use. Returns the number of connections it was sent to (a
+   * promise of it with an asynchronous engine, see {@link Published}).
    * Topic schemas used here must be synchronous.
    */
-  publish<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, message: InferTopicMessageInput<T>): number
+  publish<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, message: InferTopicMessageInput<T>): Published<E>
   /** Channels and subscriptions now, and event frames encoded since start. */
   readonly topicStats: Readonly<PubSubStats>
   /** Open connections. */

@@ -25,10 +25,11 @@ import { Session, type SessionConfig, type Transport } from '../connection.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { Heartbeat } from './heartbeat.js'
 import { malformedUpgrade } from './upgrade-request.js'
+import type { Engine } from '../engine.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
-export interface WsAdapterOptions {
+export interface WsAdapterOptions<E extends Engine = Engine> {
   config: SessionConfig
   encodings: readonly Encoding[]
   context: ((info: HandshakeInfo) => unknown) | undefined
@@ -38,7 +39,7 @@ export interface WsAdapterOptions {
   maxConnections: number
   handshakeTimeout: number
   maxHandshakes: number
-  publish: PatchbayServer['publish']
+  publish: PatchbayServer<E>['publish']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
 
@@ -65,7 +66,7 @@ interface Drainable {
 }
 
 /** Creates the server object on `ws`. */
-export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
+export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>): PatchbayServer<E> {
   const { config, encodings } = options
   const supported = encodings.map((encoding) => subprotocolOf[encoding]).join(', ')
   const sessions = new Set<Session>()
@@ -283,7 +284,7 @@ export function createWsAdapter(options: WsAdapterOptions): PatchbayServer {
         }),
     )
     await Promise.all(closed)
-    config.pubsub.clear()
+    await config.pubsub.clear()
     await Promise.all(
       ownServers.map(
         (server) =>

@@ -1,0 +1,281 @@
+/**
+ * One channel's feed in this process: the publications an engine hands over (late, twice,
+ * out of order, or never) turned into what the protocol promises subscribers (docs/protocol.md
+ * §12, §12.1): seqs in order, each at most once, history replayed and merged with live events
+ * by seq, and every gap either repaired from history or reported with its exact size. This is
+ * Patchbay's side of the engine seam (engine.ts); with the memory engine every step below runs
+ * synchronously and the repair paths are never taken.
+ */
+import type { HistoryRead, Position, Publication } from './engine.js'
+
+/** What a feed needs from the registry that owns it. */
+export interface FeedHost {
+  /** Reads the channel's top and its events after `since` (engine.read for this channel). */
+  read(since: number | undefined): HistoryRead | Promise<HistoryRead>
+  /** Hands a publication to the subscribers: called in seq order, each seq once per epoch. */
+  deliver(publication: Publication): void
+  /**
+   * Publications that will never be delivered: `missed` of them, through `seq`. The next
+   * delivery is `seq + 1`, so subscribers see the gap in seq (which the client reports as a
+   * lag, §14) with its exact size.
+   */
+  lost(seq: number, missed: number): void
+  /** The channel's epoch changed under its subscribers: what happened between is unknown. */
+  reset(at: Position): void
+}
+
+/** How a subscription starts, as the feed answers a join. */
+export type Joined =
+  | { readonly ok: true; readonly epoch: string; readonly seq: number; readonly replay: readonly Publication[] }
+  /** The resume names this epoch with a seq it never reached (§12.1 refuses it). */
+  | { readonly ok: false; readonly ahead: true }
+  /** The engine could not tell the channel's position. */
+  | { readonly ok: false; readonly unavailable: true }
+
+/**
+ * Receives the answer, in the step the subscriber is to be registered in: it returns true when
+ * it registered (false: the subscriber left meanwhile).
+ */
+export type JoinAnswer = (joined: Joined) => boolean
+
+interface Join {
+  readonly resume: Position | undefined
+  readonly answer: JoinAnswer
+  /** Publications delivered while this join's history read was out (merged into its replay). */
+  readonly seen: Publication[]
+  /** Set once its read came back, while it waits for the feed to catch up with its resume. */
+  read: readonly Publication[] | undefined
+}
+
+interface Pending {
+  readonly epoch: string
+  readonly publication: Publication
+}
+
+function then<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
+  if (value instanceof Promise) value.then(next, fail)
+  else next(value)
+}
+
+/** One channel's ordering, merge and gap logic. */
+export class Feed {
+  /** Epoch of what was delivered; undefined until the first read came back. */
+  epoch: string | undefined
+  /** The last seq delivered (or, before any delivery, the top at the first read). */
+  seq = 0
+  /** Received but not deliverable yet (before the first read, or after a gap), sorted by seq. */
+  private pending: Pending[] = []
+  private repairing = false
+  private joins: Join[] = []
+  private closed = false
+
+  constructor(private readonly host: FeedHost) {}
+
+  /** A publication from the engine. */
+  publication(epoch: string, publication: Publication): void {
+    if (this.closed) return
+    // The hot path (every publish with the memory engine): the next seq, nothing pending.
+    if (epoch === this.epoch && publication.seq === this.seq + 1 && this.pending.length === 0) {
+      this.deliver(publication)
+      if (this.joins.length > 0) this.settleJoins()
+      return
+    }
+    if (epoch === this.epoch && publication.seq <= this.seq) return // a duplicate
+    this.hold(epoch, publication)
+    if (this.epoch === undefined) return // the first read will take it
+    this.drain()
+    if (this.pending.length > 0) this.repair()
+  }
+
+  /** The engine's link came back: anything after our seq may have been missed. */
+  resync(): void {
+    if (!this.closed && this.epoch !== undefined) this.repair()
+  }
+
+  /**
+   * Answers a subscriber, once this feed knows the channel's position: from the latest, or
+   * (resume of this epoch covered by history) with the events it missed, in one step with its
+   * registration so no live event falls between the two.
+   */
+  join(resume: Position | undefined, answer: JoinAnswer): void {
+    if (this.closed) return
+    // Answerable from what this process knows: no history to read (the usual second subscriber).
+    const epoch = this.epoch
+    const known = epoch !== undefined && !this.repairing && this.pending.length === 0
+    if (known && (resume === undefined || resume.epoch !== epoch || resume.seq === this.seq)) {
+      answer({ ok: true, epoch, seq: this.seq, replay: [] })
+      return
+    }
+    const join: Join = { resume, answer, seen: [], read: undefined }
+    this.joins.push(join)
+    // Every event delivered from now on is also recorded in `seen`, so the read below and the
+    // live events overlap rather than leave a hole; the merge drops what is twice.
+    then(
+      this.host.read(resume?.seq),
+      (read) => this.joinRead(join, read),
+      () => this.joinRead(join, undefined),
+    )
+  }
+
+  /** No subscriber left: nothing is delivered or answered any more. */
+  close(): void {
+    this.closed = true
+    this.pending = []
+    this.joins = []
+  }
+
+  private joinRead(join: Join, read: HistoryRead | undefined): void {
+    if (this.closed || !this.joins.includes(join)) return
+    if (this.epoch === undefined) {
+      if (read === undefined) {
+        // No position at all: the subscriber is told, and may try again.
+        this.joins.splice(this.joins.indexOf(join), 1)
+        join.answer({ ok: false, unavailable: true })
+        return
+      }
+      // The first read: the channel's position from here on. What arrived since `subscribe`
+      // and is at or below the top was already in the store when we read: dropped as duplicates.
+      this.epoch = read.top.epoch
+      this.seq = read.top.seq
+      this.drain()
+      if (this.pending.length > 0) this.repair()
+    } else if (read !== undefined && read.top.epoch !== this.epoch) {
+      // The channel restarted under us: the repair path reports it; this join then starts fresh.
+      this.repair()
+    }
+    join.read = read !== undefined && read.top.epoch === this.epoch ? read.publications : []
+    // A resume beyond what this process delivered but within the store's top: wait for the
+    // feed to catch up (the events are on their way, or the repair fetches them).
+    const resume = join.resume
+    if (resume !== undefined && resume.epoch === this.epoch && resume.seq > this.seq) {
+      if (resume.seq > Math.max(this.seq, read?.top.epoch === this.epoch ? read.top.seq : 0)) {
+        this.joins.splice(this.joins.indexOf(join), 1)
+        join.answer({ ok: false, ahead: true })
+        return
+      }
+      this.repair()
+    }
+    this.settleJoins()
+  }
+
+  /** Answers every join whose read came back and whose resume the feed has reached. */
+  private settleJoins(): void {
+    for (const join of [...this.joins]) {
+      if (join.read === undefined) continue
+      const resume = join.resume
+      if (resume !== undefined && resume.epoch === this.epoch && resume.seq > this.seq) continue
+      this.joins.splice(this.joins.indexOf(join), 1)
+      join.answer(this.startOf(join))
+    }
+  }
+
+  /** Where a join starts: its resume with the replay when history and live events cover it, else the latest. */
+  private startOf(join: Join): Joined {
+    const epoch = this.epoch as string
+    const latest: Joined = { ok: true, epoch, seq: this.seq, replay: [] }
+    const resume = join.resume
+    if (resume === undefined || resume.epoch !== epoch) return latest
+    const bySeq = new Map<number, Publication>()
+    for (const publication of join.read ?? []) if (publication.seq > resume.seq && publication.seq <= this.seq) bySeq.set(publication.seq, publication)
+    for (const publication of join.seen) if (publication.seq > resume.seq && publication.seq <= this.seq) bySeq.set(publication.seq, publication)
+    if (bySeq.size !== this.seq - resume.seq) return latest
+    const replay = [...bySeq.values()].sort((a, b) => a.seq - b.seq)
+    return { ok: true, epoch, seq: resume.seq, replay }
+  }
+
+  private deliver(publication: Publication): void {
+    this.seq = publication.seq
+    for (const join of this.joins) join.seen.push(publication)
+    this.host.deliver(publication)
+  }
+
+  /** Keeps a publication that cannot go out yet, sorted by seq, once. */
+  private hold(epoch: string, publication: Publication): void {
+    const pending = this.pending
+    let at = pending.length
+    while (at > 0 && (pending[at - 1] as Pending).publication.seq > publication.seq) at--
+    const before = pending[at - 1]
+    if (before !== undefined && before.epoch === epoch && before.publication.seq === publication.seq) return
+    pending.splice(at, 0, { epoch, publication })
+  }
+
+  /** Delivers the pending publications that are next in order; drops those already delivered. */
+  private drain(): void {
+    const pending = this.pending
+    let taken = 0
+    for (const entry of pending) {
+      if (entry.epoch !== this.epoch) {
+        // Another epoch's: only a read can tell whether it is newer (then the repair resets)
+        // or older (dropped there). Stop here.
+        break
+      }
+      const seq = entry.publication.seq
+      if (seq <= this.seq) taken++
+      else if (seq === this.seq + 1) {
+        this.deliver(entry.publication)
+        taken++
+      } else break
+    }
+    if (taken > 0) pending.splice(0, taken)
+    if (this.joins.length > 0) this.settleJoins()
+  }
+
+  /** Reads history after the feed's seq and fills the gap from it, or reports what is gone. */
+  private repair(): void {
+    if (this.repairing || this.closed) return
+    this.repairing = true
+    const since = this.seq
+    then(
+      this.host.read(since),
+      (read) => this.repaired(read),
+      () => this.repaired(undefined),
+    )
+  }
+
+  private repaired(read: HistoryRead | undefined): void {
+    this.repairing = false
+    if (this.closed) return
+    if (read === undefined) {
+      // The store did not answer: what is pending is all we will get for that stretch (an
+      // event of another epoch cannot be placed without it; a later one brings it back).
+      this.pending = this.pending.filter((entry) => entry.epoch === this.epoch)
+      this.giveUpGap()
+    } else if (read.top.epoch !== this.epoch) {
+      // The store lost the channel (or it restarted): seqs start again in another epoch.
+      this.epoch = read.top.epoch
+      this.seq = read.top.seq
+      this.pending = this.pending.filter((entry) => entry.epoch === read.top.epoch)
+      this.host.reset(read.top)
+      this.drain()
+    } else {
+      // The store is still in our epoch: an event of another one is from an older
+      // incarnation, or from a newer one whose reset the next read reports.
+      this.pending = this.pending.filter((entry) => entry.epoch === this.epoch)
+      for (const publication of read.publications) {
+        if (publication.seq <= this.seq) continue
+        if (publication.seq > this.seq + 1) this.lose(publication.seq - 1)
+        this.deliver(publication)
+      }
+      this.drain()
+      // Pending events the read should have held but history no longer does: the ones
+      // between are gone for good.
+      const first = this.pending[0]
+      if (first !== undefined && first.epoch === this.epoch && first.publication.seq <= read.top.seq) this.giveUpGap()
+    }
+    if (this.pending.length > 0) this.repair()
+    if (this.joins.length > 0) this.settleJoins()
+  }
+
+  /** Reports the hole before the first pending publication and goes on from there. */
+  private giveUpGap(): void {
+    const first = this.pending[0]
+    if (first === undefined || first.epoch !== this.epoch) return
+    this.lose(first.publication.seq - 1)
+    this.drain()
+  }
+
+  private lose(through: number): void {
+    this.host.lost(through, through - this.seq)
+    this.seq = through
+  }
+}

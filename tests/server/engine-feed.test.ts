@@ -1,0 +1,189 @@
+/**
+ * Patchbay's side of the engine seam (packages/server/src/feed.ts, pubsub.ts) against an
+ * engine that drops, duplicates, delays and reorders (./fake-engine.ts): whatever the engine
+ * does, every subscriber sees seqs in order and each at most once, a subscribe racing
+ * publishes neither loses nor doubles an event, and every gap is reported — as a jump in seq
+ * of exactly the events lost (which the client reports as a lag, docs/protocol.md §14), or, when
+ * the store lost the channel, as a new epoch (an unknown gap). docs/protocol.md §12, §12.1.
+ */
+import { describe, expect, it } from 'vitest'
+import { jsonCodec, msgpackCodec, type Codec } from '@patchbay/core'
+import { PubSub, type Subscribed, type Subscriber } from '@patchbay/server'
+import { FakeEngine, NO_FAULTS, type Faults } from './fake-engine.js'
+
+const CHANNEL = 'room:{"id":1}'
+
+function route(history: number) {
+  return {
+    retention: { history, retainMs: 60_000 },
+    delivery: { topic: 'room', policy: 'queue' as const, highWaterMark: 1_000_000 },
+  }
+}
+
+interface Recorder extends Subscriber {
+  /** The answer to its subscribe (undefined until answered). */
+  start: Subscribed | undefined
+  error: string | undefined
+  /** Every seq it saw, replay first, in arrival order. */
+  seqs: number[]
+}
+
+function recorder(codec: Codec = jsonCodec): Recorder {
+  const self: Recorder = {
+    codec,
+    start: undefined,
+    error: undefined,
+    seqs: [],
+    deliver: (_frame, _ch, seq) => {
+      self.seqs.push(seq)
+    },
+  }
+  return self
+}
+
+function join(pubsub: PubSub, subscriber: Recorder, history: number, resume?: { epoch: string; seq: number }): void {
+  pubsub.subscribe(CHANNEL, subscriber, route(history), resume, (answer) => {
+    if (!answer.ok) {
+      subscriber.error = answer.error.message
+      return false
+    }
+    subscriber.start = answer.subscribed
+    subscriber.seqs.push(...answer.subscribed.replay.map((publication) => publication.seq))
+    return true
+  })
+}
+
+/** Checks the promise of §12: increasing seqs, each once, starting after the answered seq; returns the gaps. */
+function gapsOf(subscriber: Recorder): number {
+  expect(subscriber.start).toBeDefined()
+  let previous = subscriber.start?.seq ?? 0
+  let gaps = 0
+  for (const seq of subscriber.seqs) {
+    expect(seq).toBeGreaterThan(previous)
+    gaps += seq - previous - 1
+    previous = seq
+  }
+  return gaps
+}
+
+/** The last seq a subscriber knows of: its last event, else where it started. */
+function lastOf(subscriber: Recorder): number | undefined {
+  return subscriber.seqs.at(-1) ?? subscriber.start?.seq
+}
+
+async function run(seed: number, faults: Faults, history: number, publishes: number) {
+  const engine = new FakeEngine(faults, seed)
+  const pubsub = new PubSub(engine)
+  const early = [recorder(), recorder(msgpackCodec)]
+  for (const subscriber of early) join(pubsub, subscriber, history)
+  await engine.settled()
+  const late: Recorder[] = []
+  for (let n = 1; n <= publishes; n++) {
+    void pubsub.publish(CHANNEL, { n }, route(history))
+    // Subscribers arrive while publications are in flight: one from the latest, one resuming.
+    if (n === Math.floor(publishes / 3)) {
+      const fresh = recorder()
+      join(pubsub, fresh, history)
+      late.push(fresh)
+    }
+    if (n === Math.floor(publishes / 2)) {
+      const top = engine.top(CHANNEL)
+      const resuming = recorder()
+      join(pubsub, resuming, history, { epoch: top?.epoch ?? '', seq: n - 20 })
+      late.push(resuming)
+    }
+    if (n % 25 === 0) await Promise.resolve()
+  }
+  await engine.settled()
+  // A trailing loss is only noticed when something follows it: the link coming back does.
+  engine.setFaults(NO_FAULTS)
+  engine.resync()
+  await engine.settled()
+  return { engine, pubsub, early, late, top: engine.top(CHANNEL) }
+}
+
+describe('engine seam: the feed against a faulty engine', () => {
+  it('with enough history, repairs every drop: each subscriber gets every seq once, in order', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const { pubsub, early, late, top } = await run(seed, { drop: 0.1, duplicate: 0.1, maxDelayMs: 3 }, 1_000, 300)
+      for (const subscriber of [...early, ...late]) {
+        expect(gapsOf(subscriber), `seed ${seed}`).toBe(0)
+        expect(lastOf(subscriber), `seed ${seed}`).toBe(top?.seq)
+      }
+      // The resuming subscriber got its missed events as a replay, merged with live ones.
+      const resuming = late[1] as Recorder
+      expect(resuming.start?.seq, `seed ${seed}`).toBe(130)
+      expect(resuming.seqs[0]).toBe(131)
+      expect(pubsub.stats).toMatchObject({ lost: 0, resets: 0, subscriptions: 4, resumed: 1 })
+    }
+  })
+
+  it('with short history, reports every event it could not repair as a gap of exactly that size', async () => {
+    let lostSomewhere = 0
+    for (let seed = 1; seed <= 12; seed++) {
+      const { pubsub, early, top } = await run(seed, { drop: 0.3, duplicate: 0.1, maxDelayMs: 4 }, 2, 300)
+      const lost = pubsub.stats.lost
+      lostSomewhere += lost
+      for (const subscriber of early) {
+        // Delivered + reported = everything published: nothing vanished silently.
+        expect(gapsOf(subscriber), `seed ${seed}`).toBe(lost)
+        expect(subscriber.seqs.length + lost, `seed ${seed}`).toBe(top?.seq)
+      }
+    }
+    // The faults were strong enough to beat a history of 2 at least once.
+    expect(lostSomewhere).toBeGreaterThan(0)
+  })
+
+  it('a subscribe racing publishes neither loses nor doubles an event (no faults but delays)', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const { early, late, top } = await run(seed, { drop: 0, duplicate: 0, maxDelayMs: 2 }, 1_000, 200)
+      for (const subscriber of [...early, ...late]) {
+        expect(gapsOf(subscriber)).toBe(0)
+        expect(lastOf(subscriber)).toBe(top?.seq)
+      }
+    }
+  })
+
+  it('tells of a new epoch when the store lost the channel, then goes on in it', async () => {
+    const engine = new FakeEngine({ drop: 0, duplicate: 0, maxDelayMs: 1 }, 7)
+    const pubsub = new PubSub(engine)
+    const subscriber = recorder()
+    join(pubsub, subscriber, 100)
+    await engine.settled()
+    for (let n = 1; n <= 10; n++) void pubsub.publish(CHANNEL, { n }, route(100))
+    await engine.settled()
+    expect(subscriber.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    engine.restart()
+    await engine.settled()
+    expect(pubsub.stats.resets).toBe(1)
+    // A newcomer learns the new epoch; resuming the old one finds it gone (from the latest).
+    const newcomer = recorder()
+    join(pubsub, newcomer, 100, { epoch: subscriber.start?.epoch ?? '', seq: 10 })
+    await engine.settled()
+    expect(newcomer.start?.epoch).not.toBe(subscriber.start?.epoch)
+    expect(newcomer.start?.seq).toBe(0)
+    expect(newcomer.start?.replay).toEqual([])
+  })
+
+  it('refuses a resume beyond the latest seq, and lets the channel go when nobody is left', async () => {
+    const engine = new FakeEngine({ drop: 0, duplicate: 0, maxDelayMs: 2 }, 3)
+    const pubsub = new PubSub(engine)
+    const first = recorder()
+    join(pubsub, first, 10)
+    await engine.settled()
+    await pubsub.publish(CHANNEL, { n: 1 }, route(10))
+    await engine.settled()
+    const confused = recorder()
+    join(pubsub, confused, 10, { epoch: first.start?.epoch ?? '', seq: 5 })
+    await engine.settled()
+    expect(confused.error).toMatch(/beyond/)
+    pubsub.unsubscribe(CHANNEL, first)
+    await engine.settled()
+    expect(engine.subscribed.size).toBe(0)
+    // A subscriber that leaves before its answer (the answer returns false) holds nothing either.
+    pubsub.subscribe(CHANNEL, recorder(), route(10), undefined, () => false)
+    await engine.settled()
+    expect(engine.subscribed.size).toBe(0)
+    expect(pubsub.stats.subscriptions).toBe(0)
+  })
+})
