@@ -20,6 +20,8 @@ import { FakeEngine, NO_FAULTS } from './fake-engine.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }), publish: 'client' }),
+  /** A drop-policy topic whose 1-byte mark drops every event behind the first of a burst (§14). */
+  feed: topic({ message: z.object({ n: z.number() }), backpressure: 'drop' }),
 })
 const CHANNEL = channelOf('room', { room: 'r' })
 const OPTIONS = { history: 100, retainMs: 60_000 }
@@ -34,7 +36,7 @@ afterEach(async () => {
 })
 
 async function start(engine: FakeEngine, port = 0): Promise<{ server: PatchbayServer<Engine>; port: number; url: string }> {
-  const server = createServer(api, { handlers: {}, engine, topics: { room: { history: OPTIONS.history, retainMs: OPTIONS.retainMs } } })
+  const server = createServer(api, { handlers: {}, engine, topics: { room: { history: OPTIONS.history, retainMs: OPTIONS.retainMs }, feed: { highWaterMark: 1 } } })
   servers.push(server)
   const listening = await server.listen({ port })
   return { server, port: listening.port, url: `ws://127.0.0.1:${listening.port}` }
@@ -106,6 +108,31 @@ describe('a channel whose epoch changes under live subscribers (docs/protocol.md
     // Nothing between the notice and the new epoch's first event: no second notice.
     for (const raw of pair) expect(await raw.next()).toMatchObject({ t: 'event', seq: 1, data: { n: 2 } })
     expect(server.topicStats.resets).toBe(1)
+  })
+
+  it('lets go of a drop count of the lost epoch: the notice replaces the counted lag it would have been', async () => {
+    const engine = new FakeEngine(NO_FAULTS)
+    const { server, url } = await start(engine)
+    const raw = await connectRaw(url, 'json')
+    raws.push(raw)
+    raw.send({ t: 'sub', id: 1, path: 'feed' })
+    const { ch } = (await raw.next()).output as { ch: number }
+    // In one tick: a burst (its deliveries run as microtasks: the first is sent, the rest are
+    // dropped and counted for a lag on drain), then the store restarts (its read comes after).
+    for (let n = 1; n <= 10; n++) void server.publish(api.feed, undefined, { n })
+    engine.restart()
+    await engine.settled()
+    const epoch = engine.top(channelOf('feed', undefined))?.epoch
+    await server.publish(api.feed, undefined, { n: 11 })
+    expect(await raw.take(3)).toEqual([
+      { t: 'event', ch, seq: 1, data: { n: 1 } },
+      { t: 'lag', ch, seq: 0, epoch },
+      { t: 'event', ch, seq: 1, data: { n: 11 } },
+    ])
+    // Nothing else came, before or after: no counted lag of the old epoch once it drained.
+    raw.send({ t: 'ping' })
+    expect(await raw.next()).toEqual({ t: 'pong' })
+    expect(raw.received).toHaveLength(5) // the sub result, the three above, the pong
   })
 
   it('the client reports one gap of unknown size, goes on in the new epoch, and resumes in it after a reconnect', async () => {
