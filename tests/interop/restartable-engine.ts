@@ -4,7 +4,9 @@
  * interop server): `restart(channel)` makes the channel's sequence start again in a new epoch
  * under its live subscribers, as a Redis that lost its data does, and tells the server that its
  * link came back. The memory engine itself keeps counting; this wrapper shows its seqs from the
- * restart on, renumbered from 1, under the new epoch. docs/protocol.md §12.1, §14.
+ * restart on, renumbered from 1, under the new epoch. For a channel held for as long as the
+ * test runs (a restarted channel that the memory engine then forgot is not handled).
+ * docs/protocol.md §12.1, §14.
  */
 import { createMemoryEngine, type EngineHandler, type HistoryRead, type Position, type Publication, type SyncEngine } from '@patchbay/server'
 

@@ -64,8 +64,8 @@ const UNAVAILABLE: WireError = Object.freeze({ code: ErrorCode.UNAVAILABLE, mess
 
 /**
  * An asynchronous engine's publish failure as the publisher sees it: a PatchbayError the
- * engine chose passes as is; anything else (a lost link, a timeout) is UNAVAILABLE, its cause kept
- * for `onError`.
+ * engine chose passes as is; anything else (a lost link, a timeout) is UNAVAILABLE, the engine's
+ * error kept as its `cause` for a `server.publish` caller (a client sees code and message only).
  */
 function unavailable(error: unknown): PatchbayError {
   return error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, { cause: error })
