@@ -237,4 +237,27 @@ describe('an engine that cannot be reached (docs/protocol.md §6 UNAVAILABLE)', 
     expect(heard.seqs).toEqual([1])
     expect(heard.lags).toEqual([])
   })
+
+  it('a resubscribe after a reconnect that finds the engine down is retried, and resumes once it is back', async () => {
+    const engine = new FakeEngine(NO_FAULTS)
+    const first = await start(engine)
+    const heard = listener()
+    const off = client(first.url).room.subscribe({ room: 'r' }, heard.onMessage, { onLag: heard.onLag })
+    await off.ready
+    await first.server.publish(api.room, { room: 'r' }, { n: 1 })
+    await heard.until(() => heard.seqs.length === 1)
+    // The node goes; another publishes meanwhile; the engine is down when the node comes back.
+    await first.server.close()
+    servers.splice(servers.indexOf(first.server), 1)
+    for (let n = 2; n <= 3; n++) await engine.publish(CHANNEL, { n }, OPTIONS)
+    engine.setDown(true)
+    const second = await start(engine, first.port)
+    await expect.poll(() => engine.refusedSubscribes, { timeout: 5_000 }).toBeGreaterThanOrEqual(2)
+    engine.setDown(false)
+    // The retried resume replays what was missed: nothing lost, no gap reported.
+    await heard.until(() => heard.seqs.length === 3)
+    expect(heard.seqs).toEqual([1, 2, 3])
+    expect(heard.lags).toEqual([])
+    expect(second.server.topicStats).toMatchObject({ subscriptions: 1, resumed: 1 })
+  })
 })
