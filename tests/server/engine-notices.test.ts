@@ -238,6 +238,31 @@ describe('an engine that cannot be reached (docs/protocol.md §6 UNAVAILABLE)', 
     expect(heard.lags).toEqual([])
   })
 
+  it('a subscribe waiting to retry ends with the client: ready rejects, an iterator fails once', async () => {
+    const engine = new FakeEngine(NO_FAULTS)
+    const { url } = await start(engine)
+    // Retries far apart: what ends them here is the close, not a retry that finds the client closed.
+    const made = createClient(api, { url, WebSocket, reconnect: { retryDelay: 60_000, maxRetryDelay: 60_000 } })
+    clients.push(made)
+    engine.setDown(true)
+    const off = made.room.subscribe({ room: 'r' }, () => {})
+    const iterator = made.room.iterate({ room: 'other' })
+    const failures: unknown[] = []
+    const loop = (async () => {
+      try {
+        for await (const _message of iterator) void _message
+      } catch (error) {
+        failures.push(error)
+      }
+    })()
+    // Both refused once: each now waits for its retry.
+    await expect.poll(() => engine.refusedSubscribes, { timeout: 5_000 }).toBe(2)
+    await made.close()
+    await expect(off.ready).rejects.toBeInstanceOf(PatchbayError)
+    await loop
+    expect(failures).toHaveLength(1)
+  })
+
   it('a resubscribe after a reconnect that finds the engine down is retried, and resumes once it is back', async () => {
     const engine = new FakeEngine(NO_FAULTS)
     const first = await start(engine)

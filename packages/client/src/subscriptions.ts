@@ -291,6 +291,8 @@ export class Subscriptions {
 
   /** The server refused (or the connection ended) a sub: the subscription ends with `error`. */
   private refused(subscription: WireSubscription, error: unknown): void {
+    // Ended already (left by its listeners, or ended with the client): told once, not twice.
+    if (subscription.ended) return
     // It leaves the registry so the next subscribe to the same key tries again.
     if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
     subscription.ended = true
