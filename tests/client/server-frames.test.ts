@@ -38,6 +38,14 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     ['an event whose channel is not a positive integer', { t: 'event', ch: 0, seq: 1, data: 1 }],
     ['a lag whose missed is not a positive integer', { t: 'lag', ch: 1, seq: 3, missed: 0 }],
     ['a lag whose seq is fractional', { t: 'lag', ch: 1, seq: 1.5, missed: 1 }],
+    ['a lag whose seq is 0 without an epoch', { t: 'lag', ch: 1, seq: 0, missed: 1 }],
+    // §14's new-epoch form: a well-formed epoch, a non-negative seq, no count beside it.
+    ['a lag with both an epoch and missed', { t: 'lag', ch: 1, seq: 0, epoch: 'e.2', missed: 3 }],
+    ['a lag whose epoch is empty', { t: 'lag', ch: 1, seq: 0, epoch: '' }],
+    ['a lag whose epoch has a character outside [A-Za-z0-9_.-]', { t: 'lag', ch: 1, seq: 0, epoch: 'e/2' }],
+    ['a lag whose epoch is not a string', { t: 'lag', ch: 1, seq: 0, epoch: 2 }],
+    ['a lag with an epoch and a negative seq', { t: 'lag', ch: 1, seq: -1, epoch: 'e.2' }],
+    ['a lag with an epoch and no channel', { t: 'lag', seq: 0, epoch: 'e.2' }],
   ])('closes with 4400 on %s', async (_name, frame) => {
     server = await startRawServer(encoding)
     const client = connect(server.url, encoding)
@@ -135,5 +143,34 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     server.send(socket, { t: 'event', ch: 1, seq: 7, data: 70 })
     await expect.poll(() => seen).toEqual([10, 60, 70])
     expect(lags).toEqual([{ missed: 4, seq: 5 }])
+  })
+
+  it('takes a lag naming a new epoch as a gap of unknown size, goes on in that epoch, and resumes in it (§12.1, §14)', async () => {
+    server = await startRawServer(encoding)
+    const client = createClient(api, { url: server.url, WebSocket, encodings: [encoding], reconnect: { retryDelay: 10, maxRetryDelay: 20 } })
+    clients.push(client)
+    const seen: number[] = []
+    const lags: unknown[] = []
+    const off = client.feed.subscribe((n) => seen.push(n), { onLag: (lag) => lags.push(lag) })
+    const socket = await server.nextSocket()
+    const sub = await server.nextMessage(socket)
+    server.send(socket, { t: 'result', id: sub.id, output: { ch: 1, seq: 0, epoch: 'e.1' } })
+    await off.ready
+    server.send(socket, { t: 'event', ch: 1, seq: 1, data: 10 })
+    server.send(socket, { t: 'event', ch: 1, seq: 2, data: 20 })
+    server.send(socket, { t: 'lag', ch: 1, seq: 1, epoch: 'e.2' })
+    // Seq 1 is the new epoch's latest: delivery goes on from 2, lower than before the notice.
+    server.send(socket, { t: 'event', ch: 1, seq: 1, data: 11 })
+    server.send(socket, { t: 'event', ch: 1, seq: 2, data: 21 })
+    // A notice naming the epoch it is already in tells it nothing: ignored.
+    server.send(socket, { t: 'lag', ch: 1, seq: 2, epoch: 'e.2' })
+    server.send(socket, { t: 'event', ch: 1, seq: 3, data: 31 })
+    await expect.poll(() => seen).toEqual([10, 20, 21, 31])
+    expect(lags).toEqual([{ missed: undefined, seq: 1 }])
+    // After a reconnect the resume names the new epoch and the last seq seen in it.
+    socket.terminate()
+    const again = await server.nextSocket()
+    const resubscribe = await server.nextMessage(again)
+    expect(resubscribe).toMatchObject({ t: 'sub', path: 'feed', resume: { epoch: 'e.2', seq: 3 } })
   })
 })

@@ -236,6 +236,7 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
       replayedForUnknownEpoch: Message[]
       ownEvent: EventMessage
       lag: { ch: number; count: number; timeline: { t: 'event' | 'lag'; seq: number; missed: number | null }[] }
+      reset: { ch: number; epoch: string; before: Message; restarted: Message; notice: Message; after: Message; more: Message[] }
       streamItems: number
       violations: string[]
       lateReplies: Message[]
@@ -290,6 +291,14 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
         last = entry.seq
       }
       expect(last).toBe(count) // 32 granted by the stream example, 8 more after its credit of 16
+      // §12.1, §14: a new epoch under a live subscription: one lag naming it, then its seq 1.
+      const { reset } = replay
+      const epoch = (reset.restarted.output as { epoch: string }).epoch
+      expect(epoch).not.toBe(reset.epoch)
+      expect(reset.before).toMatchObject({ t: 'event', ch: reset.ch, seq: 1 })
+      expect(reset.notice).toEqual({ t: 'lag', ch: reset.ch, seq: 0, epoch })
+      expect(reset.after).toEqual({ t: 'event', ch: reset.ch, seq: 1, data: { text: 'after' } })
+      expect(reset.more).toEqual([])
       expect(harness.ticks.get('ACME')).toEqual({ produced: 40, finished: true, aborted: false })
       expect(replay.violations).toEqual([])
       expect(replay.lateReplies).toEqual([])

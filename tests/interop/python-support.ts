@@ -8,8 +8,9 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { PatchbayError, procedure, router, stream, topic, type Encoding } from '@patchbay/core'
+import { channelOf, PatchbayError, procedure, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { RestartableEngine } from './restartable-engine.js'
 
 export const api = router({
   math: { add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }) },
@@ -32,6 +33,11 @@ export const api = router({
   chat: {
     room: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
     typing: topic({ params: z.object({ room: z.string() }), message: z.object({ who: z.string(), at: z.number().optional() }), publish: 'client' }),
+    /**
+     * chat.room's sequence starts again under its subscribers, as when a scale-out engine
+     * lost it: each subscribed connection gets a lag naming the new epoch (§12.1, §14).
+     */
+    restart: procedure({ input: z.object({ room: z.string() }), output: z.object({ epoch: z.string() }) }),
     /** Publishes each text to chat.room (a server-published topic) in order. */
     say: procedure({ input: z.object({ room: z.string(), texts: z.array(z.string()) }), output: z.object({ delivered: z.array(z.number()) }) }),
   },
@@ -66,7 +72,7 @@ interface Gate {
 
 export interface InteropServer {
   url: string
-  server: PatchbayServer
+  server: PatchbayServer<RestartableEngine>
   ticks: Map<string, TickRun>
   builds: Map<number, BuildRun>
   close: () => Promise<void>
@@ -93,7 +99,10 @@ export async function startInteropServer(): Promise<InteropServer> {
     found.opener?.()
   }
 
-  const server: PatchbayServer = createServer(api, {
+  // The memory engine, with a channel restart on cue (chat.restart).
+  const engine = new RestartableEngine()
+  const server: PatchbayServer<RestartableEngine> = createServer(api, {
+    engine,
     // History for §12.1's replay; 5 so the gap flow can outrun it.
     // A 1-byte mark on market.feed: in a burst, every message after the first finds the
     // connection above it (the first is still buffered), so the drop policy and lag show.
@@ -137,6 +146,7 @@ export async function startInteropServer(): Promise<InteropServer> {
           }),
       },
       chat: {
+        restart: ({ input }) => ({ epoch: engine.restart(channelOf('chat.room', { room: input.room })) }),
         say: ({ input }) => ({ delivered: input.texts.map((text) => server.publish(api.chat.room, { room: input.room }, { text })) }),
       },
       market: {

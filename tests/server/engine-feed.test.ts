@@ -26,6 +26,8 @@ interface Recorder extends Subscriber {
   error: string | undefined
   /** Every seq it saw, replay first, in arrival order. */
   seqs: number[]
+  /** The reset notices it was sent, decoded (a `lag` naming a new epoch, §14). */
+  resets: unknown[]
 }
 
 function recorder(codec: Codec = jsonCodec): Recorder {
@@ -34,8 +36,12 @@ function recorder(codec: Codec = jsonCodec): Recorder {
     start: undefined,
     error: undefined,
     seqs: [],
+    resets: [],
     deliver: (_frame, _ch, seq) => {
       self.seqs.push(seq)
+    },
+    reset: (frame) => {
+      self.resets.push(codec.decode(frame))
     },
   }
   return self
@@ -144,11 +150,13 @@ describe('engine seam: the feed against a faulty engine', () => {
     }
   })
 
-  it('tells of a new epoch when the store lost the channel, then goes on in it', async () => {
+  it('tells of a new epoch when the store lost the channel, once per subscriber in each codec, then goes on in it', async () => {
     const engine = new FakeEngine({ drop: 0, duplicate: 0, maxDelayMs: 1 }, 7)
     const pubsub = new PubSub(engine)
     const subscriber = recorder()
+    const other = recorder(msgpackCodec)
     join(pubsub, subscriber, 100)
+    join(pubsub, other, 100)
     await engine.settled()
     for (let n = 1; n <= 10; n++) void pubsub.publish(CHANNEL, { n }, route(100))
     await engine.settled()
@@ -156,12 +164,18 @@ describe('engine seam: the feed against a faulty engine', () => {
     engine.restart()
     await engine.settled()
     expect(pubsub.stats.resets).toBe(1)
+    // docs/protocol.md §14: a lag with the new epoch and its latest seq, no count.
+    const epoch = engine.top(CHANNEL)?.epoch
+    for (const each of [subscriber, other]) expect(each.resets).toEqual([{ t: 'lag', ch: subscriber.start?.ch, seq: 0, epoch }])
+    for (let n = 1; n <= 3; n++) void pubsub.publish(CHANNEL, { n }, route(100))
+    await engine.settled()
+    expect(other.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3])
     // A newcomer learns the new epoch; resuming the old one finds it gone (from the latest).
     const newcomer = recorder()
     join(pubsub, newcomer, 100, { epoch: subscriber.start?.epoch ?? '', seq: 10 })
     await engine.settled()
     expect(newcomer.start?.epoch).not.toBe(subscriber.start?.epoch)
-    expect(newcomer.start?.seq).toBe(0)
+    expect(newcomer.start?.seq).toBe(3)
     expect(newcomer.start?.replay).toEqual([])
   })
 

@@ -2,7 +2,8 @@
  * A test double for the engine seam (packages/server/src/engine.ts): an asynchronous engine
  * that keeps the contract (atomic seq, stored before delivered, epochs) but delivers badly on
  * purpose — it drops, duplicates, delays and so reorders publications, answers reads and
- * subscribes late, and can restart empty (a new epoch). Seeded, so a failure replays.
+ * subscribes late, can restart empty (a new epoch), and can be down (every operation rejects,
+ * as a store that cannot be reached). Seeded, so a failure replays.
  */
 import type { AsyncEngine, ChannelOptions, EngineHandler, EngineStats, HistoryRead, Position, Publication } from '../../packages/server/src/engine.js'
 
@@ -48,6 +49,10 @@ export class FakeEngine implements AsyncEngine {
   private readonly random: () => number
   private epochs = 0
   private busy = 0
+  /** While set, publish, subscribe and read reject with this (the store cannot be reached). */
+  private down: Error | undefined
+  /** Subscribes refused because the store was down, since start. */
+  refusedSubscribes = 0
   private idleWaiters: (() => void)[] = []
 
   constructor(
@@ -66,7 +71,13 @@ export class FakeEngine implements AsyncEngine {
     this.faults = faults
   }
 
+  /** The store becomes unreachable (every operation rejects) or reachable again. */
+  setDown(down: boolean): void {
+    this.down = down ? new Error('fake engine: the store cannot be reached') : undefined
+  }
+
   async publish(channel: string, data: unknown, options: ChannelOptions): Promise<Position> {
+    if (this.down !== undefined) throw this.down
     const stored = this.channel(channel, options)
     const publication = { seq: ++stored.seq, data }
     if (stored.capacity > 0) {
@@ -86,6 +97,10 @@ export class FakeEngine implements AsyncEngine {
   }
 
   subscribe(channel: string, options: ChannelOptions): Promise<void> {
+    if (this.down !== undefined) {
+      this.refusedSubscribes++
+      return Promise.reject(this.down)
+    }
     const stored = this.channel(channel, options)
     clearTimeout(stored.expiry)
     stored.expiry = undefined
@@ -107,6 +122,7 @@ export class FakeEngine implements AsyncEngine {
   }
 
   read(channel: string, since: number | undefined): Promise<HistoryRead> {
+    if (this.down !== undefined) return Promise.reject(this.down)
     return new Promise((resolve) =>
       this.later(() => {
         const stored = this.channel(channel, { history: 0, retainMs: 0 })
@@ -148,7 +164,7 @@ export class FakeEngine implements AsyncEngine {
   }
 
   get stats(): EngineStats {
-    return { state: 'up', channels: this.channels.size, retained: 0, retainedBytes: 0, evictions: 0 }
+    return { state: this.down === undefined ? 'up' : 'down', channels: this.channels.size, retained: 0, retainedBytes: 0, evictions: 0 }
   }
 
   close(): void {

@@ -83,6 +83,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
     (reason) => connection?.close(CloseCode.BAD_REQUEST, reason),
+    // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
+    (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
   )
 
   /** The end: no more connections. */

@@ -4,6 +4,7 @@
  * when its last listener leaves (docs/protocol.md §12).
  */
 import { ErrorCode, PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { backoffDelay } from './backoff.js'
 import type { RequestManager } from './request-manager.js'
 
 /** What a listener learns besides the message. */
@@ -18,8 +19,9 @@ export type TopicListener<T> = (message: T, meta: EventMeta) => void
 /** Messages of a channel this subscriber did not get (docs/protocol.md §14). */
 export interface LagEvent {
   /**
-   * How many messages were missed; undefined when nobody can tell: the subscription came
-   * back to a server whose channel restarted its sequence (a new process).
+   * How many messages were missed; undefined when nobody can tell: the channel's sequence
+   * restarted (a new epoch, docs/protocol.md §12.1): the subscription came back to a server
+   * that had forgotten the channel, or the server's topic engine lost it under a live one.
    */
   missed: number | undefined
   /** The sequence number of the last message missed (in the channel's current sequence). */
@@ -67,6 +69,13 @@ interface WireSubscription {
   /** Listeners that want to hear of missed messages. */
   readonly onLag: Set<(lag: LagEvent) => void>
   ended: boolean
+  /** Settles `ready`: resolved once the server confirmed, rejected when it refused for good. */
+  readonly settle: { resolve: () => void; reject: (error: unknown) => void }
+  /** A `sub` answered UNAVAILABLE waits to be sent again (§6): the timer, and attempts so far. */
+  retry: ReturnType<typeof setTimeout> | undefined
+  attempts: number
+  /** The UNAVAILABLE that the pending retry answers, to settle `ready` with if it never runs. */
+  retryError: PatchbayError | undefined
 }
 
 /** The subscription registry of a client. */
@@ -80,6 +89,12 @@ export class Subscriptions {
     private readonly unsubscribeOnWire: (id: RequestId) => void,
     /** The server broke the protocol: close the connection (4400) with this reason. */
     private readonly violation: (reason: string) => void = () => {},
+    /**
+     * The wait before sending attempt `attempt` (1-based) of a `sub` that the server answered
+     * UNAVAILABLE (its topic engine is down, §6). The client passes its reconnect backoff.
+     * @default exponential backoff with full jitter from 250 ms, capped at 10 s
+     */
+    private readonly retryDelay: (attempt: number) => number = (attempt) => backoffDelay(attempt - 1, 250, 10_000),
   ) {}
 
   /** Wire subscriptions held now (live or waiting for confirmation). */
@@ -134,10 +149,24 @@ export class Subscriptions {
     }
   }
 
-  /** A lag notice arrived: messages through `seq` were dropped for this connection. */
+  /**
+   * A lag notice arrived: messages through `seq` were dropped for this connection, or (with an
+   * `epoch`) the channel's sequence restarted under it and the gap is unknown (§14).
+   */
   handleLag(lag: LagMessage): void {
     const subscriptions = this.byChannel.get(lag.ch)
     if (subscriptions === undefined) return
+    if ('epoch' in lag) {
+      for (const subscription of subscriptions) {
+        // Already in that epoch (the notice repeats what a result told): nothing was missed.
+        if (subscription.epoch === lag.epoch) continue
+        // The sequence state moves to the new epoch first, so a resume after a reconnect names it.
+        subscription.epoch = lag.epoch
+        subscription.lastSeq = lag.seq
+        this.lagged(subscription, undefined, lag.seq)
+      }
+      return
+    }
     for (const subscription of subscriptions) {
       if (lag.seq <= subscription.lastSeq) continue
       // The server counts what it dropped for this connection; a subscription that joined
@@ -158,6 +187,8 @@ export class Subscriptions {
     this.byChannel.clear()
     for (const subscription of all) {
       subscription.ended = true
+      // A sub waiting to retry has no request the connection's end would reject.
+      if (subscription.retry !== undefined) this.stopRetry(subscription, error)
       for (const onEnd of [...subscription.onEnd]) onEnd(error)
     }
   }
@@ -182,32 +213,73 @@ export class Subscriptions {
   resubscribe(): void {
     for (const subscription of this.byKey.values()) {
       if (subscription.channel !== undefined || subscription.ended) continue
-      if (!subscription.confirmed) continue // its first request is still queued or in flight
-      // Ask to resume where it left off: the server replays what it still holds (§12.1).
-      const resume = subscription.epoch === undefined ? undefined : { epoch: subscription.epoch, seq: subscription.lastSeq }
-      const confirm = (output: unknown): boolean => {
-        if (!this.wellFormed(output)) return false
-        if (subscription.ended) {
-          this.unsubscribeOnWire(subscription.id)
-          return true
-        }
-        const confirmed = output
-        const before = { epoch: subscription.epoch, seq: subscription.lastSeq }
-        this.attach(subscription, confirmed)
-        if (confirmed.epoch === before.epoch) {
-          // Same sequence: a resume (seq unchanged, the missed events follow) or a known gap.
-          if (confirmed.seq > before.seq) this.lagged(subscription, confirmed.seq - before.seq, confirmed.seq)
-        } else if (before.seq > 0 || confirmed.seq > 0) {
-          // A new sequence (the server restarted): messages may have been lost, uncounted.
-          this.lagged(subscription, undefined, confirmed.seq)
-        }
+      if (!subscription.confirmed) continue // its first request is still queued, in flight or waiting to retry
+      // A retry waiting from the last connection is this request now.
+      clearTimeout(subscription.retry)
+      subscription.retry = undefined
+      this.resubscribeOne(subscription)
+    }
+  }
+
+  /** Subscribes again to one confirmed subscription, resuming where it left off (§12.1). */
+  private resubscribeOne(subscription: WireSubscription): void {
+    // Ask to resume where it left off: the server replays what it still holds (§12.1).
+    const resume = subscription.epoch === undefined ? undefined : { epoch: subscription.epoch, seq: subscription.lastSeq }
+    const confirm = (output: unknown): boolean => {
+      if (!this.wellFormed(output)) return false
+      if (subscription.ended) {
+        this.unsubscribeOnWire(subscription.id)
         return true
       }
-      // Attached synchronously with the result: replayed events follow it in the same chunk.
-      const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
-      subscription.id = request.id
-      request.promise.catch((error: unknown) => this.refused(subscription, error))
+      const confirmed = output
+      const before = { epoch: subscription.epoch, seq: subscription.lastSeq }
+      this.attach(subscription, confirmed)
+      if (confirmed.epoch === before.epoch) {
+        // Same sequence: a resume (seq unchanged, the missed events follow) or a known gap.
+        if (confirmed.seq > before.seq) this.lagged(subscription, confirmed.seq - before.seq, confirmed.seq)
+      } else if (before.seq > 0 || confirmed.seq > 0) {
+        // A new sequence (the server restarted): messages may have been lost, uncounted.
+        this.lagged(subscription, undefined, confirmed.seq)
+      }
+      return true
     }
+    // Attached synchronously with the result: replayed events follow it in the same chunk.
+    const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
+    subscription.id = request.id
+    request.promise.then(
+      () => {
+        subscription.attempts = 0
+      },
+      (error: unknown) => {
+        if (!this.retryLater(subscription, error, () => this.resubscribeOne(subscription))) this.refused(subscription, error)
+      },
+    )
+  }
+
+  /**
+   * A `sub` answered UNAVAILABLE (the server's topic engine is down, §6) is sent again after a
+   * backoff, for as long as the subscription has listeners: a subscription is meant to outlive
+   * an outage, as it outlives a reconnect. False for any other error (the caller refuses it).
+   */
+  private retryLater(subscription: WireSubscription, error: unknown, again: () => void): boolean {
+    if (!(error instanceof PatchbayError) || error.code !== ErrorCode.UNAVAILABLE || subscription.ended) return false
+    subscription.attempts++
+    subscription.retryError = error
+    subscription.retry = setTimeout(() => {
+      subscription.retry = undefined
+      if (subscription.ended) return this.stopRetry(subscription, error)
+      // A confirmed one whose connection dropped meanwhile is sent again by `resubscribe`.
+      if (subscription.confirmed && !this.isOpen()) return
+      again()
+    }, this.retryDelay(subscription.attempts))
+    return true
+  }
+
+  /** Drops a pending retry; `ready` (if it never settled) rejects with `error`. */
+  private stopRetry(subscription: WireSubscription, error: unknown): void {
+    clearTimeout(subscription.retry)
+    subscription.retry = undefined
+    subscription.settle.reject(error)
   }
 
   /** A sub result the subscription can be filed under; else the connection closes 4400 (§12). */
@@ -219,6 +291,8 @@ export class Subscriptions {
 
   /** The server refused (or the connection ended) a sub: the subscription ends with `error`. */
   private refused(subscription: WireSubscription, error: unknown): void {
+    // Ended already (left by its listeners, or ended with the client): told once, not twice.
+    if (subscription.ended) return
     // It leaves the registry so the next subscribe to the same key tries again.
     if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
     subscription.ended = true
@@ -240,6 +314,38 @@ export class Subscriptions {
   }
 
   private open(key: string, path: string, params: unknown): WireSubscription {
+    let settle: WireSubscription['settle'] = { resolve: () => {}, reject: () => {} }
+    const ready = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject }
+    })
+    const subscription: WireSubscription = {
+      key,
+      path,
+      params,
+      listeners: new Set(),
+      snapshot: [],
+      ready,
+      id: -1,
+      channel: undefined,
+      lastSeq: 0,
+      epoch: undefined,
+      confirmed: false,
+      onEnd: new Set(),
+      onLag: new Set(),
+      ended: false,
+      settle,
+      retry: undefined,
+      attempts: 0,
+      retryError: undefined,
+    }
+    subscription.ready.catch((error: unknown) => this.refused(subscription, error))
+    this.byKey.set(key, subscription)
+    this.subscribeFirst(subscription)
+    return subscription
+  }
+
+  /** Sends a subscription's first `sub` (again, after an UNAVAILABLE answer); `ready` settles with its answer. */
+  private subscribeFirst(subscription: WireSubscription): void {
     const confirm = (output: unknown): boolean => {
       if (!this.wellFormed(output)) return false
       if (subscription.ended || subscription.listeners.size === 0) {
@@ -251,32 +357,25 @@ export class Subscriptions {
       this.attach(subscription, output)
       return true
     }
-    const request = this.requests.request('sub', path, params, undefined, undefined, this.isOpen(), undefined, confirm)
-    const subscription: WireSubscription = {
-      key,
-      path,
-      params,
-      listeners: new Set(),
-      snapshot: [],
-      ready: request.promise.then(() => {}),
-      id: request.id,
-      channel: undefined,
-      lastSeq: 0,
-      epoch: undefined,
-      confirmed: false,
-      onEnd: new Set(),
-      onLag: new Set(),
-      ended: false,
-    }
-    subscription.ready.catch((error: unknown) => this.refused(subscription, error))
-    this.byKey.set(key, subscription)
-    return subscription
+    const request = this.requests.request('sub', subscription.path, subscription.params, undefined, undefined, this.isOpen(), undefined, confirm)
+    subscription.id = request.id
+    request.promise.then(
+      () => {
+        subscription.attempts = 0
+        subscription.settle.resolve()
+      },
+      (error: unknown) => {
+        if (!this.retryLater(subscription, error, () => this.subscribeFirst(subscription))) subscription.settle.reject(error)
+      },
+    )
   }
 
   private close(subscription: WireSubscription): void {
     if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
     if (subscription.ended) return
     subscription.ended = true
+    // Waiting to retry: no sub is out, so nothing to end on the wire.
+    if (subscription.retry !== undefined) return this.stopRetry(subscription, subscription.retryError)
     if (subscription.channel === undefined) return // still unconfirmed: `ready` sends the unsub
     const set = this.byChannel.get(subscription.channel)
     set?.delete(subscription)

@@ -22,6 +22,11 @@ export const ErrorCode = {
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   /** The connection sent requests faster than the server's rate limit; retry later. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /**
+   * The topic engine (where topic events are stored and travel, e.g. Redis) cannot be reached:
+   * the `sub` or `pub` was not done; retry later (docs/protocol.md §6).
+   */
+  UNAVAILABLE: 'UNAVAILABLE',
   /** Reserved for applications: a payload over a size the application enforces. */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** The connection closed before a result arrived (raised by the client; retryable). */

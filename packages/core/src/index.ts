@@ -38,6 +38,8 @@ export type {
   SubscribedOutput,
   ResumePoint,
   LagMessage,
+  CountedLagMessage,
+  EpochLagMessage,
   StreamMessage,
   CreditMessage,
   ItemMessage,

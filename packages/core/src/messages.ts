@@ -108,12 +108,25 @@ export interface EventMessage {
  * dropped because this connection read too slowly (`missed` of them). Delivery continues with
  * seq + 1. Sent once the connection has drained, never silently skipped.
  */
-export interface LagMessage {
+export interface CountedLagMessage {
   t: 'lag'
   ch: number
   seq: number
   missed: number
 }
+/**
+ * §12.1, §14 Server → client: the channel's sequence was lost under its subscribers (the topic
+ * engine forgot it) and goes on as `epoch`, whose latest message is `seq` (0 when none): how
+ * many messages were missed is unknown. Delivery continues with seq + 1 of that epoch.
+ */
+export interface EpochLagMessage {
+  t: 'lag'
+  ch: number
+  seq: number
+  epoch: string
+}
+/** §14: a `lag` notice, counted (`missed`) or of unknown size (a new `epoch`). */
+export type LagMessage = CountedLagMessage | EpochLagMessage
 /**
  * §15 Client → server: start stream procedure `path` with `input`, granting `credit` items.
  * Items come as `item` messages for `id`, at most as many as granted; the stream ends with a
@@ -381,8 +394,15 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
     }
     case MessageType.LAG: {
       if (!isCount(data.ch)) return new ProtocolViolation('lag ch is not a positive safe integer')
+      if (data.epoch !== undefined) {
+        // A new epoch: the gap is unknown, so a count beside it would contradict it (§14).
+        if (typeof data.epoch !== 'string' || !EPOCH_PATTERN.test(data.epoch)) return new ProtocolViolation('lag epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
+        if (data.missed !== undefined) return new ProtocolViolation('lag has both missed and epoch')
+        if (!isRequestId(data.seq)) return new ProtocolViolation('lag seq must be a non-negative safe integer')
+        return data as unknown as EpochLagMessage
+      }
       if (!isCount(data.seq) || !isCount(data.missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
-      return data as unknown as LagMessage
+      return data as unknown as CountedLagMessage
     }
     case MessageType.ERROR: {
       if (!isRequestId(data.id)) return new ProtocolViolation('error id is not a non-negative safe integer')

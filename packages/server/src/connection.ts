@@ -283,6 +283,11 @@ export class Session implements Subscriber, StreamHost {
     if (!this.closed) this.outbound.deliver(frame, ch, seq, delivery)
   }
 
+  /** Tells of a channel's new epoch (a reset, §14): supersedes what is held or counted for `ch`. */
+  reset(frame: Frame, ch: number): void {
+    if (!this.closed) this.outbound.reset(frame, ch)
+  }
+
   /** Streams running now. */
   get streamCount(): number {
     return this.streams.size

@@ -220,6 +220,23 @@ export class Outbound {
     }
   }
 
+  /**
+   * Sends a channel's reset notice (a `lag` naming its new epoch, §14), never dropped. The
+   * event a `latest` topic holds for `ch` and the count a `drop` topic keeps for it belong to
+   * the lost epoch: the notice's unknown gap covers them, so they are let go unsent.
+   */
+  reset(frame: Frame, ch: number): void {
+    if (this.closed) return
+    const stale = this.held?.get(ch)
+    if (stale !== undefined) {
+      this.held?.delete(ch)
+      this.heldBytes -= costOf(stale)
+      this.stats.dropped++
+    }
+    this.dropped?.delete(ch)
+    this.send(frame)
+  }
+
   /** Runs `resume` once the connection is below its high-water mark (at once if it is). */
   whenUncongested(resume: () => void): void {
     if (!this.congested) return resume()

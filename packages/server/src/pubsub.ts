@@ -5,7 +5,7 @@
  * publication out: the event is built once and encoded once per codec in use, and the same
  * bytes go to every subscriber of that codec (docs/protocol.md §12).
  */
-import { ErrorCode, type Codec, type EventMessage, type Frame, type WireError } from '@patchbay/core'
+import { ErrorCode, PatchbayError, type Codec, type EpochLagMessage, type EventMessage, type Frame, type WireError } from '@patchbay/core'
 import type { Engine, EngineHandler, EngineState, Position, Publication } from './engine.js'
 import { Feed } from './feed.js'
 import type { Delivery } from './outbound.js'
@@ -15,6 +15,12 @@ export interface Subscriber {
   readonly codec: Codec
   /** Delivers event `seq` of channel number `ch`, already encoded, under the topic's backpressure policy. */
   deliver(frame: Frame, ch: number, seq: number, delivery: Delivery): void
+  /**
+   * Sends the notice that channel number `ch` goes on in another epoch (a `lag` with `epoch`,
+   * §14): never dropped, and it supersedes what the connection still holds or counts for `ch`
+   * under a `latest` or `drop` policy (those belong to the lost epoch).
+   */
+  reset(frame: Frame, ch: number): void
 }
 
 /** How long a channel keeps its messages for subscribers that come back (docs/protocol.md §12.1). */
@@ -52,8 +58,18 @@ export interface Subscribed {
 export type SubscribeAnswer = (answer: { ok: true; subscribed: Subscribed } | { ok: false; error: WireError }) => boolean
 
 const AHEAD: WireError = Object.freeze({ code: ErrorCode.BAD_REQUEST, message: "resume seq is beyond the channel's latest message" })
-// TODO(issue 13): a retryable code of its own (docs/protocol.md §6) with the Redis engine.
-const UNAVAILABLE: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'The topic engine is unavailable' })
+const UNAVAILABLE_MESSAGE = 'The topic engine is unavailable'
+/** A `sub` or `pub` the engine could not serve: retryable (docs/protocol.md §6). */
+const UNAVAILABLE: WireError = Object.freeze({ code: ErrorCode.UNAVAILABLE, message: UNAVAILABLE_MESSAGE })
+
+/**
+ * An asynchronous engine's publish failure as the publisher sees it: a PatchbayError the
+ * engine chose passes as is; anything else (a lost link, a timeout) is UNAVAILABLE, the engine's
+ * error kept as its `cause` for a `server.publish` caller (a client sees code and message only).
+ */
+function unavailable(error: unknown): PatchbayError {
+  return error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, { cause: error })
+}
 
 /** Counts for tests and monitoring. */
 export interface PubSubStats {
@@ -215,7 +231,18 @@ export class PubSub implements EngineHandler {
       if (engine.publish(name, data) === undefined) return 0
       return this.held.get(name)?.subscribers.size ?? 0
     }
-    return engine.publish(name, data, route.retention).then(() => this.held.get(name)?.subscribers.size ?? 0)
+    let published: Promise<Position>
+    try {
+      published = engine.publish(name, data, route.retention)
+    } catch (error) {
+      published = Promise.reject(error)
+    }
+    return published.then(
+      () => this.held.get(name)?.subscribers.size ?? 0,
+      (error: unknown) => {
+        throw unavailable(error)
+      },
+    )
   }
 
   /** EngineHandler: a publication of a channel held here. */
@@ -277,17 +304,19 @@ export class PubSub implements EngineHandler {
         lost: (_seq, missed) => {
           this.lostCount += missed
         },
-        reset: () => {
-          // TODO(issue 13, with the Redis engine): tell subscribers (a new wire message); the
-          // memory engine never changes the epoch of a held channel.
-          this.resets++
-        },
+        reset: (at) => this.reset(held, at),
       }),
     }
     this.held.set(name, held)
     const engine = this.engine
     if (engine.synchronous) engine.subscribe(name, route.retention)
-    else held.ready = engine.subscribe(name, route.retention)
+    else {
+      try {
+        held.ready = engine.subscribe(name, route.retention)
+      } catch (error) {
+        held.ready = Promise.reject(error)
+      }
+    }
     return held
   }
 
@@ -311,6 +340,26 @@ export class PubSub implements EngineHandler {
     const known = this.released.get(name)
     if (known !== undefined) this.released.delete(name)
     return known !== undefined && known.epoch === epoch ? known.ch : ++this.numbers
+  }
+
+  /**
+   * The channel's epoch changed under its subscribers (the engine lost it; never with the
+   * memory engine): each connection is told once, with a `lag` naming the new epoch and its
+   * latest seq, and the channel keeps its wire number (§12.1, §14). Off the hot path.
+   */
+  private reset(held: Held, at: Position): void {
+    this.resets++
+    if (held.ch === 0) return // nobody was answered yet: each join learns the new epoch in its result
+    const notice: EpochLagMessage = { t: 'lag', ch: held.ch, seq: at.seq, epoch: at.epoch }
+    const frames = new Map<Codec, Frame>()
+    for (const subscriber of held.subscribers.keys()) {
+      let frame = frames.get(subscriber.codec)
+      if (frame === undefined) {
+        frame = subscriber.codec.encode(notice)
+        frames.set(subscriber.codec, frame)
+      }
+      subscriber.reset(frame, held.ch)
+    }
   }
 
   /** Hands one event to every subscriber, each codec's frame made once, on first need. */

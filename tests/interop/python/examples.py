@@ -147,6 +147,7 @@ async def replay_examples(url: str, encoding: Encoding, doc_path: str, open_peer
     await replay_stream(replay, main, report)
     await replay_ping(replay, main)
     await replay_lag(replay, main, report)
+    await replay_reset(replay, main, report)
     report["others"] = await replay_others(replay, open_peer)
     return {
         "checks": replay.checks,
@@ -271,11 +272,37 @@ async def replay_lag(replay: Replay, main: Peer, report: dict[str, Any], count: 
         message = await asyncio.wait_for(feed.events.get(), 5)
         timeline.append(message)
         accounted += message["missed"] if message["t"] == "lag" else 1
-    lag_example = replay.find("lag")
+    lag_example = replay.find("lag", lambda m: "missed" in m)
     for message in timeline:
         if message["t"] == "lag":
             replay.compare(lag_example, message, exact=False)
     report["lag"] = {"ch": feed.ch, "count": count, "timeline": [{"t": m["t"], "seq": m["seq"], "missed": m.get("missed")} for m in timeline]}
+
+
+async def replay_reset(replay: Replay, main: Peer, report: dict[str, Any]) -> None:
+    """§12.1, §14: the channel's sequence starts again under a live subscriber (the test
+    server's chat.restart, as a scale-out engine that lost it): one lag naming the new epoch
+    and its latest seq, then the new epoch's events from seq 1."""
+    room = {"room": "restarted"}
+    subscription = await main.subscribe("chat.room", room)
+    assert isinstance(subscription, Subscription), subscription
+    await main.call("chat.say", {**room, "texts": ["before"]})
+    before = await asyncio.wait_for(subscription.events.get(), 5)
+    restarted = await main.call("chat.restart", room)
+    notice = await asyncio.wait_for(subscription.events.get(), 5)
+    replay.compare(replay.find("lag", lambda m: "epoch" in m), notice, exact=False)
+    await main.call("chat.say", {**room, "texts": ["after"]})
+    after = await asyncio.wait_for(subscription.events.get(), 5)
+    await main.ping()
+    report["reset"] = {
+        "ch": subscription.ch,
+        "epoch": subscription.epoch,
+        "before": before,
+        "restarted": restarted.message,
+        "notice": notice,
+        "after": after,
+        "more": [subscription.events.get_nowait() for _ in range(subscription.events.qsize())],  # nothing else for the channel
+    }
 
 
 async def replay_ping(replay: Replay, main: Peer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
@@ -80,6 +81,10 @@ def as_id(value: Any) -> Optional[int]:
     if isinstance(value, int) and 0 <= value <= MAX_SAFE_INTEGER:
         return value
     return None
+
+
+EPOCH = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""An epoch as §12.1 allows it."""
 
 
 def as_positive(value: Any) -> Optional[int]:
@@ -340,7 +345,14 @@ class Peer:
 
     def _on_channel(self, message: Message) -> None:
         ch = as_positive(message.get("ch"))
-        seq = as_positive(message.get("seq"))
+        if message["t"] == "lag" and "epoch" in message:
+            # §14: a new epoch; its latest seq may be 0, and no count goes with it.
+            epoch = message["epoch"]
+            seq = as_id(message.get("seq"))
+            if not isinstance(epoch, str) or EPOCH.fullmatch(epoch) is None or "missed" in message:
+                seq = None
+        else:
+            seq = as_positive(message.get("seq"))
         if ch is None or seq is None or (message["t"] == "event" and "data" not in message):
             raise ProtocolViolation(f"malformed {message['t']}: {message!r}")
         listeners = self.channels.get(ch)
