@@ -104,10 +104,17 @@ export class RedisServer {
     return counts(await redisCommand(this.port, `PUBSUB NUMSUB ${channels.join(' ')}`, 1000, (reply) => counts(reply).length === channels.length))
   }
 
-  /** Subscriptions on the whole server (PUBSUB CHANNELS *). */
-  async channelCount(): Promise<number> {
-    const all = await redisCommand(this.port, 'PUBSUB CHANNELS')
-    return Number(/^\*(\d+)/.exec(all)?.[1] ?? Number.NaN)
+  /** Pub/sub channels with at least one subscriber whose name matches `pattern` (PUBSUB CHANNELS). */
+  async channels(pattern = '*'): Promise<string[]> {
+    // *N, then `$len` and the name per channel: complete once 1 + 2N lines came.
+    const lines = (reply: string): string[] => reply.split('\r\n').slice(0, -1)
+    const complete = (reply: string): boolean => {
+      const all = lines(reply)
+      const count = Number(/^\*(\d+)/.exec(all[0] ?? '')?.[1] ?? Number.NaN)
+      return all.length >= 1 + 2 * count
+    }
+    const reply = lines(await redisCommand(this.port, `PUBSUB CHANNELS ${pattern}`, 1000, complete))
+    return reply.slice(1).filter((_line, index) => index % 2 === 1)
   }
 
   /** Stops it (SIGKILL: a crash) and starts it again on the same port, empty. */
