@@ -197,6 +197,11 @@ class RedisEngine implements AsyncEngine {
     // One listener for every channel, dispatching by name (no listener per channel).
     sub.redis.on('messageBuffer', (pubsub: Buffer, message: Buffer) => this.message(pubsub, message))
     sub.redis.on('ready', () => this.subscriberReady())
+    // Publications in flight on the lost connection will not come: publishes waiting for
+    // theirs go on (their events reach local subscribers through the resync's repair).
+    sub.redis.on('close', () => {
+      for (const channel of this.channels.values()) for (const waiter of [...channel.waiting]) waiter.done()
+    })
     cmd.redis.on('ready', () => this.resyncIfDue())
     this.refresher = setInterval(() => this.refresh(), this.refreshMs)
     this.refresher.unref()
@@ -333,14 +338,18 @@ class RedisEngine implements AsyncEngine {
   /** The last local subscriber left: UNSUBSCRIBE, then keep (retainMs) or forget the channel. */
   private release(channel: Channel): void {
     const sub = this.sub
-    if (sub?.ready === true) sub.redis.unsubscribe(channel.keys.pubsub).catch(() => undefined)
+    const unsubscribed = sub?.ready === true ? sub.redis.unsubscribe(channel.keys.pubsub) : Promise.resolve()
     const cmd = this.cmd
     if (channel.options.retainMs <= 0) {
       this.drop(channel)
-      // Forgotten in Redis too, unless another node still holds it (§12.1, retainMs 0).
-      if (cmd?.ready === true) this.script(cmd, 'pbForget')(channel.keys.meta, channel.keys.stream, channel.keys.pubsub).catch(() => undefined)
+      // Forgotten in Redis too, unless another node still holds it (§12.1, retainMs 0): once
+      // Redis took our UNSUBSCRIBE (another connection), so that NUMSUB no longer counts us.
+      unsubscribed
+        .then(() => (cmd?.ready === true && channel.refs === 0 ? this.script(cmd, 'pbForget')(channel.keys.meta, channel.keys.stream, channel.keys.pubsub) : undefined))
+        .catch(() => undefined)
       return
     }
+    unsubscribed.catch(() => undefined)
     // The keys outlive this moment by at least retainMs; this process counts the channel as
     // kept for as long.
     if (cmd?.ready === true) this.touch(cmd, [channel])
@@ -379,6 +388,8 @@ class RedisEngine implements AsyncEngine {
   private delivered(channel: Channel, position: Position): Promise<Position> {
     const last = channel.last
     if (last !== undefined && last.epoch === position.epoch && last.seq >= position.seq) return Promise.resolve(position)
+    // Not subscribed right now: it comes by the resync's repair, if at all.
+    if (this.sub?.ready !== true) return Promise.resolve(position)
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(), this.commandTimeoutMs)
       timer.unref()
