@@ -48,17 +48,17 @@ export function redisCommand(port: number, command: string, timeoutMs = 1000, co
 
 let checked = false
 
-/** Throws, with what to install, when redis-server cannot be run here. */
-export function requireRedisServer(): void {
-  if (checked) return
-  const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' })
+/** Throws, with what to install, when redis-server (`binary`) cannot be run here. */
+export function requireRedisServer(binary = BINARY): void {
+  if (checked && binary === BINARY) return
+  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' })
   if (probe.error !== undefined || probe.status !== 0) {
     throw new Error(
       `redis-server is required by the Redis engine's tests and could not be run (${probe.error?.message ?? probe.stderr}). ` +
         'Install it (Debian/Ubuntu: apt-get install redis-server; .ci/run does) or set PATCHBAY_REDIS_SERVER to its path.',
     )
   }
-  checked = true
+  if (binary === BINARY) checked = true
 }
 
 /** A running redis-server. */
