@@ -48,7 +48,11 @@ export type RedisEngineOptions =
       redis: RedisOptions
     })
 
-/** The error of an operation the engine could not do because Redis is unreachable or failed. */
+/**
+ * The error of an operation the engine could not do because Redis is unreachable or failed.
+ * `server.publish` rejects with it; a client's `pub` or `sub` is answered `INTERNAL` for now
+ * (a retryable code of its own for an unavailable engine is another part of issue 13).
+ */
 export class RedisEngineError extends Error {
   override readonly name = 'RedisEngineError'
 }
