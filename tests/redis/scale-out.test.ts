@@ -183,6 +183,13 @@ describe('@patchbay/redis across nodes', () => {
     // A client's pub is answered with an error (INTERNAL for now: see the README), the socket lives.
     ;(sockets[1] as RawClient).send({ t: 'pub', id: 9, path: 'room', params: { room: 'k' }, data: { from: 1, n: 3 } })
     await expect.poll(() => (sockets[1] as RawClient).received.find((frame) => frame.id === 9)).toMatchObject({ t: 'error', error: { code: 'INTERNAL' } })
+    // A sub that needs Redis (a channel this node does not hold) is answered at once with an
+    // error; one to a channel the node holds is answered from the node's own state.
+    const fresh = await open(0)
+    fresh.send({ t: 'sub', id: 5, path: 'room', params: { room: 'elsewhere' } })
+    expect(await fresh.next()).toMatchObject({ t: 'error', id: 5, error: { code: 'INTERNAL' } })
+    expect(await subscribe(fresh, 6, 'room', { room: 'k' })).toMatchObject({ ch: (confirmed[0] as Confirmed).ch, seq: 2 })
+    expect(performance.now() - started).toBeLessThan(1000)
     for (const socket of sockets) expect(socket.isOpen).toBe(true)
 
     await redis.restart()
