@@ -16,7 +16,7 @@ export interface FixtureEvent {
   readonly [field: string]: unknown
 }
 
-export type FixtureName = 'server' | 'proxy' | 'subscriber' | 'faults-server'
+export type FixtureName = 'server' | 'proxy' | 'subscriber' | 'faults-server' | 'redis-node'
 
 /** A spawned fixture process. */
 export class FixtureProcess {

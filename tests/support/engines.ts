@@ -1,11 +1,14 @@
 /**
  * Every topic engine the shared topic, resume and retention suites run over (crossws's "one
  * shared suite run over every adapter"): an engine joins the list and passes the same tests.
- * Today the memory engine; `@patchbay/redis` adds itself here (issue 13).
+ * The memory engine, the fake, and `@patchbay/redis` over a real redis-server (one per test
+ * file, started in `setup`; each engine gets its own key prefix, so tests never share a channel).
  */
 import { afterAll, beforeAll, describe } from 'vitest'
 import { createMemoryEngine, type Engine, type RetentionLimits } from '@patchbay/server'
+import { createRedisEngine } from '@patchbay/redis'
 import { FakeEngine, NO_FAULTS } from '../server/fake-engine.js'
+import { RedisServer } from './redis.js'
 
 export interface EngineCase {
   readonly name: string
@@ -17,12 +20,35 @@ export interface EngineCase {
    * which skips the suites about those bounds.
    */
   bounded?(retention: Partial<RetentionLimits>): Engine
+  /** Starts what the engine needs (a redis-server) before the suite; `teardown` stops it. */
+  setup?(): Promise<void>
+  teardown?(): Promise<void>
+}
+
+let redis: RedisServer | undefined
+let prefixes = 0
+
+/** The Redis engine over one redis-server per test file. */
+const REDIS: EngineCase = {
+  name: 'redis',
+  create() {
+    if (redis === undefined) throw new Error('the redis engine case was not set up')
+    return createRedisEngine({ url: redis.url, prefix: `t${++prefixes}:` })
+  },
+  async setup() {
+    redis ??= await RedisServer.start()
+  },
+  async teardown() {
+    await redis?.stop()
+    redis = undefined
+  },
 }
 
 export const ENGINES: readonly EngineCase[] = [
   { name: 'memory', create: () => createMemoryEngine(), bounded: (retention) => createMemoryEngine({ retention }) },
   // The seam's asynchronous path with nothing lost: a test double, not a product engine.
   { name: 'fake (async, no faults)', create: () => new FakeEngine(NO_FAULTS) },
+  REDIS,
 ]
 
 let current: EngineCase | undefined
@@ -41,11 +67,13 @@ export function engine(): Engine {
 /** Runs `suite` once per engine in `cases`, named after it. */
 export function describeEachEngine(suite: () => void, cases: readonly EngineCase[] = ENGINES): void {
   describe.each(cases)('engine: $name', (each) => {
-    beforeAll(() => {
+    beforeAll(async () => {
       current = each
+      await each.setup?.()
     })
-    afterAll(() => {
+    afterAll(async () => {
       current = undefined
+      await each.teardown?.()
     })
     suite()
   })

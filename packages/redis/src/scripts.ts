@@ -1,0 +1,72 @@
+/**
+ * The Lua scripts of the Redis engine. Redis runs a script alone, so each is one atomic step:
+ * every node sees one order of seqs per channel, and an event is in the stream before any
+ * node can receive it (engine.ts's contract). Sent with EVALSHA, falling back to EVAL when
+ * Redis does not know the script (a restart, SCRIPT FLUSH): ioredis's `defineCommand`.
+ */
+
+/**
+ * Publish. KEYS: meta, stream. ARGV: epoch to use if the channel has none, history length,
+ * TTL in ms, msgpack data, pub/sub channel. Returns `{ epoch, seq }`.
+ *
+ * - No meta (never published, expired, evicted, Redis restarted empty): the offered epoch
+ *   starts the channel, so every subscriber learns that what came before is unknown.
+ * - seq 1 deletes a stream that outlived its meta (eviction drops keys one by one), so stream
+ *   ids always equal seqs of the current epoch.
+ * - XADD with the seq as id, trimmed exactly to `history` (a resume gets its exact gap).
+ * - Both keys get the TTL (≥ the topic's retainMs; the engine refreshes held channels).
+ * - PUBLISH last, inside the script: no node receives seq n before n is stored, and no two
+ *   publishes interleave between INCR and PUBLISH.
+ */
+export const PUBLISH_LUA = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'e', epoch)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+if seq == 1 then redis.call('DEL', KEYS[2]) end
+local history = tonumber(ARGV[2])
+if history > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', history, seq .. '-0', 'd', ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[5], seq .. ':' .. epoch .. ':' .. ARGV[4])
+return { epoch, seq }
+`
+
+/**
+ * Read. KEYS: meta, stream. ARGV: epoch to use if the channel has none, since (-1: none
+ * asked), TTL in ms. Returns `{ epoch, top, entries }`, entries as XRANGE gives them.
+ *
+ * A channel without meta is started here, at seq 0, with the offered epoch: the first publish
+ * then continues that epoch, so a subscriber that read it sees no false reset.
+ */
+export const READ_LUA = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
+end
+local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local since = tonumber(ARGV[2])
+local entries = {}
+if since >= 0 and since < top then
+  entries = redis.call('XRANGE', KEYS[2], (since + 1) .. '-0', top .. '-0')
+end
+return { epoch, top, entries }
+`
+
+/**
+ * Forget (a topic with retainMs 0 lost its last subscriber here). KEYS: meta, stream. ARGV:
+ * pub/sub channel. Deletes the channel unless some node still subscribes to it.
+ */
+export const FORGET_LUA = `
+local held = redis.call('PUBSUB', 'NUMSUB', ARGV[1])[2]
+if held == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return held
+`

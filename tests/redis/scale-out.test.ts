@@ -1,0 +1,263 @@
+/**
+ * Several Patchbay servers (nodes) on one real redis-server, through @patchbay/redis: one
+ * order of seqs for every node, resume on another node, Redis lost and restarted empty, the
+ * subscriber connection cut, and one Redis subscription per channel per node
+ * (docs/protocol.md §12, §12.1; packages/redis/README.md). Each test starts its own
+ * redis-server (no persistence) and stops it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { channelOf, router, topic } from '@patchbay/core'
+import { createServer, type AsyncEngine, type PatchbayServer } from '@patchbay/server'
+import { createRedisEngine, keysOf } from '@patchbay/redis'
+import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
+import { RedisServer } from '../support/redis.js'
+
+const api = router({
+  room: topic({ params: z.object({ room: z.string() }), message: z.object({ from: z.number(), n: z.number() }), publish: 'client' }),
+  short: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
+  gone: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
+})
+
+type Node = PatchbayServer<AsyncEngine>
+
+let redis: RedisServer
+const nodes: Node[] = []
+const urls: string[] = []
+const sockets: RawClient[] = []
+const errors: Error[] = []
+
+beforeEach(async () => {
+  redis = await RedisServer.start()
+})
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.ws.terminate()
+  await Promise.all(nodes.splice(0).map((node) => node.close()))
+  urls.splice(0)
+  errors.splice(0)
+  await redis.stop()
+})
+
+/** Starts `count` nodes on the test's redis-server, all with the same key prefix. */
+async function startNodes(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const engine = createRedisEngine({ url: redis.url, prefix: 'app:', onError: (error) => errors.push(error) })
+    const node = createServer(api, {
+      handlers: {},
+      engine,
+      topics: { room: { history: 1000 }, short: { history: 3 }, gone: { retainMs: 0 } },
+    })
+    const { port } = await node.listen({ port: 0, host: '127.0.0.1' })
+    nodes.push(node)
+    urls.push(`ws://127.0.0.1:${port}`)
+  }
+  // Both connections of every node are up before the test starts (the engine connects on start).
+  await expect.poll(() => nodes.every((node) => node.topicStats.engine === 'up')).toBe(true)
+}
+
+async function open(node: number): Promise<RawClient> {
+  const socket = await connectRaw(urls[node] as string, node % 2 === 0 ? 'json' : 'msgpack')
+  sockets.push(socket)
+  return socket
+}
+
+interface Confirmed {
+  ch: number
+  seq: number
+  epoch: string
+}
+
+async function subscribe(socket: RawClient, id: number, path: string, params: unknown, resume?: { epoch: string; seq: number }): Promise<Confirmed> {
+  socket.send(resume === undefined ? { t: 'sub', id, path, params } : { t: 'sub', id, path, params, resume })
+  // Events of the socket's other subscriptions may come first.
+  let answer = await socket.next()
+  while (answer.t === 'event') answer = await socket.next()
+  expect(answer).toMatchObject({ t: 'result', id })
+  return answer.output as Confirmed
+}
+
+const events = (frames: readonly Message[], ch: number): Message[] => frames.filter((frame) => frame.t === 'event' && frame.ch === ch)
+
+/** The redis pub/sub channels of the nodes, with their subscriber counts. */
+async function subscriptions(): Promise<number[]> {
+  const channels = await redis.channels('app:*')
+  return channels.length === 0 ? [] : redis.numsub(...channels)
+}
+
+describe('@patchbay/redis across nodes', () => {
+  it('a publish on any node reaches the subscribers of every node, in one order of seqs, each once', async () => {
+    await startNodes(3)
+    const rooms = ['a', 'b']
+    const subscribers: { socket: RawClient; room: string; ch: number }[] = []
+    for (let node = 0; node < 3; node++) {
+      for (const room of rooms) {
+        for (let k = 0; k < 2; k++) {
+          const socket = await open(node)
+          const { ch, seq } = await subscribe(socket, 1, 'room', { room })
+          expect(seq).toBe(0)
+          subscribers.push({ socket, room, ch })
+        }
+      }
+    }
+    // One Redis subscription per channel per node, however many local subscribers.
+    expect(await subscriptions()).toEqual([3, 3])
+
+    // Publishers on every node at once, server-side and from clients (`pub`), interleaved.
+    const perNode = 60
+    const publishes: Promise<unknown>[] = []
+    const publishers = await Promise.all([0, 1, 2].map((node) => open(node)))
+    for (let n = 0; n < perNode; n++) {
+      for (let node = 0; node < 3; node++) {
+        for (const room of rooms) {
+          if (n % 2 === 0) publishes.push((nodes[node] as Node).publish(api.room, { room }, { from: node, n }))
+          else (publishers[node] as RawClient).send({ t: 'pub', id: n * 10 + rooms.indexOf(room), path: 'room', params: { room }, data: { from: node, n } })
+        }
+      }
+    }
+    await Promise.all(publishes)
+    const total = perNode * 3
+    for (const { socket, ch } of subscribers) {
+      await expect.poll(() => events(socket.received, ch).length, { timeout: 10_000 }).toBe(total)
+      const got = events(socket.received, ch)
+      // Seqs 1..total in order, each once: one order for every node.
+      expect(got.map((event) => event.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+      // Every publish exactly once (none lost, none doubled).
+      const keys = got.map((event) => `${(event.data as { from: number }).from}:${(event.data as { n: number }).n}`)
+      expect(new Set(keys).size).toBe(total)
+    }
+    // Every subscriber of a room saw the same event at the same seq.
+    for (const room of rooms) {
+      const orders = subscribers.filter((each) => each.room === room).map(({ socket, ch }) => JSON.stringify(events(socket.received, ch).map((event) => event.data)))
+      expect(new Set(orders).size).toBe(1)
+    }
+    for (const node of nodes) expect(node.topicStats).toMatchObject({ lost: 0, resets: 0 })
+    expect(errors).toEqual([])
+  })
+
+  it('a client resumes on another node from its last seq: exact replay, or the exact gap when history is too short', async () => {
+    await startNodes(3)
+    const first = await open(0)
+    const kept = await subscribe(first, 1, 'room', { room: 'r' })
+    const short = await subscribe(first, 2, 'short', { room: 'r' })
+    for (let n = 1; n <= 4; n++) {
+      await (nodes[1] as Node).publish(api.room, { room: 'r' }, { from: 1, n })
+      await (nodes[1] as Node).publish(api.short, { room: 'r' }, { n })
+    }
+    await expect.poll(() => events(first.received, kept.ch).length + events(first.received, short.ch).length).toBe(8)
+    first.ws.terminate()
+    // Published while the client is away, on yet another node.
+    for (let n = 5; n <= 10; n++) {
+      await (nodes[2] as Node).publish(api.room, { room: 'r' }, { from: 2, n })
+      await (nodes[2] as Node).publish(api.short, { room: 'r' }, { n })
+    }
+
+    const back = await open(2)
+    const resumed = await subscribe(back, 1, 'room', { room: 'r' }, { epoch: kept.epoch, seq: 4 })
+    expect(resumed).toMatchObject({ seq: 4, epoch: kept.epoch })
+    const replay = await back.take(6)
+    expect(replay.map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([5, 6, 7, 8, 9, 10].map((n) => [n, n]))
+
+    // History keeps 3 (seqs 8..10): confirmed from the latest, so the client counts 6 missed.
+    const gap = await subscribe(back, 2, 'short', { room: 'r' }, { epoch: short.epoch, seq: 4 })
+    expect(gap).toMatchObject({ seq: 10, epoch: short.epoch })
+    await (nodes[0] as Node).publish(api.short, { room: 'r' }, { n: 11 })
+    expect(await back.next()).toMatchObject({ t: 'event', ch: gap.ch, seq: 11, data: { n: 11 } })
+    expect(back.received.slice(1 + 6 + 1)).toHaveLength(1)
+  })
+
+  it('Redis killed: publishes fail fast, nothing crashes, subscribers keep their sockets; restarted empty, nodes resubscribe by themselves and the channel starts a new epoch', async () => {
+    await startNodes(2)
+    const sockets = [await open(0), await open(1)]
+    const confirmed = await Promise.all(sockets.map((socket) => subscribe(socket, 1, 'room', { room: 'k' })))
+    await (nodes[0] as Node).publish(api.room, { room: 'k' }, { from: 0, n: 1 })
+    await (nodes[1] as Node).publish(api.room, { room: 'k' }, { from: 1, n: 2 })
+    for (const [i, socket] of sockets.entries()) await expect.poll(() => events(socket.received, (confirmed[i] as Confirmed).ch).length).toBe(2)
+
+    await redis.stop('SIGKILL')
+    await expect.poll(() => nodes.map((node) => node.topicStats.engine)).toEqual(['down', 'down'])
+    const started = performance.now()
+    await expect((nodes[0] as Node).publish(api.room, { room: 'k' }, { from: 0, n: 3 })).rejects.toThrow(/unreachable|closed|writeable/i)
+    // Fails at once (no offline queue), well within commandTimeoutMs (1 s).
+    expect(performance.now() - started).toBeLessThan(500)
+    // A client's pub is answered with an error (INTERNAL for now: see the README), the socket lives.
+    ;(sockets[1] as RawClient).send({ t: 'pub', id: 9, path: 'room', params: { room: 'k' }, data: { from: 1, n: 3 } })
+    await expect.poll(() => (sockets[1] as RawClient).received.find((frame) => frame.id === 9)).toMatchObject({ t: 'error', error: { code: 'INTERNAL' } })
+    // A sub that needs Redis (a channel this node does not hold) is answered at once with an
+    // error; one to a channel the node holds is answered from the node's own state.
+    const fresh = await open(0)
+    fresh.send({ t: 'sub', id: 5, path: 'room', params: { room: 'elsewhere' } })
+    expect(await fresh.next()).toMatchObject({ t: 'error', id: 5, error: { code: 'INTERNAL' } })
+    expect(await subscribe(fresh, 6, 'room', { room: 'k' })).toMatchObject({ ch: (confirmed[0] as Confirmed).ch, seq: 2 })
+    expect(performance.now() - started).toBeLessThan(1000)
+    for (const socket of sockets) expect(socket.isOpen).toBe(true)
+
+    await redis.restart()
+    await expect.poll(() => nodes.map((node) => node.topicStats.engine), { timeout: 5000 }).toEqual(['up', 'up'])
+    // Re-subscribed by themselves: one subscription per node on the channel again.
+    await expect.poll(() => subscriptions(), { timeout: 5000 }).toEqual([2])
+    // Redis lost everything: the channel continues in a new epoch, from seq 1. The feeds
+    // count it as a reset (the wire notice is issue 13's other part); the subscribers see the
+    // seqs start again on the same channel number.
+    await (nodes[1] as Node).publish(api.room, { room: 'k' }, { from: 1, n: 4 })
+    for (const [i, socket] of sockets.entries()) {
+      const ch = (confirmed[i] as Confirmed).ch
+      await expect.poll(() => events(socket.received, ch).length).toBe(3)
+      expect(events(socket.received, ch).map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
+        [1, 1],
+        [2, 2],
+        [1, 4],
+      ])
+    }
+    await expect.poll(() => nodes.map((node) => node.topicStats.resets)).toEqual([1, 1])
+    // A client resuming with the old epoch learns the new one and gets no replay.
+    const late = await open(0)
+    const resumed = await subscribe(late, 1, 'room', { room: 'k' }, { epoch: (confirmed[0] as Confirmed).epoch, seq: 2 })
+    expect(resumed.epoch).not.toBe((confirmed[0] as Confirmed).epoch)
+    expect(resumed.seq).toBe(1)
+    for (const socket of sockets) expect(socket.isOpen).toBe(true)
+    // The connection errors went to onError, none was thrown.
+    expect(errors.length).toBeGreaterThan(0)
+  })
+
+  it('CLIENT KILL TYPE pubsub: nodes re-subscribe by themselves and fill what they missed from the stream', async () => {
+    await startNodes(3)
+    const subscribers = await Promise.all([0, 1, 2].map((node) => open(node)))
+    const confirmed = await Promise.all(subscribers.map((socket) => subscribe(socket, 1, 'room', { room: 'cut' })))
+    for (let n = 1; n <= 20; n++) await (nodes[n % 3] as Node).publish(api.room, { room: 'cut' }, { from: n % 3, n })
+    expect(await redis.command('CLIENT KILL TYPE pubsub')).toMatch(/^:3/)
+    // Published while no node is subscribed: these reach nobody through pub/sub.
+    const missed = Array.from({ length: 10 }, (_, i) => 21 + i)
+    await Promise.all(missed.map((n) => (nodes[n % 3] as Node).publish(api.room, { room: 'cut' }, { from: n % 3, n })))
+    await expect.poll(() => subscriptions(), { timeout: 5000 }).toEqual([3])
+    // No further publish: the resync after the reconnect alone repairs the gap from the stream.
+    for (const [i, socket] of subscribers.entries()) {
+      const ch = (confirmed[i] as Confirmed).ch
+      await expect.poll(() => events(socket.received, ch).length, { timeout: 5000 }).toBe(30)
+      expect(events(socket.received, ch).map((event) => event.seq)).toEqual(Array.from({ length: 30 }, (_, k) => k + 1))
+    }
+    for (const node of nodes) expect(node.topicStats).toMatchObject({ lost: 0, resets: 0 })
+  })
+
+  it('200 subscribe/unsubscribe cycles over two nodes leave no Redis subscription behind', async () => {
+    await startNodes(2)
+    const sockets = [await open(0), await open(1)]
+    for (let i = 0; i < 200; i++) {
+      const socket = sockets[i % 2] as RawClient
+      const room = `c${i % 7}`
+      const path = i % 3 === 0 ? 'gone' : 'room'
+      const id = 1000 + i
+      await subscribe(socket, id, path, { room })
+      const node = nodes[i % 2] as Node
+      if (i % 5 === 0) await (path === 'gone' ? node.publish(api.gone, { room }, { n: i }) : node.publish(api.room, { room }, { from: i % 2, n: i }))
+      socket.send({ t: 'unsub', id })
+    }
+    await expect.poll(() => nodes.map((node) => node.topicStats.subscriptions)).toEqual([0, 0])
+    await expect.poll(() => redis.channels('app:*'), { timeout: 5000 }).toEqual([])
+    // A channel with retainMs 0 is forgotten in Redis too once no node holds it; the others are kept.
+    const keysOfRoom = (path: string, room: string): string[] => Object.values(keysOf('app:', channelOf(path, { room })))
+    const gone = Array.from({ length: 7 }, (_, i) => keysOfRoom('gone', `c${i}`)).flat()
+    expect(await redis.command(`EXISTS ${gone.join(' ')}`)).toBe(':0\r\n')
+    expect(await redis.command(`EXISTS ${keysOfRoom('room', 'c1')[0] as string}`)).toBe(':1\r\n')
+  })
+})

@@ -1,0 +1,157 @@
+/**
+ * Real redis-server processes for the Redis engine's tests: each on a free loopback port,
+ * without persistence (RDB and AOF off), started and stopped by the test that uses it. A
+ * machine without redis-server fails these tests with what to install: never a skip
+ * (`.ci/run` installs Debian's redis-server).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer, createConnection } from 'node:net'
+
+const BINARY = process.env.PATCHBAY_REDIS_SERVER ?? 'redis-server'
+
+/** A port free a moment ago: bound on port 0 and closed (the caller retries on a collision). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** Sends one inline command and resolves with the first reply line, or rejects. */
+export function redisCommand(port: number, command: string, timeoutMs = 1000, complete = (reply: string) => reply.includes('\r\n')): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let reply = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`redis ${port}: no answer to ${command}`))
+    }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    socket.on('data', (chunk: string) => {
+      reply += chunk
+      if (!complete(reply)) return
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(reply)
+    })
+    socket.write(`${command}\r\n`)
+  })
+}
+
+let checked = false
+
+/** Throws, with what to install, when redis-server (`binary`) cannot be run here. */
+export function requireRedisServer(binary = BINARY): void {
+  if (checked && binary === BINARY) return
+  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' })
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error(
+      `redis-server is required by the Redis engine's tests and could not be run (${probe.error?.message ?? probe.stderr}). ` +
+        'Install it (Debian/Ubuntu: apt-get install redis-server; .ci/run does) or set PATCHBAY_REDIS_SERVER to its path.',
+    )
+  }
+  if (binary === BINARY) checked = true
+}
+
+/** A running redis-server. */
+export class RedisServer {
+  private child: ChildProcess | undefined
+  private output = ''
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[],
+  ) {}
+
+  /** Starts a redis-server on a free port and waits until it answers PING. */
+  static async start(extraArgs: readonly string[] = []): Promise<RedisServer> {
+    requireRedisServer()
+    let lastError: unknown
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const server = new RedisServer(await freePort(), extraArgs)
+      try {
+        await server.launch()
+        return server
+      } catch (error) {
+        // Most likely the port was taken between freePort and the bind: another one.
+        lastError = error
+        await server.stop()
+      }
+    }
+    throw lastError
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** Runs one inline command (`PUBSUB NUMSUB x`), returning the raw reply. */
+  command(command: string): Promise<string> {
+    return redisCommand(this.port, command)
+  }
+
+  /** PUBSUB NUMSUB for each channel: how many connections subscribe to it. */
+  async numsub(...channels: string[]): Promise<number[]> {
+    // *2n, then `$len name` and `:count` per channel.
+    const counts = (reply: string): number[] => [...reply.matchAll(/^:(\d+)\r$/gm)].map((match) => Number(match[1]))
+    return counts(await redisCommand(this.port, `PUBSUB NUMSUB ${channels.join(' ')}`, 1000, (reply) => counts(reply).length === channels.length))
+  }
+
+  /** Pub/sub channels with at least one subscriber whose name matches `pattern` (PUBSUB CHANNELS). */
+  async channels(pattern = '*'): Promise<string[]> {
+    // *N, then `$len` and the name per channel: complete once 1 + 2N lines came.
+    const lines = (reply: string): string[] => reply.split('\r\n').slice(0, -1)
+    const complete = (reply: string): boolean => {
+      const all = lines(reply)
+      const count = Number(/^\*(\d+)/.exec(all[0] ?? '')?.[1] ?? Number.NaN)
+      return all.length >= 1 + 2 * count
+    }
+    const reply = lines(await redisCommand(this.port, `PUBSUB CHANNELS ${pattern}`, 1000, complete))
+    return reply.slice(1).filter((_line, index) => index % 2 === 1)
+  }
+
+  /** Stops it (SIGKILL: a crash) and starts it again on the same port, empty. */
+  async restart(): Promise<void> {
+    await this.stop('SIGKILL')
+    await this.launch()
+  }
+
+  /** SIGTERM, then SIGKILL if it lingers; resolves once the process is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill(signal)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+    await exited
+    clearTimeout(timer)
+    this.child = undefined
+  }
+
+  private async launch(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs]
+    const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = child
+    this.output = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
+    const deadline = Date.now() + 5000
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on ${this.port} exited: ${this.output.slice(-500)}`)
+      try {
+        if ((await redisCommand(this.port, 'PING', 500)).startsWith('+PONG')) return
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer PING: ${this.output.slice(-500)}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
