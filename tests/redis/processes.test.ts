@@ -34,11 +34,11 @@ async function open(url: string): Promise<RawClient> {
   return socket
 }
 
-/** The answer to the call or sub `id`, skipping events. */
+/** The answer to the call or sub `id`, skipping events and lag notices. */
 async function answer(socket: RawClient, id: number): Promise<Message> {
   for (;;) {
     const frame = await socket.next()
-    if (frame.t !== 'event') {
+    if (frame.t !== 'event' && frame.t !== 'lag') {
       expect(frame.id).toBe(id)
       return frame
     }
@@ -64,18 +64,27 @@ describe('@patchbay/redis nodes as processes', () => {
     await redis.stop('SIGKILL')
     await a.node.waitFor((event) => event.event === 'redis-error', 'a redis error')
     await b.node.waitFor((event) => event.event === 'redis-error', 'a redis error')
-    // INTERNAL until the retryable engine code exists (packages/redis/README.md, "What is left").
+    // UNAVAILABLE: retryable, the socket lives (docs/protocol.md §6).
     onA.send({ t: 'call', id: 3, path: 'announce', input: { text: 'while down' } })
-    expect(await answer(onA, 3)).toMatchObject({ t: 'error', error: { code: 'INTERNAL' } })
+    expect(await answer(onA, 3)).toMatchObject({ t: 'error', error: { code: 'UNAVAILABLE' } })
     expect([a.node.exit, b.node.exit]).toEqual([undefined, undefined])
     expect([onA.isOpen, onB.isOpen]).toEqual([true, true])
 
     await redis.restart()
     const pubsub = keysOf('proc:', 'news').pubsub
     await expect.poll(() => redis.numsub(pubsub), { timeout: 5000 }).toEqual([2])
+    // Redis came back empty: each subscriber is told once that its channel goes on in a new
+    // epoch, a gap of unknown size (docs/protocol.md §12.1, §14).
+    const notices = (socket: RawClient): Message[] => socket.received.filter((frame) => frame.t === 'lag')
+    for (const socket of [onA, onB]) {
+      await expect.poll(() => notices(socket).length, { timeout: 5000 }).toBe(1)
+      expect(notices(socket)[0]).toMatchObject({ t: 'lag', seq: 0, epoch: expect.any(String) })
+      expect(notices(socket)[0]).not.toHaveProperty('missed')
+    }
     onA.send({ t: 'call', id: 4, path: 'announce', input: { text: 'after' } })
     expect(await answer(onA, 4)).toMatchObject({ t: 'result' })
     for (const socket of [onA, onB]) await expect.poll(() => news(socket)).toEqual(['before', 'after'])
+    for (const socket of [onA, onB]) expect(notices(socket)).toHaveLength(1)
     expect([a.node.exit, b.node.exit]).toEqual([undefined, undefined])
   })
 

@@ -177,17 +177,17 @@ describe('@patchbay/redis across nodes', () => {
     await redis.stop('SIGKILL')
     await expect.poll(() => nodes.map((node) => node.topicStats.engine)).toEqual(['down', 'down'])
     const started = performance.now()
-    await expect((nodes[0] as Node).publish(api.room, { room: 'k' }, { from: 0, n: 3 })).rejects.toThrow(/unreachable|closed|writeable/i)
+    await expect((nodes[0] as Node).publish(api.room, { room: 'k' }, { from: 0, n: 3 })).rejects.toMatchObject({ code: 'UNAVAILABLE' })
     // Fails at once (no offline queue), well within commandTimeoutMs (1 s).
     expect(performance.now() - started).toBeLessThan(500)
-    // A client's pub is answered with an error (INTERNAL for now: see the README), the socket lives.
+    // A client's pub is answered with the retryable UNAVAILABLE (§6); the socket lives.
     ;(sockets[1] as RawClient).send({ t: 'pub', id: 9, path: 'room', params: { room: 'k' }, data: { from: 1, n: 3 } })
-    await expect.poll(() => (sockets[1] as RawClient).received.find((frame) => frame.id === 9)).toMatchObject({ t: 'error', error: { code: 'INTERNAL' } })
+    await expect.poll(() => (sockets[1] as RawClient).received.find((frame) => frame.id === 9)).toMatchObject({ t: 'error', error: { code: 'UNAVAILABLE' } })
     // A sub that needs Redis (a channel this node does not hold) is answered at once with an
     // error; one to a channel the node holds is answered from the node's own state.
     const fresh = await open(0)
     fresh.send({ t: 'sub', id: 5, path: 'room', params: { room: 'elsewhere' } })
-    expect(await fresh.next()).toMatchObject({ t: 'error', id: 5, error: { code: 'INTERNAL' } })
+    expect(await fresh.next()).toMatchObject({ t: 'error', id: 5, error: { code: 'UNAVAILABLE' } })
     expect(await subscribe(fresh, 6, 'room', { room: 'k' })).toMatchObject({ ch: (confirmed[0] as Confirmed).ch, seq: 2 })
     expect(performance.now() - started).toBeLessThan(1000)
     for (const socket of sockets) expect(socket.isOpen).toBe(true)
@@ -196,13 +196,16 @@ describe('@patchbay/redis across nodes', () => {
     await expect.poll(() => nodes.map((node) => node.topicStats.engine), { timeout: 5000 }).toEqual(['up', 'up'])
     // Re-subscribed by themselves: one subscription per node on the channel again.
     await expect.poll(() => subscriptions(), { timeout: 5000 }).toEqual([2])
-    // Redis lost everything: the channel continues in a new epoch, from seq 1. The feeds
-    // count it as a reset (the wire notice is issue 13's other part); the subscribers see the
-    // seqs start again on the same channel number.
+    // Redis lost everything: the channel continues in a new epoch, from seq 1, on the same
+    // channel number; each subscriber is told once, with a lag naming the new epoch (§12.1).
     await (nodes[1] as Node).publish(api.room, { room: 'k' }, { from: 1, n: 4 })
     for (const [i, socket] of sockets.entries()) {
       const ch = (confirmed[i] as Confirmed).ch
       await expect.poll(() => events(socket.received, ch).length).toBe(3)
+      const notices = socket.received.filter((frame) => frame.t === 'lag')
+      expect(notices).toHaveLength(1)
+      expect(notices[0]).toMatchObject({ t: 'lag', ch, epoch: expect.any(String) })
+      expect((notices[0] as { epoch: string }).epoch).not.toBe((confirmed[i] as Confirmed).epoch)
       expect(events(socket.received, ch).map((event) => [event.seq, (event.data as { n: number }).n])).toEqual([
         [1, 1],
         [2, 2],

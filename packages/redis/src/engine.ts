@@ -50,8 +50,8 @@ export type RedisEngineOptions =
 
 /**
  * The error of an operation the engine could not do because Redis is unreachable or failed.
- * `server.publish` rejects with it; a client's `pub` or `sub` is answered `INTERNAL` for now
- * (a retryable code of its own for an unavailable engine is another part of issue 13).
+ * Patchbay's server turns it into `UNAVAILABLE` (retryable, docs/protocol.md §6) for
+ * `server.publish` and a client's `pub` or `sub`, keeping it as the error's `cause`.
  */
 export class RedisEngineError extends Error {
   override readonly name = 'RedisEngineError'
