@@ -58,6 +58,8 @@ describe('@patchbay/redis nodes as processes', () => {
       expect(await answer(socket, 1)).toMatchObject({ t: 'result' })
     }
     onB.send({ t: 'call', id: 2, path: 'announce', input: { text: 'before' } })
+    // docs/protocol.md §13: `delivered` counts the connections of the node that published
+    // (onB), while onA, on the other node, gets the event too (below).
     expect(await answer(onB, 2)).toMatchObject({ t: 'result', output: { delivered: 1 } })
     for (const socket of [onA, onB]) await expect.poll(() => news(socket)).toEqual(['before'])
 
