@@ -223,6 +223,50 @@ describe('@patchbay/redis across nodes', () => {
     expect(errors.length).toBeGreaterThan(0)
   })
 
+  it('the meta key deleted while two nodes hold the channel: one lag naming the new epoch at seq 0, then its seqs 1 and 2 on every node', async () => {
+    await startNodes(2)
+    // Two subscribers per node (node 0's speak JSON, node 1's msgpack).
+    const sockets = [await open(0), await open(0), await open(1), await open(1)]
+    const confirmed = await Promise.all(sockets.map((socket) => subscribe(socket, 1, 'room', { room: 'del' })))
+    for (let n = 1; n <= 3; n++) await (nodes[n % 2] as Node).publish(api.room, { room: 'del' }, { from: n % 2, n })
+    for (const [i, socket] of sockets.entries()) await expect.poll(() => events(socket.received, (confirmed[i] as Confirmed).ch).length).toBe(3)
+    // Redis forgets the channel while both links stay up (as DEL, FLUSHALL or an eviction would):
+    // the next publish starts a new epoch at seq 1, and the nodes learn of it from that event.
+    const { meta } = keysOf('app:', channelOf('room', { room: 'del' }))
+    expect(await redis.command(`DEL ${meta}`)).toBe(':1\r\n')
+    await (nodes[1] as Node).publish(api.room, { room: 'del' }, { from: 1, n: 4 })
+    await (nodes[1] as Node).publish(api.room, { room: 'del' }, { from: 1, n: 5 })
+    for (const [i, socket] of sockets.entries()) {
+      const { ch, epoch } = confirmed[i] as Confirmed
+      await expect.poll(() => events(socket.received, ch).length, { timeout: 5000 }).toBe(5)
+      // docs/protocol.md §12.1: the notice names the seq before the first event delivered after
+      // it (0: the stream holds the new epoch from its start), and those events follow, once.
+      const frames = socket.received.filter((frame) => frame.ch === ch && (frame.t === 'event' || frame.t === 'lag'))
+      expect(frames.map((frame) => (frame.t === 'lag' ? ['lag', frame.seq] : [frame.seq, (frame.data as { n: number }).n]))).toEqual([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        ['lag', 0],
+        [1, 4],
+        [2, 5],
+      ])
+      const notice = frames[3] as { epoch: string }
+      expect(notice.epoch).not.toBe(epoch)
+      expect(notice).toEqual({ t: 'lag', ch, seq: 0, epoch: notice.epoch })
+    }
+    // Every subscriber on both nodes was told of the same epoch.
+    expect(new Set(sockets.map((socket) => (socket.received.find((frame) => frame.t === 'lag') as { epoch: string }).epoch)).size).toBe(1)
+    for (const node of nodes) expect(node.topicStats).toMatchObject({ resets: 1, lost: 0 })
+    // Nothing else came (no second notice, no repeat): a ping is answered next.
+    for (const socket of sockets) {
+      const before = socket.received.length
+      socket.send({ t: 'ping' })
+      await expect.poll(() => socket.received.length).toBe(before + 1)
+      expect(socket.received.at(-1)).toEqual({ t: 'pong' })
+    }
+    expect(errors).toEqual([])
+  })
+
   it('CLIENT KILL TYPE pubsub: nodes re-subscribe by themselves and fill what they missed from the stream', async () => {
     await startNodes(3)
     const subscribers = await Promise.all([0, 1, 2].map((node) => open(node)))

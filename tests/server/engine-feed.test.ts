@@ -28,6 +28,8 @@ interface Recorder extends Subscriber {
   seqs: number[]
   /** The reset notices it was sent, decoded (a `lag` naming a new epoch, §14). */
   resets: unknown[]
+  /** For each notice, how many seqs it had seen when the notice came. */
+  resetAt: number[]
 }
 
 function recorder(codec: Codec = jsonCodec): Recorder {
@@ -37,11 +39,13 @@ function recorder(codec: Codec = jsonCodec): Recorder {
     error: undefined,
     seqs: [],
     resets: [],
+    resetAt: [],
     deliver: (_frame, _ch, seq) => {
       self.seqs.push(seq)
     },
     reset: (frame) => {
       self.resets.push(codec.decode(frame))
+      self.resetAt.push(self.seqs.length)
     },
   }
   return self
@@ -199,5 +203,166 @@ describe('engine seam: the feed against a faulty engine', () => {
     await engine.settled()
     expect(engine.subscribed.size).toBe(0)
     expect(pubsub.stats.subscriptions).toBe(0)
+  })
+})
+
+/**
+ * A channel whose store forgot it while the link stayed up (a deleted meta key, FLUSHALL,
+ * eviction): 3 events of the first epoch delivered to two subscribers, then the engine hands
+ * nothing over by itself (the test does, with `hand`, in the order it chooses).
+ */
+async function forgotten(history: number) {
+  const engine = new FakeEngine(NO_FAULTS, 5)
+  const pubsub = new PubSub(engine)
+  const subscribers = [recorder(), recorder(msgpackCodec)]
+  for (const subscriber of subscribers) join(pubsub, subscriber, history)
+  await engine.settled()
+  for (let n = 1; n <= 3; n++) await pubsub.publish(CHANNEL, { n }, route(history))
+  await engine.settled()
+  for (const subscriber of subscribers) expect(subscriber.seqs).toEqual([1, 2, 3])
+  engine.setFaults({ drop: 1, duplicate: 0, maxDelayMs: 0 })
+  engine.forget(CHANNEL)
+  /** Publishes `count` events of the new epoch (stored, not delivered): data `{ n: 100 + seq }`. */
+  const publish = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) await pubsub.publish(CHANNEL, { n: 100 + (engine.top(CHANNEL)?.seq ?? 0) + 1 }, route(history))
+  }
+  /** Hands the new epoch's events `seqs` to the feed, as the engine's subscription would. */
+  const hand = (...seqs: number[]): void => {
+    const epoch = engine.top(CHANNEL)?.epoch ?? ''
+    for (const seq of seqs) pubsub.publication(CHANNEL, epoch, { seq, data: { n: 100 + seq } })
+  }
+  return { engine, pubsub, subscribers, publish, hand, ch: () => subscribers[0]?.start?.ch }
+}
+
+describe('engine seam: the epoch changes while the link stays up (docs/protocol.md §12.1)', () => {
+  const orders: [string, (setup: Awaited<ReturnType<typeof forgotten>>) => Promise<void>][] = [
+    [
+      'the new epoch’s events arrive before the read of its position returns',
+      async ({ engine, publish, hand }) => {
+        engine.pauseReads()
+        await publish(2)
+        hand(1, 2)
+        engine.resumeReads()
+      },
+    ],
+    [
+      'they arrive reordered, before the read returns',
+      async ({ engine, publish, hand }) => {
+        engine.pauseReads()
+        await publish(2)
+        hand(2, 1)
+        engine.resumeReads()
+      },
+    ],
+    [
+      'they arrive twice, before and after the read returns',
+      async ({ engine, publish, hand }) => {
+        engine.pauseReads()
+        await publish(2)
+        hand(1, 1, 2)
+        engine.resumeReads()
+        await engine.settled()
+        hand(2, 1)
+      },
+    ],
+    [
+      'the read returns between the first event and the second',
+      async ({ engine, publish, hand }) => {
+        await publish(1)
+        hand(1)
+        await engine.settled()
+        await publish(1)
+        hand(2, 2)
+      },
+    ],
+    [
+      'the second event is delivered from history before it arrives, and arrives after',
+      async ({ engine, publish, hand }) => {
+        engine.pauseReads()
+        await publish(1)
+        hand(1)
+        await publish(1)
+        engine.resumeReads()
+        await engine.settled()
+        hand(2)
+      },
+    ],
+  ]
+  for (const [name, interleave] of orders) {
+    it(`${name}: one notice at seq 0, then every new-epoch event in order, once`, async () => {
+      const setup = await forgotten(100)
+      await interleave(setup)
+      await setup.engine.settled()
+      const epoch = setup.engine.top(CHANNEL)?.epoch
+      expect(epoch).not.toBe(setup.subscribers[0]?.start?.epoch)
+      for (const subscriber of setup.subscribers) {
+        expect(subscriber.resets).toEqual([{ t: 'lag', ch: setup.ch(), seq: 0, epoch }])
+        expect(subscriber.resetAt).toEqual([3])
+        expect(subscriber.seqs).toEqual([1, 2, 3, 1, 2])
+      }
+      expect(setup.pubsub.stats).toMatchObject({ resets: 1, lost: 0 })
+      // The feed goes on in the new epoch: a newcomer starts there, at its latest seq.
+      const newcomer = recorder()
+      join(setup.pubsub, newcomer, 100)
+      await setup.engine.settled()
+      expect(newcomer.start).toMatchObject({ epoch, seq: 2, replay: [] })
+    })
+  }
+
+  it('with history shorter than the new epoch, the notice names the seq before the first event still held', async () => {
+    const setup = await forgotten(2)
+    await setup.publish(5)
+    // Only the last arrives: history (2) holds 4 and 5; 1..3 are the unknown gap.
+    setup.hand(5)
+    await setup.engine.settled()
+    const epoch = setup.engine.top(CHANNEL)?.epoch
+    for (const subscriber of setup.subscribers) {
+      expect(subscriber.resets).toEqual([{ t: 'lag', ch: setup.ch(), seq: 3, epoch }])
+      expect(subscriber.seqs).toEqual([1, 2, 3, 4, 5])
+    }
+    expect(setup.pubsub.stats).toMatchObject({ resets: 1, lost: 0 })
+  })
+
+  it('an event that arrived below what history holds is delivered too; the hole between is a counted gap', async () => {
+    const setup = await forgotten(2)
+    await setup.publish(5)
+    setup.hand(2, 5)
+    await setup.engine.settled()
+    const epoch = setup.engine.top(CHANNEL)?.epoch
+    for (const subscriber of setup.subscribers) {
+      // Unknown before 2 (the notice), 2 delivered, 3 gone for good (a jump in seq: exactly 1), 4 and 5.
+      expect(subscriber.resets).toEqual([{ t: 'lag', ch: setup.ch(), seq: 1, epoch }])
+      expect(subscriber.seqs).toEqual([1, 2, 3, 2, 4, 5])
+    }
+    expect(setup.pubsub.stats).toMatchObject({ resets: 1, lost: 1 })
+  })
+
+  it('against drops, duplicates and delays, each subscriber gets one notice at seq 0 and then the whole new epoch, once, in order', async () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const engine = new FakeEngine({ drop: 0.1, duplicate: 0.1, maxDelayMs: 3 }, seed)
+      const pubsub = new PubSub(engine)
+      const subscribers = [recorder(), recorder(msgpackCodec)]
+      for (const subscriber of subscribers) join(pubsub, subscriber, 1_000)
+      await engine.settled()
+      for (let n = 1; n <= 120; n++) {
+        // Forgotten mid-stream, with events of the first epoch still on their way.
+        if (n === 61) engine.forget(CHANNEL)
+        void pubsub.publish(CHANNEL, { n }, route(1_000))
+        if (n % 10 === 0) await Promise.resolve()
+      }
+      await engine.settled()
+      engine.setFaults(NO_FAULTS)
+      engine.resync()
+      await engine.settled()
+      const epoch = engine.top(CHANNEL)?.epoch
+      for (const subscriber of subscribers) {
+        expect(subscriber.resets, `seed ${seed}`).toEqual([{ t: 'lag', ch: subscriber.start?.ch, seq: 0, epoch }])
+        const at = subscriber.resetAt[0] ?? 0
+        const before = subscriber.seqs.slice(0, at)
+        for (let i = 1; i < before.length; i++) expect(before[i], `seed ${seed}`).toBeGreaterThan(before[i - 1] as number)
+        expect(subscriber.seqs.slice(at), `seed ${seed}`).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+      }
+      expect(pubsub.stats.resets, `seed ${seed}`).toBe(1)
+    }
   })
 })

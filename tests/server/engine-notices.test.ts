@@ -159,8 +159,8 @@ describe('a channel whose epoch changes under live subscribers (docs/protocol.md
     await Promise.all(subscribers.map(({ heard }) => heard.until(() => heard.seqs.length === 5)))
 
     engine.restart()
-    // Told once the feed read the store's new position (publishes racing that read would be
-    // part of the unknown gap: the notice carries the latest seq, §14).
+    // Told once the feed read the new epoch from its start (publishes racing that read are
+    // delivered after the notice, which names the seq before the first of them, §12.1).
     await Promise.all([...subscribers.map(({ heard }) => heard), iterated].map((heard) => heard.until(() => heard.lags.length === 1)))
     for (let n = 101; n <= 103; n++) await first.server.publish(api.room, { room: 'r' }, { n })
     for (const { heard } of subscribers) {

@@ -54,6 +54,8 @@ export class FakeEngine implements AsyncEngine {
   /** Subscribes refused because the store was down, since start. */
   refusedSubscribes = 0
   private idleWaiters: (() => void)[] = []
+  /** While set, reads wait here and are served (the store's state taken) when `resumeReads` runs. */
+  private pausedReads: (() => void)[] | undefined
 
   constructor(
     private faults: Faults = NO_FAULTS,
@@ -123,13 +125,40 @@ export class FakeEngine implements AsyncEngine {
 
   read(channel: string, since: number | undefined): Promise<HistoryRead> {
     if (this.down !== undefined) return Promise.reject(this.down)
-    return new Promise((resolve) =>
-      this.later(() => {
+    return new Promise((resolve) => {
+      const serve = (): void => {
         const stored = this.channel(channel, { history: 0, retainMs: 0 })
         const publications = since === undefined ? [] : stored.history.filter((publication) => publication.seq > since)
         resolve({ top: { epoch: stored.epoch, seq: stored.seq }, publications })
-      }),
-    )
+      }
+      // A paused read does not count for `settled`: the test resumes it.
+      if (this.pausedReads !== undefined) this.pausedReads.push(serve)
+      else this.later(serve)
+    })
+  }
+
+  /** Reads are held unanswered (and the store is not looked at) until `resumeReads`. */
+  pauseReads(): void {
+    this.pausedReads ??= []
+  }
+
+  /** Serves the held reads now, in the order they came, and every later one as usual. */
+  resumeReads(): void {
+    const paused = this.pausedReads ?? []
+    this.pausedReads = undefined
+    for (const serve of paused) this.later(serve)
+  }
+
+  /**
+   * The store forgot one channel while the link stays up (its meta key deleted, FLUSHALL,
+   * eviction): the next publish starts a new epoch at seq 1, and nobody is told.
+   */
+  forget(channel: string): void {
+    const stored = this.channels.get(channel)
+    if (stored === undefined) return
+    stored.epoch = `fake.${++this.epochs}`
+    stored.seq = 0
+    stored.history = []
   }
 
   /** The store lost everything (a restart without persistence); the link comes back. */

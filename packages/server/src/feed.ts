@@ -20,7 +20,11 @@ export interface FeedHost {
    * lag, §14) with its exact size.
    */
   lost(seq: number, missed: number): void
-  /** The channel's epoch changed under its subscribers: what happened between is unknown. */
+  /**
+   * The channel's epoch changed under its subscribers: what happened between is unknown.
+   * `at.seq` is the last seq of the new epoch before the first one the feed delivers next
+   * (0 when it delivers the new epoch from its start), docs/protocol.md §12.1.
+   */
   reset(at: Position): void
 }
 
@@ -220,33 +224,34 @@ export class Feed {
     if (this.joins.length > 0) this.settleJoins()
   }
 
-  /** Reads history after the feed's seq and fills the gap from it, or reports what is gone. */
-  private repair(): void {
+  /** Reads history after `since` and fills the gap from it, or reports what is gone. */
+  private repair(since = this.seq): void {
     if (this.repairing || this.closed) return
     this.repairing = true
-    const since = this.seq
     then(
       this.host.read(since),
-      (read) => this.repaired(read),
-      () => this.repaired(undefined),
+      (read) => this.repaired(read, since),
+      () => this.repaired(undefined, since),
     )
   }
 
-  private repaired(read: HistoryRead | undefined): void {
+  private repaired(read: HistoryRead | undefined, since: number): void {
     this.repairing = false
     if (this.closed) return
+    if (read !== undefined && read.top.epoch !== this.epoch && since !== 0) {
+      // The store lost the channel (or it restarted): seqs start again in another epoch, and
+      // this read's events are that epoch's after a seq of ours, which means nothing there.
+      // Read the new epoch from its start; joins wait for it (they are answered in it).
+      this.repair(0)
+      return
+    }
     if (read === undefined) {
       // The store did not answer: what is pending is all we will get for that stretch (an
       // event of another epoch cannot be placed without it; a later one brings it back).
       this.pending = this.pending.filter((entry) => entry.epoch === this.epoch)
       this.giveUpGap()
     } else if (read.top.epoch !== this.epoch) {
-      // The store lost the channel (or it restarted): seqs start again in another epoch.
-      this.epoch = read.top.epoch
-      this.seq = read.top.seq
-      this.pending = this.pending.filter((entry) => entry.epoch === read.top.epoch)
-      this.host.reset(read.top)
-      this.drain()
+      this.restart(read)
     } else {
       // The store is still in our epoch: an event of another one is from an older
       // incarnation, or from a newer one whose reset the next read reports.
@@ -264,6 +269,26 @@ export class Feed {
     }
     if (this.pending.length > 0) this.repair()
     if (this.joins.length > 0) this.settleJoins()
+  }
+
+  /**
+   * The channel goes on in another epoch; `read` holds that epoch's events from its start, as
+   * far as its history keeps them. Those and the ones of it that already arrived (merged by
+   * seq, each once) are delivered in order after the notice, whose seq is the last one before
+   * the first of them: only what neither history nor the link brought is the unknown gap
+   * (docs/protocol.md §12.1). Never taken with the memory engine.
+   */
+  private restart(read: HistoryRead): void {
+    const { epoch, seq: top } = read.top
+    this.pending = this.pending.filter((entry) => entry.epoch === epoch)
+    for (const publication of read.publications) this.hold(epoch, publication)
+    const first = this.pending[0]?.publication.seq ?? top + 1
+    this.epoch = epoch
+    this.seq = Math.min(first, top + 1) - 1
+    this.host.reset({ epoch, seq: this.seq })
+    this.drain()
+    // A seq up to the top that neither brought is gone for good: a gap of its exact size.
+    while ((this.pending[0]?.publication.seq ?? top + 1) <= top) this.giveUpGap()
   }
 
   /** Reports the hole before the first pending publication and goes on from there. */

@@ -344,8 +344,9 @@ export class PubSub implements EngineHandler {
 
   /**
    * The channel's epoch changed under its subscribers (the engine lost it; never with the
-   * memory engine): each connection is told once, with a `lag` naming the new epoch and its
-   * latest seq, and the channel keeps its wire number (§12.1, §14). Off the hot path.
+   * memory engine): each connection is told once, with a `lag` naming the new epoch and the
+   * last seq before the first event of it that follows (`at.seq`, from the feed), and the
+   * channel keeps its wire number (§12.1, §14). Off the hot path.
    */
   private reset(held: Held, at: Position): void {
     this.resets++
