@@ -23,13 +23,14 @@ let browser: Browser
 const problems: string[] = []
 const pages: Page[] = []
 
-async function open(node: ExampleServer, name: string, room: string): Promise<Page> {
+/** Opens the chat on `node` as `name` in `room`; `watch` false for a page whose server will stop (its reconnects log errors). */
+async function open(node: ExampleServer, name: string, room: string, watch = true): Promise<Page> {
   const context = await browser.newContext()
   const page = await context.newPage()
   pages.push(page)
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`)
+    if (watch && message.type() === 'error') problems.push(`console: ${message.text()}`)
   })
   await page.goto(node.url)
   await page.locator('[data-state="open"]').waitFor()
@@ -91,6 +92,21 @@ describe('chat example on two nodes over Redis, in Chromium', () => {
     await online(alice, 'online: alice, carol')
     await online(carol, 'online: alice, carol')
     expect(await alice.getByTestId('messages').locator('li').count()).toBe(2)
+  })
+
+  it('a node that stops takes its members off the other nodes\' pages', async () => {
+    const room = `stop-${Date.now()}`
+    const nodeC = await startExample({ REDIS_URL: redis.url, NODE_ID: 'c' })
+    try {
+      const alice = await open(nodeA, 'alice', room)
+      await open(nodeC, 'dave', room, false)
+      await online(alice, 'online: alice, dave')
+      // SIGTERM: node c publishes its empty share before closing its connections.
+      await nodeC.stop()
+      await online(alice, 'online: alice')
+    } finally {
+      await nodeC.stop()
+    }
   })
 })
 
