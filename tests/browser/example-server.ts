@@ -11,11 +11,13 @@ export interface ExampleServer {
   stop: () => Promise<void>
 }
 
-export function startExample(): Promise<ExampleServer> {
+/** Starts `dist/server.js` on a free port; `env` adds to the environment (REDIS_URL, NODE_ID). */
+export function startExample(env: NodeJS.ProcessEnv = {}): Promise<ExampleServer> {
   const require = createRequire(import.meta.url)
   const root = dirname(require.resolve('@patchbay/example-chat/package.json'))
   const child: ChildProcess = spawn(process.execPath, [join(root, 'dist/server.js')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    // The memory engine unless `env` names a Redis.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const stop = (): Promise<void> =>

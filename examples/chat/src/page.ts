@@ -5,7 +5,7 @@
  */
 import { createClient, type Unsubscribe } from '@patchbay/client'
 import { isPatchbayError, type Encoding } from '@patchbay/core'
-import { api, type Message } from './api.js'
+import { api, type Message, type Share } from './api.js'
 
 const requested = new URLSearchParams(location.search).get('encoding')
 const encodings: Encoding[] = requested === 'json' || requested === 'msgpack' ? [requested] : ['msgpack', 'json']
@@ -33,7 +33,7 @@ showStatus()
 let connectedBefore = false
 client.on('state', ({ state }) => {
   if (state !== 'open') return
-  if (connectedBefore && current !== undefined) void client.chat.join({ room: current.room, name: author.value }).catch(report)
+  if (connectedBefore && current !== undefined) client.chat.join({ room: current.room, name: author.value }).then(joined, report)
   connectedBefore = true
 })
 
@@ -54,6 +54,25 @@ function append(message: Message): void {
   list.append(item)
 }
 
+// Each chat server (node) publishes who is in the room on it; the list shown is the union.
+const shares = new Map<string, string[]>()
+function showOnline(): void {
+  online.textContent = `online: ${[...new Set([...shares.values()].flat())].sort().join(', ')}`
+}
+/** A node's share as its own event says: always the newest. */
+function heard({ node, online: names }: Share): void {
+  shares.set(node, names)
+  showOnline()
+}
+/**
+ * Shares from a `join` answer (read from history): only for nodes not heard live since, as a
+ * live event is never older than the answer (we subscribed before joining).
+ */
+function joined({ shares: known }: { shares: Share[] }): void {
+  for (const share of known) if (!shares.has(share.node)) shares.set(share.node, share.online)
+  showOnline()
+}
+
 let current: { room: string; offs: Unsubscribe[] } | undefined
 
 /** Leaves the current room and enters `room`: live topics first, then history, then presence. */
@@ -64,18 +83,13 @@ async function enter(room: string): Promise<void> {
   }
   list.replaceChildren()
   shown.clear()
-  const offs = [
-    client.chat.room.subscribe({ room }, append),
-    client.chat.presence.subscribe({ room }, ({ online: names }) => {
-      online.textContent = `online: ${names.join(', ')}`
-    }),
-  ]
+  shares.clear()
+  const offs = [client.chat.room.subscribe({ room }, append), client.chat.presence.subscribe({ room }, heard)]
   current = { room, offs }
   // Subscribed before reading history, so nothing said in between is missed.
   await Promise.all(offs.map((off) => off.ready))
   for (const message of await client.chat.history({ room })) append(message)
-  const { online: names } = await client.chat.join({ room, name: author.value })
-  online.textContent = `online: ${names.join(', ')}`
+  joined(await client.chat.join({ room, name: author.value }))
 }
 
 form.addEventListener('submit', (event) => {
@@ -90,5 +104,5 @@ form.addEventListener('submit', (event) => {
     .catch(report)
 })
 roomInput.addEventListener('change', () => void enter(roomInput.value).catch(report))
-author.addEventListener('change', () => void client.chat.join({ room: roomInput.value, name: author.value }).catch(report))
+author.addEventListener('change', () => client.chat.join({ room: roomInput.value, name: author.value }).then(joined, report))
 void enter(roomInput.value).catch(report)

@@ -1,21 +1,34 @@
 /**
  * The example's server: one http.Server serving the page and, on /ws, Patchbay.
- * PORT (default 3000, 0 for any) and HOST (default 127.0.0.1) come from the environment.
+ * From the environment: PORT (default 3000, 0 for any), HOST (default 127.0.0.1), REDIS_URL
+ * (unset: topics in this process; set: on that Redis, shared with every chat server using it)
+ * and NODE_ID (this server's name in presence; default `<host>:<port>`).
  */
 import { createServer as createHttpServer } from 'node:http'
+import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { channelOf } from '@patchbay/core'
 import { createServer } from '@patchbay/server'
-import { api } from './api.js'
-import { Presence, RoomStore } from './store.js'
+import { api, Message } from './api.js'
+import { engineFromEnv, latest } from './engine.js'
+import { currentShares, Presence } from './store.js'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' }
-const store = new RoomStore()
+const { engine, description } = engineFromEnv(process.env)
 const presence = new Presence()
-const announce = (room: string): void => {
-  patchbay.publish(api.chat.presence, { room }, { online: presence.online(room) })
+/** Set once listening: the bound port names the node unless NODE_ID does. */
+let node = process.env.NODE_ID ?? ''
+
+/** Publishes this node's share of `room`'s presence; resolves once the engine took it. */
+async function announce(room: string): Promise<void> {
+  await patchbay.publish(api.chat.presence, { room }, { node, online: presence.online(room) })
+}
+/** Announcing from a hook nobody awaits: a failure (Redis down) is logged, never unhandled. */
+function announceLater(room: string): void {
+  announce(room).catch((error: unknown) => console.error(`presence of ${room} not published: ${String(error)}`))
 }
 
 const http = createHttpServer((request, response) => {
@@ -36,30 +49,45 @@ const patchbay = createServer(api, {
   // Browsers send Origin; only pages served by this server may connect. Non-browser
   // clients send none and pass.
   origins: (origin) => origin === undefined || allowedOrigins.has(origin),
-  // A page that reconnects gets the room messages it missed replayed (up to 100).
-  topics: { chat: { room: { history: 100 } } },
+  engine,
+  topics: {
+    chat: {
+      // The room's history is the topic's: a page that reconnects gets what it missed
+      // replayed, and `chat.history` reads it from the engine (on Redis, from every node).
+      // Kept an hour after the room's last subscriber leaves.
+      room: { history: 200, retainMs: 3_600_000 },
+      // Enough for `join` to find the latest share of every node in the room.
+      presence: { history: 100 },
+    },
+  },
   handlers: {
     chat: {
-      send: ({ input }) => {
-        const message = store.add(input.room, input.author, input.text)
-        // Validated and encoded once, however many are in the room.
-        patchbay.publish(api.chat.room, { room: input.room }, message)
+      send: async ({ input }) => {
+        // Ids unique across nodes: pages drop a message they already show by id.
+        const message: Message = { id: randomUUID(), room: input.room, author: input.author, text: input.text, at: Date.now() }
+        // Validated and encoded once, however many are in the room; stored in its history.
+        await patchbay.publish(api.chat.room, { room: input.room }, message)
         return { id: message.id, at: message.at }
       },
-      history: ({ input }) => store.history(input.room, input.limit),
-      join: ({ input, connection }) => {
-        const online = presence.join(input.room, connection.id, input.name)
-        announce(input.room)
-        return { online }
+      history: async ({ input }) => {
+        const events = await latest(engine, channelOf('chat.room', { room: input.room }), input.limit)
+        return events.map(({ data }) => Message.parse(data))
       },
-      leave: ({ input, connection }) => {
-        if (presence.leave(input.room, connection.id)) announce(input.room)
+      join: async ({ input, connection }) => {
+        presence.join(input.room, connection.id, input.name)
+        await announce(input.room)
+        // The other nodes' shares, from the presence topic's history.
+        const history = await latest(engine, channelOf('chat.presence', { room: input.room }), 100)
+        return { shares: currentShares(history, { node, online: presence.online(input.room) }) }
+      },
+      leave: async ({ input, connection }) => {
+        if (presence.leave(input.room, connection.id)) await announce(input.room)
         return null
       },
     },
   },
   onClose: ({ connection }) => {
-    for (const room of presence.leaveAll(connection.id)) announce(room)
+    for (const room of presence.leaveAll(connection.id)) announceLater(room)
   },
 })
 patchbay.attach(http, { path: '/ws' })
@@ -72,11 +100,16 @@ http.listen(port, host, () => {
   const address = http.address()
   const bound = typeof address === 'object' && address !== null ? address.port : port
   for (const name of ['localhost', '127.0.0.1', host]) allowedOrigins.add(`http://${name}:${bound}`)
-  console.log(`listening on http://localhost:${bound}`)
+  if (node === '') node = `${host}:${bound}`
+  console.log(`listening on http://localhost:${bound} (node ${node}, ${description})`)
 })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    void patchbay.close().then(() => http.close(() => process.exit(0)))
+    // Tell the other nodes that nobody is here any more before the connections go.
+    const rooms = presence.clear()
+    void Promise.allSettled(rooms.map(announce))
+      .then(() => patchbay.close())
+      .then(() => http.close(() => process.exit(0)))
   })
 }
