@@ -153,6 +153,22 @@ describe('idempotent calls across nodes, @patchbay/redis (docs/protocol.md §4.2
     expect(await socket.next()).toEqual({ t: 'result', id: 2, output: { sku: 'tea', run: 1 } })
   })
 
+  it('a run longer than the window keeps its claim: a retry on the other node after windowMs waits for it', async () => {
+    const windowMs = 600
+    await startNodes(2, windowMs)
+    gate = { started: deferred(), release: deferred() }
+    ;(await open(0)).send({ t: 'call', id: 1, path: 'orders.place', input: { sku: 'tea' }, key: 'long' })
+    await gate.started.promise
+    // Time is what is tested here: twice the window, so an unrenewed claim would be gone.
+    await new Promise((resolve) => setTimeout(resolve, 2 * windowMs))
+    const retry = call(await open(1), 2, { sku: 'tea' }, 'long')
+    const notify = dedupeKeysOf('app:', 'orders.place', 'long').notify
+    await expect.poll(() => redis.channels('app:i*')).toEqual([notify])
+    gate.release.resolve()
+    expect(await retry).toEqual({ t: 'result', id: 2, output: { sku: 'tea', run: 1 } })
+    expect(runs.get('tea')).toBe(1)
+  })
+
   it('a key claimed by a node that died (no outcome) runs again once the claim expired', async () => {
     const windowMs = 1500
     await startNodes(1, windowMs)

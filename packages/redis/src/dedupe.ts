@@ -35,6 +35,12 @@ end
 return 1
 `
 
+/** Extends the claim while its run goes on, if it is still this run's. */
+export const RENEW_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`
+
 /** The Redis names of one (path, key). */
 export interface DedupeKeys {
   readonly claim: string
@@ -63,6 +69,7 @@ export interface DedupeLinks {
 }
 
 type ClaimScript = (claim: string, outcome: string, runId: string, ttl: number) => Promise<[Buffer, Buffer?]>
+type RenewScript = (claim: string, runId: string, ttl: number) => Promise<unknown>
 type FinishScript = (claim: string, outcome: string, bytes: Buffer, ttl: number, notify: string) => Promise<unknown>
 
 interface Waiter {
@@ -79,6 +86,8 @@ export class RedisDedupe implements DedupeStore {
   /** Calls of this process waiting for a run elsewhere, by the pub/sub channel of their key. */
   private readonly waiting = new Map<string, Set<Waiter>>()
   private closed = false
+  /** Gives back a claim taken for a call that ended meanwhile, without an outcome. */
+  private readonly abandoners = new WeakMap<Claim, () => void>()
 
   constructor(
     private readonly links: DedupeLinks,
@@ -141,11 +150,21 @@ export class RedisDedupe implements DedupeStore {
     if (answer !== 'run') return 'running'
     this.running++
     let finished = false
-    return {
+    // A run longer than the window keeps its key: renewed every third of it, so only a claim
+    // whose node died (or lost Redis) expires, within windowMs of its last renewal.
+    const renew = setInterval(() => {
+      this.links
+        .command()
+        .then((redis) => ((redis as unknown as Record<string, RenewScript>).pbRenew as RenewScript).call(redis, keys.claim, id, this.options.windowMs))
+        .catch(() => undefined)
+    }, this.options.windowMs / 3)
+    renew.unref()
+    const run: Claim = {
       kind: 'run',
       finish: (outcome) => {
         if (finished) return
         finished = true
+        clearInterval(renew)
         this.running--
         this.store(keys, outcome).catch((error: unknown) => {
           // The outcome is lost: a retry waits until the claim expires, then runs again (§4.2).
@@ -153,6 +172,17 @@ export class RedisDedupe implements DedupeStore {
         })
       },
     }
+    this.abandoners.set(run, () => {
+      if (finished) return
+      finished = true
+      clearInterval(renew)
+      this.running--
+      this.links
+        .command()
+        .then((redis) => redis.del(keys.claim))
+        .catch(() => undefined)
+    })
+    return run
   }
 
   private async store(keys: DedupeKeys, outcome: Outcome): Promise<void> {
@@ -209,11 +239,7 @@ export class RedisDedupe implements DedupeStore {
             } else if (settled && claim.kind === 'run') {
               // Claimed after this call ended (the server closing, or past the deadline):
               // given back, so another retry need not wait for it to expire.
-              this.running--
-              this.links
-                .command()
-                .then((redis) => redis.del(keys.claim))
-                .catch(() => undefined)
+              this.abandoners.get(claim)?.()
             } else waiter.settle(claim)
           },
           () => waiter.settle(UNREACHABLE),

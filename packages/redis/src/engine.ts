@@ -5,7 +5,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis'
 import type { AsyncEngine, ChannelOptions, DedupeStore, EngineHandler, EngineStats, HistoryRead, IdempotencyOptions, Position, Publication } from '@patchbay/server'
-import { CLAIM_LUA, FINISH_LUA, RedisDedupe } from './dedupe.js'
+import { CLAIM_LUA, FINISH_LUA, RENEW_LUA, RedisDedupe } from './dedupe.js'
 import { instanceId, keysOf, type ChannelKeys } from './keys.js'
 import { pack, parseMessage, unpack } from './payload.js'
 import { FORGET_LUA, PUBLISH_LUA, READ_LUA } from './scripts.js'
@@ -206,6 +206,7 @@ class RedisEngine implements AsyncEngine {
     const cmd = this.link('cmd')
     cmd.redis.defineCommand('pbClaim', { lua: CLAIM_LUA, numberOfKeys: 2 })
     cmd.redis.defineCommand('pbFinish', { lua: FINISH_LUA, numberOfKeys: 2 })
+    cmd.redis.defineCommand('pbRenew', { lua: RENEW_LUA, numberOfKeys: 1 })
     const store = new RedisDedupe(
       {
         prefix: this.prefix,
