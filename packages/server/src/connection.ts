@@ -512,11 +512,7 @@ export class Session implements Subscriber, StreamHost {
           : claim.kind === 'refused'
             ? { ok: false, error: claim.error }
             : { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: this.config.dedupe.refusal(claim.reason) } }
-      if (tracked === undefined) this.reply(id, answer)
-      else if (this.inFlight.get(id) === tracked) {
-        this.forget(id)
-        this.reply(id, answer)
-      }
+      this.answer(id, answer, tracked)
       return
     }
     const signal = tracked ?? new CallSignal()
@@ -524,16 +520,12 @@ export class Session implements Subscriber, StreamHost {
     const remember = claim?.kind === 'run' ? claim.finish : undefined
     if (!(outcome instanceof Promise)) {
       remember?.(outcome)
-      if (tracked === undefined) this.reply(id, outcome)
-      else if (this.inFlight.get(id) === tracked) {
-        this.forget(id)
-        this.reply(id, outcome)
-      }
+      this.answer(id, outcome, tracked)
       return
     }
     if (tracked === undefined) {
-      this.inFlight.set(id, signal)
-      if (claim !== undefined) this.track(id, signal)
+      if (claim === undefined) this.inFlight.set(id, signal)
+      else this.track(id, signal)
     }
     const settle = (settled: Outcome): void => {
       remember?.(settled)
@@ -548,6 +540,15 @@ export class Session implements Subscriber, StreamHost {
       this.config.onError?.(error, { path, connectionId: this.info.id })
       settle({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
     })
+  }
+
+  /** Replies, unless the call was in flight (`tracked`) and a cancel or a close removed it since. */
+  private answer(id: RequestId, outcome: Outcome, tracked: CallSignal | undefined): void {
+    if (tracked === undefined) this.reply(id, outcome)
+    else if (this.inFlight.get(id) === tracked) {
+      this.forget(id)
+      this.reply(id, outcome)
+    }
   }
 
   private duplicate(id: RequestId): void {
