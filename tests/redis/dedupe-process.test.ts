@@ -162,9 +162,10 @@ describe('idempotent calls across node processes (docs/protocol.md §4.2)', () =
     const killed = Date.now()
     expect(await retry).toEqual({ t: 'result', id: 5, output: { sku: 'tea', pid: process.pid } })
     const waited = Date.now() - killed
-    // A's last renewal was at most windowMs / 3 before the kill, so the claim outlived A by
-    // 2/3 to 1 window; B's poll (100 ms) then takes it. Margin for a loaded machine above.
-    expect(waited).toBeGreaterThanOrEqual((2 * WINDOW_MS) / 3 - 100)
+    // A renewed its claim every windowMs / 3, so it outlived A by about 2/3 to 1 window (less
+    // only when a renewal came late on a loaded machine); B's poll (100 ms) then takes it.
+    // The lower bound shows B waited for the claim rather than running at once.
+    expect(waited).toBeGreaterThanOrEqual(WINDOW_MS / 3)
     expect(waited).toBeLessThan(WINDOW_MS + 1500)
     expect(runs.get('tea')).toBe(1)
     // Another retry now gets B's stored outcome.
