@@ -4,7 +4,8 @@
  * replay merge and gap repair are Patchbay's (feed.ts). See README.md for the design.
  */
 import { Redis, type RedisOptions } from 'ioredis'
-import type { AsyncEngine, ChannelOptions, EngineHandler, EngineStats, HistoryRead, Position, Publication } from '@patchbay/server'
+import type { AsyncEngine, ChannelOptions, DedupeStore, EngineHandler, EngineStats, HistoryRead, IdempotencyOptions, Position, Publication } from '@patchbay/server'
+import { CLAIM_LUA, FINISH_LUA, RENEW_LUA, RedisDedupe } from './dedupe.js'
 import { instanceId, keysOf, type ChannelKeys } from './keys.js'
 import { pack, parseMessage, unpack } from './payload.js'
 import { FORGET_LUA, PUBLISH_LUA, READ_LUA } from './scripts.js'
@@ -29,6 +30,19 @@ export interface RedisEngineCommonOptions {
    * @default 10000
    */
   refreshMs?: number
+  /**
+   * Keep the dedupe window of idempotent calls (docs/protocol.md §4.2) in Redis, so that a
+   * keyed call runs once across every node (`false`: each server keeps its own in-process
+   * window). While Redis is unreachable a keyed call then fails with UNAVAILABLE, unrun.
+   * @default true
+   */
+  dedupe?: boolean
+  /**
+   * How often a call waiting for a run on another node checks the run's key, besides the
+   * pub/sub message that normally ends the wait (at most a quarter of `idempotency.windowMs`).
+   * @default 1000
+   */
+  dedupePollMs?: number
   /** Called with every error of the Redis connections (they are never thrown as `error` events). @default none */
   onError?: (error: Error) => void
 }
@@ -180,9 +194,43 @@ class RedisEngine implements AsyncEngine {
       replyMapping: 'legacy',
     }
     this.url = 'url' in options ? options.url : undefined
+    this.dedupeEnabled = options.dedupe ?? true
+    this.dedupePollMs = positive(options.dedupePollMs ?? 1000, 'dedupePollMs')
+    // Present only when enabled: the server keeps its in-process window otherwise.
+    if (this.dedupeEnabled) this.dedupe = (idempotency) => this.createDedupe(idempotency)
+  }
+
+  dedupe?: (options: IdempotencyOptions) => DedupeStore
+
+  private createDedupe(options: IdempotencyOptions): DedupeStore {
+    const cmd = this.link('cmd')
+    cmd.redis.defineCommand('pbClaim', { lua: CLAIM_LUA, numberOfKeys: 2 })
+    cmd.redis.defineCommand('pbFinish', { lua: FINISH_LUA, numberOfKeys: 2 })
+    cmd.redis.defineCommand('pbRenew', { lua: RENEW_LUA, numberOfKeys: 1 })
+    const store = new RedisDedupe(
+      {
+        prefix: this.prefix,
+        command: async () => {
+          const link = this.link('cmd')
+          await link.whenReady(this.commandTimeoutMs)
+          return link.redis
+        },
+        subscriber: () => (this.sub?.ready === true && !this.closed ? this.sub.redis : undefined),
+        runId: () => `${this.instance}.r${++this.runs}`,
+        onError: this.onError,
+      },
+      options,
+      Math.max(1, Math.min(this.dedupePollMs, options.windowMs / 4)),
+    )
+    this.dedupeStore = store
+    return store
   }
 
   private readonly url: string | undefined
+  private readonly dedupeEnabled: boolean
+  private readonly dedupePollMs: number
+  private dedupeStore: RedisDedupe | undefined
+  private runs = 0
 
   start(handler: EngineHandler): void {
     if (this.handler !== undefined) throw new TypeError('This Redis engine already serves a server; create one per server')
@@ -284,6 +332,7 @@ class RedisEngine implements AsyncEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.dedupeStore?.close()
     clearInterval(this.refresher)
     for (const channel of this.channels.values()) clearTimeout(channel.expiry)
     this.channels.clear()
@@ -372,8 +421,13 @@ class RedisEngine implements AsyncEngine {
   }
 
   private message(pubsub: Buffer, message: Buffer): void {
-    const channel = this.byPubsub.get(pubsub.toString('latin1'))
-    if (channel === undefined || channel.refs === 0) return
+    const name = pubsub.toString('latin1')
+    const channel = this.byPubsub.get(name)
+    if (channel === undefined) {
+      this.dedupeStore?.message(name, message)
+      return
+    }
+    if (channel.refs === 0) return
     const parsed = parseMessage(message)
     // A message that does not parse is a gap the feed repairs from the stream.
     if (parsed === undefined) return

@@ -24,7 +24,7 @@ import {
   type WireError,
 } from '@patchbay/core'
 import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } from './dispatch.js'
-import type { DedupeWindow } from './idempotency.js'
+import type { Claim, DedupeStore } from './idempotency.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
 import { TokenBucket, type RateLimit } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
@@ -50,7 +50,7 @@ export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConf
   readonly flow: FlowLimits
   readonly stats: ServerStats
   /** Outcomes of idempotent calls, shared by every connection (§4.2). */
-  readonly dedupe: DedupeWindow
+  readonly dedupe: DedupeStore
   /** The inbound rate limit per connection, if any (§9.1). */
   readonly rateLimit: RateLimit | undefined
   /** When a connection's credentials expire (epoch ms): it is closed with 4401 then. */
@@ -476,26 +476,56 @@ export class Session implements Subscriber, StreamHost {
   private call(id: RequestId, path: string, input: unknown, key: string | undefined): void {
     if (!this.admit(id)) return
     const claim = key === undefined ? undefined : this.config.dedupe.claim(path, key)
-    if (claim?.kind === 'done') {
-      this.reply(id, claim.outcome)
+    if (!(claim instanceof Promise)) {
+      this.claimed(id, path, input, claim, undefined)
       return
     }
-    if (claim?.kind === 'full') {
-      this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: this.config.dedupe.refusal(claim.reason) } })
-      return
-    }
+    // A store in another process (Redis) answers later, and may wait there for a run on
+    // another node: the call is in flight (and keyed: a drop does not end it) meanwhile.
     const signal = new CallSignal()
+    this.track(id, signal)
+    claim.then(
+      (settled) => this.claimed(id, path, input, settled, signal),
+      (error: unknown) => {
+        this.config.onError?.(error, { path, connectionId: this.info.id })
+        this.claimed(id, path, input, { kind: 'refused', error: { code: ErrorCode.UNAVAILABLE, message: 'Idempotency store unavailable' } }, signal)
+      },
+    )
+  }
+
+  /** Marks a keyed call in flight: a dropped connection does not abort it (a retry may join it). */
+  private track(id: RequestId, signal: CallSignal): void {
+    this.inFlight.set(id, signal)
+    if (this.keyed === NO_KEYS) this.keyed = new Set()
+    this.keyed.add(id)
+  }
+
+  /**
+   * Runs or answers a call once its key was claimed (`claim` undefined: no key). `tracked` is
+   * the call's signal when it was already put in flight while an asynchronous store answered.
+   */
+  private claimed(id: RequestId, path: string, input: unknown, claim: Claim | undefined, tracked: CallSignal | undefined): void {
+    if (claim?.kind === 'done' || claim?.kind === 'full' || claim?.kind === 'refused') {
+      const answer: Outcome =
+        claim.kind === 'done'
+          ? claim.outcome
+          : claim.kind === 'refused'
+            ? { ok: false, error: claim.error }
+            : { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: this.config.dedupe.refusal(claim.reason) } }
+      this.answer(id, answer, tracked)
+      return
+    }
+    const signal = tracked ?? new CallSignal()
     const outcome = claim?.kind === 'running' ? claim.outcome : dispatch(this.config, path, input, this.ctx, this.info, signal)
     const remember = claim?.kind === 'run' ? claim.finish : undefined
     if (!(outcome instanceof Promise)) {
       remember?.(outcome)
-      this.reply(id, outcome)
+      this.answer(id, outcome, tracked)
       return
     }
-    this.inFlight.set(id, signal)
-    if (key !== undefined) {
-      if (this.keyed === NO_KEYS) this.keyed = new Set()
-      this.keyed.add(id)
+    if (tracked === undefined) {
+      if (claim === undefined) this.inFlight.set(id, signal)
+      else this.track(id, signal)
     }
     const settle = (settled: Outcome): void => {
       remember?.(settled)
@@ -510,6 +540,15 @@ export class Session implements Subscriber, StreamHost {
       this.config.onError?.(error, { path, connectionId: this.info.id })
       settle({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'Internal server error' } })
     })
+  }
+
+  /** Replies, unless the call was in flight (`tracked`) and a cancel or a close removed it since. */
+  private answer(id: RequestId, outcome: Outcome, tracked: CallSignal | undefined): void {
+    if (tracked === undefined) this.reply(id, outcome)
+    else if (this.inFlight.get(id) === tracked) {
+      this.forget(id)
+      this.reply(id, outcome)
+    }
   }
 
   private duplicate(id: RequestId): void {

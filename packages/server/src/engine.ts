@@ -36,6 +36,8 @@
  * reports `down` while Redis is unreachable and publishes then reject with a retryable code.
  */
 
+import type { DedupeStore, IdempotencyOptions } from './idempotency.js'
+
 /** A point in a channel's sequence: `seq` of incarnation `epoch`. */
 export interface Position {
   readonly epoch: string
@@ -107,6 +109,12 @@ interface EngineBase {
   readonly stats: EngineStats
   /** Releases everything (timers, connections); the server is closing. */
   close(): void | Promise<void>
+  /**
+   * The dedupe window of idempotent calls (docs/protocol.md §4.2) kept in the engine's store,
+   * so that it spans every process; called once, after `start`. An engine without it leaves
+   * the server its in-process window.
+   */
+  dedupe?(options: IdempotencyOptions): DedupeStore
 }
 
 /**

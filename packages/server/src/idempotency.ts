@@ -4,6 +4,7 @@
  * after the first dropped) gets the first run's outcome, waiting for it if it is still
  * running. Bounded in time and in entries.
  */
+import type { WireError } from '@patchbay/core'
 import type { Outcome } from './dispatch.js'
 
 /** How long and how many outcomes the server remembers. */
@@ -49,9 +50,26 @@ export type Claim =
    * room (`keys`), or this key's run already has `maxWaitersPerKey` calls waiting (`waiters`).
    */
   | { kind: 'full'; reason: 'keys' | 'waiters' }
+  /** Refused because the store cannot guard the call now (Redis unreachable): nothing ran. */
+  | { kind: 'refused'; error: WireError }
 
-/** Outcomes of idempotent calls by (path, key). */
-export class DedupeWindow {
+/**
+ * The seam of the dedupe window: what the session asks when a keyed call arrives. The
+ * in-process {@link DedupeWindow} is the default and answers at once; an engine may provide
+ * one that spans every server process (`Engine.dedupe`, e.g. `@patchbay/redis`), which may
+ * answer with a promise (and may wait inside it for a run on another process).
+ */
+export interface DedupeStore {
+  /** The first call with this key runs; later ones get its outcome (or join the run). */
+  claim(path: string, key: string): Claim | Promise<Claim>
+  /** Why a claim was refused with `full`, for the caller's error message. */
+  refusal(reason: 'keys' | 'waiters'): string
+  /** Calls answered from the window instead of running again, since start. */
+  readonly deduplicated: number
+}
+
+/** Outcomes of idempotent calls by (path, key), in this process. */
+export class DedupeWindow implements DedupeStore {
   private readonly entries = new Map<string, Entry>()
   /** Calls answered from the window instead of running again. */
   deduplicated = 0

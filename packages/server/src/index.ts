@@ -18,6 +18,8 @@ export type {
   Publication,
   SyncEngine,
 } from './engine.js'
+export type { Claim, DedupeStore, IdempotencyOptions } from './idempotency.js'
+export type { Outcome } from './dispatch.js'
 export { DEFAULT_FLOW_LIMITS } from './outbound.js'
 export type { Delivery, FlowLimits, FlowTransport } from './outbound.js'
 export type {

@@ -69,7 +69,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     routes,
     streams,
     flow,
-    dedupe: new DedupeWindow(idempotency),
+    dedupe: engine.dedupe?.(idempotency) ?? new DedupeWindow(idempotency),
     rateLimit: resolveRateLimit(options.rateLimit),
     expiresAt: options.expiresAt as ((ctx: unknown) => number | Date | undefined) | undefined,
     topics,

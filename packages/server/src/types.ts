@@ -226,7 +226,8 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
   /**
    * The dedupe window of idempotent calls (§4.2): how long outcomes are remembered and how
    * many (running ones included), and how many retries may wait for one run. Outcomes are
-   * held in memory, so this bounds memory too (docs/protocol.md §9.1).
+   * held in memory, so this bounds memory too (docs/protocol.md §9.1), unless the engine
+   * keeps the window in its store (`Engine.dedupe`, e.g. `@patchbay/redis`: across nodes).
    * @default { windowMs: 60_000, maxKeys: 10_000, maxWaitersPerKey: 64 }
    */
   idempotency?: Partial<IdempotencyOptions>
