@@ -3,6 +3,7 @@
  * (nodes) sharing one redis-server that this runner starts (loopback, free port,
  * persistence off) and stops, beside Patchbay's in-process memory engine on one node.
  * Subscribers are spread round robin over the nodes, the publisher is on the first node.
+ * With `@socket.io/redis-adapter` installed, socket.io 4 on the same Redis runs beside it.
  *
  *   node src/scale-redis.js [--quick] [--runs N] [--nodes 1,2,3] [--encodings msgpack,json]
  *                           [--scenarios scale-fan-out,scale-latency] [--out file]
@@ -47,12 +48,26 @@ const encodings = /** @type {('msgpack' | 'json')[]} */ (String(args.encodings).
 const scenarioNames = String(args.scenarios).split(',')
 const subscribers = quick ? 20 : Number(process.env.BENCH_SUBSCRIBERS ?? 200)
 
-/** @typedef {{ name: string, encoding: 'msgpack' | 'json', engine: 'memory' | 'redis', nodes: number }} Config */
+/**
+ * @typedef {{ name: string, system: string, encoding: 'msgpack' | 'json', engine: 'memory' | 'redis', nodes: number }} Config
+ * `system` names the scripts in servers/ and loads/.
+ */
+// socket.io with @socket.io/redis-adapter runs beside Patchbay when the adapter is installed.
+const socketIoAdapter = await import('@socket.io/redis-adapter').then(
+  () => true,
+  () => false,
+)
+const systemsOf = (/** @type {'msgpack' | 'json'} */ encoding) => [
+  { prefix: 'patchbay', system: `patchbay-${encoding}` },
+  ...(socketIoAdapter ? [{ prefix: 'socketio', system: encoding === 'json' ? 'socketio' : 'socketio-msgpack' }] : []),
+]
 /** @type {Config[]} */
-const configs = encodings.flatMap((encoding) => [
-  { name: `patchbay-${encoding}-memory ×1`, encoding, engine: /** @type {const} */ ('memory'), nodes: 1 },
-  ...nodeCounts.map((nodes) => ({ name: `patchbay-${encoding}-redis ×${nodes}`, encoding, engine: /** @type {const} */ ('redis'), nodes })),
-])
+const configs = encodings.flatMap((encoding) =>
+  systemsOf(encoding).flatMap(({ prefix, system }) => [
+    { name: `${prefix}-${encoding}-memory ×1`, system, encoding, engine: /** @type {const} */ ('memory'), nodes: 1 },
+    ...nodeCounts.map((nodes) => ({ name: `${prefix}-${encoding}-redis ×${nodes}`, system, encoding, engine: /** @type {const} */ ('redis'), nodes })),
+  ]),
+)
 
 const scenarios = {
   'scale-fan-out': {
@@ -92,7 +107,7 @@ async function runOnce(config, scenario, redis) {
   const label = `${scenario}/${config.name}`
   await redisCommand(redis.port, 'FLUSHALL')
   const nodes = Array.from({ length: config.nodes }, (_, i) =>
-    startChild(join(SRC, 'servers', `patchbay-${config.encoding}.js`), {
+    startChild(join(SRC, 'servers', `${config.system}.js`), {
       params: { capMs: capMs + 10_000, scenario, ...(config.engine === 'redis' ? { redisUrl: redis.url } : {}) },
       label: `${label} node ${i}`,
     }),
@@ -101,7 +116,7 @@ async function runOnce(config, scenario, redis) {
   let load
   try {
     const ports = (await Promise.all(nodes.map((node) => node.waitFor('listening', 10_000)))).map((line) => line.port)
-    load = startChild(join(SRC, 'loads', `patchbay-${config.encoding}.js`), { params: { ...params, scenario, ports, capMs }, label: `${label} load` })
+    load = startChild(join(SRC, 'loads', `${config.system}.js`), { params: { ...params, scenario, ports, capMs }, label: `${label} load` })
     if (scenario === 'scale-latency') {
       const result = await load.waitFor('result', capMs)
       return { p50Us: result.p50Us, p99Us: result.p99Us, lastP50Us: result.lastP50Us, lastP99Us: result.lastP99Us, messages: result.messages }
@@ -215,7 +230,10 @@ try {
     const key = scenario === 'scale-fan-out' ? 'deliveredPerSec' : 'p50Us'
     for (const row of rows) {
       if (row.engine !== 'redis') continue
-      for (const baseName of [`patchbay-${row.encoding}-memory ×1`, `patchbay-${row.encoding}-redis ×1`]) {
+      const prefix = row.name.split('-')[0]
+      const bases = [`${prefix}-${row.encoding}-memory ×1`, `${prefix}-${row.encoding}-redis ×1`]
+      if (prefix === 'patchbay') bases.push(`socketio-${row.encoding}-redis ×${row.nodes}`)
+      for (const baseName of bases) {
         const base = rows.find((r) => r.name === baseName)
         if (base === undefined || base.name === row.name || base.perRun.length === 0 || row.perRun.length === 0) continue
         paired[`${row.name} / ${baseName}`] = pairedMedian(row.perRun, base.perRun, (x, y) => (x[key] ?? NaN) / (y[key] ?? NaN))
