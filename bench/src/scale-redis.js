@@ -6,13 +6,16 @@
  * With `@socket.io/redis-adapter` installed, socket.io 4 on the same Redis runs beside it.
  *
  *   node src/scale-redis.js [--quick] [--runs N] [--nodes 1,2,3] [--encodings msgpack,json]
- *                           [--scenarios scale-fan-out,scale-latency] [--out file]
+ *                           [--scenarios scale-fan-out,scale-latency] [--no-idle] [--out file]
  *
  * scale-fan-out: `fan-out`'s pacing (at most 64 messages ahead of the average subscriber);
  * over the measured window the runner reads every node's CPU time (IPC, process.cpuUsage),
  * redis-server's (/proc/<pid>/stat) and Redis's INFO commandstats and stats at the same two
  * marks: CPU per delivered message per node and of Redis, Redis commands and bytes per
  * publish. scale-latency: one message at a time, publish→receive p50/p99 in µs.
+ *
+ * Unless --no-idle: the largest node count once more with one node that holds no subscriber
+ * (its CPU per publish shows whether a node pays for channels it does not hold).
  *
  * Every configuration runs in fresh processes; run k goes over all configurations, rotated
  * by k (as run.js does). Redis is flushed between configurations.
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     encodings: { type: 'string', default: 'msgpack,json' },
     scenarios: { type: 'string', default: 'scale-fan-out,scale-latency' },
     out: { type: 'string' },
+    'no-idle': { type: 'boolean' },
   },
 })
 const quick = args.quick === true
@@ -47,10 +51,13 @@ const nodeCounts = String(args.nodes).split(',').map(Number)
 const encodings = /** @type {('msgpack' | 'json')[]} */ (String(args.encodings).split(','))
 const scenarioNames = String(args.scenarios).split(',')
 const subscribers = quick ? 20 : Number(process.env.BENCH_SUBSCRIBERS ?? 200)
+const maxNodes = Math.max(...nodeCounts)
+const idleNode = args['no-idle'] !== true && maxNodes >= 2
 
 /**
- * @typedef {{ name: string, system: string, encoding: 'msgpack' | 'json', engine: 'memory' | 'redis', nodes: number }} Config
- * `system` names the scripts in servers/ and loads/.
+ * @typedef {{ name: string, system: string, encoding: 'msgpack' | 'json', engine: 'memory' | 'redis', nodes: number, subscriberNodes?: number }} Config
+ * `system` names the scripts in servers/ and loads/; `subscriberNodes`, when set, is how
+ * many of the nodes take subscribers (the others hold no subscriber of the topic).
  */
 // socket.io with @socket.io/redis-adapter runs beside Patchbay when the adapter is installed.
 const socketIoAdapter = await import('@socket.io/redis-adapter').then(
@@ -66,6 +73,11 @@ const configs = encodings.flatMap((encoding) =>
   systemsOf(encoding).flatMap(({ prefix, system }) => [
     { name: `${prefix}-${encoding}-memory ×1`, system, encoding, engine: /** @type {const} */ ('memory'), nodes: 1 },
     ...nodeCounts.map((nodes) => ({ name: `${prefix}-${encoding}-redis ×${nodes}`, system, encoding, engine: /** @type {const} */ ('redis'), nodes })),
+    // One more node that holds no subscriber: its CPU shows whether a node pays for traffic
+    // on channels it does not hold.
+    ...(idleNode
+      ? [{ name: `${prefix}-${encoding}-redis ×${maxNodes} (1 idle)`, system, encoding, engine: /** @type {const} */ ('redis'), nodes: maxNodes, subscriberNodes: maxNodes - 1 }]
+      : []),
   ]),
 )
 
@@ -116,7 +128,7 @@ async function runOnce(config, scenario, redis) {
   let load
   try {
     const ports = (await Promise.all(nodes.map((node) => node.waitFor('listening', 10_000)))).map((line) => line.port)
-    load = startChild(join(SRC, 'loads', `${config.system}.js`), { params: { ...params, scenario, ports, capMs }, label: `${label} load` })
+    load = startChild(join(SRC, 'loads', `${config.system}.js`), { params: { ...params, scenario, ports, capMs, ...(config.subscriberNodes === undefined ? {} : { subscriberNodes: config.subscriberNodes }) }, label: `${label} load` })
     if (scenario === 'scale-latency') {
       const result = await load.waitFor('result', capMs)
       return { p50Us: result.p50Us, p99Us: result.p99Us, lastP50Us: result.lastP50Us, lastP99Us: result.lastP99Us, messages: result.messages }
@@ -150,8 +162,11 @@ async function runOnce(config, scenario, redis) {
     }
     // Each node's CPU per message it delivered (its share of the subscribers; node 0 also
     // takes the publisher's publishes).
+    const holding = config.subscriberNodes ?? config.nodes
     b.nodeCpu.forEach((us, i) => {
-      figures[`node${i}CpuPerMsg`] = (us - (a.nodeCpu[i] ?? 0)) / ((delivered * share(subscribers, config.nodes, i)) / subscribers)
+      const spent = us - (a.nodeCpu[i] ?? 0)
+      if (i < holding) figures[`node${i}CpuPerMsg`] = spent / ((delivered * share(subscribers, holding, i)) / subscribers)
+      figures[`node${i}CpuPerPublish`] = spent / published
     })
     if (a.redisCounters !== undefined && b.redisCounters !== undefined) {
       const before = a.redisCounters
@@ -187,6 +202,10 @@ console.log(`Patchbay scale-out on Redis${quick ? ' (quick)' : ''}: ${runs} run(
 console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}\n`)
 
 const redis = await startRedis()
+// Interrupted: stop our redis-server too (the nodes and loads exit when the runner goes).
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(signal, () => void redis.stop().finally(() => process.exit(130)))
+}
 const redisVersion = /redis_version:(\S+)/.exec(await redisCommand(redis.port, 'INFO server'))?.[1] ?? 'unknown'
 console.log(`redis-server ${redisVersion} on 127.0.0.1:${redis.port} (no RDB, no AOF)\n`)
 /** @type {Record<string, unknown>[]} */
@@ -232,7 +251,7 @@ try {
       if (row.engine !== 'redis') continue
       const prefix = row.name.split('-')[0]
       const bases = [`${prefix}-${row.encoding}-memory ×1`, `${prefix}-${row.encoding}-redis ×1`]
-      if (prefix === 'patchbay') bases.push(`socketio-${row.encoding}-redis ×${row.nodes}`)
+      if (prefix === 'patchbay') bases.push(row.name.replace('patchbay-', 'socketio-'))
       for (const baseName of bases) {
         const base = rows.find((r) => r.name === baseName)
         if (base === undefined || base.name === row.name || base.perRun.length === 0 || row.perRun.length === 0) continue
@@ -246,7 +265,10 @@ try {
       console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
       for (const row of rows) {
         const m = row.median
-        const perNode = Array.from({ length: row.nodes }, (_, i) => fmt(m[`node${i}CpuPerMsg`])).join(' / ')
+        // A node without subscribers delivers nothing: its CPU per publish instead.
+        const perNode = Array.from({ length: row.nodes }, (_, i) =>
+          m[`node${i}CpuPerMsg`] === undefined ? `idle: ${fmt(m[`node${i}CpuPerPublish`], 2)}/publish` : fmt(m[`node${i}CpuPerMsg`]),
+        ).join(' / ')
         const commands = Object.keys(m)
           .filter((k) => k.startsWith('calls.'))
           .map((k) => `${k.slice(6)} ${fmt(m[k], 2)}`)

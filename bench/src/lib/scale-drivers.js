@@ -35,8 +35,16 @@ async function subscribeSpread(subscribe, p, urls, topic, onMessage) {
   return subs
 }
 
-/** @param {Params} p */
-const urlsOf = (p) => /** @type {number[]} */ (p.ports).map((port) => `ws://127.0.0.1:${port}`)
+/**
+ * The nodes that take subscribers: the first `p.subscriberNodes` (default all). A node left
+ * out holds no subscriber of the topic: what it still spends shows whether a node's cost
+ * follows the channels it holds or all the traffic on Redis.
+ * @param {Params} p
+ */
+const urlsOf = (p) => {
+  const urls = /** @type {number[]} */ (p.ports).map((port) => `ws://127.0.0.1:${port}`)
+  return typeof p.subscriberNodes === 'number' ? urls.slice(0, p.subscriberNodes) : urls
+}
 
 /**
  * Fan-out across nodes, paced as `fan-out` (at most `p.window` messages ahead of the average
