@@ -287,7 +287,7 @@ try {
       }
     }
     console.log(`  paired ratios of ${key} (median of each round's ratio):`)
-    for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(60)} ${ratio.toFixed(2)}×`)
+    for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(72)} ${ratio.toFixed(2)}×`)
     for (const row of rows) if (row.error !== undefined) console.log(`  FAILED ${row.name}: ${row.error.split('\n').slice(0, 8).join('\n    ')}`)
     console.log('')
     results.push({ name: scenario, params: scenarios[scenario], configurations: rows, paired })
