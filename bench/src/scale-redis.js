@@ -6,7 +6,8 @@
  * With `@socket.io/redis-adapter` installed, socket.io 4 on the same Redis runs beside it.
  *
  *   node src/scale-redis.js [--quick] [--runs N] [--nodes 1,2,3] [--encodings msgpack,json]
- *                           [--scenarios scale-fan-out,scale-latency] [--no-idle] [--out file]
+ *                           [--scenarios scale-fan-out,scale-latency] [--no-idle] [--history N]
+ *                           [--out file]
  *
  * scale-fan-out: `fan-out`'s pacing (at most 64 messages ahead of the average subscriber);
  * over the measured window the runner reads every node's CPU time (IPC, process.cpuUsage),
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string', default: 'scale-fan-out,scale-latency' },
     out: { type: 'string' },
     'no-idle': { type: 'boolean' },
+    history: { type: 'string' },
   },
 })
 const quick = args.quick === true
@@ -53,6 +55,10 @@ const scenarioNames = String(args.scenarios).split(',')
 const subscribers = quick ? 20 : Number(process.env.BENCH_SUBSCRIBERS ?? 200)
 const maxNodes = Math.max(...nodeCounts)
 const idleNode = args['no-idle'] !== true && maxNodes >= 2
+// --history N: Patchbay's topic keeps N events per channel (socket.io has no history).
+const history = args.history === undefined ? undefined : Number.parseInt(args.history, 10)
+if (history !== undefined && !(history >= 0)) throw new Error('history must be a non-negative integer')
+const historyOf = (/** @type {string} */ prefix) => (prefix === 'patchbay' && history !== undefined ? `, history ${history}` : '')
 
 /**
  * @typedef {{ name: string, system: string, encoding: 'msgpack' | 'json', engine: 'memory' | 'redis', nodes: number, subscriberNodes?: number }} Config
@@ -71,12 +77,12 @@ const systemsOf = (/** @type {'msgpack' | 'json'} */ encoding) => [
 /** @type {Config[]} */
 const configs = encodings.flatMap((encoding) =>
   systemsOf(encoding).flatMap(({ prefix, system }) => [
-    { name: `${prefix}-${encoding}-memory ×1`, system, encoding, engine: /** @type {const} */ ('memory'), nodes: 1 },
-    ...nodeCounts.map((nodes) => ({ name: `${prefix}-${encoding}-redis ×${nodes}`, system, encoding, engine: /** @type {const} */ ('redis'), nodes })),
+    { name: `${prefix}-${encoding}-memory ×1${historyOf(prefix)}`, system, encoding, engine: /** @type {const} */ ('memory'), nodes: 1 },
+    ...nodeCounts.map((nodes) => ({ name: `${prefix}-${encoding}-redis ×${nodes}${historyOf(prefix)}`, system, encoding, engine: /** @type {const} */ ('redis'), nodes })),
     // One more node that holds no subscriber: its CPU shows whether a node pays for traffic
     // on channels it does not hold.
     ...(idleNode
-      ? [{ name: `${prefix}-${encoding}-redis ×${maxNodes} (1 idle)`, system, encoding, engine: /** @type {const} */ ('redis'), nodes: maxNodes, subscriberNodes: maxNodes - 1 }]
+      ? [{ name: `${prefix}-${encoding}-redis ×${maxNodes} (1 idle)${historyOf(prefix)}`, system, encoding, engine: /** @type {const} */ ('redis'), nodes: maxNodes, subscriberNodes: maxNodes - 1 }]
       : []),
   ]),
 )
@@ -120,7 +126,12 @@ async function runOnce(config, scenario, redis) {
   await redisCommand(redis.port, 'FLUSHALL')
   const nodes = Array.from({ length: config.nodes }, (_, i) =>
     startChild(join(SRC, 'servers', `${config.system}.js`), {
-      params: { capMs: capMs + 10_000, scenario, ...(config.engine === 'redis' ? { redisUrl: redis.url } : {}) },
+      params: {
+        capMs: capMs + 10_000,
+        scenario,
+        ...(config.engine === 'redis' ? { redisUrl: redis.url } : {}),
+        ...(history !== undefined && config.system.startsWith('patchbay') ? { history } : {}),
+      },
       label: `${label} node ${i}`,
     }),
   )
@@ -249,9 +260,10 @@ try {
     const key = scenario === 'scale-fan-out' ? 'deliveredPerSec' : 'p50Us'
     for (const row of rows) {
       if (row.engine !== 'redis') continue
-      const prefix = row.name.split('-')[0]
-      const bases = [`${prefix}-${row.encoding}-memory ×1`, `${prefix}-${row.encoding}-redis ×1`]
-      if (prefix === 'patchbay') bases.push(row.name.replace('patchbay-', 'socketio-'))
+      const prefix = row.name.split('-')[0] ?? ''
+      const suffix = historyOf(prefix)
+      const bases = [`${prefix}-${row.encoding}-memory ×1${suffix}`, `${prefix}-${row.encoding}-redis ×1${suffix}`]
+      if (prefix === 'patchbay') bases.push(row.name.replace('patchbay-', 'socketio-').replace(suffix, ''))
       for (const baseName of bases) {
         const base = rows.find((r) => r.name === baseName)
         if (base === undefined || base.name === row.name || base.perRun.length === 0 || row.perRun.length === 0) continue

@@ -29,6 +29,9 @@ export async function startPatchbay(encoding, params) {
   const server = createServer(api, {
     encodings: [encoding],
     ...(redisUrl === undefined ? {} : { engine: createRedisEngine({ url: redisUrl }) }),
+    // scale-redis.js --history N: the fan-out topic keeps N events per channel (with Redis,
+    // one more XADD and PEXPIRE in each publish's script).
+    ...(typeof params.history === 'number' ? { topics: { feed: { history: params.history } } } : {}),
     // The per-connection rate limit (default 10,000 messages/s) would refuse the bench's
     // loads, which flood one socket on purpose (rpc-throughput: ~80,000 calls/s; a stream's
     // credit messages). It stays on, so every message still pays for its token, with a
