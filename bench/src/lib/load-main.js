@@ -4,6 +4,7 @@
  */
 import { emit, hardCap, readParams } from './child-io.js'
 import { drivers } from './drivers.js'
+import { scaleDrivers } from './scale-drivers.js'
 
 /**
  * @typedef {object} RpcClient
@@ -62,7 +63,8 @@ import { drivers } from './drivers.js'
 export async function runLoad(adapter) {
   const params = readParams()
   hardCap(params.capMs ?? 60_000, 'load')
-  const driver = drivers[/** @type {keyof typeof drivers} */ (params.scenario)]
+  const all = { ...drivers, ...scaleDrivers }
+  const driver = all[/** @type {keyof typeof all} */ (params.scenario)]
   try {
     if (driver === undefined) throw new Error(`unknown scenario ${params.scenario}`)
     const result = await driver(adapter, { ...params, url: `ws://127.0.0.1:${params.port}` })

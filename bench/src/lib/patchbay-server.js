@@ -3,6 +3,7 @@
  * encodings; the load picks one by the subprotocol it offers.
  */
 import { createServer } from '@patchbay/server'
+import { createRedisEngine } from '@patchbay/redis'
 import { api } from './patchbay-api.js'
 import { serve } from './server-main.js'
 import { streamItem } from './stream-item.js'
@@ -22,8 +23,15 @@ export async function startPatchbay(encoding, params) {
   // does, so that it is reached within its short window); the high-water mark stays at its
   // default of 512 KiB or at the hard limit if that is lower.
   const maxBuffered = typeof params.maxBuffered === 'number' ? params.maxBuffered : undefined
+  // The Redis scale-out runs (scale-redis.js) give every node the same Redis; every other
+  // scenario uses the default in-process memory engine.
+  const redisUrl = typeof params.redisUrl === 'string' ? params.redisUrl : undefined
   const server = createServer(api, {
     encodings: [encoding],
+    ...(redisUrl === undefined ? {} : { engine: createRedisEngine({ url: redisUrl }) }),
+    // scale-redis.js --history N: the fan-out topic keeps N events per channel (with Redis,
+    // one more XADD and PEXPIRE in each publish's script).
+    ...(typeof params.history === 'number' ? { topics: { feed: { history: params.history } } } : {}),
     // The per-connection rate limit (default 10,000 messages/s) would refuse the bench's
     // loads, which flood one socket on purpose (rpc-throughput: ~80,000 calls/s; a stream's
     // credit messages). It stays on, so every message still pays for its token, with a
