@@ -385,12 +385,6 @@ export class Session implements Subscriber, StreamHost {
     const settle = (outcome: TopicOutcome): void => {
       if (this.closed) return
       if (!outcome.ok) return this.reply(id, outcome)
-      // The message schema may have made what the client sent into something else (a Date):
-      // every subscriber would have to refuse it, so the publisher is told instead (§9).
-      const problem = findNonPlainData(outcome.data, this.config.limits.maxDepth, 1)
-      if (problem !== undefined) {
-        return this.reply(id, { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: `Message for "${path}" is not plain data: ${problem}` } })
-      }
       const delivered = this.config.pubsub.publish(outcome.channel, outcome.data, this.config.topics.get(path) as TopicRoute)
       if (typeof delivered === 'number') return this.reply(id, { ok: true, output: { delivered } })
       // An engine elsewhere answers later: the id stays live until then (§4.1).

@@ -5,7 +5,6 @@
 import {
   ErrorCode,
   PatchbayError,
-  findNonPlainData,
   flatRouter,
   isBackpressurePolicy,
   flattenRouter,
@@ -29,7 +28,7 @@ import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
 import { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
 import { PubSub } from './pubsub.js'
 import type { StreamRoute } from './streams.js'
-import { resolveChannel, type TopicRoute } from './topics.js'
+import { resolveChannel, unpublishable, type TopicRoute } from './topics.js'
 import type { Engine, SyncEngine } from './engine.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 
@@ -124,8 +123,8 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   const checked = validate(route.topic.message, message) as ValidationResult<unknown> | Promise<unknown>
   if (checked instanceof Promise) throw new TypeError(`publish: the message schema of "${route.path}" is async; use a synchronous schema`)
   if (!checked.ok) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" failed validation`, { issues: checked.issues })
-  const problem = findNonPlainData(checked.value, limits.maxDepth, 1)
-  if (problem !== undefined) throw new PatchbayError(ErrorCode.BAD_REQUEST, `Message for "${route.path}" is not plain data: ${problem}`)
+  const refused = unpublishable(route, checked.value, limits)
+  if (refused !== undefined) throw PatchbayError.fromWire(refused)
   // A number with a synchronous engine (as before the seam), a promise with another.
   return pubsub.publish(resolved.channel, checked.value, route)
 }

@@ -6,6 +6,7 @@ import { toWireError } from './dispatch.js'
 import {
   ErrorCode,
   channelOf,
+  findNonPlainData,
   validate,
   type AnyTopic,
   type Limits,
@@ -63,6 +64,16 @@ function guarded(config: TopicsConfig, info: ErrorInfo, step: () => TopicOutcome
   }
 }
 
+/**
+ * Why a message that passed its schema still cannot be published, or undefined: the schema
+ * may have made something other than plain data of it (a Date), which every subscriber would
+ * have to refuse (§9). One check for `server.publish` and a client's `pub`.
+ */
+export function unpublishable(route: TopicRoute, value: unknown, limits: Limits): WireError | undefined {
+  const problem = findNonPlainData(value, limits.maxDepth, 1)
+  return problem === undefined ? undefined : { code: ErrorCode.BAD_REQUEST, message: `Message for "${route.path}" is not plain data: ${problem}` }
+}
+
 /** Validates topic params into a channel name (sync when the schema is). */
 export function resolveChannel(route: TopicRoute, params: unknown, limits: Limits): TopicOutcome | Promise<TopicOutcome> {
   const schema = route.topic.params
@@ -117,6 +128,8 @@ export function preparePublish(
       if (!resolved.ok) return resolved
       return then(validate(route.topic.message, data), (checked: ValidationResult<unknown>) => {
         if (!checked.ok) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: 'Message failed validation', issues: checked.issues } } as TopicOutcome
+        const refused = unpublishable(route, checked.value, config.limits)
+        if (refused !== undefined) return { ok: false, error: refused }
         const authorize = route.authorizePublish
         const accepted: TopicOutcome = { ok: true, channel: resolved.channel, params: resolved.params, data: checked.value, delivery: route.delivery }
         if (authorize === undefined) return accepted
