@@ -48,7 +48,10 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     throw new TypeError('retention bounds the default memory engine: with `engine`, pass them to createMemoryEngine({ retention })')
   }
   const engine: Engine = options.engine ?? createMemoryEngine(options.retention === undefined ? {} : { retention: options.retention })
-  const pubsub = new PubSub(engine, { rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels })
+  const pubsub = new PubSub(engine, {
+    rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels,
+    ...(options.positionCheckMs === undefined ? {} : { positionCheckMs: options.positionCheckMs }),
+  })
   const stats: ServerStats = {
     connections: 0,
     refused: 0,

@@ -250,6 +250,15 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
    */
   engine?: E
   /**
+   * With an asynchronous engine (Redis), a held channel that received no publication for this
+   * many milliseconds reads the engine's latest seq, so a publication lost on its way with
+   * nothing after it still reaches its subscribers: from history, or as a counted `lag`, or
+   * as a new epoch's notice (docs/protocol.md §12.1). Active channels cost nothing; idle ones
+   * one read each per interval, spread over it. 0 turns it off; the memory engine needs none.
+   * @default 40_000 (DEFAULT_POSITION_CHECK_MS, as Centrifugo's ClientChannelPositionCheckDelay)
+   */
+  positionCheckMs?: number
+  /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000
    */
