@@ -7,6 +7,7 @@
  * `lag` (§14); a new epoch as its notice. Active channels are not read, and the reads of many
  * idle channels are spread over the interval.
  */
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { msgpackCodec } from '@patchbay/core'
 import { DEFAULT_POSITION_CHECK_MS, PubSub } from '@patchbay/server'
@@ -167,8 +168,11 @@ describe('the position check (docs/protocol.md §12.1)', () => {
     expect(active.seqs).toHaveLength(n)
   })
 
-  it('by default checks a silent channel every DEFAULT_POSITION_CHECK_MS, 40 s', async () => {
+  it('by default checks a silent channel every DEFAULT_POSITION_CHECK_MS, 40 s, as the docs say', async () => {
     expect(DEFAULT_POSITION_CHECK_MS).toBe(40_000)
+    const doc = (path: string): string => readFileSync(new URL(`../../docs/${path}`, import.meta.url), 'utf8').replace(/\s+/g, ' ')
+    expect(doc('protocol.md')).toContain('`positionCheckMs` (a server option, default **40 s**')
+    expect(doc('guide/scaling-out.md')).toContain('within `positionCheckMs` (default 40 s)')
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
     const { engine, pubsub, reads } = setup(undefined)
     await subscribed(pubsub, engine, 10, 1)
