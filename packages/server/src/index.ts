@@ -19,6 +19,7 @@ export type {
   Publication,
   SyncEngine,
 } from './engine.js'
+export type { HistoryOptions, TopicHistory } from './history.js'
 export type { Claim, DedupeStore, IdempotencyOptions } from './idempotency.js'
 export type { Outcome } from './dispatch.js'
 export { DEFAULT_FLOW_LIMITS } from './outbound.js'
@@ -35,6 +36,7 @@ export type {
   MaybePromise,
   PatchbayServer,
   Published,
+  HistoryResult,
   ServerOptions,
   ServerStats,
   StreamHandler,
