@@ -86,8 +86,8 @@ export class Feed {
   private repairing = false
   private joins: Join[] = []
   private closed = false
-  /** Epochs this feed delivered before the current one, the latest last. */
-  private readonly past: string[] = []
+  /** Epochs this feed delivered before the current one, the latest last (made on the first reset). */
+  private past: string[] | undefined
   /**
    * The store's top as a position check saw it, ahead of what was delivered and not (all)
    * in history. What is still missing through it at the next check is lost: by then it had a
@@ -147,7 +147,7 @@ export class Feed {
     // restart before this one did: only a read tells (joinRead).
     const epoch = this.epoch
     const known = epoch !== undefined && !this.repairing && this.pending.length === 0
-    if (known && (resume === undefined || (resume.epoch === epoch ? resume.seq === this.seq : this.past.includes(resume.epoch)))) {
+    if (known && (resume === undefined || (resume.epoch === epoch ? resume.seq === this.seq : this.left(resume.epoch)))) {
       answer({ ok: true, epoch, seq: this.seq, replay: [] })
       return
     }
@@ -190,7 +190,7 @@ export class Feed {
       // The store did not answer: a resume into this epoch beyond what was delivered, or into
       // an epoch this feed does not know, may be ahead of this process (then answering from
       // what it knows would repeat events later) or corrupt: the subscriber tries again.
-      if (resume !== undefined && (resume.epoch === this.epoch ? resume.seq > this.seq : !this.past.includes(resume.epoch))) {
+      if (resume !== undefined && (resume.epoch === this.epoch ? resume.seq > this.seq : !this.left(resume.epoch))) {
         this.joins.splice(this.joins.indexOf(join), 1)
         join.answer({ ok: false, unavailable: true })
         return
@@ -223,9 +223,14 @@ export class Feed {
     this.settleJoins()
   }
 
+  /** An epoch this feed delivered before its current one. */
+  private left(epoch: string): boolean {
+    return this.past?.includes(epoch) === true
+  }
+
   /** The store's epoch this join read is one the feed has not reached yet. */
   private behind(join: Join): boolean {
-    return join.epoch !== undefined && join.epoch !== this.epoch && !this.past.includes(join.epoch)
+    return join.epoch !== undefined && join.epoch !== this.epoch && !this.left(join.epoch)
   }
 
   /** Answers every join whose read came back and whose resume the feed has reached. */
@@ -386,6 +391,7 @@ export class Feed {
     for (const publication of read.publications) this.hold(epoch, publication)
     const first = this.pending[0]?.publication.seq ?? top + 1
     if (this.epoch !== undefined) {
+      this.past ??= []
       this.past.push(this.epoch)
       if (this.past.length > PAST_EPOCHS) this.past.shift()
     }
