@@ -30,6 +30,8 @@ interface Recorder extends Subscriber {
   resets: unknown[]
   /** For each notice, how many seqs it had seen when the notice came. */
   resetAt: number[]
+  /** The counted lags it was sent for events the engine lost: [through seq, missed]. */
+  losses: [number, number][]
 }
 
 function recorder(codec: Codec = jsonCodec): Recorder {
@@ -40,12 +42,16 @@ function recorder(codec: Codec = jsonCodec): Recorder {
     seqs: [],
     resets: [],
     resetAt: [],
+    losses: [],
     deliver: (_frame, _ch, seq) => {
       self.seqs.push(seq)
     },
     reset: (frame) => {
       self.resets.push(codec.decode(frame))
       self.resetAt.push(self.seqs.length)
+    },
+    lost: (_ch, seq, missed) => {
+      self.losses.push([seq, missed])
     },
   }
   return self

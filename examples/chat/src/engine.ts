@@ -3,7 +3,7 @@
  * the same REDIS_URL shares its rooms (messages, history and presence cross between them).
  * Without it, in this process (the memory engine, Patchbay's default).
  */
-import { createMemoryEngine, type Engine, type Publication } from '@patchbay/server'
+import { createMemoryEngine, type Engine } from '@patchbay/server'
 import { createRedisEngine } from '@patchbay/redis'
 
 /** The engine the environment asks for, and a line saying which it is. */
@@ -19,15 +19,4 @@ export function engineFromEnv(env: NodeJS.ProcessEnv): { engine: Engine; descrip
     }),
     description: `topics on ${url}`,
   }
-}
-
-/**
- * The last `limit` events of `channel` still in the engine's history, oldest first: the
- * engine's own store is the chat's store, so every node reads the same messages.
- */
-export async function latest(engine: Engine, channel: string, limit: number): Promise<readonly Publication[]> {
-  const { top } = await engine.read(channel, undefined)
-  if (top.seq === 0) return []
-  // More may have been published between the two reads: keep the newest `limit`.
-  return (await engine.read(channel, Math.max(0, top.seq - limit))).publications.slice(-limit)
 }

@@ -9,10 +9,9 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { channelOf } from '@patchbay/core'
 import { createServer } from '@patchbay/server'
-import { api, Message } from './api.js'
-import { engineFromEnv, latest } from './engine.js'
+import { api, Message, type Share } from './api.js'
+import { engineFromEnv } from './engine.js'
 import { currentShares, Presence } from './store.js'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
@@ -53,7 +52,7 @@ const patchbay = createServer(api, {
   topics: {
     chat: {
       // The room's history is the topic's: a page that reconnects gets what it missed
-      // replayed, and `chat.history` reads it from the engine (on Redis, from every node).
+      // replayed, and `chat.history` reads it with server.history (on Redis, from every node).
       // Kept an hour after the room's last subscriber leaves.
       room: { history: 200, retainMs: 3_600_000 },
       // Enough for `join` to find the latest share of every node in the room.
@@ -69,16 +68,19 @@ const patchbay = createServer(api, {
         await patchbay.publish(api.chat.room, { room: input.room }, message)
         return { id: message.id, at: message.at }
       },
-      history: async ({ input }) => {
-        const events = await latest(engine, channelOf('chat.room', { room: input.room }), input.limit)
-        return events.map(({ data }) => Message.parse(data))
+      // Annotated: these read the server they belong to (server.history), and TypeScript
+      // cannot infer a handler's result from the server its own type comes from.
+      history: async ({ input }): Promise<Message[]> => {
+        // The topic's own history, typed as its messages (on Redis, shared by every node).
+        const { events } = await patchbay.history(api.chat.room, { room: input.room }, { limit: input.limit })
+        return events.map(({ data }) => data)
       },
-      join: async ({ input, connection }) => {
+      join: async ({ input, connection }): Promise<{ shares: Share[] }> => {
         presence.join(input.room, connection.id, input.name)
         await announce(input.room)
         // The other nodes' shares, from the presence topic's history.
-        const history = await latest(engine, channelOf('chat.presence', { room: input.room }), 100)
-        return { shares: currentShares(history, { node, online: presence.online(input.room) }) }
+        const { events } = await patchbay.history(api.chat.presence, { room: input.room })
+        return { shares: currentShares(events, { node, online: presence.online(input.room) }) }
       },
       leave: async ({ input, connection }) => {
         if (presence.leave(input.room, connection.id)) await announce(input.room)

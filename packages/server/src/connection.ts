@@ -288,6 +288,11 @@ export class Session implements Subscriber, StreamHost {
     if (!this.closed) this.outbound.reset(frame, ch)
   }
 
+  /** Tells of events of `ch` the topic engine lost (a counted lag, §14). */
+  lost(ch: number, seq: number, missed: number): void {
+    if (!this.closed) this.outbound.lost(ch, seq, missed)
+  }
+
   /** Streams running now. */
   get streamCount(): number {
     return this.streams.size

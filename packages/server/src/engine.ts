@@ -27,6 +27,10 @@
  * - reference counting is PubSub's: `subscribe` is called once per channel per process, when
  *   its first local subscriber arrives, and `unsubscribe` once after its last one leaves.
  *
+ * An asynchronous engine may lose a publication on its way without noticing: the Feed finds
+ * the gap when a later one arrives, on `resync`, or by its position check, which calls `read`
+ * for a held channel that heard nothing for `positionCheckMs` (position-check.ts).
+ *
  * Design notes for the Redis engine (issue 13, docs in scale-out-research.md §4): publish is
  * one script (epoch-if-absent, INCR seq, XADD with the seq as stream id, trim to `history`,
  * EXPIRE ≥ `retainMs`, PUBLISH epoch+seq+payload); `read` is HMGET meta + XRANGE after

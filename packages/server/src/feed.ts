@@ -16,8 +16,8 @@ export interface FeedHost {
   deliver(publication: Publication): void
   /**
    * Publications that will never be delivered: `missed` of them, through `seq`. The next
-   * delivery is `seq + 1`, so subscribers see the gap in seq (which the client reports as a
-   * lag, §14) with its exact size.
+   * delivery is `seq + 1`; subscribers are told with a counted `lag` (§14), which is all they
+   * hear of a loss at the end of what was published.
    */
   lost(seq: number, missed: number): void
   /**
@@ -45,16 +45,25 @@ export type JoinAnswer = (joined: Joined) => boolean
 interface Join {
   readonly resume: Position | undefined
   readonly answer: JoinAnswer
-  /** Publications delivered while this join's history read was out (merged into its replay). */
-  readonly seen: Publication[]
-  /** Set once its read came back, while it waits for the feed to catch up with its resume. */
+  /** Publications delivered in the current epoch while this join waited (merged into its replay). */
+  seen: Publication[]
+  /** Set once its read came back: the events after its resume seq in `epoch`, the store's epoch then. */
   read: readonly Publication[] | undefined
+  epoch: string | undefined
+  /**
+   * The store was in an epoch this feed had not reached: the join waits for the feed to get
+   * there, through a repair read issued after this count of them (see `reads`).
+   */
+  after: number
 }
 
 interface Pending {
   readonly epoch: string
   readonly publication: Publication
 }
+
+/** Epochs a feed remembers having left, so a resume naming one is known to be stale. */
+const PAST_EPOCHS = 8
 
 function then<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
   if (value instanceof Promise) value.then(next, fail)
@@ -67,17 +76,33 @@ export class Feed {
   epoch: string | undefined
   /** The last seq delivered (or, before any delivery, the top at the first read). */
   seq = 0
+  /**
+   * Set by every publication the engine hands over; the position check (position-check.ts)
+   * clears it, and reads only channels that heard nothing for its interval.
+   */
+  heard = false
   /** Received but not deliverable yet (before the first read, or after a gap), sorted by seq. */
   private pending: Pending[] = []
   private repairing = false
   private joins: Join[] = []
   private closed = false
+  /** Epochs this feed delivered before the current one, the latest last (made on the first reset). */
+  private past: string[] | undefined
+  /**
+   * The store's top as a position check saw it, ahead of what was delivered and not (all)
+   * in history. What is still missing through it at the next check is lost: by then it had a
+   * whole interval to arrive, had it only been on its way.
+   */
+  private suspect: Position | undefined
+  /** Repair reads issued so far. */
+  private reads = 0
 
   constructor(private readonly host: FeedHost) {}
 
   /** A publication from the engine. */
   publication(epoch: string, publication: Publication): void {
     if (this.closed) return
+    this.heard = true
     // The hot path (every publish with the memory engine): the next seq, nothing pending.
     if (epoch === this.epoch && publication.seq === this.seq + 1 && this.pending.length === 0) {
       this.deliver(publication)
@@ -97,20 +122,36 @@ export class Feed {
   }
 
   /**
+   * The position check: reads the store's top, and when it is ahead of what was delivered
+   * (a publication lost on its way, with nothing after it to reveal the gap) delivers the
+   * rest from history, or reports what history no longer holds as lost once a second check
+   * finds it still missing; a new epoch is reported as a reset (docs/protocol.md §12.1).
+   * Returns false when the feed is busy reading anyway (nothing was read).
+   */
+  check(): boolean {
+    if (this.closed || this.epoch === undefined || this.repairing || this.pending.length > 0) return false
+    this.repair(this.seq, true)
+    return true
+  }
+
+  /**
    * Answers a subscriber, once this feed knows the channel's position: from the latest, or
    * (resume of this epoch covered by history) with the events it missed, in one step with its
    * registration so no live event falls between the two.
    */
   join(resume: Position | undefined, answer: JoinAnswer): void {
     if (this.closed) return
-    // Answerable from what this process knows: no history to read (the usual second subscriber).
+    // Answerable from what this process knows: no history to read (the usual second
+    // subscriber), or a resume into an epoch this feed has left (stale: from the latest).
+    // A resume into an epoch it does not know may come from a node that saw the store
+    // restart before this one did: only a read tells (joinRead).
     const epoch = this.epoch
     const known = epoch !== undefined && !this.repairing && this.pending.length === 0
-    if (known && (resume === undefined || resume.epoch !== epoch || resume.seq === this.seq)) {
+    if (known && (resume === undefined || (resume.epoch === epoch ? resume.seq === this.seq : this.left(resume.epoch)))) {
       answer({ ok: true, epoch, seq: this.seq, replay: [] })
       return
     }
-    const join: Join = { resume, answer, seen: [], read: undefined }
+    const join: Join = { resume, answer, seen: [], read: undefined, epoch: undefined, after: 0 }
     this.joins.push(join)
     // Every event delivered from now on is also recorded in `seen`, so the read below and the
     // live events overlap rather than leave a hole; the merge drops what is twice.
@@ -143,29 +184,59 @@ export class Feed {
       this.seq = read.top.seq
       this.drain()
       if (this.pending.length > 0) this.repair()
-    } else if (read !== undefined && read.top.epoch !== this.epoch) {
-      // The channel restarted under us: the repair path reports it; this join then starts fresh.
-      this.repair()
     }
-    join.read = read !== undefined && read.top.epoch === this.epoch ? read.publications : []
-    // A resume beyond what this process delivered but within the store's top: wait for the
-    // feed to catch up (the events are on their way, or the repair fetches them).
     const resume = join.resume
-    if (resume !== undefined && resume.epoch === this.epoch && resume.seq > this.seq) {
-      if (resume.seq > Math.max(this.seq, read?.top.epoch === this.epoch ? read.top.seq : 0)) {
+    if (read === undefined) {
+      // The store did not answer: a resume into this epoch beyond what was delivered, or into
+      // an epoch this feed does not know, may be ahead of this process (then answering from
+      // what it knows would repeat events later) or corrupt: the subscriber tries again.
+      if (resume !== undefined && (resume.epoch === this.epoch ? resume.seq > this.seq : !this.left(resume.epoch))) {
         this.joins.splice(this.joins.indexOf(join), 1)
-        join.answer({ ok: false, ahead: true })
+        join.answer({ ok: false, unavailable: true })
         return
       }
+      join.read = []
+      join.epoch = this.epoch
+      this.settleJoins()
+      return
+    }
+    const top = read.top
+    join.read = read.publications
+    join.epoch = top.epoch
+    if (resume !== undefined && resume.epoch === top.epoch && resume.seq > (top.epoch === this.epoch ? Math.max(this.seq, top.seq) : top.seq)) {
+      // A seq the store's epoch never reached: not from this channel's events (§12.1).
+      this.joins.splice(this.joins.indexOf(join), 1)
+      join.answer({ ok: false, ahead: true })
+      return
+    }
+    if (this.behind(join)) {
+      // The store restarted under us and no event or resync told this feed yet: it catches
+      // up (its subscribers get the reset notice), and this join is answered in the store's
+      // epoch once the feed is there, so it never sees that epoch's events twice.
+      join.after = this.reads
+      this.repair()
+    } else if (resume !== undefined && resume.epoch === this.epoch && resume.seq > this.seq) {
+      // A resume beyond what this process delivered but within the store's top: wait for the
+      // feed to catch up (the events are on their way, or the repair fetches them).
       this.repair()
     }
     this.settleJoins()
   }
 
+  /** An epoch this feed delivered before its current one. */
+  private left(epoch: string): boolean {
+    return this.past?.includes(epoch) === true
+  }
+
+  /** The store's epoch this join read is one the feed has not reached yet. */
+  private behind(join: Join): boolean {
+    return join.epoch !== undefined && join.epoch !== this.epoch && !this.left(join.epoch)
+  }
+
   /** Answers every join whose read came back and whose resume the feed has reached. */
   private settleJoins(): void {
     for (const join of [...this.joins]) {
-      if (join.read === undefined) continue
+      if (join.read === undefined || this.behind(join)) continue
       const resume = join.resume
       if (resume !== undefined && resume.epoch === this.epoch && resume.seq > this.seq) continue
       this.joins.splice(this.joins.indexOf(join), 1)
@@ -180,7 +251,7 @@ export class Feed {
     const resume = join.resume
     if (resume === undefined || resume.epoch !== epoch) return latest
     const bySeq = new Map<number, Publication>()
-    for (const publication of join.read ?? []) if (publication.seq > resume.seq && publication.seq <= this.seq) bySeq.set(publication.seq, publication)
+    if (join.epoch === epoch) for (const publication of join.read ?? []) if (publication.seq > resume.seq && publication.seq <= this.seq) bySeq.set(publication.seq, publication)
     for (const publication of join.seen) if (publication.seq > resume.seq && publication.seq <= this.seq) bySeq.set(publication.seq, publication)
     if (bySeq.size !== this.seq - resume.seq) return latest
     const replay = [...bySeq.values()].sort((a, b) => a.seq - b.seq)
@@ -224,18 +295,23 @@ export class Feed {
     if (this.joins.length > 0) this.settleJoins()
   }
 
-  /** Reads history after `since` and fills the gap from it, or reports what is gone. */
-  private repair(since = this.seq): void {
+  /**
+   * Reads history after `since` and fills the gap from it, or reports what is gone. A
+   * `checking` read (the position check) has no evidence that anything was lost: it only
+   * delivers what follows on, and loses only what was missing at the check before.
+   */
+  private repair(since = this.seq, checking = false): void {
     if (this.repairing || this.closed) return
     this.repairing = true
+    const number = ++this.reads
     then(
       this.host.read(since),
-      (read) => this.repaired(read, since),
-      () => this.repaired(undefined, since),
+      (read) => this.repaired(read, since, number, checking),
+      () => this.repaired(undefined, since, number, checking),
     )
   }
 
-  private repaired(read: HistoryRead | undefined, since: number): void {
+  private repaired(read: HistoryRead | undefined, since: number, number: number, checking: boolean): void {
     this.repairing = false
     if (this.closed) return
     if (read !== undefined && read.top.epoch !== this.epoch && since !== 0) {
@@ -256,9 +332,15 @@ export class Feed {
       // The store is still in our epoch: an event of another one is from an older
       // incarnation, or from a newer one whose reset the next read reports.
       this.pending = this.pending.filter((entry) => entry.epoch === this.epoch)
+      const suspect = this.suspect
+      // Through this seq, what neither arrived nor history holds is gone for good.
+      const certain = !checking ? Number.POSITIVE_INFINITY : suspect !== undefined && suspect.epoch === this.epoch ? suspect.seq : this.seq
       for (const publication of read.publications) {
         if (publication.seq <= this.seq) continue
-        if (publication.seq > this.seq + 1) this.lose(publication.seq - 1)
+        if (publication.seq > this.seq + 1) {
+          if (publication.seq - 1 > certain) break
+          this.lose(publication.seq - 1)
+        }
         this.deliver(publication)
       }
       this.drain()
@@ -266,9 +348,34 @@ export class Feed {
       // between are gone for good.
       const first = this.pending[0]
       if (first !== undefined && first.epoch === this.epoch && first.publication.seq <= read.top.seq) this.giveUpGap()
+      if (checking) {
+        // The end of what was published, missing since the last check and not in history:
+        // nothing will follow to show the gap, so the counted lag is all subscribers hear.
+        const through = Math.min(certain, read.top.seq, (this.pending[0]?.publication.seq ?? Number.POSITIVE_INFINITY) - 1)
+        if (through > this.seq) this.lose(through)
+        this.suspect = this.seq < read.top.seq ? read.top : undefined
+      }
     }
     if (this.pending.length > 0) this.repair()
-    if (this.joins.length > 0) this.settleJoins()
+    if (this.joins.length > 0) this.joinsAfterRead(read, number)
+  }
+
+  /**
+   * After a repair read: a join waiting for the feed to reach the epoch it read is answered
+   * in the feed's epoch once a read issued after its own found the store there (the store
+   * moved on again, or the join's read was older), or told the store is unavailable; else
+   * the feed reads again. Then every join that can be is answered.
+   */
+  private joinsAfterRead(read: HistoryRead | undefined, number: number): void {
+    for (const join of [...this.joins]) {
+      if (join.read === undefined || !this.behind(join)) continue
+      if (number <= join.after) this.repair()
+      else if (read === undefined) {
+        this.joins.splice(this.joins.indexOf(join), 1)
+        join.answer({ ok: false, unavailable: true })
+      } else join.epoch = undefined
+    }
+    this.settleJoins()
   }
 
   /**
@@ -283,8 +390,16 @@ export class Feed {
     this.pending = this.pending.filter((entry) => entry.epoch === epoch)
     for (const publication of read.publications) this.hold(epoch, publication)
     const first = this.pending[0]?.publication.seq ?? top + 1
+    if (this.epoch !== undefined) {
+      this.past ??= []
+      this.past.push(this.epoch)
+      if (this.past.length > PAST_EPOCHS) this.past.shift()
+    }
     this.epoch = epoch
     this.seq = Math.min(first, top + 1) - 1
+    this.suspect = undefined
+    // What waiting joins saw was the old epoch's: their replays are of the new one.
+    for (const join of this.joins) join.seen = []
     this.host.reset({ epoch, seq: this.seq })
     this.drain()
     // A seq up to the top that neither brought is gone for good: a gap of its exact size.

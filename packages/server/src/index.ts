@@ -3,6 +3,7 @@ export { Session } from './connection.js'
 export type { Transport, SessionConfig } from './connection.js'
 export { parseCookies } from './adapters/ws.js'
 export { PubSub } from './pubsub.js'
+export { DEFAULT_POSITION_CHECK_MS } from './position-check.js'
 export type { ChannelRoute, PubSubOptions, PubSubStats, Subscribed, SubscribeAnswer, Subscriber } from './pubsub.js'
 export { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
 export type { MemoryEngineOptions, RetentionLimits } from './engines/memory.js'
@@ -18,6 +19,7 @@ export type {
   Publication,
   SyncEngine,
 } from './engine.js'
+export type { HistoryOptions, TopicHistory } from './history.js'
 export type { Claim, DedupeStore, IdempotencyOptions } from './idempotency.js'
 export type { Outcome } from './dispatch.js'
 export { DEFAULT_FLOW_LIMITS } from './outbound.js'
@@ -34,6 +36,7 @@ export type {
   MaybePromise,
   PatchbayServer,
   Published,
+  HistoryResult,
   ServerOptions,
   ServerStats,
   StreamHandler,

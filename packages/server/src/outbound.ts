@@ -175,7 +175,10 @@ export class Outbound {
       if (stale !== undefined) {
         this.held?.delete(ch)
         this.heldBytes -= costOf(stale)
-        this.stats.dropped++
+        // A loss notice waits behind it (see `lost`): it goes out first, or the notice's
+        // count would leave out the events before it.
+        if (this.dropped?.has(ch) === true) this.send(stale)
+        else this.stats.dropped++
       }
       this.sendLag(ch)
       this.send(frame)
@@ -235,6 +238,28 @@ export class Outbound {
     }
     this.dropped?.delete(ch)
     this.send(frame)
+  }
+
+  /**
+   * Reports events of `ch` the topic engine lost for good, `missed` of them through `seq`
+   * (a counted `lag`, §14), never dropped and never ahead of an event before them: added to
+   * the count a `drop` topic keeps for `ch`, queued behind the event a `latest` topic holds
+   * for it, else sent at once.
+   */
+  lost(ch: number, seq: number, missed: number): void {
+    if (this.closed) return
+    const counted = this.dropped?.get(ch)
+    if (counted !== undefined) {
+      counted.seq = seq
+      counted.missed += missed
+      return
+    }
+    if (this.held?.has(ch) === true) {
+      ;(this.dropped ??= new Map()).set(ch, { seq, missed })
+      this.armDrain()
+      return
+    }
+    this.send(this.codec.encode({ t: 'lag', ch, seq, missed }))
   }
 
   /** Runs `resume` once the connection is below its high-water mark (at once if it is). */

@@ -9,6 +9,7 @@ import { ErrorCode, PatchbayError, type Codec, type EpochLagMessage, type EventM
 import type { Engine, EngineHandler, EngineState, Position, Publication } from './engine.js'
 import { Feed } from './feed.js'
 import type { Delivery } from './outbound.js'
+import { DEFAULT_POSITION_CHECK_MS, PositionCheck, type CheckedChannel } from './position-check.js'
 
 /** What the registry needs of a subscriber. */
 export interface Subscriber {
@@ -21,6 +22,12 @@ export interface Subscriber {
    * under a `latest` or `drop` policy (those belong to the lost epoch).
    */
   reset(frame: Frame, ch: number): void
+  /**
+   * Sends the counted `lag` (§14) for events of channel number `ch` the engine lost for good:
+   * `missed` of them, through `seq`. Never dropped; a `drop` count the connection keeps for
+   * `ch` takes them in, so one notice reports both.
+   */
+  lost(ch: number, seq: number, missed: number): void
 }
 
 /** How long a channel keeps its messages for subscribers that come back (docs/protocol.md §12.1). */
@@ -93,6 +100,8 @@ export interface PubSubStats {
   lost: number
   /** Times a held channel's epoch changed under its subscribers, since start. */
   resets: number
+  /** Reads of the engine's top for channels that heard nothing for `positionCheckMs`, since start. */
+  positionChecks: number
 }
 
 const utf8 = new TextEncoder()
@@ -118,7 +127,7 @@ function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
 }
 
 /** A channel held in this process: it has subscribers, or subscribes waiting for their answer. */
-interface Held {
+interface Held extends CheckedChannel {
   readonly name: string
   readonly feed: Feed
   readonly route: ChannelRoute
@@ -142,6 +151,13 @@ export interface PubSubOptions {
    * a kept channel finds the same number (and a forgotten one a new number with its new epoch).
    */
   rememberChannels: number
+  /**
+   * With an asynchronous engine, how often a held channel that received no publication for
+   * that long reads the engine's top, to find a publication lost on its way with nothing
+   * after it (docs/protocol.md §12.1); 0 turns it off. Ignored with a synchronous engine.
+   * @default 40_000
+   */
+  positionCheckMs?: number
 }
 
 /** Channels by name, and the fan-out of their events to this process's subscribers. */
@@ -161,11 +177,23 @@ export class PubSub implements EngineHandler {
   private numbers = 0
   /** A codec to measure history entries of channels nobody listens to (any will do). */
   private sizer: Codec | undefined
+  /** Asynchronous engines only: the memory engine never loses a publication. */
+  private readonly positionCheck: PositionCheck | undefined
 
   constructor(
     private readonly engine: Engine,
     private readonly options: PubSubOptions = { rememberChannels: 10_000 },
   ) {
+    const interval = options.positionCheckMs ?? DEFAULT_POSITION_CHECK_MS
+    if (!Number.isSafeInteger(interval) || interval < 0) throw new RangeError(`positionCheckMs must be a non-negative integer, got ${String(interval)}`)
+    if (!engine.synchronous && interval > 0) {
+      this.positionCheck = new PositionCheck(
+        interval,
+        () => this.held.values(),
+        () => this.held.size,
+        () => engine.stats.state === 'up',
+      )
+    }
     engine.start(this)
   }
 
@@ -277,6 +305,7 @@ export class PubSub implements EngineHandler {
       engine: engine.state,
       lost: this.lostCount,
       resets: this.resets,
+      positionChecks: this.positionCheck?.checks ?? 0,
     }
   }
 
@@ -284,6 +313,7 @@ export class PubSub implements EngineHandler {
   clear(): void | Promise<void> {
     for (const held of this.held.values()) held.feed.close()
     this.held.clear()
+    this.positionCheck?.stop()
     this.released.clear()
     return this.engine.close()
   }
@@ -298,16 +328,16 @@ export class PubSub implements EngineHandler {
       ready: undefined,
       lastSeq: 0,
       lastBytes: 0,
+      quiet: 0,
       feed: new Feed({
         read: (since) => this.engine.read(name, since),
         deliver: (publication) => this.fanOut(held, publication),
-        lost: (_seq, missed) => {
-          this.lostCount += missed
-        },
+        lost: (seq, missed) => this.lost(held, seq, missed),
         reset: (at) => this.reset(held, at),
       }),
     }
     this.held.set(name, held)
+    this.positionCheck?.held()
     const engine = this.engine
     if (engine.synchronous) engine.subscribe(name, route.retention)
     else {
@@ -325,6 +355,7 @@ export class PubSub implements EngineHandler {
     if (held.subscribers.size > 0 || held.joining > 0 || this.held.get(held.name) !== held) return
     held.feed.close()
     this.held.delete(held.name)
+    this.positionCheck?.released()
     if (held.ch !== 0 && held.feed.epoch !== undefined) {
       this.released.delete(held.name)
       this.released.set(held.name, { epoch: held.feed.epoch, ch: held.ch })
@@ -361,6 +392,16 @@ export class PubSub implements EngineHandler {
       }
       subscriber.reset(frame, held.ch)
     }
+  }
+
+  /**
+   * Events the engine lost for good (never with the memory engine): each connection gets a
+   * counted `lag` through `seq` (§14), so a loss is reported even when no event follows it.
+   */
+  private lost(held: Held, seq: number, missed: number): void {
+    this.lostCount += missed
+    if (held.ch === 0) return // nobody was answered yet
+    for (const subscriber of held.subscribers.keys()) subscriber.lost(held.ch, seq, missed)
   }
 
   /** Hands one event to every subscriber, each codec's frame made once, on first need. */

@@ -27,6 +27,7 @@ import { resolveFlowLimits, type FlowLimits } from './outbound.js'
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js'
 import { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.js'
 import { PubSub } from './pubsub.js'
+import { readHistory, type HistoryOptions, type TopicHistory } from './history.js'
 import type { StreamRoute } from './streams.js'
 import { resolveChannel, unpublishable, type TopicRoute } from './topics.js'
 import type { Engine, SyncEngine } from './engine.js'
@@ -48,7 +49,10 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     throw new TypeError('retention bounds the default memory engine: with `engine`, pass them to createMemoryEngine({ retention })')
   }
   const engine: Engine = options.engine ?? createMemoryEngine(options.retention === undefined ? {} : { retention: options.retention })
-  const pubsub = new PubSub(engine, { rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels })
+  const pubsub = new PubSub(engine, {
+    rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels,
+    ...(options.positionCheckMs === undefined ? {} : { positionCheckMs: options.positionCheckMs }),
+  })
   const stats: ServerStats = {
     connections: 0,
     refused: 0,
@@ -88,6 +92,15 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     if (route === undefined) throw new TypeError('publish: that topic is not part of this server\'s router')
     return publishValidated(route, params, message, limits, pubsub)
   }
+  const history = (topic: AnyTopic, params: unknown, historyOptions: HistoryOptions = {}): TopicHistory<unknown> | Promise<TopicHistory<unknown>> => {
+    const path = flat.topicPaths.get(topic)
+    const route = path === undefined ? undefined : topics.get(path)
+    if (route === undefined) throw new TypeError('history: that topic is not part of this server\'s router')
+    const resolved = resolveChannel(route, params, limits)
+    if (resolved instanceof Promise) throw new TypeError(`history: the params schema of "${route.path}" is async; use a synchronous schema`)
+    if (!resolved.ok) throw PatchbayError.fromWire(resolved.error)
+    return readHistory(engine, resolved.channel, historyOptions, route.retention.history)
+  }
   return createWsAdapter({
     config,
     encodings,
@@ -99,6 +112,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
     maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
     publish: publish as PatchbayServer<E>['publish'],
+    history: history as PatchbayServer<E>['history'],
     onClose: options.onClose as WsAdapterOnClose,
   })
 }

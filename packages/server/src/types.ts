@@ -5,6 +5,7 @@ import type { RateLimit } from './rate-limit.js'
 import type { AsyncEngine, Engine, SyncEngine } from './engine.js'
 import type { RetentionLimits } from './engines/memory.js'
 import type { PubSubStats } from './pubsub.js'
+import type { HistoryOptions, TopicHistory } from './history.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -250,6 +251,15 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
    */
   engine?: E
   /**
+   * With an asynchronous engine (Redis), a held channel that received no publication for this
+   * many milliseconds reads the engine's latest seq, so a publication lost on its way with
+   * nothing after it still reaches its subscribers: from history, or as a counted `lag`, or
+   * as a new epoch's notice (docs/protocol.md §12.1). Active channels cost nothing; idle ones
+   * one read each per interval, spread over it. 0 turns it off; the memory engine needs none.
+   * @default 40_000 (DEFAULT_POSITION_CHECK_MS, as Centrifugo's ClientChannelPositionCheckDelay)
+   */
+  positionCheckMs?: number
+  /**
    * Open connections at most; an upgrade beyond it is refused with HTTP 503.
    * @default 10_000
    */
@@ -372,6 +382,12 @@ export interface AttachOptions {
  */
 export type Published<E extends Engine> = E extends AsyncEngine ? Promise<number> : number
 
+/**
+ * What `server.history` returns on engine `E`: the channel's history at once with a synchronous
+ * engine (the memory engine), a promise of it with an asynchronous one.
+ */
+export type HistoryResult<E extends Engine, T> = E extends AsyncEngine ? Promise<TopicHistory<T>> : TopicHistory<T>
+
 /** A running Patchbay server, on topic engine `E` (the memory engine unless `engine` said otherwise). */
 export interface PatchbayServer<E extends Engine = SyncEngine> {
   /** Starts an HTTP server of its own that upgrades every request. Resolves with the bound address. */
@@ -388,6 +404,13 @@ export interface PatchbayServer<E extends Engine = SyncEngine> {
    * Topic schemas used here must be synchronous.
    */
   publish<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, message: InferTopicMessageInput<T>): Published<E>
+  /**
+   * The events the channel of `topic` with `params` still keeps (its `history` option), with
+   * its epoch and latest seq: the newest `limit`, or the first `limit` after `since`, oldest
+   * first, typed as the topic's messages. Params are validated as for `publish` (BAD_REQUEST);
+   * with an asynchronous engine it rejects with UNAVAILABLE while the engine is unreachable.
+   */
+  history<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, options?: HistoryOptions): HistoryResult<E, InferTopicMessage<T>>
   /** Channels and subscriptions now, and event frames encoded since start. */
   readonly topicStats: Readonly<PubSubStats>
   /** Open connections. */

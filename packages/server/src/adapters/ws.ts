@@ -40,6 +40,7 @@ export interface WsAdapterOptions<E extends Engine = Engine> {
   handshakeTimeout: number
   maxHandshakes: number
   publish: PatchbayServer<E>['publish']
+  history: PatchbayServer<E>['history']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
 }
 
@@ -303,6 +304,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     handleUpgrade,
     close,
     publish: options.publish,
+    history: options.history,
     get topicStats() {
       return config.pubsub.stats
     },
