@@ -54,6 +54,8 @@ export class SubscriberLink {
   private lastReceived = 0
   private idleTimer: ReturnType<typeof setTimeout> | undefined
   private probes = 0
+  /** A probe is out and its timeout runs. */
+  private probing = false
   private closed = false
 
   constructor(
@@ -118,6 +120,8 @@ export class SubscriberLink {
     this.lastReceived = performance.now()
     const name = channel.toString('latin1')
     if (name !== this.options.probeChannel) this.options.events.message(name, message)
+    // The probe came back: the next one is due an interval from now, not after its timeout.
+    else if (this.probing) this.arm()
   }
 
   /** (Re)connected: the probe channel and every held channel subscribed again, in batches. */
@@ -144,6 +148,7 @@ export class SubscriberLink {
 
   /** Wakes up `probeIntervalMs` after the last message received. */
   private arm(): void {
+    this.probing = false
     clearTimeout(this.idleTimer)
     const wait = Math.max(0, this.lastReceived + this.options.probeIntervalMs - performance.now())
     this.idleTimer = setTimeout(() => this.idle(), wait)
@@ -158,27 +163,27 @@ export class SubscriberLink {
       return
     }
     const sentAt = performance.now()
-    const redis = this.redis
-    let answered = false
+    // 'sent': Redis took the probe for at least one receiver; 'failed': the command connection
+    // could not publish it, which says nothing of this link (judged again an interval later).
+    let outcome: 'pending' | 'sent' | 'failed' = 'pending'
     this.options.probe(this.options.probeChannel, `${++this.probes}`).then(
       (receivers) => {
-        answered = true
+        outcome = 'sent'
         // Redis no longer counts this connection as a subscriber: as dead as a silent one.
-        if (receivers === 0 && this.redis === redis && this.ready && this.lastReceived < sentAt) this.restart('Redis lost the subscriber connection\'s subscriptions')
+        if (receivers === 0 && this.probing && this.lastReceived < sentAt) this.restart("Redis lost the subscriber connection's subscriptions")
       },
-      // The command connection could not publish it: that says nothing of this link. Checked
-      // again after another interval.
       () => {
-        answered = true
-        if (!this.closed && this.ready && this.idleTimer === undefined) this.arm()
+        outcome = 'failed'
       },
     )
+    this.probing = true
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined
+      this.probing = false
       if (this.closed || !this.ready) return
-      if (this.lastReceived >= sentAt) this.arm()
-      else if (answered) this.restart(`The subscriber connection received nothing, its probe included, for ${Math.round(performance.now() - this.lastReceived)} ms`)
-      else this.arm()
+      if (this.lastReceived < sentAt && outcome === 'sent') {
+        this.restart(`The subscriber connection received nothing, its probe included, for ${Math.round(performance.now() - this.lastReceived)} ms`)
+      } else this.arm()
     }, this.options.probeTimeoutMs)
     this.idleTimer.unref()
   }
@@ -188,6 +193,7 @@ export class SubscriberLink {
    * `close` (then ioredis's reconnect) must come now.
    */
   private restart(reason: string): void {
+    this.probing = false
     clearTimeout(this.idleTimer)
     this.idleTimer = undefined
     this.options.events.dead(new RedisEngineError(reason))
