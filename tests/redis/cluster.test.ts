@@ -229,8 +229,10 @@ describe('@patchbay/redis on a Redis Cluster (3 masters)', () => {
     const own = await RedisCluster.start(3)
     try {
       const prefix = await startNodes(2, own)
-      const byShard = await roomsOnEveryShard(own, prefix, 1)
+      const byShard = await roomsOnEveryShard(own, prefix, 2)
       const rooms = byShard.map((shard) => shard[0] as string)
+      // On the master to be killed, held by no node yet.
+      const unheld = (byShard[0] as string[])[1] as string
       const clients = [await open(0), await open(1)]
       const confirmed: Confirmed[][] = []
       for (const socket of clients) {
@@ -253,6 +255,12 @@ describe('@patchbay/redis on a Redis Cluster (3 masters)', () => {
       // A client's pub on that shard is answered with the retryable UNAVAILABLE (§6); the socket lives.
       ;(clients[1] as RawClient).send({ t: 'pub', id: 99, path: 'room', params: { room: dead }, data: { from: 1, n: 2 } })
       await expect.poll(() => (clients[1] as RawClient).received.find((frame) => frame.id === 99)).toMatchObject({ t: 'error', error: { code: 'UNAVAILABLE' } })
+      // A sub needing that master is answered at once with UNAVAILABLE too (Patchbay's client
+      // sends it again with backoff).
+      const fresh = await open(0)
+      fresh.send({ t: 'sub', id: 5, path: 'room', params: { room: unheld } })
+      expect(await fresh.next()).toMatchObject({ t: 'error', id: 5, error: { code: 'UNAVAILABLE' } })
+      expect(performance.now() - started).toBeLessThan(1000)
 
       // The other shards go on: published on both nodes, received on both.
       for (const room of alive) {
