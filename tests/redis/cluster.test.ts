@@ -52,11 +52,17 @@ afterEach(async () => {
 })
 
 /** Starts `count` nodes on `on`, sharing a key prefix new to this test; returns the prefix. */
-async function startNodes(count: number, on: RedisCluster = cluster): Promise<string> {
+async function startNodes(count: number, on: RedisCluster = cluster, probeIntervalMs?: number): Promise<string> {
   const prefix = `c${++prefixes}:`
   for (let i = 0; i < count; i++) {
     const node = createServer(api, {
-      engine: createRedisEngine({ cluster: { nodes: on.nodes }, prefix, dedupePollMs: 30_000, onError: (error) => errors.push(error) }),
+      engine: createRedisEngine({
+        cluster: { nodes: on.nodes },
+        prefix,
+        dedupePollMs: 30_000,
+        ...(probeIntervalMs === undefined ? {} : { probeIntervalMs, probeTimeoutMs: 1000 }),
+        onError: (error) => errors.push(error),
+      }),
       topics: { room: { history: 1000 } },
       handlers: {
         orders: {
@@ -223,6 +229,25 @@ describe('@patchbay/redis on a Redis Cluster (3 masters)', () => {
     expect(await c.next()).toEqual({ t: 'result', id: 9, output: { sku: 'tea', run: 1 } })
     expect(runs.get('tea')).toBe(1)
     await expect.poll(() => cluster.shardnumsub(notify)).toEqual([0])
+  })
+
+  it('each subscriber connection probes itself on its own master (SPUBLISH to a channel of its slots) and, healthy, is not restarted', async () => {
+    const spublishes = async (): Promise<number[]> =>
+      Promise.all(
+        cluster.servers.map(async (server) => {
+          const stats = await server.command('INFO commandstats')
+          return Number(/cmdstat_spublish:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+        }),
+      )
+    const before = await spublishes()
+    await startNodes(1, cluster, 50)
+    const socket = await open(0)
+    await subscribe(socket, 1, 'idle')
+    // Every master gets probes (each link's channel is in one of its master's slots: a probe
+    // published elsewhere would be MOVED, or counted 0 receivers and restart the link).
+    await expect.poll(async () => (await spublishes()).map((count, i) => count - (before[i] as number)).every((count) => count >= 5), { timeout: 5000 }).toBe(true)
+    expect(errors).toEqual([])
+    expect(nodes[0]?.topicStats.engine).toBe('up')
   })
 
   it('a master SIGKILLed: publishes to its channels fail fast with UNAVAILABLE, the other shards keep working, nothing crashes', async () => {

@@ -124,19 +124,24 @@ export class SubscriberLink {
     else if (this.probing) this.arm()
   }
 
-  /** (Re)connected: the probe channel and every held channel subscribed again, in batches. */
+  /**
+   * (Re)connected: the probe channel, then every held channel, subscribed again in batches.
+   * Probing starts once the probe channel is confirmed (a probe before that would find no
+   * receiver and restart a healthy link).
+   */
   private onReady(): void {
     if (this.closed) return
     const again = this.readyBefore
     this.readyBefore = true
-    this.lastReceived = performance.now()
-    this.arm()
-    const names = [this.options.probeChannel, ...this.channels]
-    const batches: Promise<unknown>[] = []
-    for (let at = 0; at < names.length; at += SUBSCRIBE_BATCH) {
-      const batch = names.slice(at, at + SUBSCRIBE_BATCH)
-      batches.push(this.options.sharded ? this.redis.ssubscribe(...batch) : this.redis.subscribe(...batch))
-    }
+    const subscribe = (names: string[]): Promise<unknown> => (this.options.sharded ? this.redis.ssubscribe(...names) : this.redis.subscribe(...names))
+    const probing = subscribe([this.options.probeChannel]).then(() => {
+      if (this.closed || !this.ready) return
+      this.lastReceived = performance.now()
+      this.arm()
+    })
+    const names = [...this.channels]
+    const batches: Promise<unknown>[] = [probing]
+    for (let at = 0; at < names.length; at += SUBSCRIBE_BATCH) batches.push(subscribe(names.slice(at, at + SUBSCRIBE_BATCH)))
     Promise.all(batches).then(
       () => {
         if (again && !this.closed) this.options.events.resubscribed()
