@@ -213,7 +213,10 @@ export class RedisCluster {
         encoding: 'utf8',
         timeout: 20_000,
       })
-      if (create.error !== undefined || create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.error?.message ?? ''}${create.stdout}${create.stderr}`)
+      if (create.error !== undefined || create.status !== 0) {
+        const missing = create.error !== undefined ? ' (redis-cli comes with redis-server: Debian/Ubuntu redis-tools; or set PATCHBAY_REDIS_CLI)' : ''
+        throw new Error(`redis-cli --cluster create failed${missing}: ${create.error?.message ?? ''}${create.stdout ?? ''}${create.stderr ?? ''}`)
+      }
       const cluster = new RedisCluster(servers, directories)
       const deadline = Date.now() + 15_000
       for (;;) {
