@@ -231,6 +231,32 @@ describe('@patchbay/redis on a Redis Cluster (3 masters)', () => {
     await expect.poll(() => cluster.shardnumsub(notify)).toEqual([0])
   })
 
+  it("a master's subscriber connections killed (CLIENT KILL TYPE pubsub): SSUBSCRIBEd again by themselves, and the gap filled from the streams", async () => {
+    const prefix = await startNodes(2)
+    const rooms = (await roomsOnEveryShard(cluster, prefix, 1)).map((shard) => shard[0] as string)
+    const clients = [await open(0), await open(1)]
+    const confirmed: Confirmed[][] = []
+    for (const socket of clients) {
+      const each: Confirmed[] = []
+      for (const [index, room] of rooms.entries()) each.push(await subscribe(socket, 20 + index, room))
+      confirmed.push(each)
+    }
+    for (let n = 1; n <= 5; n++) for (const room of rooms) await (nodes[n % 2] as Node).publish(api.room, { room }, { from: n % 2, n })
+    // Both nodes' connections to master 0 (their subscriber connections there) are cut.
+    expect(await (cluster.servers[0] as RedisServer).command('CLIENT KILL TYPE pubsub')).toMatch(/^:2/)
+    // Published at once, while the cut connections reconnect: those on master 0 reach no node
+    // by SPUBLISH, only the streams.
+    await Promise.all(rooms.flatMap((room) => [6, 7, 8, 9, 10].map((n) => (nodes[n % 2] as Node).publish(api.room, { room }, { from: n % 2, n }))))
+    await expect.poll(() => cluster.shardnumsub(...rooms.map((room) => pubsubOf(prefix, room))), { timeout: 5000 }).toEqual(rooms.map(() => 2))
+    for (const [i, socket] of clients.entries()) {
+      for (const { ch } of confirmed[i] as Confirmed[]) {
+        await expect.poll(() => events(socket.received, ch).length, { timeout: 5000 }).toBe(10)
+        expect(events(socket.received, ch).map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      }
+    }
+    for (const node of nodes) expect(node.topicStats).toMatchObject({ lost: 0, resets: 0 })
+  })
+
   it('each subscriber connection probes itself on its own master (SPUBLISH to a channel of its slots) and, healthy, is not restarted', async () => {
     const spublishes = async (): Promise<number[]> =>
       Promise.all(
