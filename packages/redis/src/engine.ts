@@ -165,8 +165,10 @@ class RedisEngine implements AsyncEngine {
         },
         // Publications in flight on the lost connection will not come: publishes waiting for
         // theirs go on (their events reach local subscribers through the resync's repair).
-        closed: () => {
-          for (const channel of this.channels.values()) for (const waiter of [...channel.waiting]) waiter.done()
+        closed: (link) => {
+          for (const channel of this.channels.values()) {
+            if (channel.waiting.length > 0 && this.shards?.route(channel.keys.pubsub) === link) for (const waiter of [...channel.waiting]) waiter.done()
+          }
         },
         dead: (error) => {
           if (!this.closed) this.onError?.(Object.assign(error, { role: 'subscriber' }))

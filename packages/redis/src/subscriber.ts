@@ -27,8 +27,8 @@ export interface SubscriberEvents {
   message(channel: string, message: Buffer): void
   /** Ready again after a reconnect, every held channel subscribed again: look for gaps. */
   resubscribed(): void
-  /** The connection closed: publications in flight on it will not come. */
-  closed(): void
+  /** The connection of `link` closed: publications in flight on it will not come. */
+  closed(link: SubscriberLink): void
   /** The link was found dead by its probe and is being restarted. */
   dead(error: RedisEngineError): void
 }
@@ -70,7 +70,7 @@ export class SubscriberLink {
     redis.on('close', () => {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
-      if (!this.closed) options.events.closed()
+      if (!this.closed) options.events.closed(this)
     })
   }
 
