@@ -79,9 +79,12 @@ async function subscribe(socket: RawClient, id: number, path: string, params: un
 
 const events = (frames: readonly Message[], ch: number): Message[] => frames.filter((frame) => frame.t === 'event' && frame.ch === ch)
 
-/** The redis pub/sub channels of the nodes, with their subscriber counts. */
+/**
+ * The redis pub/sub channels of the nodes' topic channels (`app:{<tag>}`: not the links'
+ * probe channels `app:probe{…}`), with their subscriber counts.
+ */
 async function subscriptions(): Promise<number[]> {
-  const channels = await redis.channels('app:*')
+  const channels = await redis.channels('app:{*')
   return channels.length === 0 ? [] : redis.numsub(...channels)
 }
 
@@ -300,7 +303,7 @@ describe('@patchbay/redis across nodes', () => {
       socket.send({ t: 'unsub', id })
     }
     await expect.poll(() => nodes.map((node) => node.topicStats.subscriptions)).toEqual([0, 0])
-    await expect.poll(() => redis.channels('app:*'), { timeout: 5000 }).toEqual([])
+    await expect.poll(() => redis.channels('app:{*'), { timeout: 5000 }).toEqual([])
     // A channel with retainMs 0 is forgotten in Redis too once no node holds it; the others are kept.
     const keysOfRoom = (path: string, room: string): string[] => Object.values(keysOf('app:', channelOf(path, { room })))
     const gone = Array.from({ length: 7 }, (_, i) => keysOfRoom('gone', `c${i}`)).flat()

@@ -5,9 +5,14 @@
  * (`.ci/run` installs Debian's redis-server).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const BINARY = process.env.PATCHBAY_REDIS_SERVER ?? 'redis-server'
+/** redis-cli, beside redis-server (it creates the test clusters). */
+const CLI = process.env.PATCHBAY_REDIS_CLI ?? 'redis-cli'
 
 /** A port free a moment ago: bound on port 0 and closed (the caller retries on a collision). */
 function freePort(): Promise<number> {
@@ -153,5 +158,137 @@ export class RedisServer {
       if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer PING: ${this.output.slice(-500)}`)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+  }
+}
+
+/** Completes a reply that is one bulk string (`$<len>\r\n<bytes>\r\n`), or an error / integer line. */
+function bulkComplete(reply: string): boolean {
+  const header = /^\$(-?\d+)\r\n/.exec(reply)
+  if (header === null) return reply.includes('\r\n')
+  const length = Number(header[1])
+  return length < 0 || Buffer.byteLength(reply) >= header[0].length + length + 2
+}
+
+/** The text of a bulk-string reply. */
+function bulkText(reply: string): string {
+  const header = /^\$(-?\d+)\r\n/.exec(reply)
+  return header === null ? reply : reply.slice(header[0].length, -2)
+}
+
+/**
+ * A real Redis Cluster of `masters` masters and no replicas on free loopback ports: each
+ * node a redis-server with `--cluster-enabled yes`, its cluster config in a temporary
+ * directory, no persistence; joined with `redis-cli --cluster create`; ready once
+ * `CLUSTER INFO` says `cluster_state:ok` on every node. `cluster-require-full-coverage no`,
+ * so that the other masters keep serving their slots when one master is killed.
+ */
+export class RedisCluster {
+  private constructor(
+    readonly servers: readonly RedisServer[],
+    private readonly directories: readonly string[],
+  ) {}
+
+  static async start(masters = 3): Promise<RedisCluster> {
+    requireRedisServer()
+    const directories: string[] = []
+    const servers: RedisServer[] = []
+    try {
+      for (let i = 0; i < masters; i++) {
+        const directory = mkdtempSync(join(tmpdir(), 'patchbay-cluster-'))
+        directories.push(directory)
+        servers.push(
+          await RedisServer.start([
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(directory, 'nodes.conf'),
+            '--cluster-require-full-coverage',
+            'no',
+            '--cluster-node-timeout',
+            '5000',
+          ]),
+        )
+      }
+      const create = spawnSync(CLI, ['--cluster', 'create', ...servers.map((server) => `127.0.0.1:${server.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      })
+      if (create.error !== undefined || create.status !== 0) {
+        const missing = create.error !== undefined ? ' (redis-cli comes with redis-server: Debian/Ubuntu redis-tools; or set PATCHBAY_REDIS_CLI)' : ''
+        throw new Error(`redis-cli --cluster create failed${missing}: ${create.error?.message ?? ''}${create.stdout ?? ''}${create.stderr ?? ''}`)
+      }
+      const cluster = new RedisCluster(servers, directories)
+      const deadline = Date.now() + 15_000
+      for (;;) {
+        const states = await Promise.all(servers.map((server) => cluster.info(server.port).catch(() => '')))
+        if (states.every((info) => info.includes('cluster_state:ok'))) return cluster
+        if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok: ${states.join(' | ')}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    } catch (error) {
+      await Promise.all(servers.map((server) => server.stop()))
+      for (const directory of directories) rmSync(directory, { recursive: true, force: true })
+      throw error
+    }
+  }
+
+  /** The nodes, as the engine's `cluster.nodes` option takes them. */
+  get nodes(): { host: string; port: number }[] {
+    return this.servers.map((server) => ({ host: '127.0.0.1', port: server.port }))
+  }
+
+  /** `CLUSTER INFO` of the node on `port`. */
+  async info(port: number): Promise<string> {
+    return bulkText(await redisCommand(port, 'CLUSTER INFO', 1000, bulkComplete))
+  }
+
+  /** `CLUSTER KEYSLOT key`, asked of a live node. */
+  async keyslot(key: string): Promise<number> {
+    const reply = await this.ask(`CLUSTER KEYSLOT ${key}`)
+    return Number(/^:(\d+)/.exec(reply)?.[1] ?? Number.NaN)
+  }
+
+  /** The server (its index in `servers`) that serves `slot`, from `CLUSTER NODES` of a live node. */
+  async ownerOf(slot: number): Promise<number> {
+    const nodes = bulkText(await this.ask('CLUSTER NODES', bulkComplete))
+    for (const line of nodes.split('\n')) {
+      const fields = line.split(' ')
+      const port = Number(/:(\d+)@/.exec(fields[1] ?? '')?.[1])
+      for (const range of fields.slice(8)) {
+        const [from, to] = range.split('-').map(Number)
+        if (from !== undefined && slot >= from && slot <= (to ?? from)) return this.servers.findIndex((server) => server.port === port)
+      }
+    }
+    return -1
+  }
+
+  /** `PUBSUB SHARDNUMSUB` of each channel on the node that serves it: how many connections subscribe to it. */
+  async shardnumsub(...channels: string[]): Promise<number[]> {
+    const counts: number[] = []
+    for (const channel of channels) {
+      const server = this.servers[await this.ownerOf(await this.keyslot(channel))] as RedisServer
+      const reply = await redisCommand(server.port, `PUBSUB SHARDNUMSUB ${channel}`, 1000, (text) => /^:\d+\r$/m.test(text))
+      counts.push(Number(/^:(\d+)\r$/m.exec(reply)?.[1]))
+    }
+    return counts
+  }
+
+  /** Stops every node and removes their cluster config. */
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((server) => server.stop()))
+    for (const directory of this.directories) rmSync(directory, { recursive: true, force: true })
+  }
+
+  /** Sends `command` to the first node that answers (a test may have killed some). */
+  private async ask(command: string, complete?: (reply: string) => boolean): Promise<string> {
+    let last: unknown
+    for (const server of this.servers) {
+      try {
+        return await redisCommand(server.port, command, 1000, complete)
+      } catch (error) {
+        last = error
+      }
+    }
+    throw last
   }
 }

@@ -13,7 +13,7 @@
  * claim whose node died (no outcome ever) expires after windowMs and the waiting retry runs.
  */
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { ErrorCode } from '@patchbay/core'
 import type { Claim, DedupeStore, IdempotencyOptions, Outcome } from '@patchbay/server'
 import { pack, unpack } from './payload.js'
@@ -26,11 +26,14 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'run'} 
 return {'running'}
 `
 
-/** Stores the first outcome (a late second run does not replace it), then tells the waiters. */
+/**
+ * Stores the first outcome (a late second run does not replace it), then tells the waiters:
+ * ARGV[4] is `PUBLISH`, or `SPUBLISH` on a cluster (the notify channel shares the keys' slot).
+ */
 export const FINISH_LUA = `
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('PUBLISH', ARGV[3], ARGV[1])
+  redis.call(ARGV[4], ARGV[3], ARGV[1])
 end
 return 1
 `
@@ -60,9 +63,17 @@ export function dedupeKeysOf(prefix: string, path: string, key: string): DedupeK
 export interface DedupeLinks {
   readonly prefix: string
   /** The command connection once ready; rejects at once while Redis is unreachable. */
-  command(): Promise<Redis>
-  /** The subscriber connection when ready, else undefined (the waiters poll). */
-  subscriber(): Redis | undefined
+  command(): Promise<Redis | Cluster>
+  /** `PUBLISH`, or `SPUBLISH` on a Redis Cluster. */
+  readonly publishCommand: 'PUBLISH' | 'SPUBLISH'
+  /**
+   * Subscribes this process to `channel` (on a cluster, on its master's subscriber
+   * connection): resolves once Redis confirmed; undefined when that connection is down (the
+   * waiters poll).
+   */
+  listen(channel: string): Promise<void> | undefined
+  /** Ends a `listen`. */
+  unlisten(channel: string): void
   /** A new id for a run of this process. */
   runId(): string
   readonly onError: ((error: Error) => void) | undefined
@@ -70,7 +81,7 @@ export interface DedupeLinks {
 
 type ClaimScript = (claim: string, outcome: string, runId: string, ttl: number) => Promise<[Buffer, Buffer?]>
 type RenewScript = (claim: string, runId: string, ttl: number) => Promise<unknown>
-type FinishScript = (claim: string, outcome: string, bytes: Buffer, ttl: number, notify: string) => Promise<unknown>
+type FinishScript = (claim: string, outcome: string, bytes: Buffer, ttl: number, notify: string, publish: string) => Promise<unknown>
 
 interface Waiter {
   readonly settle: (claim: Claim) => void
@@ -195,7 +206,7 @@ export class RedisDedupe implements DedupeStore {
     }
     const redis = await this.links.command()
     const script = (redis as unknown as Record<string, FinishScript>).pbFinish as FinishScript
-    await script.call(redis, keys.claim, keys.outcome, bytes, this.options.windowMs, keys.notify)
+    await script.call(redis, keys.claim, keys.outcome, bytes, this.options.windowMs, keys.notify, this.links.publishCommand)
   }
 
   /**
@@ -219,7 +230,7 @@ export class RedisDedupe implements DedupeStore {
           waiters?.delete(waiter)
           if (waiters?.size === 0) {
             this.waiting.delete(keys.notify)
-            this.links.subscriber()?.unsubscribe(keys.notify).catch(() => undefined)
+            this.links.unlisten(keys.notify)
           }
           if (claim.kind === 'done') this.deduplicated++
           resolve(claim)
@@ -251,10 +262,10 @@ export class RedisDedupe implements DedupeStore {
         this.waiting.set(keys.notify, waiters)
       }
       waiters.add(waiter)
-      const subscriber = this.links.subscriber()
+      const listening = this.links.listen(keys.notify)
       // The outcome may have been published before SUBSCRIBE took effect: a poll right after it.
-      if (subscriber === undefined) timer = setTimeout(poll, this.pollMs)
-      else subscriber.subscribe(keys.notify).then(poll, () => (timer = setTimeout(poll, this.pollMs)))
+      if (listening === undefined) timer = setTimeout(poll, this.pollMs)
+      else listening.then(poll, () => (timer = setTimeout(poll, this.pollMs)))
     })
   }
 }

@@ -2,74 +2,21 @@
  * The Redis engine: topic events stored in Redis and moved between server processes by its
  * pub/sub, behind Patchbay's engine seam (`AsyncEngine`). It only stores and moves; order,
  * replay merge and gap repair are Patchbay's (feed.ts). See README.md for the design.
+ *
+ * On one Redis server: PUBLISH and SUBSCRIBE on one subscriber connection. On a Redis Cluster:
+ * SPUBLISH inside the publish script (the channel's keys and its pub/sub channel share a hash
+ * tag, so a slot) and SSUBSCRIBE on one subscriber connection per master (shards.ts).
  */
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { AsyncEngine, ChannelOptions, DedupeStore, EngineHandler, EngineStats, HistoryRead, IdempotencyOptions, Position, Publication } from '@patchbay/server'
 import { CLAIM_LUA, FINISH_LUA, RENEW_LUA, RedisDedupe } from './dedupe.js'
 import { instanceId, keysOf, type ChannelKeys } from './keys.js'
+import { asError, Link, RedisEngineError } from './link.js'
+import { connectionsOf, type Connections, type RedisEngineOptions } from './options.js'
 import { pack, parseMessage, unpack } from './payload.js'
 import { FORGET_LUA, PUBLISH_LUA, READ_LUA } from './scripts.js'
-
-/** Options shared by both ways of naming the Redis server. */
-export interface RedisEngineCommonOptions {
-  /**
-   * Prefix of every key and pub/sub channel, so several applications share one Redis.
-   * @default 'pb:'
-   */
-  prefix?: string
-  /**
-   * A command (publish, history read, subscribe) that gets no answer within this many
-   * milliseconds fails; while Redis is known to be unreachable, commands fail at once.
-   * @default 1000
-   */
-  commandTimeoutMs?: number
-  /**
-   * How often this process renews the TTL of the channels it holds, so a channel with
-   * subscribers but no publishes is not forgotten. Keys live `retainMs + 2 × refreshMs` after
-   * their last publish, read or renewal.
-   * @default 10000
-   */
-  refreshMs?: number
-  /**
-   * Keep the dedupe window of idempotent calls (docs/protocol.md §4.2) in Redis, so that a
-   * keyed call runs once across every node (`false`: each server keeps its own in-process
-   * window). While Redis is unreachable a keyed call then fails with UNAVAILABLE, unrun.
-   * @default true
-   */
-  dedupe?: boolean
-  /**
-   * How often a call waiting for a run on another node checks the run's key, besides the
-   * pub/sub message that normally ends the wait (at most a quarter of `idempotency.windowMs`).
-   * @default 1000
-   */
-  dedupePollMs?: number
-  /** Called with every error of the Redis connections (they are never thrown as `error` events). @default none */
-  onError?: (error: Error) => void
-}
-
-/** {@link createRedisEngine}'s options: a URL, or ioredis's connection options. */
-export type RedisEngineOptions =
-  | (RedisEngineCommonOptions & {
-      /** `redis://[user:password@]host:port[/db]`. */
-      url: string
-    })
-  | (RedisEngineCommonOptions & {
-      /**
-       * ioredis connection options (host, port, password, tls, retryStrategy, …). The engine
-       * overrides those its guarantees depend on: no offline queue, no retried or resent
-       * commands (a retried publish could take two seqs), no automatic resubscribe.
-       */
-      redis: RedisOptions
-    })
-
-/**
- * The error of an operation the engine could not do because Redis is unreachable or failed.
- * Patchbay's server turns it into `UNAVAILABLE` (retryable, docs/protocol.md §6) for
- * `server.publish` and a client's `pub` or `sub`, keeping it as the error's `cause`.
- */
-export class RedisEngineError extends Error {
-  override readonly name = 'RedisEngineError'
-}
+import { ClusterShards, SingleShard, type LinkFactory, type Shards } from './shards.js'
+import type { SubscriberLink } from './subscriber.js'
 
 interface Channel {
   readonly name: string
@@ -91,63 +38,11 @@ interface Waiter {
   readonly done: () => void
 }
 
-/** Subscribes sent in one command after a reconnect (Centrifuge batches 512 as well). */
-const SUBSCRIBE_BATCH = 512
-
 type Script = (meta: string, stream: string, ...args: (string | number | Buffer)[]) => Promise<unknown>
-
-/** A connection's state as the engine sees it: `failed` once it lost Redis, until ready again. */
-class Link {
-  failed = false
-  everReady = false
-  constructor(readonly redis: Redis) {
-    redis.on('ready', () => {
-      this.failed = false
-      this.everReady = true
-    })
-    const fail = (): void => {
-      this.failed = true
-    }
-    redis.on('close', fail)
-    redis.on('error', fail)
-  }
-
-  get ready(): boolean {
-    return this.redis.status === 'ready'
-  }
-
-  /**
-   * Resolves once the connection is ready: at once when it is, with an error at once when it
-   * lost Redis (fail fast, no queue), and within `timeoutMs` while it connects the first time.
-   */
-  whenReady(timeoutMs: number): Promise<void> {
-    if (this.ready) return Promise.resolve()
-    if (this.failed || this.everReady) return Promise.reject(new RedisEngineError('Redis is unreachable'))
-    return new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer)
-        this.redis.off('ready', onReady)
-        this.redis.off('close', onClose)
-        if (error === undefined) resolve()
-        else reject(error)
-      }
-      const onReady = (): void => done()
-      const onClose = (): void => done(new RedisEngineError('Redis is unreachable'))
-      const timer = setTimeout(() => done(new RedisEngineError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-      this.redis.on('ready', onReady)
-      this.redis.on('close', onClose)
-    })
-  }
-}
 
 function positive(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${String(value)}`)
   return value
-}
-
-function asError(error: unknown): RedisEngineError {
-  if (error instanceof RedisEngineError) return error
-  return new RedisEngineError(error instanceof Error ? error.message : String(error), { cause: error })
 }
 
 class RedisEngine implements AsyncEngine {
@@ -155,45 +50,42 @@ class RedisEngine implements AsyncEngine {
   private readonly prefix: string
   private readonly commandTimeoutMs: number
   private readonly refreshMs: number
+  private readonly probeIntervalMs: number
+  private readonly probeTimeoutMs: number
   private readonly onError: ((error: Error) => void) | undefined
-  private readonly connection: RedisOptions & { replyMapping: 'legacy' }
+  private readonly connections: Connections
+  /** PUBLISH or SPUBLISH, and how Redis counts a channel's subscribers, for the scripts. */
+  private readonly publishCommand: 'PUBLISH' | 'SPUBLISH'
+  private readonly numsubCommand: 'NUMSUB' | 'SHARDNUMSUB'
   /** Channels this process holds or keeps, by name, and by their pub/sub channel. */
   private readonly channels = new Map<string, Channel>()
   private readonly byPubsub = new Map<string, Channel>()
   private handler: EngineHandler | undefined
   private cmd: Link | undefined
-  private sub: Link | undefined
+  private shards: Shards | undefined
   private refresher: ReturnType<typeof setInterval> | undefined
-  /** The subscriber connection came back: held channels are re-subscribed, then resync'd. */
+  /** A subscriber connection came back: its channels are re-subscribed, then every feed resyncs. */
   private resyncDue = false
-  private subscriberReadyBefore = false
   private closed = false
   /** Names this process in the epochs it offers: `<instance>.<n>`, as the memory engine's. */
   private readonly instance = instanceId()
   private epochs = 0
+  private probes = 0
+  private readonly dedupeEnabled: boolean
+  private readonly dedupePollMs: number
+  private dedupeStore: RedisDedupe | undefined
+  private runs = 0
 
   constructor(options: RedisEngineOptions) {
     this.prefix = options.prefix ?? 'pb:'
     this.commandTimeoutMs = positive(options.commandTimeoutMs ?? 1000, 'commandTimeoutMs')
     this.refreshMs = positive(options.refreshMs ?? 10_000, 'refreshMs')
+    this.probeIntervalMs = positive(options.probeIntervalMs ?? 10_000, 'probeIntervalMs')
+    this.probeTimeoutMs = positive(options.probeTimeoutMs ?? 2000, 'probeTimeoutMs')
     this.onError = options.onError
-    const base: RedisOptions = 'url' in options ? {} : options.redis
-    this.connection = {
-      retryStrategy: (times) => Math.min(times * 50, 1000),
-      ...base,
-      // What the guarantees rest on, whatever was passed: a command either runs once or
-      // fails now (an offline queue or a resend could publish twice, or late), and the engine
-      // re-subscribes itself so that it knows when to look for gaps.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      commandTimeout: this.commandTimeoutMs,
-      lazyConnect: true,
-      // Replies in RESP2 shapes (arrays), which the scripts' results are parsed as.
-      replyMapping: 'legacy',
-    }
-    this.url = 'url' in options ? options.url : undefined
+    this.connections = connectionsOf(options, this.commandTimeoutMs)
+    this.publishCommand = this.connections.cluster ? 'SPUBLISH' : 'PUBLISH'
+    this.numsubCommand = this.connections.cluster ? 'SHARDNUMSUB' : 'NUMSUB'
     this.dedupeEnabled = options.dedupe ?? true
     this.dedupePollMs = positive(options.dedupePollMs ?? 1000, 'dedupePollMs')
     // Present only when enabled: the server keeps its in-process window otherwise.
@@ -203,19 +95,29 @@ class RedisEngine implements AsyncEngine {
   dedupe?: (options: IdempotencyOptions) => DedupeStore
 
   private createDedupe(options: IdempotencyOptions): DedupeStore {
-    const cmd = this.link('cmd')
+    const cmd = this.link()
     cmd.redis.defineCommand('pbClaim', { lua: CLAIM_LUA, numberOfKeys: 2 })
     cmd.redis.defineCommand('pbFinish', { lua: FINISH_LUA, numberOfKeys: 2 })
     cmd.redis.defineCommand('pbRenew', { lua: RENEW_LUA, numberOfKeys: 1 })
     const store = new RedisDedupe(
       {
         prefix: this.prefix,
+        publishCommand: this.publishCommand,
         command: async () => {
-          const link = this.link('cmd')
+          const link = this.link()
           await link.whenReady(this.commandTimeoutMs)
           return link.redis
         },
-        subscriber: () => (this.sub?.ready === true && !this.closed ? this.sub.redis : undefined),
+        listen: (channel) => {
+          const link = this.closed ? undefined : this.shards?.route(channel)
+          return link?.ready === true ? link.subscribe(channel, this.commandTimeoutMs) : undefined
+        },
+        unlisten: (channel) => {
+          this.shards
+            ?.route(channel)
+            ?.unsubscribe(channel)
+            .catch(() => undefined)
+        },
         runId: () => `${this.instance}.r${++this.runs}`,
         onError: this.onError,
       },
@@ -226,45 +128,80 @@ class RedisEngine implements AsyncEngine {
     return store
   }
 
-  private readonly url: string | undefined
-  private readonly dedupeEnabled: boolean
-  private readonly dedupePollMs: number
-  private dedupeStore: RedisDedupe | undefined
-  private runs = 0
-
   start(handler: EngineHandler): void {
     if (this.handler !== undefined) throw new TypeError('This Redis engine already serves a server; create one per server')
     this.handler = handler
-    const cmd = new Link(this.connect('command'))
-    const sub = new Link(this.connect('subscriber'))
+    const command = this.connections.command()
+    this.watch(command, 'command')
+    const cmd = new Link(command)
     this.cmd = cmd
-    this.sub = sub
     for (const [name, lua, keys] of [
       ['pbPublish', PUBLISH_LUA, 2],
       ['pbRead', READ_LUA, 2],
       ['pbForget', FORGET_LUA, 2],
     ] as const) {
-      cmd.redis.defineCommand(name, { lua, numberOfKeys: keys })
+      command.defineCommand(name, { lua, numberOfKeys: keys })
     }
-    // One listener for every channel, dispatching by name (no listener per channel).
-    sub.redis.on('messageBuffer', (pubsub: Buffer, message: Buffer) => this.message(pubsub, message))
-    sub.redis.on('ready', () => this.subscriberReady())
-    // Publications in flight on the lost connection will not come: publishes waiting for
-    // theirs go on (their events reach local subscribers through the resync's repair).
-    sub.redis.on('close', () => {
-      for (const channel of this.channels.values()) for (const waiter of [...channel.waiting]) waiter.done()
-    })
-    cmd.redis.on('ready', () => this.resyncIfDue())
+    const factory: LinkFactory = {
+      connect: (node) => this.watch(this.connections.subscriber(node), 'subscriber'),
+      probeChannel: (fitsIn) => {
+        // On a cluster, a channel whose slot is the link's master's (a few tries: 1 in N fits).
+        for (;;) {
+          const channel = `${this.prefix}probe{${this.instance}.${++this.probes}}`
+          if (fitsIn === undefined || fitsIn(channel)) return channel
+        }
+      },
+      probe: async (channel, token) => {
+        await cmd.whenReady(this.commandTimeoutMs)
+        return Number(await (this.connections.cluster ? cmd.redis.spublish(channel, token) : cmd.redis.publish(channel, token)))
+      },
+      probeIntervalMs: this.probeIntervalMs,
+      probeTimeoutMs: this.probeTimeoutMs,
+      events: {
+        message: (channel, message) => this.message(channel, message),
+        resubscribed: () => {
+          this.resyncDue = true
+          this.resyncIfDue()
+        },
+        // Publications in flight on the lost connection will not come: publishes waiting for
+        // theirs go on (their events reach local subscribers through the resync's repair).
+        closed: (link) => {
+          for (const channel of this.channels.values()) {
+            if (channel.waiting.length > 0 && this.shards?.route(channel.keys.pubsub) === link) for (const waiter of [...channel.waiting]) waiter.done()
+          }
+        },
+        dead: (error) => {
+          if (!this.closed) this.onError?.(Object.assign(error, { role: 'subscriber' }))
+        },
+      },
+    }
+    this.shards = this.connections.cluster
+      ? new ClusterShards(command as Cluster, factory, () => {
+          this.resyncDue = true
+          this.resyncIfDue()
+        })
+      : new SingleShard(factory)
+    command.on('ready', () => this.resyncIfDue())
+    void command.connect().catch(() => undefined)
     this.refresher = setInterval(() => this.refresh(), this.refreshMs)
     this.refresher.unref()
   }
 
   async publish(channel: string, data: unknown, options: ChannelOptions): Promise<Position> {
-    const cmd = this.link('cmd')
+    const cmd = this.link()
     await cmd.whenReady(this.commandTimeoutMs)
     const keys = keysOf(this.prefix, channel)
     try {
-      const [epoch, seq] = (await this.script(cmd, 'pbPublish')(keys.meta, keys.stream, this.newEpoch(), options.history, this.ttl(options), pack(data), keys.pubsub)) as [string, number]
+      const [epoch, seq] = (await this.script(cmd, 'pbPublish')(
+        keys.meta,
+        keys.stream,
+        this.newEpoch(),
+        options.history,
+        this.ttl(options),
+        pack(data),
+        keys.pubsub,
+        this.publishCommand,
+      )) as [string, number]
       const position = { epoch, seq }
       const held = this.channels.get(channel)
       return held === undefined || held.refs === 0 ? position : await this.delivered(held, position)
@@ -280,10 +217,12 @@ class RedisEngine implements AsyncEngine {
     channel.expiry = undefined
     if (channel.refs > 1) return
     try {
-      const sub = this.link('sub')
-      await sub.whenReady(this.commandTimeoutMs)
+      // On a cluster the slot map comes with the command connection: its master's link after.
+      await this.link().whenReady(this.commandTimeoutMs)
+      const link = this.shards?.route(channel.keys.pubsub)
+      if (link === undefined) throw new RedisEngineError('No Redis node serves this channel now')
       // Resolves on Redis's confirmation: from here on, publications reach this process.
-      await sub.redis.subscribe(channel.keys.pubsub)
+      await link.subscribe(channel.keys.pubsub, this.commandTimeoutMs)
     } catch (error) {
       // PubSub does not unsubscribe a channel whose subscribe failed: undone here.
       channel.refs--
@@ -300,7 +239,7 @@ class RedisEngine implements AsyncEngine {
   }
 
   async read(name: string, since: number | undefined): Promise<HistoryRead> {
-    const cmd = this.link('cmd')
+    const cmd = this.link()
     await cmd.whenReady(this.commandTimeoutMs)
     const keys = keysOf(this.prefix, name)
     const options = this.channels.get(name)?.options
@@ -324,8 +263,10 @@ class RedisEngine implements AsyncEngine {
     }
   }
 
+  /** `down` while the command connection or any subscriber connection (any master's, on a cluster) is. */
   get stats(): EngineStats {
-    const up = this.cmd?.ready === true && this.sub?.ready === true
+    const links = this.shards === undefined ? [] : [...this.shards.links()]
+    const up = this.cmd?.ready === true && links.length > 0 && links.every((link) => link.ready)
     return { state: up ? 'up' : 'down', channels: this.channels.size, retained: 0, retainedBytes: 0, evictions: 0 }
   }
 
@@ -337,25 +278,25 @@ class RedisEngine implements AsyncEngine {
     for (const channel of this.channels.values()) clearTimeout(channel.expiry)
     this.channels.clear()
     this.byPubsub.clear()
+    this.shards?.close()
     // disconnect(), not QUIT: no round trip to a Redis that may be gone. The error listeners
     // stay attached, so a late error cannot become an unhandled 'error' event.
-    this.sub?.redis.disconnect()
     this.cmd?.redis.disconnect()
   }
 
-  private connect(role: string): Redis {
-    const redis = this.url === undefined ? new Redis(this.connection) : new Redis(this.url, this.connection)
-    // Never an unhandled 'error' event (that would crash the process): the state goes down,
-    // publishes fail, and the hook hears of it.
-    redis.on('error', (error: Error) => {
+  /** Never an unhandled 'error' event (that would crash the process): the state goes down, publishes fail, the hook hears of it. */
+  private watch<Client extends Redis | Cluster>(redis: Client, role: string): Client {
+    const report = (error: Error): void => {
       if (!this.closed) this.onError?.(Object.assign(error, { role }))
-    })
-    void redis.connect().catch(() => undefined)
+    }
+    redis.on('error', report)
+    // A Cluster reports its masters' connection errors apart.
+    redis.on('node error', report)
     return redis
   }
 
-  private link(which: 'cmd' | 'sub'): Link {
-    const link = this[which]
+  private link(): Link {
+    const link = this.cmd
     if (link === undefined || this.closed) throw new RedisEngineError(this.closed ? 'The Redis engine is closed' : 'The Redis engine was not started')
     return link
   }
@@ -390,15 +331,17 @@ class RedisEngine implements AsyncEngine {
 
   /** The last local subscriber left: UNSUBSCRIBE, then keep (retainMs) or forget the channel. */
   private release(channel: Channel): void {
-    const sub = this.sub
-    const unsubscribed = sub?.ready === true ? sub.redis.unsubscribe(channel.keys.pubsub) : Promise.resolve()
+    const link = this.shards?.route(channel.keys.pubsub)
+    const unsubscribed = link === undefined ? Promise.resolve() : link.unsubscribe(channel.keys.pubsub)
     const cmd = this.cmd
     if (channel.options.retainMs <= 0) {
       this.drop(channel)
       // Forgotten in Redis too, unless another node still holds it (§12.1, retainMs 0): once
       // Redis took our UNSUBSCRIBE (another connection), so that NUMSUB no longer counts us.
       unsubscribed
-        .then(() => (cmd?.ready === true && channel.refs === 0 ? this.script(cmd, 'pbForget')(channel.keys.meta, channel.keys.stream, channel.keys.pubsub) : undefined))
+        .then(() =>
+          cmd?.ready === true && channel.refs === 0 ? this.script(cmd, 'pbForget')(channel.keys.meta, channel.keys.stream, channel.keys.pubsub, this.numsubCommand) : undefined,
+        )
         .catch(() => undefined)
       return
     }
@@ -420,8 +363,7 @@ class RedisEngine implements AsyncEngine {
     }
   }
 
-  private message(pubsub: Buffer, message: Buffer): void {
-    const name = pubsub.toString('latin1')
+  private message(name: string, message: Buffer): void {
     const channel = this.byPubsub.get(name)
     if (channel === undefined) {
       this.dedupeStore?.message(name, message)
@@ -447,7 +389,7 @@ class RedisEngine implements AsyncEngine {
     const last = channel.last
     if (last !== undefined && last.epoch === position.epoch && last.seq >= position.seq) return Promise.resolve(position)
     // Not subscribed right now: it comes by the resync's repair, if at all.
-    if (this.sub?.ready !== true) return Promise.resolve(position)
+    if (this.shards?.route(channel.keys.pubsub)?.ready !== true) return Promise.resolve(position)
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(), this.commandTimeoutMs)
       timer.unref()
@@ -461,38 +403,14 @@ class RedisEngine implements AsyncEngine {
     })
   }
 
-  /**
-   * The subscriber connection is (again) ready: every held channel is SUBSCRIBEd again in
-   * batches (Redis dropped them with the connection), then the feeds look for what they
-   * missed meanwhile.
-   */
-  private subscriberReady(): void {
-    const sub = this.sub
-    if (sub === undefined || this.closed) return
-    const again = this.subscriberReadyBefore
-    this.subscriberReadyBefore = true
-    const names = [...this.channels.values()].filter((channel) => channel.refs > 0).map((channel) => channel.keys.pubsub)
-    const batches: Promise<unknown>[] = []
-    for (let at = 0; at < names.length; at += SUBSCRIBE_BATCH) batches.push(sub.redis.subscribe(...names.slice(at, at + SUBSCRIBE_BATCH)))
-    Promise.all(batches).then(
-      () => {
-        if (!again) return
-        this.resyncDue = true
-        this.resyncIfDue()
-      },
-      // The connection dropped again: its next 'ready' starts over.
-      () => undefined,
-    )
-  }
-
-  /** Tells the feeds to look for gaps once both connections are back (the reads need the command one). */
+  /** Tells the feeds to look for gaps once the command connection is ready (the reads need it). */
   private resyncIfDue(): void {
-    if (!this.resyncDue || this.closed || this.cmd?.ready !== true || this.sub?.ready !== true) return
+    if (!this.resyncDue || this.closed || this.cmd?.ready !== true) return
     this.resyncDue = false
     this.handler?.resync()
   }
 
-  /** Renews the TTL of every held channel (one pipeline), so an idle held channel is not forgotten. */
+  /** Renews the TTL of every held channel, so an idle held channel is not forgotten. */
   private refresh(): void {
     const cmd = this.cmd
     if (cmd?.ready !== true) return
@@ -500,20 +418,29 @@ class RedisEngine implements AsyncEngine {
     if (held.length > 0) this.touch(cmd, held)
   }
 
+  /** PEXPIRE of the channels' keys: one pipeline, or on a cluster one per master (a pipeline stays on one node). */
   private touch(cmd: Link, channels: readonly Channel[]): void {
-    const pipeline = cmd.redis.pipeline()
+    const groups = new Map<SubscriberLink | undefined, Channel[]>()
     for (const channel of channels) {
-      const ttl = this.ttl(channel.options)
-      pipeline.pexpire(channel.keys.meta, ttl).pexpire(channel.keys.stream, ttl)
+      const group = this.connections.cluster ? this.shards?.route(channel.keys.pubsub) : undefined
+      groups.set(group, [...(groups.get(group) ?? []), channel])
     }
-    pipeline.exec().catch(() => undefined)
+    for (const group of groups.values()) {
+      const pipeline = cmd.redis.pipeline()
+      for (const channel of group) {
+        const ttl = this.ttl(channel.options)
+        pipeline.pexpire(channel.keys.meta, ttl).pexpire(channel.keys.stream, ttl)
+      }
+      pipeline.exec().catch(() => undefined)
+    }
   }
 }
 
 /**
- * Creates the Redis engine for one server: `createServer(api, { engine: createRedisEngine({ url }) })`.
- * Every server process on the same Redis (and `prefix`) shares the topics' seqs, history and
- * publications. It connects when the server starts it, and reconnects by itself.
+ * Creates the Redis engine for one server: `createServer(api, { engine: createRedisEngine({ url }) })`,
+ * or `createRedisEngine({ cluster: { nodes: [{ host, port }] } })` on a Redis Cluster. Every server
+ * process on the same Redis (and `prefix`) shares the topics' seqs, history and publications.
+ * It connects when the server starts it, and reconnects by itself.
  */
 export function createRedisEngine(options: RedisEngineOptions): AsyncEngine {
   return new RedisEngine(options)

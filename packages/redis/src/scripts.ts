@@ -7,7 +7,9 @@
 
 /**
  * Publish. KEYS: meta, stream. ARGV: epoch to use if the channel has none, history length,
- * TTL in ms, msgpack data, pub/sub channel. Returns `{ epoch, seq }`.
+ * TTL in ms, msgpack data, pub/sub channel, `PUBLISH` (one server) or `SPUBLISH` (a cluster:
+ * sharded pub/sub, the channel in the keys' slot through their shared hash tag). Returns
+ * `{ epoch, seq }`.
  *
  * - No meta (never published, expired, evicted, Redis restarted empty): the offered epoch
  *   starts the channel, so every subscriber learns that what came before is unknown.
@@ -32,7 +34,7 @@ if history > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[5], seq .. ':' .. epoch .. ':' .. ARGV[4])
+redis.call(ARGV[6], ARGV[5], seq .. ':' .. epoch .. ':' .. ARGV[4])
 return { epoch, seq }
 `
 
@@ -63,10 +65,12 @@ return { epoch, top, entries }
 
 /**
  * Forget (a topic with retainMs 0 lost its last subscriber here). KEYS: meta, stream. ARGV:
- * pub/sub channel. Deletes the channel unless some node still subscribes to it.
+ * pub/sub channel, `NUMSUB` (one server) or `SHARDNUMSUB` (a cluster: counted on the channel's
+ * master, where its sharded subscriptions are). Deletes the channel unless some node still
+ * subscribes to it.
  */
 export const FORGET_LUA = `
-local held = redis.call('PUBSUB', 'NUMSUB', ARGV[1])[2]
+local held = redis.call('PUBSUB', ARGV[2], ARGV[1])[2]
 if held == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
 return held
 `
