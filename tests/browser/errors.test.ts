@@ -1,0 +1,154 @@
+/**
+ * Failures as a browser client sees them, in real headless Chromium (Debian's) on the
+ * browser's own WebSocket: what a refused connection reports (a page learns almost nothing,
+ * and the error says so and where to look, docs/guide/errors.md), and the chat example
+ * across a server restart: a message sent while the server was down reaches its sender,
+ * because the subscriptions are restored before the queued send goes out (docs/protocol.md
+ * §10, docs/guide/lifecycle.md).
+ */
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { build } from 'esbuild'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { z } from 'zod'
+import { PatchbayError, procedure, router } from '@patchbay/core'
+import { createServer, type PatchbayServer } from '@patchbay/server'
+import { startExample, type ExampleServer } from './example-server.js'
+
+const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** The page's side: connect once, without reconnecting, and report what the client said. */
+const PAGE = `
+import { createClient } from '@patchbay/client'
+import { router } from '@patchbay/core'
+window.tryConnect = (url) => {
+  const client = createClient(router({}), { url, reconnect: false })
+  return client.connect().then(
+    () => ({ opened: true }),
+    (error) => ({
+      code: error.code,
+      message: error.message,
+      cause: { name: error.cause?.name, kind: error.cause?.kind, offered: error.cause?.offered, closeCode: error.cause?.closeCode, status: error.cause?.status },
+    }),
+  )
+}
+`
+
+interface Reported {
+  opened?: boolean
+  code?: string
+  message?: string
+  cause?: { name?: string; kind?: string; offered?: string[]; closeCode?: number; status?: number }
+}
+
+let browser: Browser
+let script = ''
+const problems: string[] = []
+
+beforeAll(async () => {
+  const bundle = await build({
+    stdin: { contents: PAGE, resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    logLevel: 'warning',
+  })
+  script = bundle.outputFiles[0]?.text ?? ''
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  // A failed WebSocket logs a console error in Chromium by design; page errors would be ours.
+  expect(problems).toEqual([])
+})
+
+async function blankPage(): Promise<Page> {
+  const page = await (await browser.newContext()).newPage()
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+  await page.goto('about:blank')
+  await page.addScriptTag({ content: script })
+  return page
+}
+
+function tryConnect(page: Page, url: string): Promise<Reported> {
+  return page.evaluate((target) => (window as unknown as { tryConnect: (url: string) => Promise<Reported> }).tryConnect(target), url)
+}
+
+describe('a failed connection in Chromium', () => {
+  it('a refused port: CONNECTION_FAILED whose cause says the browser cannot tell why, and where to look', async () => {
+    const probe = createNetServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise((resolve) => probe.close(resolve))
+    const page = await blankPage()
+    const reported = await tryConnect(page, `ws://127.0.0.1:${port}`)
+    expect(reported.code).toBe('CONNECTION_FAILED')
+    expect(reported.cause).toEqual({ name: 'ConnectionFailure', kind: 'unknown', offered: ['patchbay.v1.msgpack', 'patchbay.v1.json'], closeCode: 1006 })
+    expect(reported.message).toContain(`ws://127.0.0.1:${port}`)
+    expect(reported.message).toContain("browser's console")
+    expect(reported.message).toContain("server's log")
+    await page.context().close()
+  })
+
+  it("a refused upgrade (a context hook's 401) looks the same to a page: the status stays in the server's log", async () => {
+    const api = router({ ping: procedure({ output: z.null() }) })
+    const logged: string[] = []
+    const record = (_fields: Record<string, unknown>, message: string): void => void logged.push(message)
+    const server: PatchbayServer = createServer(api, {
+      logger: { error: record, warn: record, info: record, debug: () => {} },
+      context: () => {
+        throw new PatchbayError('UNAUTHORIZED', 'Sign in again')
+      },
+      handlers: { ping: () => null },
+    })
+    const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+    const page = await blankPage()
+    const reported = await tryConnect(page, `ws://127.0.0.1:${port}`)
+    expect(reported).toMatchObject({ code: 'CONNECTION_FAILED', cause: { kind: 'unknown', closeCode: 1006 } })
+    expect(reported.cause?.status).toBeUndefined()
+    // Where the message points: the server's log names the refusal.
+    expect(logged).toEqual(['Refused a WebSocket upgrade with HTTP 401: Sign in again'])
+    await page.context().close()
+    await server.close()
+  })
+})
+
+describe('the chat example across a server restart', () => {
+  let example: ExampleServer | undefined
+
+  afterAll(async () => {
+    await example?.stop()
+  })
+
+  it.each(['json', 'msgpack'])('over %s, a message sent while the server was down reaches its sender once the server is back', async (encoding) => {
+    example = await startExample()
+    const port = new URL(example.url).port
+    const page = await (await browser.newContext()).newPage()
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+    await page.goto(`${example.url}/?encoding=${encoding}`)
+    const room = `restart-${encoding}-${Date.now()}`
+    await page.getByTestId('author').fill('alice')
+    await page.getByTestId('room').fill(room)
+    await page.getByTestId('room').dispatchEvent('change')
+    // Subscribed and joined: presence lists us.
+    await page.getByTestId('online').getByText('online: alice', { exact: true }).waitFor()
+    await example.stop()
+    example = undefined
+    await page.locator('[data-testid="status"][data-state="reconnecting"]').waitFor()
+    await page.getByTestId('text').fill(`said while away over ${encoding}`)
+    await page.getByTestId('send').click()
+    // The same port, so the page's URL (and the server's allowed origin) stay the same.
+    example = await startExample({ PORT: port })
+    // The send resolved (the page clears its input then): the event was written before the
+    // call's result on the same socket (§10), so the message is on the page by now.
+    await page.waitForFunction(() => (document.getElementById('text') as HTMLInputElement).value === '')
+    expect(await page.getByTestId('messages').locator('li').allTextContents()).toEqual([`alice said while away over ${encoding}`])
+    await page.context().close()
+    await example.stop()
+    example = undefined
+  })
+})
