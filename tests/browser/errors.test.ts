@@ -6,6 +6,7 @@
  * because the subscriptions are restored before the queued send goes out (docs/protocol.md
  * §10, docs/guide/lifecycle.md).
  */
+import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { build } from 'esbuild'
@@ -43,7 +44,9 @@ interface Reported {
 }
 
 let browser: Browser
-let script = ''
+/** Serves the page from 127.0.0.1: Chromium blocks a page of no origin (about:blank) from loopback. */
+let http: Server
+let pageUrl = ''
 const problems: string[] = []
 
 beforeAll(async () => {
@@ -56,21 +59,34 @@ beforeAll(async () => {
     target: 'es2022',
     logLevel: 'warning',
   })
-  script = bundle.outputFiles[0]?.text ?? ''
+  const script = bundle.outputFiles[0]?.text ?? ''
+  http = createHttpServer((request, response) => {
+    if (request.url === '/page.js') response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
+    else response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><script src="/page.js"></script>')
+  })
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+  pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
 })
 
 afterAll(async () => {
   await browser?.close()
+  await new Promise((resolve) => http?.close(resolve))
   // A failed WebSocket logs a console error in Chromium by design; page errors would be ours.
   expect(problems).toEqual([])
 })
 
-async function blankPage(): Promise<Page> {
+/** The browser's console lines, by page: where Chromium names a failed connection's cause. */
+const consoles = new WeakMap<Page, string[]>()
+
+async function testPage(): Promise<Page> {
   const page = await (await browser.newContext()).newPage()
+  const lines: string[] = []
+  consoles.set(page, lines)
+  page.on('console', (message) => lines.push(message.text()))
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
-  await page.goto('about:blank')
-  await page.addScriptTag({ content: script })
+  await page.goto(pageUrl)
+  await page.waitForFunction(() => 'tryConnect' in window)
   return page
 }
 
@@ -84,13 +100,15 @@ describe('a failed connection in Chromium', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
     const { port } = probe.address() as AddressInfo
     await new Promise((resolve) => probe.close(resolve))
-    const page = await blankPage()
+    const page = await testPage()
     const reported = await tryConnect(page, `ws://127.0.0.1:${port}`)
     expect(reported.code).toBe('CONNECTION_FAILED')
     expect(reported.cause).toEqual({ name: 'ConnectionFailure', kind: 'unknown', offered: ['patchbay.v1.msgpack', 'patchbay.v1.json'], closeCode: 1006 })
     expect(reported.message).toContain(`ws://127.0.0.1:${port}`)
     expect(reported.message).toContain("browser's console")
     expect(reported.message).toContain("server's log")
+    // Where the message points: the console names it (the page itself cannot read this).
+    expect(consoles.get(page)?.join('\n')).toContain('ERR_CONNECTION_REFUSED')
     await page.context().close()
   })
 
@@ -106,7 +124,7 @@ describe('a failed connection in Chromium', () => {
       handlers: { ping: () => null },
     })
     const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
-    const page = await blankPage()
+    const page = await testPage()
     const reported = await tryConnect(page, `ws://127.0.0.1:${port}`)
     expect(reported).toMatchObject({ code: 'CONNECTION_FAILED', cause: { kind: 'unknown', closeCode: 1006 } })
     expect(reported.cause?.status).toBeUndefined()
