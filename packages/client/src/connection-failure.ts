@@ -56,33 +56,24 @@ const SUBPROTOCOL_NAME = /\bpatchbay\.v\d+\.[A-Za-z0-9_-]+/g
  * `reconnecting` or `closed` state event: what the client learned about why the connection
  * failed. An Error, so a logged PatchbayError prints it as its `[cause]`.
  */
-export class ConnectionFailure extends Error implements ConnectionFailureDetails {
+export class ConnectionFailure extends Error {
   override readonly name = 'ConnectionFailure'
-  readonly kind: ConnectionFailureKind
-  readonly url: string
-  readonly offered: readonly string[]
-  readonly answered: string | undefined
-  readonly serverSubprotocols: readonly string[] | undefined
-  readonly systemCode: string | undefined
-  readonly status: number | undefined
-  readonly body: string | undefined
-  readonly closeCode: number | undefined
-  readonly closeReason: string | undefined
-  readonly error: unknown
+  // Declared, not initialised: the constructor copies them in one step (a smaller bundle).
+  declare readonly kind: ConnectionFailureKind
+  declare readonly url: string
+  declare readonly offered: readonly string[]
+  declare readonly answered: string | undefined
+  declare readonly serverSubprotocols: readonly string[] | undefined
+  declare readonly systemCode: string | undefined
+  declare readonly status: number | undefined
+  declare readonly body: string | undefined
+  declare readonly closeCode: number | undefined
+  declare readonly closeReason: string | undefined
+  declare readonly error: unknown
 
   constructor(details: ConnectionFailureDetails) {
     super(describe(details))
-    this.kind = details.kind
-    this.url = details.url
-    this.offered = details.offered
-    this.answered = details.answered
-    this.serverSubprotocols = details.serverSubprotocols
-    this.systemCode = details.systemCode
-    this.status = details.status
-    this.body = details.body
-    this.closeCode = details.closeCode
-    this.closeReason = details.closeReason
-    this.error = details.error
+    Object.assign(this, details)
   }
 }
 
@@ -108,42 +99,32 @@ export function failureOfRefusal(status: number, body: string, base: Pick<Connec
 }
 
 function describe(details: ConnectionFailureDetails): string {
-  const offered = details.offered.join(', ')
   const error = details.error instanceof Error ? details.error.message : undefined
   const closed = details.closeCode === undefined ? '' : ` (close ${details.closeCode}${details.closeReason ? `: ${details.closeReason}` : ''})`
+  const http = details.status === undefined ? '' : `HTTP ${details.status}${details.body ? `: ${details.body.trim()}` : ''}`
   switch (details.kind) {
     case 'refused':
       return `${error ?? 'ECONNREFUSED'}: nothing accepts connections at ${details.url} (is the server running, on that host and port?)`
     case 'dns':
-      return `${error ?? details.systemCode ?? 'DNS lookup failed'}: the host name in ${details.url} does not resolve`
-    case 'network':
-      return `${error ?? 'network error'}${closed}`
+      return `${error ?? 'DNS lookup failed'}: the host name in ${details.url} does not resolve`
     case 'http':
-      return `the server refused the WebSocket upgrade with HTTP ${String(details.status)}${details.body ? `: ${details.body.trim()}` : ''}`
+      return `the server refused the WebSocket upgrade with ${http}`
     case 'subprotocol': {
-      const server =
-        details.serverSubprotocols !== undefined
-          ? `the server speaks ${details.serverSubprotocols.join(', ')}`
-          : details.answered !== undefined && details.answered !== ''
-            ? `the server answered ${details.answered}, which the client did not offer`
-            : error !== undefined
-              ? `the server does not speak it (${error})`
-              : 'the server answered none of them'
-      const refusal = details.status === undefined ? '' : ` (HTTP ${details.status}${details.body ? `: ${details.body.trim()}` : ''})`
-      return `no shared subprotocol (a protocol version mismatch, not retried): the client offered ${offered}; ${server}${refusal}`
+      const server = details.serverSubprotocols
+        ? `the server speaks ${details.serverSubprotocols.join(', ')}`
+        : details.answered
+          ? `the server answered ${details.answered}, which the client did not offer`
+          : `the server answered none of them${error ? ` (${error})` : ''}`
+      return `no shared subprotocol (a protocol version mismatch, not retried): the client offered ${details.offered.join(', ')}; ${server}${http && ` (${http})`}`
     }
     case 'timeout':
-      return details.closeReason ?? error ?? 'no answer in time'
-    case 'closed':
-      return `the connection closed${closed}`
+      return details.closeReason ?? 'no answer in time'
     case 'token':
       return `the token function failed: ${error ?? String(details.error)}`
     case 'unknown':
-      return (
-        `the connection failed before it opened${closed}. A browser does not tell a page why: a refused port, a host ` +
-        `that does not resolve, a refused upgrade (an HTTP 401 from the server's context hook, a 400 for no shared ` +
-        `subprotocol) all look alike here. The browser's console names the network error, and the server's log ` +
-        `says why it refused, if it did. Offered: ${offered}`
-      )
+      // A browser reports every failed handshake as 1006 and nothing else.
+      return `the connection failed before it opened${closed}; a browser does not tell a page why (a refused port, an unknown host, a refused upgrade look alike): see the browser's console, and the server's log`
+    default:
+      return `${error ?? 'the connection closed'}${closed}`
   }
 }
