@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createServer as createHttpServer } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { PatchbayError, procedure, router } from '@patchbay/core'
@@ -106,6 +106,24 @@ describe('a connection that fails says why', () => {
     // The credential rode as a subprotocol; it is never repeated in an error (§2.1).
     expect(JSON.stringify({ ...failureOf(error), message: error.message })).not.toContain('secret-token-42')
     expect(JSON.stringify(failureOf(error).offered)).not.toContain('patchbay.auth')
+  })
+
+  it('a route that accepts TCP and never answers the upgrade: a timeout naming connectTimeout, at connectTimeout', async () => {
+    const held: Socket[] = []
+    const silent = createNetServer((socket) => held.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => {
+      for (const socket of held) socket.destroy()
+      return new Promise((resolve) => silent.close(resolve))
+    })
+    const CONNECT_TIMEOUT = 300
+    const started = Date.now()
+    const error = await rejection(client(`ws://127.0.0.1:${(silent.address() as AddressInfo).port}`, { reconnect: false, connectTimeout: CONNECT_TIMEOUT }).connect())
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(CONNECT_TIMEOUT - 20)
+    expect(elapsed).toBeLessThan(CONNECT_TIMEOUT + 1_000)
+    expect(failureOf(error)).toMatchObject({ kind: 'timeout' })
+    expect(error.message).toContain(`within ${CONNECT_TIMEOUT} ms (connectTimeout)`)
   })
 
   it('a body past 1 KiB is cut, and a plain HTTP server that answers 503 is named too', async () => {
