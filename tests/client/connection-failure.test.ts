@@ -201,6 +201,7 @@ describe('what waits for a connection that never comes (docs/guide/lifecycle.md)
   it("a call waiting while the client retries fails at its timeout with the connection's last error, not a bare TIMEOUT", async () => {
     const url = `ws://127.0.0.1:${await refusedPort()}`
     const made = client(url, { reconnect: { retryDelay: 10, maxRetryDelay: 50 } })
+    const seen = states(made)
     const TIMEOUT = 300
     const started = Date.now()
     const error = await rejection(made.echo('x', { timeout: TIMEOUT }))
@@ -211,8 +212,11 @@ describe('what waits for a connection that never comes (docs/guide/lifecycle.md)
     expect(error.code).toBe('CONNECTION_FAILED')
     expect(error.message).toContain('ECONNREFUSED')
     expect(failureOf(error).kind).toBe('refused')
-    // The client itself keeps trying.
+    // The client itself keeps trying, and says why on every retry.
     expect(made.state).not.toBe('closed')
+    const retries = seen.filter((event) => event.state === 'reconnecting')
+    expect(retries.length).toBeGreaterThan(0)
+    for (const event of retries) expect(event.failure).toMatchObject({ kind: 'refused', systemCode: 'ECONNREFUSED' })
   })
 
   it('connect() rejects as soon as reconnecting gives up after `retries`, with the last error and the attempts', async () => {
@@ -250,6 +254,8 @@ describe('what waits for a connection that never comes (docs/guide/lifecycle.md)
     const error = await rejection(connecting)
     expect(error.code).toBe('CONNECTION_FAILED')
     expect(failureOf(error).kind).toBe('refused')
+    // The attempts after the drop, not the drop itself.
+    expect(error.message).toContain('(2 attempts)')
     const call = await rejection(queued)
     expect(call.code).toBe('CONNECTION_FAILED')
     expect(failureOf(call)).toMatchObject({ kind: 'refused', systemCode: 'ECONNREFUSED' })

@@ -46,6 +46,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   let openWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
   /** Why the client ended, for connect() called after the end. */
   let finalError: PatchbayError | undefined
+  /** Connection attempts since the last open, for the message when they all failed. */
+  let attempts = 0
   /** Why the last attempt failed or the last connection ended (§8): the cause of what waits. */
   let lastFailure: ConnectionFailure | undefined
 
@@ -118,7 +120,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     if (!closedByUser && !attemptOpened && failure !== undefined) {
       // Nothing was sent on the attempt that failed: every request still here waited for a
       // connection that never came.
-      error = couldNotConnect(failure, failures + 1)
+      error = couldNotConnect(failure, attempts)
       manager.failAll(ErrorCode.CONNECTION_FAILED, error.message, cause)
     } else if (!everOpened) {
       error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
@@ -167,6 +169,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     new Connection(resolved, token, {
       open() {
         everOpened = true
+        attempts = 0
         // Only a connection that stays up resets the backoff: a server that accepts and
         // drops at once must not be hammered.
         const reconnect = resolved.reconnect
@@ -210,6 +213,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   let connection: Connection | undefined
   /** Makes a connection, fetching a fresh token first when the token is a function. */
   const start = (): void => {
+    attempts++
     const token = resolved.token
     if (typeof token !== 'function') {
       connection = connect(token)
