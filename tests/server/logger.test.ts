@@ -152,16 +152,26 @@ describe('server logger', () => {
 
   it('a refusal that says the deployment is wrong (no shared subprotocol, a foreign Origin) is a warning', async () => {
     const { logger, entries } = recorder()
-    const { url } = await start({ logger, encodings: ['json'] })
+    const { url } = await start({ logger, encodings: ['json'], origins: ['https://app.example'] })
     const client = createClient(api, { url, WebSocket, encodings: ['msgpack'], reconnect: false })
     await expect(client.connect()).rejects.toMatchObject({ cause: { kind: 'subprotocol' } })
     await client.close()
+    /** A page of another site: `ws` sends the Origin a browser would. */
+    class Foreign extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { origin: 'https://evil.example' })
+      }
+    }
+    const foreign = createClient(api, { url, WebSocket: Foreign, encodings: ['json'], reconnect: false })
+    await expect(foreign.connect()).rejects.toMatchObject({ cause: { kind: 'http', status: 403 } })
+    await foreign.close()
     expect(entries).toEqual([
       {
         level: 'warn',
         fields: { status: 400, reason: 'No supported WebSocket subprotocol; offer one of: patchbay.v1.json' },
         message: expect.stringContaining('HTTP 400'),
       },
+      { level: 'warn', fields: { status: 403, reason: 'Origin not allowed' }, message: expect.stringContaining('HTTP 403') },
     ])
   })
 })
