@@ -174,7 +174,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
     socket.close(4000, 'bye now')
     expect((await failure(call)).code).toBe('CONNECTION_LOST')
     expect(client.state).toBe('closed')
-    expect(states.at(-1)).toEqual({ state: 'closed', code: 4000, reason: 'bye now' })
+    expect(states.at(-1)).toMatchObject({ state: 'closed', code: 4000, reason: 'bye now', failure: { kind: 'closed', closeCode: 4000, closeReason: 'bye now' } })
     expect((await failure(client.ping())).code).toBe('CONNECTION_FAILED')
   })
 

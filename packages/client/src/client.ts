@@ -2,9 +2,10 @@
  * createClient: a typed client for a router, over one WebSocket at a time. It owns the
  * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { CloseCode, ErrorCode, PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
+import { CloseCode, ErrorCode, PatchbayError, isRetryableClose, subprotocolOf, type RouterDef } from '@patchbay/core'
 import { backoffDelay } from './backoff.js'
 import { Connection } from './connection.js'
+import { ConnectionFailure } from './connection-failure.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
 import { buildProcedures } from './proxy.js'
@@ -41,20 +42,26 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   let resolveClosed: (() => void) | undefined
   let closed: Promise<void> | undefined
 
-  let resolveOpened!: () => void
-  let rejectOpened!: (error: unknown) => void
-  const opened = new Promise<void>((resolve, reject) => {
-    resolveOpened = resolve
-    rejectOpened = reject
-  })
-  // connect() may never be awaited; an unobserved rejection must not crash Node.
-  opened.catch(() => {})
+  /** Callers of connect() waiting for the next open, or for the end. */
+  let openWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
+  /** Why the client ended, for connect() called after the end. */
+  let finalError: PatchbayError | undefined
+  /** Connection attempts since the last open, for the message when they all failed. */
+  let attempts = 0
+  /** Why the last attempt failed or the last connection ended (§8): the cause of what waits. */
+  let lastFailure: ConnectionFailure | undefined
 
-  const emit = (next: ClientState, code?: number, reason?: string): void => {
+  const emit = (next: ClientState, code?: number, reason?: string, failure?: ConnectionFailure): void => {
     state = next
     const event: StateEvent = code === undefined ? { state: next } : reason === undefined ? { state: next, code } : { state: next, code, reason }
+    if (failure !== undefined) event.failure = failure
     for (const listener of [...listeners]) listener(event)
   }
+  /** The error of an attempt that failed: what the user sees instead of a bare TIMEOUT or 1006. */
+  const couldNotConnect = (failure: ConnectionFailure, attempts: number): PatchbayError =>
+    new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url}${attempts > 1 ? ` (${attempts} attempts)` : ''}: ${failure.message}`, {
+      cause: failure,
+    })
 
   /** Room in the socket: below the high-water mark (§14). */
   const canSend = (): boolean => (connection?.bufferedAmount ?? 0) < resolved.highWaterMark
@@ -71,6 +78,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       for (const waiter of waiters) waiter.resolve()
       return
     }
+    // Held while subscriptions are restored: their end flushes and watches again.
+    if (manager.held) return
     // Browsers have no drain event: look again shortly, and only while something waits.
     drainPoll = setTimeout(pollDrain, DRAIN_POLL_MS)
   }
@@ -78,6 +87,11 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
   const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth)
+  // A call that waited for a connection that never came fails with why it never came.
+  manager.whyUnsent = () =>
+    state === 'open' || lastFailure === undefined
+      ? undefined
+      : new PatchbayError(ErrorCode.CONNECTION_FAILED, `No connection to ${resolved.url} within the call's timeout: ${lastFailure.message}`, { cause: lastFailure })
   const subscriptions = new Subscriptions(
     manager,
     () => state === 'open',
@@ -87,46 +101,61 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
   )
 
-  /** The end: no more connections. */
-  const finish = (code: number, reason: string, everOpened: boolean): void => {
+  /**
+   * The end: no more connections. `attemptOpened` is false when the last attempt never opened
+   * (refused, or reconnecting gave up): what waits fails with why it could not connect.
+   */
+  const finish = (code: number, reason: string, attemptOpened: boolean, failure: ConnectionFailure | undefined): void => {
     clearTimeout(stableTimer)
     clearTimeout(retryTimer)
     const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    const cause = failure === undefined ? {} : { cause: failure }
     clearTimeout(drainPoll)
     drainPoll = undefined
     const waiters = drainWaiters
     drainWaiters = []
-    for (const waiter of waiters) waiter.reject(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
-    subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`))
-    if (!everOpened) {
-      const error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`)
-      rejectOpened(error)
-      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message)
+    for (const waiter of waiters) waiter.reject(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    let error: PatchbayError
+    if (!closedByUser && !attemptOpened && failure !== undefined) {
+      // Nothing was sent on the attempt that failed: every request still here waited for a
+      // connection that never came.
+      error = couldNotConnect(failure, attempts)
+      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message, cause)
+    } else if (!everOpened) {
+      error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
+      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message, cause)
     } else {
-      manager.failAll(ErrorCode.CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`)
+      error = closedByUser ? closedError() : new PatchbayError(ErrorCode.CONNECTION_FAILED, `The connection closed ${detail}`, cause)
+      manager.failAll(ErrorCode.CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`, cause)
     }
-    emit('closed', code, reason)
+    finalError = error
+    const connecting = openWaiters
+    openWaiters = []
+    for (const waiter of connecting) waiter.reject(error)
+    emit('closed', code, reason, failure)
     resolveClosed?.()
   }
 
   let everOpened = false
 
   /** The one place that decides what a close means: reconnect, or the end (§8). */
-  const closedWith = (code: number, reason: string): void => {
+  const closedWith = (code: number, reason: string, attemptOpened: boolean, failure: ConnectionFailure): void => {
     clearTimeout(stableTimer)
+    lastFailure = failure
     const reconnect = resolved.reconnect
     // A 4401 means the credentials expired: retryable when the client can fetch fresh ones.
     const retryable = isRetryableClose(code) || (code === CloseCode.UNAUTHORIZED && typeof resolved.token === 'function')
     if (closedByUser || reconnect === undefined || !retryable || failures >= reconnect.retries) {
-      finish(code, reason, everOpened)
+      finish(code, reason, attemptOpened, failure)
       return
     }
     const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
     // Sent calls may or may not have run: the caller decides whether to retry them (idempotent
     // ones are sent again with their key).
-    manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`)
+    manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
     subscriptions.suspend()
-    emit('reconnecting', code, reason)
+    emit('reconnecting', code, reason, failure)
     const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
     failures++
     retryTimer = setTimeout(() => {
@@ -140,12 +169,31 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     new Connection(resolved, token, {
       open() {
         everOpened = true
+        attempts = 0
         // Only a connection that stays up resets the backoff: a server that accepts and
         // drops at once must not be hammered.
         const reconnect = resolved.reconnect
         if (reconnect !== undefined) stableTimer = setTimeout(() => (failures = 0), reconnect.stableAfter)
-        resolveOpened()
-        subscriptions.resubscribe()
+        const connecting = openWaiters
+        openWaiters = []
+        for (const waiter of connecting) waiter.resolve()
+        // Subscriptions first, confirmed, then what was queued while away (§10): a call queued
+        // while the server was down (a chat message) may publish to a topic this client
+        // listens to, and must find the subscription in place on the server, whatever order
+        // the server finishes requests in (an async authorize, a remote topic engine).
+        manager.release()
+        const restored = subscriptions.resubscribe()
+        if (restored !== undefined) {
+          manager.hold()
+          const current = connection
+          void restored.then(() => {
+            // A newer connection (or the end) decides for itself.
+            if (connection !== current || state !== 'open') return
+            manager.release()
+            if (!manager.flush() || drainWaiters.length > 0) watchDrain()
+          })
+          return
+        }
         if (!manager.flush() || drainWaiters.length > 0) watchDrain()
       },
       message(message) {
@@ -153,8 +201,8 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         else if (message.t === 'lag') subscriptions.handleLag(message)
         else manager.handle(message)
       },
-      close(code, reason) {
-        closedWith(code, reason)
+      close(code, reason, opened, failure) {
+        closedWith(code, reason, opened, failure)
       },
       state(next, code, reason) {
         // 'closed' is decided in closedWith (it may become 'reconnecting').
@@ -165,6 +213,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
   let connection: Connection | undefined
   /** Makes a connection, fetching a fresh token first when the token is a function. */
   const start = (): void => {
+    attempts++
     const token = resolved.token
     if (typeof token !== 'function') {
       connection = connect(token)
@@ -174,7 +223,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
     try {
       fetched = token()
     } catch (error) {
-      closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`)
+      tokenFailed(error)
       return
     }
     Promise.resolve(fetched).then(
@@ -182,8 +231,13 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         if (closedByUser) return // close() ended it while the token was on its way
         connection = connect(value)
       },
-      (error: unknown) => closedByUser || closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) => closedByUser || tokenFailed(error),
     )
+  }
+  /** The token function threw or rejected: a failed attempt like any other. */
+  const tokenFailed = (error: unknown): void => {
+    const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.encodings.map((encoding) => subprotocolOf[encoding]), error })
+    closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`, false, failure)
   }
   /** A lazy client connects on first use. */
   const ensureStarted = (): void => {
@@ -259,9 +313,12 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
         if (state === 'open') watchDrain()
       })
     },
-    connect: () => {
+    connect: (): Promise<void> => {
+      if (state === 'open') return Promise.resolve()
+      // Ended (reconnecting gave up, a fatal close, close()): with the reason it ended.
+      if (isClosed()) return Promise.reject(finalError ?? closedError())
       ensureStarted()
-      return opened
+      return new Promise<void>((resolve, reject) => openWaiters.push({ resolve, reject }))
     },
     close(): Promise<void> {
       closedByUser = true
@@ -271,7 +328,7 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
       })
       if (state === 'reconnecting' || state === 'idle' || connection === undefined || connection.state === 'closed') {
         // No socket to close (between attempts, never started, or fetching a token): end here.
-        finish(CloseCode.NORMAL, 'closed by the client', everOpened)
+        finish(CloseCode.NORMAL, 'closed by the client', true, undefined)
       } else {
         connection.close()
       }

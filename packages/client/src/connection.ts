@@ -18,6 +18,7 @@ import {
   type Frame,
   type ServerMessage,
 } from '@patchbay/core'
+import { ConnectionFailure, MAX_REFUSAL_BODY, failureOfError, failureOfRefusal } from './connection-failure.js'
 import type { ResolvedClientOptions, WebSocketLike } from './options.js'
 
 /** Connection states, named as the WebSocket API names them. */
@@ -27,8 +28,11 @@ export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed'
 export interface ConnectionEvents {
   open(): void
   message(message: ServerMessage): void
-  /** `opened` is false when the socket never opened (a refused or failed handshake). */
-  close(code: number, reason: string, opened: boolean): void
+  /**
+   * `opened` is false when the socket never opened (a refused or failed handshake); `failure`
+   * says what is known of why it ended.
+   */
+  close(code: number, reason: string, opened: boolean, failure: ConnectionFailure): void
   state(state: ConnectionState, code?: number, reason?: string): void
 }
 
@@ -49,6 +53,16 @@ const PIPELINE_FRAMES = 16
 /** The EventEmitter side of Node's `ws` sockets, used when present. */
 interface NodeStyleSocket {
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): void
+  on(event: 'upgrade', listener: (response: HttpResponseLike) => void): void
+  on(event: 'unexpected-response', listener: (request: unknown, response: HttpResponseLike) => void): void
+}
+
+/** The part of Node's http.IncomingMessage read from a refused upgrade (no Node types here). */
+interface HttpResponseLike {
+  readonly statusCode?: number
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  on(event: 'data', listener: (chunk: Uint8Array) => void): void
+  on(event: 'end' | 'error' | 'aborted' | 'close', listener: () => void): void
 }
 
 const utf8 = new TextDecoder()
@@ -86,6 +100,11 @@ export class Connection {
    * run is their arrival time and the rest of the chunk reuses it.
    */
   private lastHeard = 0
+  /** The first specific reason learned for the attempt's (or connection's) end. */
+  private failure: ConnectionFailure | undefined
+  /** The subprotocols offered (the credential left out) and the one the server answered. */
+  private readonly offered: string[]
+  private answered: string | undefined
 
   constructor(
     private readonly options: ResolvedClientOptions,
@@ -93,6 +112,7 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     const offered = options.encodings.map((encoding) => subprotocolOf[encoding])
+    this.offered = offered
     // The credential rides as one more subprotocol (browsers cannot set headers, §2.1); the
     // server never selects it, and `offered` (what we accept back) leaves it out.
     const protocols = token === undefined ? offered : [...offered, authSubprotocol(token)]
@@ -105,13 +125,23 @@ export class Connection {
       emitter.on('message', (data: Uint8Array, isBinary: boolean) => {
         this.handleFrame(isBinary ? data : textOf(data))
       })
+      // What the server answered to the upgrade, before `ws` checks it (a browser never says).
+      emitter.on('upgrade', (response) => {
+        const answered = response.headers['sec-websocket-protocol']
+        if (typeof answered === 'string') this.answered = answered
+      })
+      // A listener here makes `ws` leave the refused handshake to us: read the status and the
+      // start of the body, then abort it (the close event follows as before).
+      emitter.on('unexpected-response', (_request, response) => this.readRefusal(response))
     } else {
       this.socket.binaryType = 'arraybuffer'
       this.socket.onmessage = (event: { data: unknown }) => this.handleFrame(event.data)
     }
     this.socket.onclose = (event: { code: number; reason: string }) => this.handleClose(event.code, event.reason)
-    // An error is always followed by a close event, which does the work.
-    this.socket.onerror = () => {}
+    // An error is always followed by a close event, which does the work; in Node it says why.
+    this.socket.onerror = (event: { error?: unknown }) => {
+      this.noteFailure(failureOfError(event.error, this.base()))
+    }
     if (options.connectTimeout > 0) {
       // A route that accepts TCP and never answers the upgrade would hold the attempt (and
       // every call waiting for it) forever: fail it like any other failed attempt, so the
@@ -121,7 +151,10 @@ export class Connection {
   }
 
   private readonly onConnectTimeout = (): void => {
-    if (this.state === 'connecting') this.abandon('The connection attempt timed out')
+    if (this.state !== 'connecting') return
+    const reason = `No answer to the WebSocket upgrade within ${this.options.connectTimeout} ms (connectTimeout)`
+    this.noteFailure(new ConnectionFailure({ ...this.base(), kind: 'timeout', closeReason: reason }))
+    this.abandon('The connection attempt timed out')
   }
 
   /** The negotiated encoding, once open. */
@@ -155,6 +188,8 @@ export class Connection {
     const codec = offered.includes(this.socket.protocol) ? codecForSubprotocol(this.socket.protocol) : undefined
     if (codec === undefined) {
       // The server did not answer with a subprotocol we offered: we cannot speak to it (§2).
+      this.answered = this.socket.protocol
+      this.noteFailure(new ConnectionFailure({ ...this.base(), kind: 'subprotocol' }))
       this.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
       return
     }
@@ -185,6 +220,8 @@ export class Connection {
     if (this.state !== 'open') return
     const now = Date.now()
     if (this.pingSentAt !== undefined && this.lastHeard < this.pingSentAt) {
+      const reason = `The server did not answer a ping within ${this.options.pongTimeout} ms (pongTimeout)`
+      this.noteFailure(new ConnectionFailure({ ...this.base(), kind: 'timeout', closeReason: reason }))
       this.abandon('The server did not answer a ping')
       return
     }
@@ -240,8 +277,55 @@ export class Connection {
   private handleClose(code: number, reason: string): void {
     if (this.state === 'closed') return
     clearTimeout(this.liveness)
+    let failure = this.failure
+    if (failure?.kind === 'subprotocol' && !this.opened) {
+      // No shared subprotocol: a version mismatch that no retry fixes, reported as the close
+      // code that says so (§2, §8), whatever the handshake's own end looked like (1006).
+      code = CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE
+      reason = 'No shared subprotocol'
+    }
+    if (failure === undefined) {
+      // Nothing more specific: a browser's failed attempt (it says nothing), or a close.
+      failure = new ConnectionFailure({ ...this.base(), kind: this.opened ? 'closed' : 'unknown', closeCode: code, closeReason: reason })
+    }
     this.setState('closed', code, reason)
-    this.events.close(code, reason, this.opened)
+    this.events.close(code, reason, this.opened, failure)
+  }
+
+  /** What every failure of this connection names. */
+  private base(): { url: string; offered: string[]; answered: string | undefined } {
+    return { url: this.options.url, offered: this.offered, answered: this.answered }
+  }
+
+  /** Keeps the first specific reason: what follows it (ws's own abort) only repeats it less well. */
+  private noteFailure(failure: ConnectionFailure | undefined): void {
+    this.failure ??= failure
+  }
+
+  /** Reads a refused upgrade's status and up to MAX_REFUSAL_BODY bytes of its body, then aborts it. */
+  private readRefusal(response: HttpResponseLike): void {
+    const status = response.statusCode ?? 0
+    const decoder = new TextDecoder()
+    let body = ''
+    let bytes = 0
+    let done = false
+    const finish = (): void => {
+      if (done) return
+      done = true
+      this.noteFailure(failureOfRefusal(status, body + decoder.decode(), this.base()))
+      if (this.state === 'connecting') this.socket.close()
+    }
+    response.on('data', (chunk) => {
+      if (done) return
+      const room = MAX_REFUSAL_BODY - bytes
+      bytes += chunk.byteLength
+      body += decoder.decode(chunk.byteLength > room ? chunk.subarray(0, room) : chunk, { stream: true })
+      if (bytes >= MAX_REFUSAL_BODY) finish()
+    })
+    response.on('end', finish)
+    response.on('error', finish)
+    response.on('aborted', finish)
+    response.on('close', finish)
   }
 
   private setState(state: ConnectionState, code?: number, reason?: string): void {

@@ -7,3 +7,5 @@ export type { ClientOptions, ReconnectOptions, WebSocketConstructor, WebSocketLi
 export { backoffDelay } from './backoff.js'
 export type { CallOptions, ClientStats } from './request-manager.js'
 export type { ConnectionState } from './connection.js'
+export { ConnectionFailure } from './connection-failure.js'
+export type { ConnectionFailureDetails, ConnectionFailureKind } from './connection-failure.js'

@@ -4,7 +4,7 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { DEFAULT_LIMITS, ErrorCode, PatchbayError, findNonPlainData, type ClientMessage, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { DEFAULT_LIMITS, ErrorCode, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import { PendingTable } from './pending-table.js'
 
@@ -83,6 +83,16 @@ export class RequestManager {
   /** Requests waiting for the socket to open or to drain, in call order. */
   private queued: Pending[] = []
   private readonly deadlines = new DeadlineHeap<Pending>((call) => this.expire(call))
+  /**
+   * True while the queue is held back (subscriptions being restored after a reconnect):
+   * new requests queue, and only requests sent `ahead` go out.
+   */
+  held = false
+  /**
+   * Why a request that was never sent could not be: its timeout then fails it with this error
+   * (the connection's last failure) instead of a bare TIMEOUT. Undefined while nothing is known.
+   */
+  whyUnsent: () => PatchbayError | undefined = () => undefined
 
   constructor(
     private readonly defaultTimeout: number,
@@ -123,6 +133,8 @@ export class RequestManager {
     connected: boolean,
     onItem?: (data: unknown) => void,
     onResult?: (output: unknown) => boolean | void,
+    /** Sent at once, ahead of the queue and of a hold (a resubscription, §10). */
+    ahead = false,
   ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
@@ -135,7 +147,7 @@ export class RequestManager {
     if (problem !== undefined) {
       return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, `The input is not plain data: ${problem}`)) }
     }
-    const mustWait = !connected || this.queued.length > 0 || !this.canSend()
+    const mustWait = ahead ? !connected : !connected || this.held || this.queued.length > 0 || !this.canSend()
     if (mustWait && this.queued.length >= this.maxQueued) {
       const reason = connected ? 'for the socket to drain' : 'for a connection'
       return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.TOO_MANY_REQUESTS, `More than ${this.maxQueued} requests wait ${reason}`)) }
@@ -171,6 +183,7 @@ export class RequestManager {
    * true when nothing is left waiting.
    */
   flush(): boolean {
+    if (this.held) return this.queued.length === 0
     let sent = 0
     while (sent < this.queued.length && this.canSend()) {
       const call = this.queued[sent++] as Pending
@@ -206,13 +219,24 @@ export class RequestManager {
     }
   }
 
+  /** Holds the queue back until {@link release}. */
+  hold(): void {
+    this.held = true
+  }
+
+  /** Lets the queue go again; the caller flushes. */
+  release(): void {
+    this.held = false
+  }
+
   /** Fails every call, sent or queued, with `code`. */
-  failAll(code: string, message: string): void {
+  failAll(code: string, message: string, options?: PatchbayErrorOptions): void {
     const calls = this.pending.values()
     this.queued = []
+    this.held = false
     for (const call of calls) {
       this.settle(call)
-      call.reject(new PatchbayError(code, message))
+      call.reject(new PatchbayError(code, message, options))
     }
   }
 
@@ -221,7 +245,7 @@ export class RequestManager {
    * to the front of the queue, to be sent again with their key; the others fail with `code`.
    * Queued ones stay queued.
    */
-  failSent(code: string, message: string): void {
+  failSent(code: string, message: string, options?: PatchbayErrorOptions): void {
     const retried: Pending[] = []
     for (const call of this.pending.values()) {
       if (!call.sent) continue
@@ -231,7 +255,7 @@ export class RequestManager {
         continue
       }
       this.settle(call)
-      call.reject(new PatchbayError(code, message))
+      call.reject(new PatchbayError(code, message, options))
     }
     if (retried.length > 0) {
       this.stats.retried += retried.length
@@ -259,7 +283,8 @@ export class RequestManager {
     this.settle(call)
     // Tell the server too, so the handler stops working for nobody (§5).
     if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
-    call.reject(new PatchbayError(ErrorCode.TIMEOUT, `No reply to "${call.path}" within the timeout`))
+    const unsent = call.sent ? undefined : this.whyUnsent()
+    call.reject(unsent ?? new PatchbayError(ErrorCode.TIMEOUT, `No reply to "${call.path}" within the timeout`))
   }
 
   private cancel(call: Pending, reason: unknown): void {

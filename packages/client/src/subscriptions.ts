@@ -209,20 +209,26 @@ export class Subscriptions {
    * id, asking to resume after the last seq it saw (§12.1). The server replays what it still
    * holds, or confirms from its latest seq, and the gap (counted, or not if the epoch changed)
    * reaches `onLag`. A refusal now ends it with that error.
+   *
+   * The `sub`s go out ahead of every request queued meanwhile. Returns a promise that settles
+   * once each has been answered (confirmed, refused, or lost with the connection), or
+   * undefined when there was nothing to restore: the client holds its queue until then (§10).
    */
-  resubscribe(): void {
+  resubscribe(): Promise<void> | undefined {
+    const answered: Promise<unknown>[] = []
     for (const subscription of this.byKey.values()) {
       if (subscription.channel !== undefined || subscription.ended) continue
       if (!subscription.confirmed) continue // its first request is still queued, in flight or waiting to retry
       // A retry waiting from the last connection is this request now.
       clearTimeout(subscription.retry)
       subscription.retry = undefined
-      this.resubscribeOne(subscription)
+      answered.push(this.resubscribeOne(subscription))
     }
+    return answered.length === 0 ? undefined : Promise.allSettled(answered).then(() => undefined)
   }
 
-  /** Subscribes again to one confirmed subscription, resuming where it left off (§12.1). */
-  private resubscribeOne(subscription: WireSubscription): void {
+  /** Subscribes again to one confirmed subscription, resuming where it left off (§12.1); resolves with its answer. */
+  private resubscribeOne(subscription: WireSubscription): Promise<unknown> {
     // Ask to resume where it left off: the server replays what it still holds (§12.1).
     const resume = subscription.epoch === undefined ? undefined : { epoch: subscription.epoch, seq: subscription.lastSeq }
     const confirm = (output: unknown): boolean => {
@@ -244,9 +250,9 @@ export class Subscriptions {
       return true
     }
     // Attached synchronously with the result: replayed events follow it in the same chunk.
-    const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm)
+    const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm, true)
     subscription.id = request.id
-    request.promise.then(
+    return request.promise.then(
       () => {
         subscription.attempts = 0
       },

@@ -13,6 +13,7 @@ import type {
   RouterDef,
 } from '@patchbay/core'
 import type { ConnectionState } from './connection.js'
+import type { ConnectionFailure } from './connection-failure.js'
 import type { IterateOptions } from './iterate.js'
 import type { CallOptions, ClientStats } from './request-manager.js'
 import type { StreamOptions } from './stream.js'
@@ -73,6 +74,11 @@ export interface StateEvent {
   code?: number
   /** The close reason, on `closed`. */
   reason?: string
+  /**
+   * Why the attempt failed or the connection ended, on `reconnecting` and `closed` when the
+   * client knows (ECONNREFUSED, an HTTP 401 with its body, no shared subprotocol…).
+   */
+  failure?: ConnectionFailure
 }
 
 /** The client's own members, beside the procedures. */
@@ -90,7 +96,11 @@ export interface ClientControls {
    * the socket is below `highWaterMark`. Rejects with CONNECTION_LOST if the client closes first.
    */
   drained(): Promise<void>
-  /** Resolves when the connection is open; rejects with CONNECTION_FAILED if it cannot open. */
+  /**
+   * Resolves when the connection is open (at once if it is); rejects with CONNECTION_FAILED,
+   * its `cause` a `ConnectionFailure`, as soon as the client ends without one: a fatal failure,
+   * reconnecting gave up after `retries`, or `close()`.
+   */
   connect(): Promise<void>
   /** Closes the connection (1000); calls in flight fail with CONNECTION_LOST. Resolves once closed. */
   close(): Promise<void>

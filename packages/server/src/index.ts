@@ -1,4 +1,6 @@
 export { createServer } from './server.js'
+export { consoleLogger, silentLogger } from './logger.js'
+export type { Logger, LogFn } from './logger.js'
 export { Session } from './connection.js'
 export type { Transport, SessionConfig } from './connection.js'
 export { parseCookies } from './adapters/ws.js'

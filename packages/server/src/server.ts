@@ -18,6 +18,7 @@ import {
   type ValidationResult,
 } from '@patchbay/core'
 import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
+import { resolveLogger } from './logger.js'
 
 type WsAdapterOnClose = WsAdapterOptions['onClose']
 import type { Route } from './dispatch.js'
@@ -66,6 +67,8 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     rateLimited: 0,
     deduplicated: 0,
   }
+  const logger = resolveLogger(options.logger)
+  const onError = options.onError
   const idempotency = { ...DEFAULT_IDEMPOTENCY, ...options.idempotency }
   for (const key of ['windowMs', 'maxKeys', 'maxWaitersPerKey'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
   const config: SessionConfig = {
@@ -81,7 +84,12 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     stats,
     validateOutput: options.validateOutput ?? false,
     exposeErrors: options.exposeErrors ?? false,
-    onError: options.onError,
+    // Every unexpected exception reaches the client as INTERNAL and nothing else: say so
+    // where the operator looks, once per failure, then tell the application's own hook.
+    onError: (error, info) => {
+      logger.error({ err: error, path: info.path, connectionId: info.connectionId }, `Unexpected error in "${info.path}"; the client was sent INTERNAL`)
+      onError?.(error, info)
+    },
   }
   const encodings = options.encodings ?? DEFAULT_ENCODINGS
   if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
@@ -114,6 +122,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     publish: publish as PatchbayServer<E>['publish'],
     history: history as PatchbayServer<E>['history'],
     onClose: options.onClose as WsAdapterOnClose,
+    logger,
   })
 }
 

@@ -173,6 +173,8 @@ export interface HandshakeInfo {
   token?: string
 }
 
+import type { Logger } from './logger.js'
+
 /** Where a handler failure came from, for {@link ServerOptions.onError}. */
 export interface ErrorInfo {
   /** Procedure path. */
@@ -301,9 +303,21 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
   exposeErrors?: boolean
   /**
    * Sees every handler failure that reaches the client as INTERNAL, with its original error.
+   * Runs beside the `logger`, which logs the same failure (set `logger: false` if `onError`
+   * does the logging).
    * @default none
    */
   onError?: (error: unknown, info: ErrorInfo) => void
+  /**
+   * Where the server logs what would otherwise go unnoticed: a handler's (or hook's)
+   * unexpected exception, which the client sees only as INTERNAL, is logged at `error` with
+   * `{ err, path, connectionId }`; a `context` hook that throws something other than a
+   * refusal, with `{ err }`. A `PatchbayError` a handler throws is an answer, not logged.
+   * Pino's shape (`logger.error(fields, message)`): pass a pino logger as it is. Never logs a
+   * token, a header or an input. `false` logs nothing.
+   * @default a console logger: `error` and `warn` to the console, `info` and `debug` dropped
+   */
+  logger?: Logger | false
   /**
    * Called once when a connection has closed, after its subscriptions were removed and its
    * handlers' signals aborted: the place to clean up per-connection state (presence…).

@@ -26,6 +26,7 @@ import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshak
 import { Heartbeat } from './heartbeat.js'
 import { malformedUpgrade } from './upgrade-request.js'
 import type { Engine } from '../engine.js'
+import type { Logger } from '../logger.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -42,7 +43,12 @@ export interface WsAdapterOptions<E extends Engine = Engine> {
   publish: PatchbayServer<E>['publish']
   history: PatchbayServer<E>['history']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
+  /** Told of a `context` hook that threw something other than a refusal (HTTP 500). */
+  logger: Logger
 }
+
+/** How loudly a refused upgrade is logged. */
+type RefusalLevel = 'warn' | 'info' | 'debug'
 
 /** HTTP status of a context-hook refusal, by error code. */
 const REFUSAL_STATUS: Readonly<Record<string, number>> = {
@@ -102,7 +108,13 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     return origin === undefined || rule.includes(origin)
   }
 
-  const refuse = (socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void => {
+  /**
+   * Answers an upgrade with an HTTP refusal. Logged (status and body, never the request: its
+   * URL or headers may hold a credential) because a browser client sees only 1006: `warn` for
+   * a refusal that says the deployment is wrong, `info` for routine ones (`level`).
+   */
+  const refuse = (socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}, level: RefusalLevel = 'info'): void => {
+    options.logger[level]({ status, reason: body }, `Refused a WebSocket upgrade with HTTP ${status}: ${body}`)
     config.stats.refused++
     if (!socket.writable) {
       socket.destroy()
@@ -173,11 +185,11 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     const malformed = malformedUpgrade(request)
     if (malformed !== undefined) return refuse(socket, malformed.status, malformed.body, malformed.headers)
     const origin = request.headers.origin
-    if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed')
+    if (!allowOrigin(origin)) return refuse(socket, 403, 'Origin not allowed', {}, 'warn')
     const offered = parseSubprotocolHeader(request.headers['sec-websocket-protocol'])
     const subprotocol = negotiateSubprotocol(offered, encodings)
     if (subprotocol === undefined) {
-      return refuse(socket, 400, `No supported WebSocket subprotocol; offer one of: ${supported}`)
+      return refuse(socket, 400, `No supported WebSocket subprotocol; offer one of: ${supported}`, {}, 'warn')
     }
     // Counted from here until the socket is a session or refused, so maxConnections holds
     // while context hooks run.
@@ -202,7 +214,12 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx))
     }
     const fail = (error: unknown): void => {
-      if (settle()) refuse(socket, ...refusalOf(error))
+      if (!settle()) return
+      const [status, body] = refusalOf(error)
+      // A refusal the hook meant (a PatchbayError with its status) is an answer; anything else
+      // is a bug the peer sees only as a generic 500. The request (its headers, a token) stays out.
+      if (status === 500) options.logger.error({ err: error }, 'The context hook threw; the upgrade was refused with HTTP 500')
+      refuse(socket, status, body, {}, status === 500 ? 'debug' : 'info')
     }
     if (options.context === undefined) return finish(undefined)
     let ctx: unknown
@@ -231,7 +248,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       if (attachOptions.path !== undefined && pathOf(request) !== attachOptions.path) {
         // Another 'upgrade' listener may own this path; when there is none, Node would leave
         // the socket open forever, so answer it here.
-        if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'No WebSocket endpoint at this path')
+        if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'No WebSocket endpoint at this path', {}, 'warn')
         return
       }
       upgrade(request, socket, head, deadline)
