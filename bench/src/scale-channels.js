@@ -148,7 +148,7 @@ async function runOnce(system, redis) {
       heapPerConnKiB: avg(m1.map((m, i) => (m.heapUsed + m.external - (m0[i]?.heapUsed ?? 0) - (m0[i]?.external ?? 0)) / perNode / 1024)),
       rssPerChannelKiB: avg(m2.map((m, i) => (m.rss - (m1[i]?.rss ?? 0)) / (held[i] ?? 1) / 1024)),
       heapPerChannelKiB: avg(m2.map((m, i) => (m.heapUsed + m.external - (m1[i]?.heapUsed ?? 0) - (m1[i]?.external ?? 0)) / (held[i] ?? 1) / 1024)),
-      heapPerSubscriptionB: avg(m2.map((m, i) => (m.heapUsed + m.external - (m1[i]?.heapUsed ?? 0) - (m1[i]?.external ?? 0)) / ((perNode * params.perConnection) || 1))),
+      heapPerSubscriptionB: avg(m2.map((m, i) => (m.heapUsed + m.external - (m1[i]?.heapUsed ?? 0) - (m1[i]?.external ?? 0)) / (perNode * Math.min(params.perConnection, params.channels)))),
       rssAllKiBPerConn: avg(m2.map((m, i) => (m.rss - (m0[i]?.rss ?? 0)) / perNode / 1024)),
       publishFailures: result.failures,
     }

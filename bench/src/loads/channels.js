@@ -92,13 +92,14 @@ try {
   const held = urls.map(() => new Set())
   await pool(p.connections, p.openConcurrency, p.openMs, async (i) => {
     const conn = /** @type {Conn} */ (conns[i])
-    for (let k = 0; k < p.perConnection; k++) {
+    // Distinct channels only (fewer than perConnection when there are fewer channels).
+    for (let k = 0; k < Math.min(p.perConnection, p.channels); k++) {
       const channel = (i * p.perConnection + k) % p.channels
       held[i % urls.length]?.add(channel)
       await conn.subscribe(`ch${channel}`, onMessage)
     }
   })
-  emit({ event: 'subscribed', subscriptions: p.connections * p.perConnection, heldPerNode: held.map((s) => s.size) })
+  emit({ event: 'subscribed', subscriptions: p.connections * Math.min(p.perConnection, p.channels), heldPerNode: held.map((s) => s.size) })
   await nextMessage('publish', p.capMs)
 
   // Publishers: `publishers` per node, round robin over every channel, paced per tick.
