@@ -39,7 +39,7 @@ if (!(runs >= 1)) throw new Error('runs must be a positive integer')
 const out = resolve(args.out ?? join(BENCH, 'results', quick ? 'channels-quick.json' : 'channels-latest.json'))
 
 const params = {
-  nodes: 2,
+  nodes: Number(process.env.BENCH_CHANNEL_NODES ?? 2),
   connections: quick ? 200 : Number(process.env.BENCH_CHANNEL_CONNECTIONS ?? 2000),
   channels: quick ? 1000 : Number(process.env.BENCH_CHANNELS ?? 10_000),
   perConnection: 15,
