@@ -17,6 +17,9 @@ import { createInterface } from 'node:readline'
  *   the function that stops listening
  * @property {(graceMs: number) => Promise<void>} stop waits up to graceMs for a natural
  *   exit, then SIGTERM, then SIGKILL
+ * @property {() => Promise<void>} kill SIGKILL now (a node dying mid-run: scale-storm.js),
+ *   resolves once it has exited
+ * @property {number} pid
  */
 
 /**
@@ -121,6 +124,11 @@ export function startChild(script, { params, nodeArgs = [], label }) {
       }
       child.on('message', onMessage)
       return () => child.off('message', onMessage)
+    },
+    pid: /** @type {number} */ (child.pid),
+    async kill() {
+      if (!exited) child.kill('SIGKILL')
+      await exit
     },
     async stop(graceMs) {
       if (exited) return

@@ -15,6 +15,10 @@ export const PACKAGES = [
   '@trpc/server',
   '@trpc/client',
   'zod',
+  '@patchbay/redis',
+  'ioredis',
+  '@socket.io/redis-adapter',
+  '@socket.io/redis-streams-adapter',
 ]
 
 /**

@@ -28,7 +28,11 @@ export async function startPatchbay(encoding, params) {
   const redisUrl = typeof params.redisUrl === 'string' ? params.redisUrl : undefined
   const server = createServer(api, {
     encodings: [encoding],
-    ...(redisUrl === undefined ? {} : { engine: createRedisEngine({ url: redisUrl }) }),
+    // BENCH_REDIS_COMMAND_TIMEOUT_MS: the engine's commandTimeoutMs (default 1000), to see
+    // what a slow Redis does to a resume storm.
+    ...(redisUrl === undefined
+      ? {}
+      : { engine: createRedisEngine({ url: redisUrl, ...(process.env.BENCH_REDIS_COMMAND_TIMEOUT_MS ? { commandTimeoutMs: Number(process.env.BENCH_REDIS_COMMAND_TIMEOUT_MS) } : {}) }) }),
     // scale-redis.js --history N: the fan-out topic keeps N events per channel (with Redis,
     // one more XADD and PEXPIRE in each publish's script).
     ...(typeof params.history === 'number' ? { topics: { feed: { history: params.history } } } : {}),

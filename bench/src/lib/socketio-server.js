@@ -14,7 +14,10 @@ export function serveSocketIo(parser) {
     // The Redis scale-out runs (scale-redis.js): every node on one Redis through
     // @socket.io/redis-adapter, with the ioredis client its docs show (one publishing and
     // one subscribing connection). Imported only then, so the other scenarios run without it.
-    const adapter = typeof params.redisUrl === 'string' ? await redisAdapter(params.redisUrl) : undefined
+    // scale-storm.js runs socket.io's streams adapter too (`sioAdapter: 'streams'`), the one
+    // that offers connection state recovery, with recovery on as its docs show.
+    const streams = params.sioAdapter === 'streams'
+    const adapter = typeof params.redisUrl === 'string' ? await (streams ? streamsAdapter(params.redisUrl) : redisAdapter(params.redisUrl)) : undefined
     return new Promise((resolve) => {
       const batch = params.batch ?? STREAM_BATCH
       // socket.io has no flow control of its own. engine.io queues packets in the
@@ -26,7 +29,13 @@ export function serveSocketIo(parser) {
       const itemBytes = Buffer.byteLength(JSON.stringify(['item', streamItem(1_000_000)])) + 2
       const highWaterPackets = Math.max(1, Math.floor((params.highWater ?? STREAM_HIGH_WATER) / itemBytes))
       const http = createServer()
-      const io = new Server(http, { transports: ['websocket'], serveClient: false, ...(parser ? { parser } : {}) })
+      const io = new Server(http, {
+        transports: ['websocket'],
+        serveClient: false,
+        ...(parser ? { parser } : {}),
+        // socket.io's default window (2 minutes) for a client to come back and recover.
+        ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 120_000 } } : {}),
+      })
       if (adapter !== undefined) io.adapter(adapter)
       io.on('connection', (socket) => {
         socket.on('add', (a, b, ack) => ack(a + b))
@@ -81,4 +90,15 @@ async function redisAdapter(url) {
   const pub = new Redis(url)
   const sub = pub.duplicate()
   return createAdapter(pub, sub)
+}
+
+/**
+ * socket.io's Redis Streams adapter on `url` (one ioredis client, as its docs show): it
+ * keeps the broadcasts in one Redis stream that every node reads, and the sessions of
+ * disconnected sockets in Redis, so a client may recover its rooms and missed packets.
+ * @param {string} url
+ */
+async function streamsAdapter(url) {
+  const [{ createAdapter }, { Redis }] = await Promise.all([import('@socket.io/redis-streams-adapter'), import('ioredis')])
+  return createAdapter(new Redis(url))
 }
