@@ -8,6 +8,7 @@ import { Connection } from './connection.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
 import { buildProcedures } from './proxy.js'
+import type { RouterShape } from './shape.js'
 import { RequestManager, type CallOptions } from './request-manager.js'
 import { openStream, type StreamOptions } from './stream.js'
 import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
@@ -27,10 +28,11 @@ function failingIterator(failure: unknown): AsyncIterableIterator<unknown> {
 const DRAIN_POLL_MS = 10
 
 /**
- * Creates a client for `api` and starts connecting. Calls made before the socket opens (or
- * while it reconnects) wait and go out once it does.
+ * Creates a client for `api` (the router, or its shape: shape.ts) and starts connecting.
+ * Calls made before the socket opens (or while it reconnects) wait and go out once it does.
+ * Encodings are codecs or 'json' here; the entry points (full.ts, slim.ts) give the defaults.
  */
-export function createClient<R extends RouterDef>(api: R, options: ClientOptions): Client<R> {
+export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions): Client<R> {
   const resolved = resolveClientOptions(options)
   const listeners = new Set<(event: StateEvent) => void>()
   let state: ClientState = resolved.lazy ? 'idle' : 'connecting'

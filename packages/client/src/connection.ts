@@ -6,10 +6,8 @@
 import {
   CloseCode,
   authSubprotocol,
-  codecForSubprotocol,
   parseServerMessage,
   ProtocolViolation,
-  subprotocolOf,
   truncateCloseReason,
   turnNow,
   type ClientMessage,
@@ -92,7 +90,7 @@ export class Connection {
     token: string | undefined,
     private readonly events: ConnectionEvents,
   ) {
-    const offered = options.encodings.map((encoding) => subprotocolOf[encoding])
+    const offered: string[] = options.codecs.map((codec) => codec.subprotocol)
     // The credential rides as one more subprotocol (browsers cannot set headers, §2.1); the
     // server never selects it, and `offered` (what we accept back) leaves it out.
     const protocols = token === undefined ? offered : [...offered, authSubprotocol(token)]
@@ -152,7 +150,7 @@ export class Connection {
   }
 
   private handleOpen(offered: string[]): void {
-    const codec = offered.includes(this.socket.protocol) ? codecForSubprotocol(this.socket.protocol) : undefined
+    const codec = offered.includes(this.socket.protocol) ? this.options.codecs.find((candidate) => candidate.subprotocol === this.socket.protocol) : undefined
     if (codec === undefined) {
       // The server did not answer with a subprotocol we offered: we cannot speak to it (§2).
       this.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')

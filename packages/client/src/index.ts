@@ -1,4 +1,7 @@
-export { createClient } from './client.js'
+export { createClient } from './full.js'
+export { printShape, routerShape } from './shape-print.js'
+export type { PrintShapeOptions } from './shape-print.js'
+export type { EndpointShape, RouterShape, ShapeOf, ShapeTree } from './shape.js'
 export type { Client, ClientControls, ClientProcedures, ClientState, ClientTopic, ProcedureCall, StateEvent, StreamCall } from './types.js'
 export type { EventMeta, LagEvent, SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
 export type { StreamOptions } from './stream.js'

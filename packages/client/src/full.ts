@@ -1,0 +1,26 @@
+/**
+ * `createClient` as `@patchbay/client` exports it: both codecs built in, msgpack offered
+ * first. `@patchbay/client/slim` (slim.ts) is the same client without msgpackr.
+ */
+import { DEFAULT_ENCODINGS, codecs, type Codec, type Encoding, type RouterDef } from '@patchbay/core'
+import { createClient as createBaseClient } from './client.js'
+import type { ClientOptions } from './options.js'
+import type { RouterShape } from './shape.js'
+import type { Client } from './types.js'
+
+/** Names to codecs; an unknown name stays a name, which the base client refuses. */
+const codecOf = (encoding: Encoding | Codec): Encoding | Codec => (typeof encoding === 'string' ? (codecs[encoding] as Codec | undefined) ?? encoding : encoding)
+
+/**
+ * Creates a client for the router `api` and starts connecting. Calls made before the socket
+ * opens (or while it reconnects) wait and go out once it does.
+ */
+export function createClient<R extends RouterDef>(api: R, options: ClientOptions): Client<R>
+/**
+ * Creates a client from the router's shape (`patchbay-shape` writes it), typed exactly as
+ * one made from the router: a browser bundle then carries no schema library.
+ */
+export function createClient<R extends RouterDef>(shape: RouterShape<R>, options: ClientOptions): Client<R>
+export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions): Client<R> {
+  return createBaseClient(api, { ...options, encodings: (options.encodings ?? DEFAULT_ENCODINGS).map(codecOf) })
+}

@@ -1,0 +1,45 @@
+/**
+ * A router's shape: what the client needs of a router at run time (each name's kind, whether
+ * a procedure is idempotent, whether a topic takes params) and nothing else. A browser client
+ * built from the shape and a type-only import of the router carries no schema library
+ * (docs/guide/bundling.md). The shape is generated from the router (`patchbay-shape`) and
+ * typed against it, so a shape that no longer matches its router fails to compile.
+ */
+import type { AnyStream, AnyTopic, Procedure, RouterDef, Schema, Topic } from '@patchbay/core'
+
+/** How one endpoint appears in a shape. */
+export type EndpointShape = 'procedure' | 'idempotent procedure' | 'stream' | 'topic' | 'topic with params'
+
+/** A shape tree as it is at run time: an endpoint's shape per name, or a nested tree. */
+export interface ShapeTree {
+  readonly [name: string]: EndpointShape | ShapeTree
+}
+
+/** `D` is a procedure's `idempotent` as written; `boolean` (not known) allows either. */
+type ProcedureShape<D> = D extends true ? 'idempotent procedure' : 'procedure'
+/** `P` is a topic's params schema; a topic without one is undefined there. */
+type TopicShape<P> = [P] extends [undefined] ? 'topic' : 'topic with params'
+
+/** The exact shape of router `R`: the same names, each with its endpoint's shape. */
+export type ShapeOf<R extends RouterDef> = {
+  readonly [K in keyof R]: R[K] extends Procedure<Schema | undefined, Schema, infer D>
+    ? ProcedureShape<D>
+    : R[K] extends AnyStream
+      ? 'stream'
+      : R[K] extends Topic<infer P, Schema>
+        ? R[K] extends AnyTopic
+          ? TopicShape<P>
+          : never
+        : R[K] extends RouterDef
+          ? ShapeOf<R[K]>
+          : never
+}
+
+declare const routerType: unique symbol
+
+/**
+ * The shape of router `R`, carrying `R` as a type only, so `createClient(shape, …)` types the
+ * client exactly as `createClient(api, …)` does. Written by `patchbay-shape` as
+ * `export const apiShape: RouterShape<typeof api> = { … }`.
+ */
+export type RouterShape<R extends RouterDef> = ShapeOf<R> & { readonly [routerType]?: R }
