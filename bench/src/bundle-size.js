@@ -36,6 +36,16 @@ const client = createClient(apiShape, { url: 'ws://localhost:3000', encodings: [
 console.log(await client.math.add({ a: 1, b: 2 }, { timeout: 5_000 }))`,
   },
   {
+    name: 'Patchbay, JSON, with topics and streams',
+    note: 'a shape whose router has both brings `topics` and `streams`',
+    source: `import { createClient } from '@patchbay/client/slim'
+import { streams, topics } from '@patchbay/client/features'
+const apiShape = { '~features': [topics, streams], chat: { send: 'idempotent procedure', room: 'topic with params' }, ticks: 'stream' }
+const client = createClient(apiShape, { url: 'ws://localhost:3000' })
+client.chat.room.subscribe({ room: 'a' }, (message) => console.log(message))
+for await (const tick of client.ticks()) console.log(tick)`,
+  },
+  {
     name: 'Patchbay, from the router (zod)',
     note: '`createClient(api)` from `@patchbay/client`: the router and its schemas bundled',
     source: `import { z } from 'zod'

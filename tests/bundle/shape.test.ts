@@ -15,6 +15,7 @@ import WebSocket from 'ws'
 import { z } from 'zod'
 import { procedure, router, stream, topic } from '@patchbay/core'
 import { createClient, printShape, routerShape, type RouterShape } from '@patchbay/client'
+import { streams, topics } from '@patchbay/client/features'
 import { createClient as createSlimClient } from '@patchbay/client/slim'
 import { startRawServer, type RawServer } from '../client/raw-server.js'
 
@@ -28,6 +29,7 @@ const api = router({
 })
 
 const apiShape: RouterShape<typeof api> = {
+  '~features': [topics, streams],
   me: 'procedure',
   save: 'idempotent procedure',
   ticks: 'stream',
@@ -92,6 +94,15 @@ describe('a client made from the shape', () => {
     expect(() => createSlimClient(apiShape, { url: 'ws://127.0.0.1:1', WebSocket, encodings, lazy: true })).toThrow(/@patchbay\/core\/msgpack/)
   })
 
+  it('refuses a shape whose router has topics or streams it does not import', () => {
+    const { '~features': _features, ...bare } = apiShape
+    expect(() => createSlimClient(bare, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"ticks" is a stream, but the shape does not import streams/)
+    const noStreams = { ...bare, '~features': [topics] }
+    expect(() => createSlimClient(noStreams, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/does not import streams/)
+    const noTopics = { ...bare, ticks: 'procedure' as const, '~features': [streams] }
+    expect(() => createSlimClient(noTopics as unknown as RouterShape<typeof api>, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"news" is a topic, but the shape does not import topics/)
+  })
+
   it('refuses a shape entry that is not a kind', () => {
     const stale = { me: 'query' } as unknown as RouterShape<typeof api>
     expect(() => createSlimClient(stale, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"me" has an unknown shape "query"/)
@@ -103,8 +114,11 @@ describe('patchbay-shape', () => {
   const fixture = (name: string): string => fileURLToPath(new URL(`fixture/${name}`, import.meta.url))
 
   it('derives the shape from the router', () => {
-    expect(routerShape(api)).toEqual(apiShape)
-    expect(printShape(api, { from: './api.js' })).toContain("export const apiShape: RouterShape<typeof api> = {\n  me: 'procedure',\n  save: 'idempotent procedure',")
+    const { '~features': _features, ...tree } = apiShape
+    expect(routerShape(api)).toEqual(tree)
+    const printed = printShape(api, { from: './api.js' })
+    expect(printed).toContain("import { topics, streams } from '@patchbay/client/features'\n")
+    expect(printed).toContain("export const apiShape: RouterShape<typeof api> = {\n  '~features': [topics, streams],\n  me: 'procedure',\n  save: 'idempotent procedure',")
   })
 
   it("writes the README fixture's shape from its router; --check fails on a shape that differs", async () => {

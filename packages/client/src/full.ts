@@ -1,12 +1,19 @@
 /**
- * `createClient` as `@patchbay/client` exports it: both codecs built in, msgpack offered
- * first. `@patchbay/client/slim` (slim.ts) is the same client without msgpackr.
+ * `createClient` as `@patchbay/client` exports it: both codecs and every feature built in,
+ * msgpack offered first. `@patchbay/client/slim` (slim.ts) is the same client carrying only
+ * what its shape and options name.
  */
 import { DEFAULT_ENCODINGS, codecs, type Codec, type Encoding, type RouterDef } from '@patchbay/core'
 import { createClient as createBaseClient } from './client.js'
+import type { Features } from './features.js'
 import type { ClientOptions } from './options.js'
+import { streams } from './streams.js'
+import { topics } from './topics.js'
 import type { RouterShape } from './shape.js'
 import type { Client } from './types.js'
+
+/** Every feature: the router (or shape) may use any. */
+const ALL_FEATURES: Features = { ...topics, ...streams }
 
 /** Names to codecs; an unknown name stays a name, which the base client refuses. */
 const codecOf = (encoding: Encoding | Codec): Encoding | Codec => (typeof encoding === 'string' ? (codecs[encoding] as Codec | undefined) ?? encoding : encoding)
@@ -22,5 +29,5 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
  */
 export function createClient<R extends RouterDef>(shape: RouterShape<R>, options: ClientOptions): Client<R>
 export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions): Client<R> {
-  return createBaseClient(api, { ...options, encodings: (options.encodings ?? DEFAULT_ENCODINGS).map(codecOf) })
+  return createBaseClient(api, { ...options, encodings: (options.encodings ?? DEFAULT_ENCODINGS).map(codecOf) }, ALL_FEATURES)
 }

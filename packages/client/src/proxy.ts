@@ -7,7 +7,7 @@
 import type { RouterDef } from '@patchbay/core'
 import type { IterateOptions } from './iterate.js'
 import type { CallOptions } from './request-manager.js'
-import type { EndpointShape, ShapeTree } from './shape.js'
+import { FEATURES_KEY, type EndpointShape, type ShapeTree } from './shape.js'
 import type { StreamOptions } from './stream.js'
 import type { SubscribeOptions, TopicListener } from './subscriptions.js'
 
@@ -65,6 +65,7 @@ function topicOf(endpoints: Endpoints, path: string, hasParams: boolean): Readon
 export function buildProcedures(def: RouterDef | ShapeTree, endpoints: Endpoints, prefix = ''): Record<string, unknown> {
   const tree: Record<string, unknown> = {}
   for (const name of Object.keys(def)) {
+    if (name === FEATURES_KEY) continue
     const path = prefix === '' ? name : `${prefix}.${name}`
     const entry = def[name]
     const shape = shapeOf(entry, path)

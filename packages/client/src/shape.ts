@@ -6,14 +6,25 @@
  * typed against it, so a shape that no longer matches its router fails to compile.
  */
 import type { AnyStream, AnyTopic, Procedure, RouterDef, Schema, Topic } from '@patchbay/core'
+import type { StreamsFeature, TopicsFeature } from './features.js'
 
 /** How one endpoint appears in a shape. */
 export type EndpointShape = 'procedure' | 'idempotent procedure' | 'stream' | 'topic' | 'topic with params'
 
 /** A shape tree as it is at run time: an endpoint's shape per name, or a nested tree. */
 export interface ShapeTree {
-  readonly [name: string]: EndpointShape | ShapeTree
+  readonly [name: string]: EndpointShape | ShapeTree | ShapeFeatures
 }
+
+/**
+ * The features a shape's router uses (`topics`, `streams` from `@patchbay/client/features`),
+ * under a key no router name can take: the slim client bundles only these.
+ */
+export type ShapeFeatures = readonly (TopicsFeature | StreamsFeature)[]
+
+/** Where a shape lists its features. */
+export const FEATURES_KEY = '~features'
+
 
 /** `D` is a procedure's `idempotent` as written; `boolean` (not known) allows either. */
 type ProcedureShape<D> = D extends true ? 'idempotent procedure' : 'procedure'
@@ -42,4 +53,4 @@ declare const routerType: unique symbol
  * client exactly as `createClient(api, …)` does. Written by `patchbay-shape` as
  * `export const apiShape: RouterShape<typeof api> = { … }`.
  */
-export type RouterShape<R extends RouterDef> = ShapeOf<R> & { readonly [routerType]?: R }
+export type RouterShape<R extends RouterDef> = ShapeOf<R> & { readonly '~features'?: ShapeFeatures; readonly [routerType]?: R }

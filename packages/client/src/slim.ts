@@ -1,8 +1,9 @@
 /**
- * `@patchbay/client/slim`: the client with only the JSON codec built in, for browser bundles
- * (docs/guide/bundling.md). MessagePack is opted into by passing its codec, which is then
- * offered first: `encodings: [msgpackCodec, 'json']` with `msgpackCodec` from
- * `@patchbay/core/msgpack`. Everything else is `@patchbay/client`'s.
+ * `@patchbay/client/slim`: the client made from a router's shape, for browser bundles
+ * (docs/guide/bundling.md). Only the JSON codec is built in: MessagePack is opted into by
+ * passing its codec, then offered first (`encodings: [msgpackCodec, 'json']`, `msgpackCodec`
+ * from `@patchbay/core/msgpack`); topics and streams come with the shape when its router has
+ * them. Everything else is `@patchbay/client`'s.
  */
 export { createSlimClient as createClient } from './slim-client.js'
 export type { SlimClientOptions } from './slim-client.js'
@@ -13,4 +14,4 @@ export type { IterateOptions } from './iterate.js'
 export type { ReconnectOptions, WebSocketConstructor, WebSocketLike } from './options.js'
 export type { CallOptions, ClientStats } from './request-manager.js'
 export type { ConnectionState } from './connection.js'
-export type { EndpointShape, RouterShape, ShapeOf, ShapeTree } from './shape.js'
+export type { EndpointShape, RouterShape, ShapeFeatures, ShapeOf, ShapeTree } from './shape.js'

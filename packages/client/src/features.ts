@@ -1,0 +1,59 @@
+/**
+ * What a client needs beyond calls, by feature: the subscription table and topic iteration
+ * (topics.ts), flow-controlled streams (streams.ts). `createClient` takes them as values, so a
+ * bundle carries only those its router uses: `@patchbay/client` passes both, and a router's
+ * shape imports those its router has (docs/guide/bundling.md). A client whose router has
+ * neither gets the stand-ins below, a few bytes instead of ~7 KB of minified code.
+ */
+import { ErrorCode, PatchbayError } from '@patchbay/core'
+import type { IterateOptions } from './iterate.js'
+import type { openStream } from './stream.js'
+import type { Subscriptions } from './subscriptions.js'
+
+/** The subscription table as the client drives it. */
+export type TopicTable = Pick<Subscriptions, 'add' | 'handle' | 'handleLag' | 'endAll' | 'suspend' | 'resubscribe'>
+
+/** The client's features, each a value a bundle includes only when something imports it. */
+export interface Features {
+  /** Makes the client's subscription table. */
+  Subscriptions: new (...args: ConstructorParameters<typeof Subscriptions>) => TopicTable
+  /** A topic's messages as an async iterator. (Method syntax: it takes the table the client made.) */
+  iterateTopic(subscriptions: TopicTable, path: string, params: unknown, options?: IterateOptions): AsyncIterableIterator<unknown>
+  /** Starts a stream. */
+  openStream: typeof openStream
+}
+
+/** Topics: subscribe, iterate, publish (`topics` from `@patchbay/client/features`). */
+export type TopicsFeature = Pick<Features, 'Subscriptions' | 'iterateTopic'>
+/** Streams (`streams` from `@patchbay/client/features`). */
+export type StreamsFeature = Pick<Features, 'openStream'>
+
+const missing = (feature: string): PatchbayError =>
+  new PatchbayError(ErrorCode.BAD_REQUEST, `This client was made without ${feature}: regenerate the router's shape (patchbay-shape)`)
+
+/**
+ * The table of a client without topics: no subscription can exist, so there is nothing to
+ * deliver, suspend, resume or end, and an event or lag notice for a channel it never
+ * subscribed to is ignored, as the real table ignores unknown channels.
+ */
+class NoTopics implements TopicTable {
+  add(): never {
+    throw missing('topics')
+  }
+  handle(): void {}
+  handleLag(): void {}
+  endAll(): void {}
+  suspend(): void {}
+  resubscribe(): void {}
+}
+
+/** The features of a client whose router has no topics and no streams. */
+export const NO_FEATURES: Features = {
+  Subscriptions: NoTopics,
+  iterateTopic: () => {
+    throw missing('topics')
+  },
+  openStream: () => {
+    throw missing('streams')
+  },
+}
