@@ -25,6 +25,7 @@ const shape: Shape = { me: 'procedure', save: 'idempotent procedure', ticks: 'st
 describe('router shapes', () => {
   it('type a client exactly as the router does, from either entry point', () => {
     expectTypeOf(createClient(shape, { url: 'ws://127.0.0.1:1' })).toEqualTypeOf<Client<typeof api>>()
+    expectTypeOf(createClient(shape, { url: 'ws://127.0.0.1:1' })).toEqualTypeOf(createClient(api, { url: 'ws://127.0.0.1:1' }))
     expectTypeOf(createSlimClient(shape, { url: 'ws://127.0.0.1:1' })).toEqualTypeOf<Client<typeof api>>()
   })
 
