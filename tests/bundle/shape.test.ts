@@ -95,12 +95,13 @@ describe('a client made from the shape', () => {
   })
 
   it('refuses a shape whose router has topics or streams it does not import', () => {
+    // Such shapes fail to type-check (shape.test-d.ts); JavaScript, or a hand-edited shape, meets this.
+    const stale = (shape: object): RouterShape<typeof api> => shape as RouterShape<typeof api>
     const { '~features': _features, ...bare } = apiShape
-    expect(() => createSlimClient(bare, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"ticks" is a stream, but the shape does not import streams/)
-    const noStreams = { ...bare, '~features': [topics] }
-    expect(() => createSlimClient(noStreams, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/does not import streams/)
-    const noTopics = { ...bare, ticks: 'procedure' as const, '~features': [streams] }
-    expect(() => createSlimClient(noTopics as unknown as RouterShape<typeof api>, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"news" is a topic, but the shape does not import topics/)
+    expect(() => createSlimClient(stale(bare), { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"ticks" is a stream, but the shape does not import streams/)
+    expect(() => createSlimClient(stale({ ...bare, '~features': [topics] }), { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/does not import streams/)
+    const noTopics = stale({ ...bare, ticks: 'procedure', '~features': [streams] })
+    expect(() => createSlimClient(noTopics, { url: 'ws://127.0.0.1:1', WebSocket, lazy: true })).toThrow(/"news" is a topic, but the shape does not import topics/)
   })
 
   it('refuses a shape entry that is not a kind', () => {

@@ -53,4 +53,23 @@ declare const routerType: unique symbol
  * client exactly as `createClient(api, …)` does. Written by `patchbay-shape` as
  * `export const apiShape: RouterShape<typeof api> = { … }`.
  */
-export type RouterShape<R extends RouterDef> = ShapeOf<R> & { readonly '~features'?: ShapeFeatures; readonly [routerType]?: R }
+export type RouterShape<R extends RouterDef> = ShapeOf<R> & FeaturesOf<R> & { readonly [routerType]?: R }
+
+/** The kinds of feature router `R` needs, anywhere in its tree: 'topic', 'stream', or never. */
+type FeatureKinds<R> = {
+  [K in keyof R]: R[K] extends AnyTopic ? 'topic' : R[K] extends AnyStream ? 'stream' : R[K] extends Procedure<Schema | undefined, Schema, boolean> ? never : FeatureKinds<R[K]>
+}[keyof R]
+
+/**
+ * The `'~features'` a shape of `R` must list, in the order `patchbay-shape` writes them, so a
+ * shape that lost or lacks a feature fails to type-check like any other stale shape.
+ */
+type FeaturesOf<R> = [FeatureKinds<R>] extends [never]
+  ? { readonly '~features'?: readonly [] }
+  : {
+      readonly '~features': 'topic' extends FeatureKinds<R>
+        ? 'stream' extends FeatureKinds<R>
+          ? readonly [TopicsFeature, StreamsFeature]
+          : readonly [TopicsFeature]
+        : readonly [StreamsFeature]
+    }
