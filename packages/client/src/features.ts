@@ -5,7 +5,6 @@
  * shape imports those its router has (docs/guide/bundling.md). A client whose router has
  * neither gets the stand-ins below, a few bytes instead of ~7 KB of minified code.
  */
-import { ErrorCode, PatchbayError } from '@patchbay/core'
 import type { IterateOptions } from './iterate.js'
 import type { openStream } from './stream.js'
 import type { Subscriptions } from './subscriptions.js'
@@ -28,8 +27,8 @@ export type TopicsFeature = Pick<Features, 'Subscriptions' | 'iterateTopic'>
 /** Streams (`streams` from `@patchbay/client/features`). */
 export type StreamsFeature = Pick<Features, 'openStream'>
 
-const missing = (feature: string): PatchbayError =>
-  new PatchbayError(ErrorCode.BAD_REQUEST, `This client was made without ${feature}: regenerate the router's shape (patchbay-shape)`)
+/** Unreachable through a checked shape (slim-client.ts refuses one that lacks a feature it uses). */
+const missing = (feature: string): TypeError => new TypeError(`This client was made without ${feature}: regenerate the router's shape (patchbay-shape)`)
 
 /**
  * The table of a client without topics: no subscription can exist, so there is nothing to
