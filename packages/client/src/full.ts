@@ -7,9 +7,9 @@ import { DEFAULT_ENCODINGS, codecs, type Codec, type Encoding, type RouterDef } 
 import { createClient as createBaseClient } from './client.js'
 import type { Features } from './features.js'
 import type { ClientOptions } from './options.js'
+import type { RouterShape } from './shape.js'
 import { streams } from './streams.js'
 import { topics } from './topics.js'
-import type { RouterShape } from './shape.js'
 import type { Client } from './types.js'
 
 /** Every feature: the router (or shape) may use any. */

@@ -25,7 +25,6 @@ export type ShapeFeatures = readonly (TopicsFeature | StreamsFeature)[]
 /** Where a shape lists its features. */
 export const FEATURES_KEY = '~features'
 
-
 /** `D` is a procedure's `idempotent` as written; `boolean` (not known) allows either. */
 type ProcedureShape<D> = D extends true ? 'idempotent procedure' : 'procedure'
 /** `P` is a topic's params schema; a topic without one is undefined there. */
@@ -38,9 +37,7 @@ export type ShapeOf<R extends RouterDef> = {
     : R[K] extends AnyStream
       ? 'stream'
       : R[K] extends Topic<infer P, Schema>
-        ? R[K] extends AnyTopic
-          ? TopicShape<P>
-          : never
+        ? TopicShape<P>
         : R[K] extends RouterDef
           ? ShapeOf<R[K]>
           : never
