@@ -6,16 +6,15 @@
  */
 import { createServer as createHttpServer } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { extname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createServer } from '@patchbay/server'
 import { api, Message, type Share } from './api.js'
 import { engineFromEnv } from './engine.js'
+import { serveStatic } from './static.js'
 import { currentShares, Presence } from './store.js'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
-const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css' }
 const { engine, description } = engineFromEnv(process.env)
 const presence = new Presence()
 /** Set once listening: the bound port names the node unless NODE_ID does. */
@@ -31,17 +30,7 @@ function announceLater(room: string): void {
 }
 
 const http = createHttpServer((request, response) => {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname
-  const file = path === '/' ? 'index.html' : path.slice(1)
-  // Only the files the build puts in public/, never a path outside it.
-  if (!/^[\w.-]+$/.test(file)) {
-    response.writeHead(404).end('Not found')
-    return
-  }
-  readFile(join(publicDir, file)).then(
-    (body) => response.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' }).end(body),
-    () => response.writeHead(404).end('Not found'),
-  )
+  serveStatic(publicDir, request, response).catch(() => response.headersSent || response.writeHead(500).end('Internal error'))
 })
 
 const patchbay = createServer(api, {

@@ -6,12 +6,14 @@ import { CloseCode, ErrorCode, PatchbayError, isRetryableClose, subprotocolOf, t
 import { backoffDelay } from './backoff.js'
 import { Connection } from './connection.js'
 import { ConnectionFailure } from './connection-failure.js'
-import { iterateTopic, type IterateOptions } from './iterate.js'
+import type { Features } from './features.js'
+import type { IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
 import { buildProcedures } from './proxy.js'
+import type { RouterShape } from './shape.js'
 import { RequestManager, type CallOptions } from './request-manager.js'
-import { openStream, type StreamOptions } from './stream.js'
-import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
+import type { StreamOptions } from './stream.js'
+import type { SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
 import type { Client, ClientState, StateEvent } from './types.js'
 
 /** An iterator whose first `next()` rejects with `failure` (a loop over a closed client). */
@@ -28,11 +30,15 @@ function failingIterator(failure: unknown): AsyncIterableIterator<unknown> {
 const DRAIN_POLL_MS = 10
 
 /**
- * Creates a client for `api` and starts connecting. Calls made before the socket opens (or
- * while it reconnects) wait and go out once it does.
+ * Creates a client for `api` (the router, or its shape: shape.ts) and starts connecting.
+ * Calls made before the socket opens (or while it reconnects) wait and go out once it does.
+ * Encodings are codecs or 'json' here, and topics and streams come as `features`: the entry
+ * points (full.ts, slim-client.ts) give the defaults, so a bundle holds only what it uses.
  */
-export function createClient<R extends RouterDef>(api: R, options: ClientOptions): Client<R> {
+export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions, features: Features): Client<R> {
+  const { Subscriptions, openStream, iterateTopic } = features
   const resolved = resolveClientOptions(options)
+  resolved.diagnostics = features.diagnostics
   const listeners = new Set<(event: StateEvent) => void>()
   let state: ClientState = resolved.lazy ? 'idle' : 'connecting'
   let closedByUser = false

@@ -45,12 +45,6 @@ export interface ConnectionFailureDetails {
   error?: unknown
 }
 
-/** The most of a refused upgrade's body kept (Patchbay's own refusals are one short line). */
-export const MAX_REFUSAL_BODY = 1024
-
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
-const SUBPROTOCOL_NAME = /\bpatchbay\.v\d+\.[A-Za-z0-9_-]+/g
-
 /**
  * The `cause` of a CONNECTION_FAILED or CONNECTION_LOST error, and the `failure` of a
  * `reconnecting` or `closed` state event: what the client learned about why the connection
@@ -71,60 +65,28 @@ export class ConnectionFailure extends Error {
   declare readonly closeReason: string | undefined
   declare readonly error: unknown
 
-  constructor(details: ConnectionFailureDetails) {
-    super(describe(details))
+  /** `message` defaults to one made from `details`; node-diagnostics.ts brings its own for what only Node can know. */
+  constructor(details: ConnectionFailureDetails, message: string = describe(details)) {
+    super(message)
     Object.assign(this, details)
   }
-}
-
-/** The failure of an error the runtime raised during an attempt (Node's `ws`), if it says anything. */
-export function failureOfError(error: unknown, base: Pick<ConnectionFailureDetails, 'url' | 'offered' | 'answered'>): ConnectionFailure | undefined {
-  if (!(error instanceof Error)) return undefined
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) {
-    const kind = code === 'ECONNREFUSED' ? 'refused' : DNS_CODES.has(code) ? 'dns' : 'network'
-    return new ConnectionFailure({ ...base, kind, systemCode: code, error })
-  }
-  // `ws`'s own handshake checks: "Server sent an invalid subprotocol", "... no subprotocol".
-  if (/subprotocol/i.test(error.message)) return new ConnectionFailure({ ...base, kind: 'subprotocol', error })
-  return new ConnectionFailure({ ...base, kind: 'network', error })
-}
-
-/** The failure of an upgrade the server answered with an HTTP status instead of 101. */
-export function failureOfRefusal(status: number, body: string, base: Pick<ConnectionFailureDetails, 'url' | 'offered'>): ConnectionFailure {
-  const named = [...new Set(body.match(SUBPROTOCOL_NAME) ?? [])]
-  // Patchbay answers 400 naming what it speaks when no offered subprotocol fits (§2).
-  const mismatch = status === 400 && (named.length > 0 || /subprotocol/i.test(body))
-  return new ConnectionFailure({ ...base, kind: mismatch ? 'subprotocol' : 'http', status, body, serverSubprotocols: named.length > 0 ? named : undefined })
 }
 
 function describe(details: ConnectionFailureDetails): string {
   const error = details.error instanceof Error ? details.error.message : undefined
   const closed = details.closeCode === undefined ? '' : ` (close ${details.closeCode}${details.closeReason ? `: ${details.closeReason}` : ''})`
-  const http = details.status === undefined ? '' : `HTTP ${details.status}${details.body ? `: ${details.body.trim()}` : ''}`
   switch (details.kind) {
-    case 'refused':
-      return `${error ?? 'ECONNREFUSED'}: nothing accepts connections at ${details.url} (is the server running, on that host and port?)`
-    case 'dns':
-      return `${error ?? 'DNS lookup failed'}: the host name in ${details.url} does not resolve`
-    case 'http':
-      return `the server refused the WebSocket upgrade with ${http}`
-    case 'subprotocol': {
-      const server = details.serverSubprotocols
-        ? `the server speaks ${details.serverSubprotocols.join(', ')}`
-        : details.answered
-          ? `the server answered ${details.answered}, which the client did not offer`
-          : `the server answered none of them${error ? ` (${error})` : ''}`
-      return `no shared subprotocol (a protocol version mismatch, not retried): the client offered ${details.offered.join(', ')}; ${server}${http && ` (${http})`}`
-    }
+    case 'subprotocol':
+      return `no shared subprotocol (a protocol version mismatch, not retried): the client offered ${details.offered.join(', ')}; the server answered ${details.answered ?? 'none of them'}${error ? ` (${error})` : ''}`
     case 'timeout':
       return details.closeReason ?? 'no answer in time'
     case 'token':
       return `the token function failed: ${error ?? String(details.error)}`
     case 'unknown':
       // A browser reports every failed handshake as 1006 and nothing else.
-      return `the connection failed before it opened${closed}; a browser does not tell a page why (a refused port, an unknown host, a refused upgrade look alike): see the browser's console, and the server's log`
+      return `the connection failed before it opened${closed}; a browser does not say why: see the browser's console, and the server's log`
     default:
+      // refused, dns, http and network come with their own message (node-diagnostics.ts).
       return `${error ?? 'the connection closed'}${closed}`
   }
 }

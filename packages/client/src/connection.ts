@@ -6,10 +6,8 @@
 import {
   CloseCode,
   authSubprotocol,
-  codecForSubprotocol,
   parseServerMessage,
   ProtocolViolation,
-  subprotocolOf,
   truncateCloseReason,
   turnNow,
   type ClientMessage,
@@ -18,7 +16,8 @@ import {
   type Frame,
   type ServerMessage,
 } from '@patchbay/core'
-import { ConnectionFailure, MAX_REFUSAL_BODY, failureOfError, failureOfRefusal } from './connection-failure.js'
+import { ConnectionFailure } from './connection-failure.js'
+import type { Corkable, NodeStyleEmitter } from './node-diagnostics.js'
 import type { ResolvedClientOptions, WebSocketLike } from './options.js'
 
 /** Connection states, named as the WebSocket API names them. */
@@ -50,32 +49,6 @@ const OPEN = 1
  */
 const PIPELINE_FRAMES = 16
 
-/** The EventEmitter side of Node's `ws` sockets, used when present. */
-interface NodeStyleSocket {
-  on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): void
-  on(event: 'upgrade', listener: (response: HttpResponseLike) => void): void
-  on(event: 'unexpected-response', listener: (request: unknown, response: HttpResponseLike) => void): void
-}
-
-/** The part of Node's http.IncomingMessage read from a refused upgrade (no Node types here). */
-interface HttpResponseLike {
-  readonly statusCode?: number
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>
-  on(event: 'data', listener: (chunk: Uint8Array) => void): void
-  on(event: 'end' | 'error' | 'aborted' | 'close', listener: () => void): void
-}
-
-const utf8 = new TextDecoder()
-/** Text of a text frame delivered as bytes (Node's Buffer has a faster own toString). */
-function textOf(data: Uint8Array): string {
-  const withToString = data as Uint8Array & { toString(encoding?: string): string }
-  return typeof (data as { utf8Slice?: unknown }).utf8Slice === 'function' ? withToString.toString('utf8') : utf8.decode(data)
-}
-
-interface Corkable {
-  cork(): void
-  uncork(): void
-}
 
 /** One WebSocket and the protocol rules of its client side. */
 export class Connection {
@@ -111,28 +84,25 @@ export class Connection {
     token: string | undefined,
     private readonly events: ConnectionEvents,
   ) {
-    const offered = options.encodings.map((encoding) => subprotocolOf[encoding])
+    const offered: string[] = options.codecs.map((codec) => codec.subprotocol)
     this.offered = offered
     // The credential rides as one more subprotocol (browsers cannot set headers, §2.1); the
     // server never selects it, and `offered` (what we accept back) leaves it out.
     const protocols = token === undefined ? offered : [...offered, authSubprotocol(token)]
     this.socket = new options.WebSocket(options.url, protocols)
     this.socket.onopen = () => this.handleOpen(offered)
-    const emitter = this.socket as unknown as Partial<NodeStyleSocket>
-    if (typeof emitter.on === 'function') {
-      // Node's `ws`: its own 'message' event hands over the frame as is (a Buffer for binary,
-      // with the text/binary flag), sparing a MessageEvent and an ArrayBuffer copy per frame.
-      emitter.on('message', (data: Uint8Array, isBinary: boolean) => {
-        this.handleFrame(isBinary ? data : textOf(data))
+    const emitter = this.socket as unknown as Partial<NodeStyleEmitter>
+    const node = options.diagnostics
+    if (node !== undefined && typeof emitter.on === 'function') {
+      // Node's `ws` (node-diagnostics.ts; left out of browser bundles): frames as they are,
+      // and what it can tell of a failed attempt.
+      node.watch(emitter as NodeStyleEmitter, {
+        frame: (data) => this.handleFrame(data),
+        base: () => this.base(),
+        answered: (protocol) => (this.answered = protocol),
+        failure: (failure) => this.noteFailure(failure),
+        abort: () => this.state === 'connecting' && this.socket.close(),
       })
-      // What the server answered to the upgrade, before `ws` checks it (a browser never says).
-      emitter.on('upgrade', (response) => {
-        const answered = response.headers['sec-websocket-protocol']
-        if (typeof answered === 'string') this.answered = answered
-      })
-      // A listener here makes `ws` leave the refused handshake to us: read the status and the
-      // start of the body, then abort it (the close event follows as before).
-      emitter.on('unexpected-response', (_request, response) => this.readRefusal(response))
     } else {
       this.socket.binaryType = 'arraybuffer'
       this.socket.onmessage = (event: { data: unknown }) => this.handleFrame(event.data)
@@ -140,7 +110,7 @@ export class Connection {
     this.socket.onclose = (event: { code: number; reason: string }) => this.handleClose(event.code, event.reason)
     // An error is always followed by a close event, which does the work; in Node it says why.
     this.socket.onerror = (event: { error?: unknown }) => {
-      this.noteFailure(failureOfError(event.error, this.base()))
+      this.noteFailure(this.options.diagnostics?.ofError(event.error, this.base()))
     }
     if (options.connectTimeout > 0) {
       // A route that accepts TCP and never answers the upgrade would hold the attempt (and
@@ -185,7 +155,7 @@ export class Connection {
   }
 
   private handleOpen(offered: string[]): void {
-    const codec = offered.includes(this.socket.protocol) ? codecForSubprotocol(this.socket.protocol) : undefined
+    const codec = offered.includes(this.socket.protocol) ? this.options.codecs.find((candidate) => candidate.subprotocol === this.socket.protocol) : undefined
     if (codec === undefined) {
       // The server did not answer with a subprotocol we offered: we cannot speak to it (§2).
       this.answered = this.socket.protocol
@@ -302,32 +272,6 @@ export class Connection {
     this.failure ??= failure
   }
 
-  /** Reads a refused upgrade's status and up to MAX_REFUSAL_BODY bytes of its body, then aborts it. */
-  private readRefusal(response: HttpResponseLike): void {
-    const status = response.statusCode ?? 0
-    const decoder = new TextDecoder()
-    let body = ''
-    let bytes = 0
-    let done = false
-    const finish = (): void => {
-      if (done) return
-      done = true
-      this.noteFailure(failureOfRefusal(status, body + decoder.decode(), this.base()))
-      if (this.state === 'connecting') this.socket.close()
-    }
-    response.on('data', (chunk) => {
-      if (done) return
-      const room = MAX_REFUSAL_BODY - bytes
-      bytes += chunk.byteLength
-      body += decoder.decode(chunk.byteLength > room ? chunk.subarray(0, room) : chunk, { stream: true })
-      if (bytes >= MAX_REFUSAL_BODY) finish()
-    })
-    response.on('end', finish)
-    response.on('error', finish)
-    response.on('aborted', finish)
-    response.on('close', finish)
-  }
-
   private setState(state: ConnectionState, code?: number, reason?: string): void {
     this.state = state
     this.events.state(state, code, reason)
@@ -335,16 +279,14 @@ export class Connection {
 
   /**
    * In Node with `ws`, writes of one tick are coalesced by corking the underlying net.Socket
-   * (`_socket`, ws's private handle, duck-typed and optional): one syscall per PIPELINE_FRAMES
-   * frames at most. Browsers have no such handle and batch on their own; there this does
-   * nothing.
+   * (node-diagnostics.ts finds it): one syscall per PIPELINE_FRAMES frames at most. Browsers
+   * have no such handle and batch on their own; there this does nothing.
    */
   private cork(): void {
     if (this.corked) return
     if (this.corkable === undefined) {
-      const raw = (this.socket as unknown as { _socket?: Partial<Corkable> })._socket
-      if (typeof raw?.cork !== 'function' || typeof raw.uncork !== 'function') return
-      this.corkable = raw as Corkable
+      this.corkable = this.options.diagnostics?.corkable(this.socket)
+      if (this.corkable === undefined) return
     }
     this.corked = true
     this.corkable.cork()

@@ -1,4 +1,5 @@
-import { DEFAULT_ENCODINGS, DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
+import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding } from '@patchbay/core'
+import type { Diagnostics } from './node-diagnostics.js'
 
 /**
  * The part of the WebSocket API the client uses: the browser's WebSocket and `ws` both
@@ -30,10 +31,13 @@ export interface ClientOptions {
    */
   WebSocket?: WebSocketConstructor
   /**
-   * Encodings to offer, most preferred first; the server takes the first it supports.
-   * @default ['msgpack', 'json']
+   * Encodings to offer, most preferred first; the server takes the first it supports. Each is
+   * a name or a codec object (`jsonCodec`, or `msgpackCodec` from `@patchbay/core/msgpack`).
+   * `@patchbay/client/slim` knows only `'json'` by name: a bundle carries msgpackr only when
+   * the code passes `msgpackCodec` (docs/guide/bundling.md).
+   * @default ['msgpack', 'json'] from `@patchbay/client`; ['json'] from `@patchbay/client/slim`
    */
-  encodings?: readonly Encoding[]
+  encodings?: readonly (Encoding | Codec)[]
   /**
    * Default per-call timeout in milliseconds; 0 disables it. A call's own `timeout` wins.
    * @default 30_000
@@ -131,6 +135,9 @@ export interface ReconnectOptions {
 export interface ResolvedClientOptions {
   url: string
   WebSocket: WebSocketConstructor
+  /** The codecs offered, in order. */
+  codecs: readonly Codec[]
+  /** Their names. */
   encodings: readonly Encoding[]
   timeout: number
   maxDepth: number
@@ -142,6 +149,8 @@ export interface ResolvedClientOptions {
   connectTimeout: number
   pingInterval: number
   pongTimeout: number
+  /** What the runtime can tell of a failed connection (Node's `ws`), when the entry brings it (features.ts). */
+  diagnostics?: Diagnostics | undefined
 }
 
 /** Fills in defaults and checks the options. */
@@ -150,8 +159,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (WebSocketClass === undefined) {
     throw new TypeError('No global WebSocket: in Node, pass the `ws` class as the WebSocket option')
   }
-  const encodings = options.encodings ?? DEFAULT_ENCODINGS
-  if (encodings.length === 0) throw new TypeError('encodings must name at least one encoding')
+  const codecs = (options.encodings ?? [jsonCodec]).map(codecOf)
+  if (codecs.length === 0) throw new TypeError('encodings must name at least one encoding')
   const timeout = options.timeout ?? 30_000
   if (!(timeout >= 0)) throw new RangeError('timeout must be a non-negative number of milliseconds')
   const reconnect =
@@ -167,7 +176,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   return {
     url: options.url,
     WebSocket: WebSocketClass,
-    encodings,
+    codecs,
+    encodings: codecs.map((codec) => codec.encoding),
     timeout,
     maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     reconnect,
@@ -179,6 +189,19 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
   }
+}
+
+/**
+ * The codec an `encodings` entry names. Only JSON is known by name here, so that nothing on
+ * this path imports msgpackr; `@patchbay/client` maps 'msgpack' to its codec before this runs.
+ */
+function codecOf(encoding: Encoding | Codec): Codec {
+  if (typeof encoding === 'object') return encoding
+  if (encoding === 'json') return jsonCodec
+  if (encoding === 'msgpack') {
+    throw new TypeError("'msgpack' is not built into @patchbay/client/slim: pass its codec (import { msgpackCodec } from '@patchbay/core/msgpack')")
+  }
+  throw new TypeError(`unknown encoding "${String(encoding)}"`)
 }
 
 function nonNegative(value: number, name: string): number {

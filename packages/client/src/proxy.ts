@@ -1,12 +1,13 @@
 /**
- * Builds the callable tree from the router definition itself rather than from a Proxy: the
- * names are known up front, so unknown names are `undefined` instead of callable, the object
- * is never thenable (routers may not name anything `then`), and a call is one plain
- * function call with its path already joined.
+ * Builds the callable tree from the router definition, or from its shape (shape.ts), rather
+ * than from a Proxy: the names are known up front, so unknown names are `undefined` instead
+ * of callable, the object is never thenable (routers may not name anything `then`), and a
+ * call is one plain function call with its path already joined.
  */
-import { isProcedure, isStream, isTopic, type RouterDef } from '@patchbay/core'
+import type { RouterDef } from '@patchbay/core'
 import type { IterateOptions } from './iterate.js'
 import type { CallOptions } from './request-manager.js'
+import { FEATURES_KEY, type EndpointShape, type ShapeTree } from './shape.js'
 import type { StreamOptions } from './stream.js'
 import type { SubscribeOptions, TopicListener } from './subscriptions.js'
 
@@ -20,39 +21,64 @@ export interface Endpoints {
 }
 
 /**
- * Makes the tree for `def`: a function per procedure; per topic an object with subscribe,
- * iterate and publish. Topics without params take no params argument, which the functions
- * tell by `hasParams`.
+ * An endpoint's shape, from its shape string or from its definition; undefined for a nested
+ * router. Reads a definition's `kind` rather than calling core's isProcedure/isTopic, so a
+ * client built from a shape bundles none of the router module.
  */
-export function buildProcedures(def: RouterDef, endpoints: Endpoints, prefix = ''): Record<string, unknown> {
+function shapeOf(entry: unknown, path: string): EndpointShape | undefined {
+  if (typeof entry === 'string') {
+    switch (entry) {
+      case 'procedure':
+      case 'idempotent procedure':
+      case 'stream':
+      case 'topic':
+      case 'topic with params':
+        return entry
+    }
+    throw new TypeError(`"${path}" has an unknown shape "${entry}": regenerate the router's shape (patchbay-shape)`)
+  }
+  const def = entry as { kind?: unknown; idempotent?: unknown; params?: unknown }
+  if (def.kind === 'procedure') return def.idempotent === true ? 'idempotent procedure' : 'procedure'
+  if (def.kind === 'stream') return 'stream'
+  if (def.kind === 'topic') return def.params === undefined ? 'topic' : 'topic with params'
+  return undefined
+}
+
+/**
+ * A topic's object. Without params its functions take no params argument: the same
+ * functions, called with undefined in front.
+ */
+function topicOf(endpoints: Endpoints, path: string, hasParams: boolean): Readonly<Record<string, unknown>> {
+  const params = <A extends unknown[]>(f: (params: unknown, ...rest: A) => unknown) => (hasParams ? f : (...rest: A) => f(undefined, ...rest))
+  return Object.freeze({
+    subscribe: params((value, listener: TopicListener<unknown>, options?: SubscribeOptions) => endpoints.subscribe(path, value, listener, options)),
+    iterate: params((value, options?: IterateOptions) => endpoints.iterate(path, value, options)),
+    publish: params((value, message: unknown, options?: CallOptions) => endpoints.publish(path, value, message, options)),
+  })
+}
+
+/**
+ * Makes the tree for `def`, a router or its shape: a function per procedure and stream; per
+ * topic an object with subscribe, iterate and publish. Topics without params take no params
+ * argument.
+ */
+export function buildProcedures(def: RouterDef | ShapeTree, endpoints: Endpoints, prefix = ''): Record<string, unknown> {
   const tree: Record<string, unknown> = {}
   for (const name of Object.keys(def)) {
+    if (name === FEATURES_KEY) continue
     const path = prefix === '' ? name : `${prefix}.${name}`
     const entry = def[name]
-    if (isProcedure(entry)) {
-      tree[name] = entry.idempotent
-        ? (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options?.idempotent === undefined ? { ...options, idempotent: true } : options)
-        : (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
-    } else if (isStream(entry)) {
+    const shape = shapeOf(entry, path)
+    if (shape === 'idempotent procedure') {
+      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options?.idempotent === undefined ? { ...options, idempotent: true } : options)
+    } else if (shape === 'procedure') {
+      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
+    } else if (shape === 'stream') {
       tree[name] = (input?: unknown, options?: StreamOptions) => endpoints.stream(path, input, options)
-    } else if (isTopic(entry)) {
-      const hasParams = entry.params !== undefined
-      tree[name] = Object.freeze(
-        hasParams
-          ? {
-              subscribe: (params: unknown, listener: TopicListener<unknown>, options?: SubscribeOptions) =>
-                endpoints.subscribe(path, params, listener, options),
-              iterate: (params: unknown, options?: IterateOptions) => endpoints.iterate(path, params, options),
-              publish: (params: unknown, message: unknown, options?: CallOptions) => endpoints.publish(path, params, message, options),
-            }
-          : {
-              subscribe: (listener: TopicListener<unknown>, options?: SubscribeOptions) => endpoints.subscribe(path, undefined, listener, options),
-              iterate: (options?: IterateOptions) => endpoints.iterate(path, undefined, options),
-              publish: (message: unknown, options?: CallOptions) => endpoints.publish(path, undefined, message, options),
-            },
-      )
+    } else if (shape !== undefined) {
+      tree[name] = topicOf(endpoints, path, shape === 'topic with params')
     } else {
-      tree[name] = Object.freeze(buildProcedures(entry as RouterDef, endpoints, path))
+      tree[name] = Object.freeze(buildProcedures(entry as RouterDef | ShapeTree, endpoints, path))
     }
   }
   return tree

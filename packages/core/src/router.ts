@@ -4,8 +4,12 @@
  */
 import { isSchema, type InferSchemaInput, type InferSchemaOutput, type Schema } from './schema.js'
 
-/** A request/response procedure. `I` is undefined for a procedure that takes no input. */
-export interface Procedure<I extends Schema | undefined = Schema | undefined, O extends Schema = Schema> {
+/**
+ * A request/response procedure. `I` is undefined for a procedure that takes no input. `D` is
+ * `idempotent` as written (`true` or `false`), so a client's router shape can be checked
+ * against it (docs/guide/bundling.md).
+ */
+export interface Procedure<I extends Schema | undefined = Schema | undefined, O extends Schema = Schema, D extends boolean = boolean> {
   readonly kind: 'procedure'
   readonly input: I
   readonly output: O
@@ -13,7 +17,7 @@ export interface Procedure<I extends Schema | undefined = Schema | undefined, O 
    * Calls may run more than once without harm, so the client retries them after a dropped
    * connection with the same idempotency key, and the server runs each key once (§4.2).
    */
-  readonly idempotent: boolean
+  readonly idempotent: D
 }
 
 /** A procedure without its exact types, for code that walks any router. */
@@ -54,9 +58,9 @@ export interface ProcedureOptions<I extends Schema | undefined, O extends Schema
 }
 
 /** Defines a procedure that takes no input. */
-export function procedure<O extends Schema>(options: { output: O; idempotent?: boolean }): Procedure<undefined, O>
+export function procedure<O extends Schema, const D extends boolean = false>(options: { output: O; idempotent?: D }): Procedure<undefined, O, NoInfer<D>>
 /** Defines a procedure from its input and output schemas. */
-export function procedure<I extends Schema, O extends Schema>(options: { input: I; output: O; idempotent?: boolean }): Procedure<I, O>
+export function procedure<I extends Schema, O extends Schema, const D extends boolean = false>(options: { input: I; output: O; idempotent?: D }): Procedure<I, O, NoInfer<D>>
 export function procedure(options: ProcedureOptions<Schema | undefined, Schema>): AnyProcedure {
   checkSchemas('procedure', options)
   return Object.freeze({ kind: 'procedure', input: options.input, output: options.output, idempotent: options.idempotent === true })
