@@ -5,10 +5,9 @@
  * probeTimeoutMs` of the last message it received, reconnected and resynced, so what was
  * published meanwhile is repaired from history (docs/protocol.md §12.1); an idle healthy
  * connection is probed and left alone. A small TCP proxy (node:net) stands between node A's
- * engine and the real redis-server, and can stop forwarding the bytes of a connection while
- * both of its sockets stay open.
+ * engine and the real redis-server (./proxy.ts), and can stop forwarding the bytes of a
+ * connection while both of its sockets stay open.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { router, topic } from '@patchbay/core'
@@ -16,6 +15,7 @@ import { createServer as createPatchbay, type AsyncEngine, type PatchbayServer }
 import { createRedisEngine, type RedisEngineCommonOptions } from '@patchbay/redis'
 import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
 import { RedisServer } from '../support/redis.js'
+import { FaultProxy } from './proxy.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
@@ -23,86 +23,15 @@ const api = router({
 
 type Node = PatchbayServer<AsyncEngine>
 
-/** One connection through the proxy. */
-interface Pair {
-  readonly client: Socket
-  readonly upstream: Socket
-  /** It sent a SUBSCRIBE: the engine's subscriber connection. */
-  subscriber: boolean
-  /** Blackholed: bytes in either direction are dropped, both sockets stay open. */
-  dead: boolean
-  /** PUBLISHes to a probe channel it carried (the command connection's). */
-  probes: number
-}
-
-/** A TCP proxy to `port` on 127.0.0.1 that can blackhole the connections it carries. */
-class Blackhole {
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    /** Every connection it carried, in order. */
-    readonly pairs: readonly Pair[],
-  ) {}
-
-  static async start(target: number): Promise<Blackhole> {
-    const pairs: Pair[] = []
-    // allowHalfOpen: a FIN from the engine gets no FIN back through a dead route either.
-    const server = createServer({ allowHalfOpen: true }, (client) => {
-      const upstream = createConnection({ port: target, host: '127.0.0.1', allowHalfOpen: true })
-      const pair: Pair = { client, upstream, subscriber: false, dead: false, probes: 0 }
-      pairs.push(pair)
-      client.on('data', (bytes: Buffer) => {
-        const text = bytes.toString('latin1')
-        if (/subscribe/i.test(text)) pair.subscriber = true
-        pair.probes += text.split('probe{').length - 1
-        if (!pair.dead) upstream.write(bytes)
-      })
-      upstream.on('data', (bytes: Buffer) => {
-        if (!pair.dead) client.write(bytes)
-      })
-      // A live pair closes as a whole; a dead one keeps its other socket open, as a dead route would.
-      const close = (): void => {
-        if (pair.dead) return
-        client.destroy()
-        upstream.destroy()
-      }
-      for (const socket of [client, upstream]) {
-        socket.on('error', close)
-        socket.on('close', close)
-        socket.on('end', close)
-      }
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const address = server.address()
-    if (typeof address !== 'object' || address === null) throw new Error('no port')
-    return new Blackhole(server, address.port, pairs)
-  }
-
-  /** Stops forwarding the bytes of the pairs `which` picks (both sockets stay open); returns how many. */
-  blackhole(which: (pair: Pair) => boolean): number {
-    const picked = this.pairs.filter((pair) => !pair.dead && which(pair))
-    for (const pair of picked) pair.dead = true
-    return picked.length
-  }
-
-  async close(): Promise<void> {
-    for (const pair of this.pairs) {
-      pair.client.destroy()
-      pair.upstream.destroy()
-    }
-    await new Promise((resolve) => this.server.close(resolve))
-  }
-}
-
 let redis: RedisServer
-let proxy: Blackhole
+let proxy: FaultProxy
 const nodes: Node[] = []
 const sockets: RawClient[] = []
 const errors: Error[] = []
 
 beforeEach(async () => {
   redis = await RedisServer.start()
-  proxy = await Blackhole.start(redis.port)
+  proxy = await FaultProxy.start(redis.port)
 })
 
 afterEach(async () => {

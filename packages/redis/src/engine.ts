@@ -157,6 +157,7 @@ class RedisEngine implements AsyncEngine {
       },
       probeIntervalMs: this.probeIntervalMs,
       probeTimeoutMs: this.probeTimeoutMs,
+      commandTimeoutMs: this.commandTimeoutMs,
       events: {
         message: (channel, message) => this.message(channel, message),
         resubscribed: () => {

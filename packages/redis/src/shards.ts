@@ -23,6 +23,7 @@ export interface LinkFactory {
   probe(channel: string, token: string): Promise<number>
   readonly probeIntervalMs: number
   readonly probeTimeoutMs: number
+  readonly commandTimeoutMs: number
   readonly events: SubscriberEvents
 }
 
@@ -140,6 +141,6 @@ function splitNodeKey(node: string): [string, number] {
 }
 
 function linkOf(factory: LinkFactory, redis: Redis, sharded: boolean, probeChannel: string): SubscriberLink {
-  const { probe, probeIntervalMs, probeTimeoutMs, events } = factory
-  return new SubscriberLink(redis, { sharded, probeChannel, probe, probeIntervalMs, probeTimeoutMs, events })
+  const { probe, probeIntervalMs, probeTimeoutMs, commandTimeoutMs, events } = factory
+  return new SubscriberLink(redis, { sharded, probeChannel, probe, probeIntervalMs, probeTimeoutMs, commandTimeoutMs, events })
 }

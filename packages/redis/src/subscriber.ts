@@ -14,6 +14,18 @@
  * reconnects it, every held channel is subscribed again and the engine resyncs the feeds,
  * which repair the gap from the streams. A dead link is noticed at most `probeIntervalMs +
  * probeTimeoutMs` after the last message it received.
+ *
+ * A (S)SUBSCRIBE that fails while the connection stays up (most plainly a reply slower than
+ * `commandTimeoutMs` from a loaded Redis; or an error reply) is not the connection dropping:
+ * no 'ready' follows, so nothing would subscribe the channel again or repair its gap. The link
+ * is then restarted as a dead one is, rather than the batch retried on the same connection:
+ * after a timeout Redis may or may not have subscribed and may still answer, while a fresh
+ * connection is a known state, and its path (reconnect, every channel subscribed, resync) is
+ * the one the probe already takes. It covers the probe channel too, whose failed subscribe
+ * would otherwise leave the link unprobed. Bounded: the n-th failure in a row (no full
+ * re-subscribe confirmed since) restarts after (2^(n−1) − 1) × `commandTimeoutMs`, at most
+ * `probeIntervalMs`: the first at once, then one attempt every 2, 4, 8 … timeouts, so a Redis
+ * that is merely slow gets no restart loop. Each failure goes to `onError` when it happens.
  */
 import type { Redis } from 'ioredis'
 import { Link, RedisEngineError } from './link.js'
@@ -29,7 +41,7 @@ export interface SubscriberEvents {
   resubscribed(): void
   /** The connection of `link` closed: publications in flight on it will not come. */
   closed(link: SubscriberLink): void
-  /** The link was found dead by its probe and is being restarted. */
+  /** The link was found dead by its probe, or a subscribe on it failed while it was up: it is being restarted (at once, or after a backoff). */
   dead(error: RedisEngineError): void
 }
 
@@ -43,6 +55,8 @@ export interface SubscriberOptions {
   readonly probe: (channel: string, token: string) => Promise<number>
   readonly probeIntervalMs: number
   readonly probeTimeoutMs: number
+  /** The connection's command timeout: the step of the restart backoff after failed subscribes. */
+  readonly commandTimeoutMs: number
   readonly events: SubscriberEvents
 }
 
@@ -57,6 +71,14 @@ export class SubscriberLink {
   /** A probe is out and its timeout runs. */
   private probing = false
   private closed = false
+  /** Counts 'ready's: an answer to a subscribe sent before the last one is about an old connection. */
+  private generation = 0
+  /** Re-subscribes after a 'ready' that failed in a row (reset by one that succeeded). */
+  private failures = 0
+  /** A restart after a failed subscribe, waiting out its backoff. */
+  private restartTimer: ReturnType<typeof setTimeout> | undefined
+  /** Channels held while ready, subscribed together at the end of the current task. */
+  private readonly pending = new Set<string>()
 
   constructor(
     readonly redis: Redis,
@@ -70,6 +92,9 @@ export class SubscriberLink {
     redis.on('close', () => {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
+      // The reconnect subscribes everything again: a pending restart would only cut it.
+      clearTimeout(this.restartTimer)
+      this.restartTimer = undefined
       if (!this.closed) options.events.closed(this)
     })
   }
@@ -82,10 +107,16 @@ export class SubscriberLink {
     return this.options.probeChannel
   }
 
-  /** Holds `channel` from now on: subscribed now if the link is ready, else once it is. */
+  /**
+   * Holds `channel` from now on: subscribed once it is ready, or, when it is, in one batch with
+   * the other channels held in the same task; the feeds resync once Redis confirmed the batch
+   * (a failure restarts the link, see above).
+   */
   hold(channel: string): void {
     this.channels.add(channel)
-    if (this.ready) (this.options.sharded ? this.redis.ssubscribe(channel) : this.redis.subscribe(channel)).catch(() => undefined)
+    if (!this.ready) return
+    if (this.pending.size === 0) queueMicrotask(() => this.subscribePending())
+    this.pending.add(channel)
   }
 
   /** Subscribes to `channel`; resolves once Redis confirmed it, fails at once while the connection is down. */
@@ -111,6 +142,7 @@ export class SubscriberLink {
   close(): void {
     this.closed = true
     clearTimeout(this.idleTimer)
+    clearTimeout(this.restartTimer)
     // disconnect(), not QUIT: no round trip to a Redis that may be gone. The error listeners
     // stay attached, so a late error cannot become an unhandled 'error' event.
     this.redis.disconnect()
@@ -133,22 +165,73 @@ export class SubscriberLink {
     if (this.closed) return
     const again = this.readyBefore
     this.readyBefore = true
-    const subscribe = (names: string[]): Promise<unknown> => (this.options.sharded ? this.redis.ssubscribe(...names) : this.redis.subscribe(...names))
-    const probing = subscribe([this.options.probeChannel]).then(() => {
-      if (this.closed || !this.ready) return
+    const generation = ++this.generation
+    // Holds of the last connection are in `channels`: subscribed below.
+    this.pending.clear()
+    const probing = this.send([this.options.probeChannel]).then(() => {
+      if (this.closed || generation !== this.generation || !this.ready) return
       this.lastReceived = performance.now()
       this.arm()
     })
-    const names = [...this.channels]
-    const batches: Promise<unknown>[] = [probing]
-    for (let at = 0; at < names.length; at += SUBSCRIBE_BATCH) batches.push(subscribe(names.slice(at, at + SUBSCRIBE_BATCH)))
+    this.confirm([probing, ...this.batches([...this.channels])], again, true)
+  }
+
+  /** The channels held while ready since the last task, subscribed in batches. */
+  private subscribePending(): void {
+    const names = [...this.pending].filter((channel) => this.channels.has(channel))
+    this.pending.clear()
+    // Not ready (any more): the next 'ready' subscribes them with the rest.
+    if (this.closed || !this.ready || names.length === 0) return
+    this.confirm(this.batches(names), true, false)
+  }
+
+  /** (S)SUBSCRIBEs of `names`, at most SUBSCRIBE_BATCH channels each. */
+  private batches(names: readonly string[]): Promise<unknown>[] {
+    const batches: Promise<unknown>[] = []
+    for (let at = 0; at < names.length; at += SUBSCRIBE_BATCH) batches.push(this.send(names.slice(at, at + SUBSCRIBE_BATCH)))
+    return batches
+  }
+
+  private send(names: readonly string[]): Promise<unknown> {
+    return this.options.sharded ? this.redis.ssubscribe(...names) : this.redis.subscribe(...names)
+  }
+
+  /**
+   * Once every batch is confirmed: the feeds resync (`resync`). A batch rejected while this very
+   * connection is still up (no close, no new 'ready' since) is not the connection dropping, which
+   * its next 'ready' repairs, and must not pass in silence: the link is restarted.
+   */
+  private confirm(batches: readonly Promise<unknown>[], resync: boolean, whole: boolean): void {
+    const generation = this.generation
     Promise.all(batches).then(
       () => {
-        if (again && !this.closed) this.options.events.resubscribed()
+        if (this.closed || generation !== this.generation) return
+        if (whole) this.failures = 0
+        if (resync) this.options.events.resubscribed()
       },
-      // The connection dropped again: its next 'ready' starts over.
-      () => undefined,
+      (error: unknown) => {
+        if (this.closed || generation !== this.generation || !this.ready) return
+        this.failed(error)
+      },
     )
+  }
+
+  /** A subscribe failed on a live connection: reported now, restarted after the backoff (see above). */
+  private failed(error: unknown): void {
+    if (this.restartTimer !== undefined) return
+    const failures = ++this.failures
+    const delay = Math.min(this.options.probeIntervalMs, this.options.commandTimeoutMs * (2 ** Math.min(failures - 1, 30) - 1))
+    const cause = error instanceof Error ? error.message : String(error)
+    this.options.events.dead(
+      new RedisEngineError(`A subscribe on the subscriber connection failed while it stayed up (${cause}): restarting it${delay > 0 ? ` in ${delay} ms` : ''}`, {
+        cause: error,
+      }),
+    )
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined
+      if (!this.closed && this.ready) this.destroy()
+    }, delay)
+    this.restartTimer.unref()
   }
 
   /** Wakes up `probeIntervalMs` after the last message received. */
@@ -193,15 +276,21 @@ export class SubscriberLink {
     this.idleTimer.unref()
   }
 
+  private restart(reason: string): void {
+    this.options.events.dead(new RedisEngineError(reason))
+    this.destroy()
+  }
+
   /**
    * Destroys the socket rather than ending it: on a dead route a FIN gets no answer either, and
    * `close` (then ioredis's reconnect) must come now.
    */
-  private restart(reason: string): void {
+  private destroy(): void {
     this.probing = false
     clearTimeout(this.idleTimer)
     this.idleTimer = undefined
-    this.options.events.dead(new RedisEngineError(reason))
+    clearTimeout(this.restartTimer)
+    this.restartTimer = undefined
     this.redis.stream.destroy()
   }
 }
