@@ -125,7 +125,7 @@ async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): 
       `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
       `Sec-WebSocket-Protocol: patchbay.v1.${encoding}\r\n\r\n`,
   )
-  let buffer = Buffer.alloc(0)
+  let buffer: Buffer = Buffer.alloc(0)
   let upgraded = false
   const waiters: { count: number; resolve: () => void }[] = []
   let confirmed!: () => void
