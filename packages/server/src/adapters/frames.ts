@@ -11,6 +11,7 @@
  * `ws.send`. See {@link directWriter}.
  */
 import { Socket } from 'node:net'
+// Types only: adapters/ws.ts stays the one module that loads ws; this one serves it alone.
 import type { WebSocket } from 'ws'
 
 /** Payloads up to this size are copied behind their header, once per publish, so each socket takes one write. */
