@@ -68,11 +68,25 @@ async function runOnce(system, scenario, params) {
   let load
   /** @type {(() => void) | undefined} */
   let stopListening
+  /** @type {import('./lib/children.js').Child[]} */
+  const sides = []
   try {
     const { port } = await server.waitFor('listening', 10_000)
     const before = scenario.serverMemory === 'idle' ? await server.request('mem', 10_000) : undefined
+    // fan-out over several load processes: the others hold subscribers only (drivers.js).
+    const loads = scenario.name === 'fan-out' ? Math.max(1, params.loads ?? 1) : 1
+    const share = Math.ceil((params.subscribers ?? 0) / loads)
+    for (let i = 1; i < loads; i++) {
+      const side = startChild(join(SRC, 'loads', `${system.name}.js`), {
+        params: { ...params, scenario: 'fan-out-subscribers', subscribers: share, port, capMs },
+        label: `${label} load ${i + 1}`,
+      })
+      sides.push(side)
+    }
+    await Promise.all(sides.map((side) => side.waitFor('ready', capMs)))
+    const mainParams = loads > 1 ? { ...params, subscribers: (params.subscribers ?? 0) - share * (loads - 1) } : params
     const started = startChild(join(SRC, 'loads', `${system.name}.js`), {
-      params: { ...params, scenario: scenario.name, port, capMs },
+      params: { ...mainParams, scenario: scenario.name, port, capMs },
       label: `${label} load`,
     })
     load = started
@@ -109,14 +123,27 @@ async function runOnce(system, scenario, params) {
     if (scenario.cpuPerOp === true) {
       // The load marks its measured window; the server's CPU time is read at both marks.
       await started.waitFor('window-start', capMs)
-      const cpuStart = await server.request('cpu', 10_000)
+      const [cpuStart, ...sideStart] = await Promise.all([server.request('cpu', 10_000), ...sides.map((side) => side.request('mark', 10_000))])
       await started.waitFor('window-end', capMs)
-      const cpuEnd = await server.request('cpu', 10_000)
+      const [cpuEnd, ...sideEnd] = await Promise.all([server.request('cpu', 10_000), ...sides.map((side) => side.request('mark', 10_000))])
       figures.serverCpuUs = cpuEnd.us - cpuStart.us
+      if (sides.length > 0) {
+        figures.sideDelivered = sideEnd.reduce((sum, mark, i) => sum + mark.delivered - (sideStart[i]?.delivered ?? 0), 0)
+        figures.sideCpuUs = sideEnd.reduce((sum, mark, i) => sum + mark.cpuUs - (sideStart[i]?.cpuUs ?? 0), 0)
+      }
     }
     const result = await started.waitFor('result', capMs + 5_000)
     if (scenario.serverMemory === 'peak') figures.peakRss = (await server.request('mem', 10_000)).peakRss
     for (const [key, value] of Object.entries(result)) if (typeof value === 'number') figures[key] ??= value
+    if (figures.sideDelivered !== undefined && figures.sideCpuUs !== undefined && figures.delivered !== undefined && figures.delivered > 0) {
+      // The other loads' deliveries in the same window (marked within milliseconds of the
+      // main load's marks): the rate scales by the total over the main load's share.
+      const total = figures.delivered + figures.sideDelivered
+      figures.deliveredPerSec = ((figures.deliveredPerSec ?? 0) * total) / figures.delivered
+      figures.delivered = total
+      figures.ops = total
+      figures.loadCpuUs = (figures.loadCpuUs ?? 0) + figures.sideCpuUs
+    }
     const { serverCpuUs, loadCpuUs, ops } = figures
     if (serverCpuUs !== undefined && loadCpuUs !== undefined && ops !== undefined && ops > 0) {
       figures.serverCpuPerOp = serverCpuUs / ops
@@ -125,6 +152,8 @@ async function runOnce(system, scenario, params) {
     return timeline === undefined ? { figures } : { figures, timeline }
   } finally {
     stopListening?.()
+    for (const side of sides) side.send({ type: 'stop' })
+    await Promise.all(sides.map((side) => side.stop(3_000)))
     await load?.stop(3_000)
     await server.stop(0)
   }
@@ -141,22 +170,28 @@ function skipReason(system, scenario) {
 
 /**
  * For each pair in systems.js with both systems in this scenario: the paired median
- * (lib/stats.js) of system A's first figure over system B's.
+ * (lib/stats.js) of system A's first figure over system B's, keyed `A / B`; and, for a
+ * scenario with CPU per operation, of each side's CPU per operation too, keyed
+ * `A / B <label>` (below 1 is cheaper there).
  * @param {import('./scenarios.js').Scenario} scenario
  * @param {import('./lib/report.js').SystemSummary[]} rows
  * @returns {Record<string, number>}
  */
 function pairedRatios(scenario, rows) {
-  const key = scenario.metrics[0]?.key
+  const headline = scenario.metrics[0]
   /** @type {Record<string, number>} */
   const paired = {}
-  if (key === undefined || scenario.metrics[0]?.better !== 'higher') return paired
+  if (headline === undefined || headline.better !== 'higher') return paired
+  const cpu = scenario.cpuPerOp === true ? scenario.metrics.filter((m) => m.key.endsWith('CpuPerOp')) : []
   for (const [a, b] of pairs) {
     const runsA = rows.find((row) => row.system === a && row.error === undefined)?.perRun
     const runsB = rows.find((row) => row.system === b && row.error === undefined)?.perRun
     if (runsA === undefined || runsB === undefined) continue
-    const ratio = pairedMedian(runsA, runsB, (x, y) => (x[key] ?? NaN) / (y[key] ?? NaN))
-    if (!Number.isNaN(ratio)) paired[`${a} / ${b}`] = ratio
+    for (const metric of [headline, ...cpu]) {
+      const key = metric.key
+      const ratio = pairedMedian(runsA, runsB, (x, y) => (x[key] ?? NaN) / (y[key] ?? NaN))
+      if (!Number.isNaN(ratio)) paired[metric === headline ? `${a} / ${b}` : `${a} / ${b} ${metric.label}`] = ratio
+    }
   }
   return paired
 }
@@ -263,8 +298,8 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
   }
   const paired = pairedRatios(scenario, rows)
   if (Object.keys(paired).length > 0) {
-    console.log(`  paired ratios of ${scenario.metrics[0]?.label ?? 'the first figure'} (median of each round's ratio):`)
-    for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(46)} ${ratio.toFixed(2)}×`)
+    console.log(`  paired ratios of ${scenario.metrics[0]?.label ?? 'the first figure'}${scenario.cpuPerOp === true ? ' and of CPU per op' : ''} (median of each round's ratio):`)
+    for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(66)} ${ratio.toFixed(2)}×`)
   }
   for (const [name, reason] of Object.entries(skipped)) console.log(`  skipped ${name}: ${reason}`)
   for (const [name, message] of errors) console.log(`  FAILED ${name}: ${message.split('\n').slice(0, 8).join('\n    ')}`)

@@ -133,6 +133,9 @@ export const scenarios = [
     serverMemory: 'peak',
     params: (quick) => ({
       subscribers: quick ? 20 : envInt('BENCH_SUBSCRIBERS', 200),
+      // Load processes the subscribers are spread over (the first also publishes): with one,
+      // a fast server waits on its clients and a server-side gain shows only in its CPU/msg.
+      loads: envInt('BENCH_FANOUT_LOADS', 1),
       bodyBytes: 80,
       window: 64,
       burst: 16,

@@ -51,6 +51,17 @@ export const systems = [
     streams: false,
     only: ['rpc-throughput', 'fan-out'],
   },
+  {
+    // Raw ws, coalesced, each broadcast's WebSocket frame built once and the same buffers
+    // written to every member's socket (as engine.io broadcasts): the practical limit of a
+    // fan-out on ws. Patchbay over this is what is left of its own cost (fan-out only).
+    name: 'ws-json-cork-preframed',
+    encoding: 'json',
+    baseline: 'ws-json',
+    topics: true,
+    streams: false,
+    only: ['fan-out'],
+  },
   { name: 'socketio', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
   { name: 'trpc', encoding: 'json', baseline: 'ws-json', topics: true, streams: true },
   { name: 'ws-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
@@ -79,6 +90,17 @@ export const systems = [
     streams: false,
     only: ['rpc-throughput', 'fan-out'],
   },
+  {
+    // Raw ws, coalesced, each broadcast's WebSocket frame built once and the same buffers
+    // written to every member's socket (as engine.io broadcasts): the practical limit of a
+    // fan-out on ws. Patchbay over this is what is left of its own cost (fan-out only).
+    name: 'ws-msgpack-cork-preframed',
+    encoding: 'msgpack',
+    baseline: 'ws-msgpack',
+    topics: true,
+    streams: false,
+    only: ['fan-out'],
+  },
   { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
 ]
 
@@ -88,6 +110,8 @@ export const systems = [
  * wire format alone (`-pbwire` over `-cork`) and Patchbay's code alone (over `-pbwire`).
  * In rpc-throughput also Patchbay over `-cork-pipelined`, the raw loop with the client's
  * writes flushed every 16 frames as Patchbay's client does, and what that alone does to raw.
+ * In fan-out also Patchbay over `-cork-preframed` (each broadcast framed once), and what
+ * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js).
  * @type {readonly (readonly [string, string])[]}
  */
 export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
@@ -96,4 +120,6 @@ export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
   [`ws-${encoding}-cork-pipelined`, `ws-${encoding}-cork`],
   [`ws-${encoding}-cork-pbwire`, `ws-${encoding}-cork`],
   [`patchbay-${encoding}`, `ws-${encoding}-cork-pbwire`],
+  [`patchbay-${encoding}`, `ws-${encoding}-cork-preframed`],
+  [`ws-${encoding}-cork-preframed`, `ws-${encoding}-cork`],
 ])

@@ -361,7 +361,37 @@ async function streamThroughput(adapter, p) {
   return result
 }
 
+/**
+ * Subscribers only, for fan-out with its subscribers spread over several load processes
+ * (`BENCH_FANOUT_LOADS`): opens `p.subscribers` subscribers of the fan-out's topic, says
+ * `ready`, answers each `mark` request with what they received so far and this process's
+ * CPU time, and closes them on `stop`. The main load publishes, paced on its own share
+ * (every subscriber receives the same stream, so its share's average stands for all).
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function fanOutSubscribers(adapter, p) {
+  const subscribe = adapter.subscribe
+  if (subscribe === undefined) throw new Error('this system has no topics')
+  let delivered = 0
+  const subs = await subscribeAll(subscribe, p, 'bench', () => {
+    delivered++
+  })
+  const onMark = (/** @type {any} */ message) => {
+    if (message?.type !== 'mark') return
+    const { user, system } = process.cpuUsage()
+    process.send?.({ type: 'mark', delivered, cpuUs: user + system })
+  }
+  process.on('message', onMark)
+  emit({ event: 'ready' })
+  await nextMessage('stop', p.maxMs + p.warmupMs + p.measureMs)
+  process.off('message', onMark)
+  await Promise.all(subs.map((s) => s.close()))
+  return { delivered }
+}
+
 export const drivers = {
+  'fan-out-subscribers': fanOutSubscribers,
   'rpc-throughput': rpcThroughput,
   'rpc-latency': rpcLatency,
   'idle-memory': idleMemory,

@@ -4,8 +4,12 @@
  * per message or one per tick. With `wire: 'patchbay'` it speaks Patchbay's messages instead
  * (docs/protocol.md §4, §12, §13: call/result, sub/event, pub) and nothing else of Patchbay:
  * no validation, no limits, no bookkeeping. That system measures what the wire format costs
- * by itself, so a gap between it and Patchbay is Patchbay's own code.
+ * by itself, so a gap between it and Patchbay is Patchbay's own code. With `cork:
+ * 'preframed'` a broadcast's WebSocket frame (header and payload) is built once per publish
+ * with ws's `Sender.frame`, as engine.io does for a room, and the same buffers are written
+ * to each member's corked net.Socket: the practical limit of a fan-out on ws.
  */
+import * as wsModule from 'ws'
 import { WebSocketServer } from 'ws'
 import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
 import { whenWritable } from './flow.js'
@@ -14,7 +18,7 @@ import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 
 /**
  * @param {'json' | 'msgpack'} encoding
- * @param {boolean} cork
+ * @param {boolean | 'preframed'} cork
  * @param {'raw' | 'patchbay'} [wire]
  */
 export function serveRawWs(encoding, cork, wire = 'raw') {
@@ -24,7 +28,7 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
 /**
  * Starts the server in this process (the bench's children, and tools/inproc.js).
  * @param {'json' | 'msgpack'} encoding
- * @param {boolean} cork
+ * @param {boolean | 'preframed'} cork
  * @param {'raw' | 'patchbay'} wire
  * @param {Record<string, any>} params
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
@@ -32,6 +36,20 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
 export function startRawWs(encoding, cork, wire, params) {
   const codec = envelopeCodecs[encoding]
   const send = cork ? corkedSend : plainSend
+  /**
+   * Sends one broadcast to every member: with `preframed`, one frame for all of them.
+   * @param {Iterable<import('ws').WebSocket>} members
+   * @param {string | Buffer} data
+   */
+  const broadcast =
+    cork === 'preframed'
+      ? (/** @type {Iterable<import('ws').WebSocket>} */ members, /** @type {string | Buffer} */ data) => {
+          const frame = preframe(data, encoding === 'msgpack')
+          for (const member of members) writeFrame(member, frame)
+        }
+      : (/** @type {Iterable<import('ws').WebSocket>} */ members, /** @type {string | Buffer} */ data) => {
+          for (const member of members) send(member, data)
+        }
   /** @type {Map<string, Set<import('ws').WebSocket>>} */
   const topics = new Map()
 
@@ -73,8 +91,7 @@ export function startRawWs(encoding, cork, wire, params) {
         const members = topics.get(topic)
         const channel = channels.get(topic)
         if (members !== undefined && channel !== undefined) {
-          const frame = codec.encode({ t: 'event', ch: channel.ch, seq: ++channel.seq, data: message.data })
-          for (const member of members) send(member, frame)
+          broadcast(members, codec.encode({ t: 'event', ch: channel.ch, seq: ++channel.seq, data: message.data }))
         }
         send(ws, codec.encode({ t: 'result', id: message.id }))
         return
@@ -119,8 +136,7 @@ export function startRawWs(encoding, cork, wire, params) {
             const members = topics.get(String(message.a[0]))
             if (members === undefined) break
             // Encoded once, written to every subscriber: what a hand-rolled broadcast does.
-            const frame = codec.encode({ t: message.a[0], d: message.a[1] })
-            for (const member of members) send(member, frame)
+            broadcast(members, codec.encode({ t: message.a[0], d: message.a[1] }))
             break
           }
           case 'stream': {
@@ -150,4 +166,51 @@ export function startRawWs(encoding, cork, wire, params) {
       })
     })
   })
+}
+
+/**
+ * ws's Sender class: exported by ws (engine.io uses it), but not in @types/ws.
+ * @type {{ frame(data: Buffer, options: { fin: boolean, rsv1: boolean, opcode: number, mask: boolean, readOnly: boolean }): Buffer[] }}
+ */
+const Sender = /** @type {any} */ (wsModule).Sender
+
+/**
+ * The WebSocket frame of one server message (unmasked, one fragment), made once for any
+ * number of sockets: ws's `Sender.frame`, as engine.io's broadcast uses it.
+ * @param {string | Buffer} data
+ * @param {boolean} binary
+ * @returns {Buffer[]} the header and the payload
+ */
+function preframe(data, binary) {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data
+  return Sender.frame(payload, { fin: true, rsv1: false, opcode: binary ? 2 : 1, mask: false, readOnly: false })
+}
+
+/** @type {WeakSet<import('ws').WebSocket>} sockets corked in this tick */
+const corkedSockets = new WeakSet()
+
+/** @param {import('ws').WebSocket} ws */
+function uncorkSocket(ws) {
+  corkedSockets.delete(ws)
+  const socket = /** @type {import('node:net').Socket | undefined} */ (/** @type {any} */ (ws)._socket)
+  socket?.uncork()
+}
+
+/**
+ * Writes a prepared frame straight to the socket under ws (its private `_socket`), corked
+ * for the tick as corkedSend does. ws's bufferedAmount still counts it (it reads the
+ * socket's own queue). Safe here: this server has no permessage-deflate and never sends
+ * Blobs, so ws's sender never queues a frame of its own that this one could overtake.
+ * @param {import('ws').WebSocket} ws
+ * @param {Buffer[]} frame
+ */
+function writeFrame(ws, frame) {
+  if (ws.readyState !== ws.OPEN) return
+  const socket = /** @type {import('node:net').Socket} */ (/** @type {any} */ (ws)._socket)
+  if (!corkedSockets.has(ws)) {
+    corkedSockets.add(ws)
+    socket.cork()
+    process.nextTick(uncorkSocket, ws)
+  }
+  for (const buffer of frame) socket.write(buffer)
 }

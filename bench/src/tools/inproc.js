@@ -7,7 +7,7 @@
  * this change make a call, or an event, cheaper?".
  *
  * Usage: node src/tools/inproc.js [--scenario rpc|fan-out] [--encoding json|msgpack]
- *   [--rounds 9] [--ops 100000] [--systems patchbay,server,client,pbwire,raw]
+ *   [--rounds 9] [--ops 100000] [--systems patchbay,server,client,pbwire,pbwire-preframed,raw,preframed]
  * rpc: 64 calls of add in flight on one socket, `ops` calls. fan-out: one publisher and
  * `--subscribers` (50) on one topic, ~100-byte messages, the publisher at most 64 messages
  * ahead, until `ops` deliveries.
@@ -56,6 +56,9 @@ const servers = {
   client: pbwireServer,
   pbwire: pbwireServer,
   raw: () => startRawWs(encoding, true, 'raw', {}),
+  preframed: () => startRawWs(encoding, 'preframed', 'raw', {}),
+  // pbwire's server with each event framed once: the pbwire client loads it, and Patchbay's.
+  'pbwire-preframed': () => startRawWs(encoding, 'preframed', 'patchbay', {}),
 }
 /** @type {Record<string, import('../lib/load-main.js').LoadAdapter>} */
 const adapters = {
@@ -64,6 +67,8 @@ const adapters = {
   client: pbClient,
   pbwire: pbwireClient,
   raw: rawWsAdapter(encoding, true, 'raw'),
+  preframed: rawWsAdapter(encoding, true, 'raw'),
+  'pbwire-preframed': pbwireClient,
 }
 const systems = /** @type {string} */ (values.systems).split(',')
 for (const name of systems) if (servers[name] === undefined) throw new Error(`unknown system ${name}`)
@@ -169,7 +174,7 @@ const first = /** @type {string} */ (systems[0])
 const firstRuns = results[first] ?? []
 const what = scenario === 'rpc' ? `${ops} calls, ${inFlight} in flight` : `${ops} deliveries to ${subscribers} subscribers`
 console.log(`${scenario} ${encoding}, ${what}, ${rounds} rounds, one process; medians`)
-console.log('system       CPU µs/op      ×    Δ µs/op     ops/s        ×')
+console.log('system             CPU µs/op      ×    Δ µs/op     ops/s        ×')
 for (const name of systems) {
   const runs = results[name] ?? []
   const cpu = median(runs.map((x) => x.cpuPerOp))
@@ -178,6 +183,6 @@ for (const name of systems) {
   const cpuDelta = pairedMedian(runs, firstRuns, (x, y) => x.cpuPerOp - y.cpuPerOp)
   const rateRatio = pairedMedian(runs, firstRuns, (x, y) => x.opsPerSec / y.opsPerSec)
   console.log(
-    `${name.padEnd(10)} ${cpu.toFixed(3).padStart(11)} ${cpuRatio.toFixed(2).padStart(6)} ${cpuDelta.toFixed(3).padStart(10)} ${Math.round(rate).toLocaleString('en-US').padStart(9)} ${rateRatio.toFixed(2).padStart(8)}`,
+    `${name.padEnd(16)} ${cpu.toFixed(3).padStart(11)} ${cpuRatio.toFixed(2).padStart(6)} ${cpuDelta.toFixed(3).padStart(10)} ${Math.round(rate).toLocaleString('en-US').padStart(9)} ${rateRatio.toFixed(2).padStart(8)}`,
   )
 }

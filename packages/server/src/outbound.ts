@@ -13,6 +13,12 @@ import type { ServerStats } from './types.js'
 /** What outbound flow control needs from a socket. */
 export interface FlowTransport {
   send(frame: Frame): void
+  /**
+   * Sends a topic event: the same frame object goes to every subscriber of its codec in the
+   * same turn, so a transport may frame it once for all of them (docs/protocol.md §12). Same
+   * order and accounting as `send`; a transport without it gets events through `send`.
+   */
+  sendShared?(frame: Frame): void
   /** Bytes accepted by `send` and not yet handed to the network. */
   readonly bufferedAmount: number
   /**
@@ -143,14 +149,25 @@ export class Outbound {
     return this.sendMeasured(frame, this.queued())
   }
 
-  /** `send` with the queue's cost already read: one read of it per frame on the hot path. */
-  private sendMeasured(frame: Frame, buffered: number): boolean {
+  /** Sends a topic event (its frame shared by every subscriber), never dropped. */
+  private sendEvent(frame: Frame): boolean {
+    if (this.closed) return false
+    return this.sendMeasured(frame, this.queued(), true)
+  }
+
+  /**
+   * `send` with the queue's cost already read: one read of it per frame on the hot path.
+   * `shared`: a topic event, whose frame the transport may have built once for everyone.
+   */
+  private sendMeasured(frame: Frame, buffered: number, shared = false): boolean {
     const after = buffered + this.heldBytes + costOf(frame)
     if (after > this.limits.maxBuffered) {
       this.fail(`Outbound buffer passed ${this.limits.maxBuffered} bytes`)
       return false
     }
-    this.transport.send(frame)
+    const transport = this.transport
+    if (shared && transport.sendShared !== undefined) transport.sendShared(frame)
+    else transport.send(frame)
     if (!this.paused && after >= this.limits.highWaterMark) {
       // Its results are not being read: read no more calls until they are (§14.2).
       this.paused = true
@@ -167,7 +184,7 @@ export class Outbound {
     const buffered = this.queued()
     if (buffered < delivery.highWaterMark) {
       if (this.held === undefined && this.dropped === undefined) {
-        this.sendMeasured(frame, buffered)
+        this.sendMeasured(frame, buffered, true)
         return
       }
       // Room again before the drain callback ran: the held event is older than this one.
@@ -177,16 +194,16 @@ export class Outbound {
         this.heldBytes -= costOf(stale)
         // A loss notice waits behind it (see `lost`): it goes out first, or the notice's
         // count would leave out the events before it.
-        if (this.dropped?.has(ch) === true) this.send(stale)
+        if (this.dropped?.has(ch) === true) this.sendEvent(stale)
         else this.stats.dropped++
       }
       this.sendLag(ch)
-      this.send(frame)
+      this.sendEvent(frame)
       return
     }
     switch (delivery.policy) {
       case 'queue':
-        this.sendMeasured(frame, buffered)
+        this.sendMeasured(frame, buffered, true)
         return
       case 'close':
         this.fail(`Subscriber of "${delivery.topic}" passed the high-water mark`)
@@ -315,7 +332,7 @@ export class Outbound {
       const held = [...this.held.values()]
       this.held.clear()
       this.heldBytes = 0
-      for (const frame of held) this.send(frame)
+      for (const frame of held) this.sendEvent(frame)
     }
     if (this.dropped !== undefined) for (const ch of [...this.dropped.keys()]) this.sendLag(ch)
     if (this.closed) return

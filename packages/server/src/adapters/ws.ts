@@ -23,6 +23,7 @@ import {
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
+import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { malformedUpgrade } from './upgrade-request.js'
 import type { Engine } from '../engine.js'
@@ -83,6 +84,8 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
   const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, () => config.stats.heartbeatTimeouts++)
+  /** Each topic event's WebSocket frame, built once for all the sockets it goes to. */
+  const frameCache = new FrameCache()
   /** Guards of the servers made by listen(): their sockets still sending a request are handshakes too. */
   const ownGuards: HandshakeGuard[] = []
   /** Handshakes in progress: upgrades, and sockets of our own servers not yet upgraded. */
@@ -143,7 +146,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       return
     }
     config.stats.connections++
-    const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout)
+    const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
     sockets.add(ws)
@@ -369,6 +372,8 @@ class CoalescingTransport implements Transport {
     private readonly ws: WebSocket,
     binary: boolean,
     private readonly closeTimeout: number,
+    /** Where topic events get their frame, built once per publish; undefined: ws.send frames each (see frames.ts). */
+    private readonly shared: FrameCache | undefined,
   ) {
     this.kind = binary ? BINARY : TEXT
     const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
@@ -378,15 +383,39 @@ class CoalescingTransport implements Transport {
   send(frame: Frame): void {
     const ws = this.ws
     if (ws.readyState !== ws.OPEN) return
-    if (this.socket !== undefined && !this.corked) {
-      this.corked = true
-      this.corkedBytes = 0
-      this.socket.cork()
-      process.nextTick(uncorkTransport, this)
-    }
+    this.cork()
     this.frames++
     ws.send(frame, this.kind, this.written)
-    this.corkedBytes += typeof frame === 'string' ? frame.length : frame.byteLength
+    this.sent(typeof frame === 'string' ? frame.length : frame.byteLength)
+  }
+
+  /**
+   * A topic event: its frame (header and payload) is built once per publish and the same
+   * bytes written to every subscriber's socket, past ws.send's per-socket framing; ws.send
+   * where that cannot be done (frames.ts says when). Counted and corked as `send`.
+   */
+  sendShared(frame: Frame): void {
+    const cache = this.shared
+    if (cache === undefined || typeof frame === 'string') return this.send(frame)
+    const ws = this.ws
+    if (ws.readyState !== ws.OPEN) return
+    this.cork()
+    this.frames++
+    if (!writeDirect(ws, cache.frameOf(frame, this.kind === BINARY), this.written)) ws.send(frame, this.kind, this.written)
+    this.sent(frame.byteLength)
+  }
+
+  /** Corks the socket for the rest of the tick, on the tick's first send. */
+  private cork(): void {
+    if (this.socket === undefined || this.corked) return
+    this.corked = true
+    this.corkedBytes = 0
+    this.socket.cork()
+    process.nextTick(uncorkTransport, this)
+  }
+
+  private sent(bytes: number): void {
+    this.corkedBytes += bytes
     // net.Socket counts corks; the extra uncork the tick makes later is harmless.
     if (this.corked && this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork()
   }
