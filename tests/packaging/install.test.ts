@@ -70,7 +70,7 @@ beforeAll(async () => {
   await cp(join(FIXTURES, 'api.cts'), app('cjs/api.ts'))
   await cp(join(FIXTURES, 'main.cts'), app('cjs/main.ts'))
   await cp(join(FIXTURES, 'dynamic.cts'), app('cjs-node16/main.ts'))
-}, 60_000)
+}, 120_000)
 
 afterAll(async () => {
   if (temp !== undefined) await rm(temp, { recursive: true, force: true })
@@ -78,7 +78,7 @@ afterAll(async () => {
 
 // The type-checks are independent processes: run them side by side (two cores), each with a
 // bound that a loaded machine stays inside.
-const TSC_TIMEOUT = 90_000
+const TSC_TIMEOUT = 120_000
 
 describe.concurrent("the packages' declaration files", () => {
   // The apps below skip checking .d.ts files (as most projects do, and zod's take seconds);

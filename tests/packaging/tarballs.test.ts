@@ -112,3 +112,12 @@ describe.each(PUBLISHED)('@patchbay/%s', (folder) => {
     if (folder === 'server') expect(dependencies.msgpackr).toBe(manifest('core').peerDependencies?.msgpackr)
   })
 })
+
+describe('releases', () => {
+  it('the four packages are one fixed changesets group and share one version', async () => {
+    const config = JSON.parse(await readFile(join(ROOT, '.changeset/config.json'), 'utf8')) as { fixed: string[][] }
+    const names = PUBLISHED.map((folder) => manifest(folder).name)
+    expect(config.fixed.map((group) => [...group].sort())).toContainEqual([...names].sort())
+    expect(new Set(PUBLISHED.map((folder) => manifest(folder).version)).size).toBe(1)
+  })
+})
