@@ -76,6 +76,8 @@ export function appManifests(monorepoLock: string, appDir: string, spec: AppSpec
     let appKey = flat
     if (existing !== undefined) {
       if (existing.version === entry.version) return
+      // Two versions of one name: the second goes under the package that needs it.
+      if (parentAppKey === '') throw new Error(`${name}: the app asks for ${entry.version ?? '?'} and ${existing.version ?? '?'}`)
       appKey = `${parentAppKey}/node_modules/${name}`
       if (packages[appKey] !== undefined) return
     }

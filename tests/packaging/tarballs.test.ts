@@ -36,6 +36,8 @@ interface Manifest {
   keywords?: string[]
   repository?: { type: string; url: string; directory: string }
   exports: Record<string, Record<string, string>>
+  files?: string[]
+  bin?: Record<string, string>
   dependencies?: Record<string, string>
   peerDependencies?: Record<string, string>
   peerDependenciesMeta?: Record<string, { optional?: boolean }>
@@ -52,13 +54,17 @@ describe.each(PUBLISHED)('@patchbay/%s', (folder) => {
 
   it('holds dist, its sources, README, LICENSE and package.json, and nothing else', () => {
     const { files } = packed()
-    const stray = files.filter((file) => !/^(dist|src)\//.test(file) && !['README.md', 'LICENSE', 'package.json', 'CHANGELOG.md'].includes(file))
+    // What `files` names, and what npm always adds; nothing else (no stray config or notes).
+    const allowed = [...(manifest(folder).files ?? []), 'README.md', 'LICENSE', 'package.json']
+    const stray = files.filter((file) => !allowed.some((entry) => file === entry || file.startsWith(`${entry}/`)))
     expect(stray).toEqual([])
+    expect(manifest(folder).files).toEqual(expect.arrayContaining(['dist']))
     expect(files.filter((file) => /(^|\/)(__tests__|tests?|fixtures)\/|\.(test|spec|test-d)\.[cm]?[jt]s$|tsbuildinfo$/.test(file))).toEqual([])
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']))
     // Every file the exports map names is in the tarball.
     const named = Object.values(manifest(folder).exports).flatMap((conditions) => Object.values(conditions))
-    expect(named.map((path) => path.replace(/^\.\//, '')).filter((path) => !files.includes(path))).toEqual([])
+    const bins = Object.values(manifest(folder).bin ?? {})
+    expect([...named, ...bins].map((path) => path.replace(/^\.\//, '')).filter((path) => !files.includes(path))).toEqual([])
   })
 
   it('every export has the same form: types, import, default (require() on Node 20.19+)', () => {
