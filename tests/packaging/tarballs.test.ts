@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packAll, PUBLISHED, ROOT, run, type Packed } from './pack.js'
 
 const REPOSITORY = 'https://github.com/patchbay/patchbay'
+// publint and attw are processes that load TypeScript or pack: a few seconds each, more on a
+// loaded machine.
+const LINT_TIMEOUT = 90_000
 const require = createRequire(import.meta.url)
 const bin = (pkg: string, path: string): string => join(ROOT, 'node_modules', pkg, path)
 
@@ -22,7 +25,7 @@ let tarballs: Packed[]
 beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'patchbay-tarballs-'))
   tarballs = await packAll(temp)
-}, 30_000)
+}, 90_000)
 
 afterAll(async () => {
   if (temp !== undefined) await rm(temp, { recursive: true, force: true })
@@ -91,12 +94,12 @@ describe.each(PUBLISHED)('@patchbay/%s', (folder) => {
     expect(inRepository.filter((path) => !existsSync(join(ROOT, path)))).toEqual([])
   })
 
-  it('passes publint --strict', async () => {
+  it('passes publint --strict', { timeout: LINT_TIMEOUT }, async () => {
     const { stdout } = await run(process.execPath, [bin('publint', 'src/cli.js'), 'run', '--strict', packed().file])
     expect(stdout).toContain('All good!')
   })
 
-  it('passes Are the Types Wrong for node10, node16 (ESM) and bundlers; from CommonJS it is require(esm)', async () => {
+  it('passes Are the Types Wrong for node10, node16 (ESM) and bundlers; from CommonJS it is require(esm)', { timeout: LINT_TIMEOUT }, async () => {
     // attw models Node 16's CommonJS, which cannot require() an ES module, and reports
     // "cjs-resolves-to-esm" for every ESM-only package. Node 20.19+ and 22.12+ can, and so
     // does TypeScript 5.8+ under `nodenext`: install.test.ts runs exactly that (a CommonJS

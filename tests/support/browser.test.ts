@@ -15,6 +15,8 @@ import { WebSocketServer } from 'ws'
 import { BROWSER_FIX, CHROMIUM_ARGS, findChromium } from './browser.js'
 
 const TESTS_DIR = fileURLToPath(new URL('..', import.meta.url))
+// Launching a browser or a vitest process: seconds, more on a loaded machine.
+const PROCESS_TIMEOUT = 60_000
 const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs')
 
 describe('the bundled Chromium (@sparticuz/chromium)', () => {
@@ -35,7 +37,7 @@ describe('the bundled Chromium (@sparticuz/chromium)', () => {
 
   afterAll(() => new Promise<void>((resolve) => http.close(() => resolve())))
 
-  it('is chosen by PATCHBAY_CHROMIUM=bundled, needs no NSS from the host, and talks WebSocket to a loopback server', async () => {
+  it('is chosen by PATCHBAY_CHROMIUM=bundled, needs no NSS from the host, and talks WebSocket to a loopback server', { timeout: PROCESS_TIMEOUT }, async () => {
     const found = await findChromium({ env: { ...process.env, PATCHBAY_CHROMIUM: 'bundled' } })
     expect(found.source).toBe('the npm package @sparticuz/chromium')
     expect(found.version).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
@@ -81,7 +83,7 @@ describe('when no browser launches', () => {
     await expect(findChromium({ env: { PATH: '' }, systemPaths: [], bundled: false })).rejects.toThrow(`Fix: ${BROWSER_FIX}`)
   })
 
-  it('the test command stops before its first test and prints the fix once, not a failure per browser test', async () => {
+  it('the test command stops before its first test and prints the fix once, not a failure per browser test', { timeout: PROCESS_TIMEOUT }, async () => {
     const vitest = spawn(process.execPath, [VITEST, 'run', 'browser/chat.test.ts'], {
       cwd: TESTS_DIR,
       env: { ...process.env, PATCHBAY_CHROMIUM: '/nonexistent/chromium', FORCE_COLOR: '0' },
