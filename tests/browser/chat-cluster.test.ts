@@ -8,12 +8,11 @@ import { createConnection } from 'node:net'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../support/browser.js'
 import { startExample, type ExampleServer } from './example-server.js'
 import { RedisServer } from '../support/redis.js'
 
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const CLUSTER = join(dirname(createRequire(import.meta.url).resolve('@patchbay/example-chat/package.json')), 'dist/cluster.js')
 
 let redis: RedisServer
@@ -50,7 +49,7 @@ const online = (page: Page, text: string): Promise<void> => page.getByTestId('on
 beforeAll(async () => {
   redis = await RedisServer.start()
   ;[nodeA, nodeB] = await Promise.all([startExample({ REDIS_URL: redis.url, NODE_ID: 'a' }), startExample({ REDIS_URL: redis.url, NODE_ID: 'b' })])
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
 })
 
 afterEach(async () => {

@@ -1,13 +1,11 @@
 /**
- * The example app in real headless Chromium (Debian's), on the browser's own WebSocket,
+ * The example app in real headless Chromium (the one support/browser.ts finds), on the browser's own WebSocket,
  * once per encoding.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../support/browser.js'
 import { startExample, type ExampleServer } from './example-server.js'
-
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 let browser: Browser
 let example: ExampleServer
@@ -28,7 +26,7 @@ async function open(encoding: string): Promise<Page> {
 
 beforeAll(async () => {
   example = await startExample()
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
 })
 
 afterEach(async () => {

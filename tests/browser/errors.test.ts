@@ -10,14 +10,12 @@ import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { build } from 'esbuild'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { z } from 'zod'
 import { PatchbayError, procedure, router } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { launchChromium } from '../support/browser.js'
 import { startExample, type ExampleServer } from './example-server.js'
-
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 /** The page's side: connect once, without reconnecting, and report what the client said. */
 const PAGE = `
@@ -66,7 +64,7 @@ beforeAll(async () => {
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

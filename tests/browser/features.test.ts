@@ -7,13 +7,11 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { build } from 'esbuild'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../support/browser.js'
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { api } from './features/api.js'
-
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 let browser: Browser
 let page: Page
@@ -66,7 +64,7 @@ beforeAll(async () => {
   const address = http.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   url = `ws://127.0.0.1:${port}`
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
   page = await (await browser.newContext()).newPage()
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
   await page.goto(`http://127.0.0.1:${port}/`)
