@@ -6,7 +6,6 @@
  * socket. The installs are `npm install --offline` from the cache the monorepo's `npm ci`
  * filled (lockfile.ts says how), so the suite needs no network beyond that.
  */
-import { readFileSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
