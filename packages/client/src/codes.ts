@@ -1,6 +1,5 @@
 /**
- * The close and error codes of packages/core that the client's call path uses, one constant
- * each. A bundler inlines a `const` number and keeps a `const` string as one short variable,
+ * The close and error codes of packages/core that the client uses, one constant each. A bundler inlines a `const` number and keeps a `const` string as one short variable,
  * but it cannot take one property out of an object: `CloseCode.NORMAL` would put core's whole
  * close and error tables in every browser bundle. Each constant is typed as core's own, so a
  * value that drifted from close-codes.ts or errors.ts fails to type-check.
@@ -19,3 +18,5 @@ export const CANCELLED: typeof ErrorCode.CANCELLED = 'CANCELLED'
 export const TOO_MANY_REQUESTS: typeof ErrorCode.TOO_MANY_REQUESTS = 'TOO_MANY_REQUESTS'
 export const CONNECTION_LOST: typeof ErrorCode.CONNECTION_LOST = 'CONNECTION_LOST'
 export const CONNECTION_FAILED: typeof ErrorCode.CONNECTION_FAILED = 'CONNECTION_FAILED'
+export const UNAVAILABLE: typeof ErrorCode.UNAVAILABLE = 'UNAVAILABLE'
+export const INTERNAL: typeof ErrorCode.INTERNAL = 'INTERNAL'

@@ -35,8 +35,6 @@ export interface ConnectionEvents {
   state(state: ConnectionState, code?: number, reason?: string): void
 }
 
-const OPEN = 1
-
 /**
  * One WebSocket and the protocol rules of its client side. It is also what Node's diagnostics
  * report to (DiagnosticsSink), so that a browser bundle, which leaves them out, carries no
@@ -265,10 +263,5 @@ export class Connection implements DiagnosticsSink {
   private setState(state: ConnectionState, code?: number, reason?: string): void {
     this.state = state
     this.events.state(state, code, reason)
-  }
-
-  /** True while the socket is open. */
-  get isOpen(): boolean {
-    return this.socket.readyState === OPEN && this.state === 'open'
   }
 }

@@ -109,11 +109,6 @@ export class RequestManager {
     private readonly maxDepth: number = DEFAULT_LIMITS.maxDepth,
   ) {}
 
-  /** Calls in flight or queued. */
-  get size(): number {
-    return this.pending.size
-  }
-
   /** Requests waiting to be sent. */
   get queuedCount(): number {
     return this.queued.length
