@@ -2,8 +2,9 @@
  * createClient: a typed client for a router, over one WebSocket at a time. It owns the
  * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { CloseCode, ErrorCode, PatchbayError, isRetryableClose, subprotocolOf, type RouterDef } from '@patchbay/core'
+import { PatchbayError, isRetryableClose, subprotocolOf, type RouterDef } from '@patchbay/core'
 import { backoffDelay } from './backoff.js'
+import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CONNECTION_FAILED, CONNECTION_LOST } from './codes.js'
 import { Connection } from './connection.js'
 import { ConnectionFailure } from './connection-failure.js'
 import type { Features } from './features.js'
@@ -65,7 +66,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   }
   /** The error of an attempt that failed: what the user sees instead of a bare TIMEOUT or 1006. */
   const couldNotConnect = (failure: ConnectionFailure, attempts: number): PatchbayError =>
-    new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url}${attempts > 1 ? ` (${attempts} attempts)` : ''}: ${failure.message}`, {
+    new PatchbayError(CONNECTION_FAILED, `Could not connect to ${resolved.url}${attempts > 1 ? ` (${attempts} attempts)` : ''}: ${failure.message}`, {
       cause: failure,
     })
 
@@ -97,12 +98,12 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   manager.whyUnsent = () =>
     state === 'open' || lastFailure === undefined
       ? undefined
-      : new PatchbayError(ErrorCode.CONNECTION_FAILED, `No connection to ${resolved.url} within the call's timeout: ${lastFailure.message}`, { cause: lastFailure })
+      : new PatchbayError(CONNECTION_FAILED, `No connection to ${resolved.url} within the call's timeout: ${lastFailure.message}`, { cause: lastFailure })
   const subscriptions = new Subscriptions(
     manager,
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
-    (reason) => connection?.close(CloseCode.BAD_REQUEST, reason),
+    (reason) => connection?.close(CLOSE_BAD_REQUEST, reason),
     // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
   )
@@ -120,20 +121,20 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     drainPoll = undefined
     const waiters = drainWaiters
     drainWaiters = []
-    for (const waiter of waiters) waiter.reject(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, cause))
-    subscriptions.endAll(new PatchbayError(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    for (const waiter of waiters) waiter.reject(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    subscriptions.endAll(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
     let error: PatchbayError
     if (!closedByUser && !attemptOpened && failure !== undefined) {
       // Nothing was sent on the attempt that failed: every request still here waited for a
       // connection that never came.
       error = couldNotConnect(failure, attempts)
-      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message, cause)
+      manager.failAll(CONNECTION_FAILED, error.message, cause)
     } else if (!everOpened) {
-      error = new PatchbayError(ErrorCode.CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
-      manager.failAll(ErrorCode.CONNECTION_FAILED, error.message, cause)
+      error = new PatchbayError(CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
+      manager.failAll(CONNECTION_FAILED, error.message, cause)
     } else {
-      error = closedByUser ? closedError() : new PatchbayError(ErrorCode.CONNECTION_FAILED, `The connection closed ${detail}`, cause)
-      manager.failAll(ErrorCode.CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`, cause)
+      error = closedByUser ? closedError() : new PatchbayError(CONNECTION_FAILED, `The connection closed ${detail}`, cause)
+      manager.failAll(CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`, cause)
     }
     finalError = error
     const connecting = openWaiters
@@ -151,7 +152,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     lastFailure = failure
     const reconnect = resolved.reconnect
     // A 4401 means the credentials expired: retryable when the client can fetch fresh ones.
-    const retryable = isRetryableClose(code) || (code === CloseCode.UNAUTHORIZED && typeof resolved.token === 'function')
+    const retryable = isRetryableClose(code) || (code === CLOSE_UNAUTHORIZED && typeof resolved.token === 'function')
     if (closedByUser || reconnect === undefined || !retryable || failures >= reconnect.retries) {
       finish(code, reason, attemptOpened, failure)
       return
@@ -159,7 +160,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
     // Sent calls may or may not have run: the caller decides whether to retry them (idempotent
     // ones are sent again with their key).
-    manager.failSent(ErrorCode.CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
+    manager.failSent(CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
     subscriptions.suspend()
     emit('reconnecting', code, reason, failure)
     const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
@@ -243,7 +244,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   /** The token function threw or rejected: a failed attempt like any other. */
   const tokenFailed = (error: unknown): void => {
     const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.encodings.map((encoding) => subprotocolOf[encoding]), error })
-    closedWith(CloseCode.ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`, false, failure)
+    closedWith(CLOSE_ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`, false, failure)
   }
   /** A lazy client connects on first use. */
   const ensureStarted = (): void => {
@@ -257,11 +258,11 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     requests: manager,
     isOpen: () => state === 'open',
     send: (message: Parameters<Connection['send']>[0]) => connection?.send(message) ?? false,
-    violation: (reason: string) => connection?.close(CloseCode.BAD_REQUEST, reason),
+    violation: (reason: string) => connection?.close(CLOSE_BAD_REQUEST, reason),
     willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
   }
 
-  const closedError = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_FAILED, 'The client is closed')
+  const closedError = (): PatchbayError => new PatchbayError(CONNECTION_FAILED, 'The client is closed')
   const isClosed = (): boolean => closedByUser || state === 'closed'
 
   const endpoints = {
@@ -334,7 +335,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
       })
       if (state === 'reconnecting' || state === 'idle' || connection === undefined || connection.state === 'closed') {
         // No socket to close (between attempts, never started, or fetching a token): end here.
-        finish(CloseCode.NORMAL, 'closed by the client', true, undefined)
+        finish(CLOSE_NORMAL, 'closed by the client', true, undefined)
       } else {
         connection.close()
       }

@@ -4,7 +4,6 @@
  * and reports state changes. Reconnecting is a later layer on top of this one.
  */
 import {
-  CloseCode,
   authSubprotocol,
   parseServerMessage,
   ProtocolViolation,
@@ -16,8 +15,9 @@ import {
   type Frame,
   type ServerMessage,
 } from '@patchbay/core'
+import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_SUBPROTOCOL_NOT_ACCEPTABLE } from './codes.js'
 import { ConnectionFailure } from './connection-failure.js'
-import type { Corkable, NodeStyleEmitter } from './node-diagnostics.js'
+import type { DiagnosticsSink, NodeStyleEmitter } from './node-diagnostics.js'
 import type { ResolvedClientOptions, WebSocketLike } from './options.js'
 
 /** Connection states, named as the WebSocket API names them. */
@@ -35,31 +35,21 @@ export interface ConnectionEvents {
   state(state: ConnectionState, code?: number, reason?: string): void
 }
 
-const OPEN = 1
-
 /**
- * Frames a tick's coalesced writes hold before they go to the socket. Written all at once at
- * the end of the tick, a burst of calls reaches the server as one batch, the server answers
- * it as one batch, and each side idles while the other works: a lock-step in which, on a VM,
- * every wake-up costs as much as handling a batch. Flushed every 16 frames, the server starts
- * on the first calls while the client is still making the rest. Measured with 64 calls in
- * flight (bench/, rpc-throughput, 2 vCPUs): 1.5–1.8× the calls per second, for four writes
- * per 64 calls instead of one. The server keeps one write per tick: there a flush every 16
- * frames cost fan-out and streams more CPU per message than it won.
+ * One WebSocket and the protocol rules of its client side. It is also what Node's diagnostics
+ * report to (DiagnosticsSink), so that a browser bundle, which leaves them out, carries no
+ * adapter for them.
  */
-const PIPELINE_FRAMES = 16
-
-
-/** One WebSocket and the protocol rules of its client side. */
-export class Connection {
+export class Connection implements DiagnosticsSink {
   state: ConnectionState = 'connecting'
   codec: Codec | undefined
   private readonly socket: WebSocketLike
   private opened = false
-  private corked = false
-  /** Frames written since the socket was corked. */
-  private corkedFrames = 0
-  private corkable: Corkable | undefined
+  /**
+   * Hands a frame to the socket: `socket.send`, or in Node with `ws` the same with a tick's
+   * writes coalesced (node-diagnostics.ts, PIPELINE_FRAMES). Chosen once the socket is open.
+   */
+  private write: (frame: Frame) => void = () => {}
   /**
    * One timer does every job: the connection attempt's deadline until open, then the next
    * ping when idle, then the deadline for an answer.
@@ -77,7 +67,7 @@ export class Connection {
   private failure: ConnectionFailure | undefined
   /** The subprotocols offered (the credential left out) and the one the server answered. */
   private readonly offered: string[]
-  private answered: string | undefined
+  answered: string | undefined
 
   constructor(
     private readonly options: ResolvedClientOptions,
@@ -96,13 +86,7 @@ export class Connection {
     if (node !== undefined && typeof emitter.on === 'function') {
       // Node's `ws` (node-diagnostics.ts; left out of browser bundles): frames as they are,
       // and what it can tell of a failed attempt.
-      node.watch(emitter as NodeStyleEmitter, {
-        frame: (data) => this.handleFrame(data),
-        base: () => this.base(),
-        answered: (protocol) => (this.answered = protocol),
-        failure: (failure) => this.noteFailure(failure),
-        abort: () => this.state === 'connecting' && this.socket.close(),
-      })
+      node.watch(emitter as NodeStyleEmitter, this)
     } else {
       this.socket.binaryType = 'arraybuffer'
       this.socket.onmessage = (event: { data: unknown }) => this.handleFrame(event.data)
@@ -140,15 +124,12 @@ export class Connection {
   /** Encodes once and sends. Returns false if the socket is not open or the message would not encode. */
   send(message: ClientMessage): boolean {
     if (this.state !== 'open' || this.codec === undefined) return false
-    const frame: Frame = this.codec.encode(message)
-    this.cork()
-    this.socket.send(frame)
-    if (this.corked && ++this.corkedFrames >= PIPELINE_FRAMES) this.uncork()
+    this.write(this.codec.encode(message))
     return true
   }
 
   /** Starts the closing handshake. */
-  close(code: number = CloseCode.NORMAL, reason = ''): void {
+  close(code: number = CLOSE_NORMAL, reason = ''): void {
     if (this.state === 'closing' || this.state === 'closed') return
     this.setState('closing')
     this.socket.close(code, truncateCloseReason(reason))
@@ -160,11 +141,13 @@ export class Connection {
       // The server did not answer with a subprotocol we offered: we cannot speak to it (§2).
       this.answered = this.socket.protocol
       this.noteFailure(new ConnectionFailure({ ...this.base(), kind: 'subprotocol' }))
-      this.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
+      this.close(CLOSE_SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
       return
     }
     clearTimeout(this.liveness)
     this.codec = codec
+    const socket = this.socket
+    this.write = this.options.diagnostics?.pipeline(socket) ?? ((frame) => socket.send(frame))
     this.opened = true
     this.setState('open')
     this.lastHeard = Date.now()
@@ -215,26 +198,26 @@ export class Connection {
     this.socket.onclose = null
     ;(this.socket as { onerror: (() => void) | null }).onerror = () => {}
     try {
-      this.socket.close(CloseCode.NORMAL, reason)
+      this.socket.close(CLOSE_NORMAL, reason)
     } catch {
       // Already closing: nothing more to do with this socket.
     }
-    this.handleClose(CloseCode.ABNORMAL, reason)
+    this.handleClose(CLOSE_ABNORMAL, reason)
   }
 
-  private handleFrame(data: unknown): void {
+  handleFrame(data: unknown): void {
     if (this.codec === undefined || this.state !== 'open') return
     this.lastHeard = turnNow()
     let decoded: unknown
     try {
       decoded = this.codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Frame))
     } catch {
-      this.close(CloseCode.BAD_REQUEST, 'Server sent a frame that does not decode')
+      this.close(CLOSE_BAD_REQUEST, 'Server sent a frame that does not decode')
       return
     }
     const parsed = parseServerMessage(decoded, this.options)
     if (parsed instanceof ProtocolViolation) {
-      this.close(CloseCode.BAD_REQUEST, parsed.reason)
+      this.close(CLOSE_BAD_REQUEST, parsed.reason)
       return
     }
     if (parsed.t === 'ping') {
@@ -251,7 +234,7 @@ export class Connection {
     if (failure?.kind === 'subprotocol' && !this.opened) {
       // No shared subprotocol: a version mismatch that no retry fixes, reported as the close
       // code that says so (§2, §8), whatever the handshake's own end looked like (1006).
-      code = CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE
+      code = CLOSE_SUBPROTOCOL_NOT_ACCEPTABLE
       reason = 'No shared subprotocol'
     }
     if (failure === undefined) {
@@ -262,46 +245,23 @@ export class Connection {
     this.events.close(code, reason, this.opened, failure)
   }
 
+  /** The refused handshake has been read (Node): end the attempt. */
+  abortAttempt(): void {
+    if (this.state === 'connecting') this.socket.close()
+  }
+
   /** What every failure of this connection names. */
-  private base(): { url: string; offered: string[]; answered: string | undefined } {
+  base(): { url: string; offered: string[]; answered: string | undefined } {
     return { url: this.options.url, offered: this.offered, answered: this.answered }
   }
 
   /** Keeps the first specific reason: what follows it (ws's own abort) only repeats it less well. */
-  private noteFailure(failure: ConnectionFailure | undefined): void {
+  noteFailure(failure: ConnectionFailure | undefined): void {
     this.failure ??= failure
   }
 
   private setState(state: ConnectionState, code?: number, reason?: string): void {
     this.state = state
     this.events.state(state, code, reason)
-  }
-
-  /**
-   * In Node with `ws`, writes of one tick are coalesced by corking the underlying net.Socket
-   * (node-diagnostics.ts finds it): one syscall per PIPELINE_FRAMES frames at most. Browsers
-   * have no such handle and batch on their own; there this does nothing.
-   */
-  private cork(): void {
-    if (this.corked) return
-    if (this.corkable === undefined) {
-      this.corkable = this.options.diagnostics?.corkable(this.socket)
-      if (this.corkable === undefined) return
-    }
-    this.corked = true
-    this.corkable.cork()
-    queueMicrotask(this.uncork)
-  }
-
-  private readonly uncork = (): void => {
-    if (!this.corked) return
-    this.corked = false
-    this.corkedFrames = 0
-    this.corkable?.uncork()
-  }
-
-  /** True while the socket is open. */
-  get isOpen(): boolean {
-    return this.socket.readyState === OPEN && this.state === 'open'
   }
 }

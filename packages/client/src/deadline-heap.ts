@@ -20,10 +20,6 @@ export class DeadlineHeap<T extends Deadline> {
 
   constructor(private readonly onExpire: (item: T) => void) {}
 
-  get size(): number {
-    return this.items.length
-  }
-
   add(item: T): void {
     item.heapIndex = this.items.length
     this.items.push(item)
@@ -45,12 +41,6 @@ export class DeadlineHeap<T extends Deadline> {
     // The timer may now fire early for a removed entry; it then re-arms. Cheaper than
     // re-arming on every removal.
     if (this.items.length === 0) this.disarm()
-  }
-
-  clear(): void {
-    for (const item of this.items) item.heapIndex = -1
-    this.items.length = 0
-    this.disarm()
   }
 
   private arm(): void {

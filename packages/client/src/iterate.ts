@@ -2,7 +2,8 @@
  * A topic as an AsyncIterable: `for await (const message of client.chat.room.iterate(params))`.
  * Leaving the loop, or aborting the signal, ends the subscription.
  */
-import { ErrorCode, PatchbayError } from '@patchbay/core'
+import { PatchbayError } from '@patchbay/core'
+import { BAD_REQUEST } from './codes.js'
 import type { LagEvent, Subscriptions, Unsubscribe } from './subscriptions.js'
 
 /** Options of `iterate`. */
@@ -78,7 +79,7 @@ export function iterateTopic<T>(subscriptions: Subscriptions, path: string, para
       if (queue.length > 0) return Promise.resolve({ value: (queue.shift() as { value: T }).value, done: false })
       if (failure !== undefined) return Promise.reject(failure)
       if (done) return Promise.resolve({ value: undefined, done: true })
-      if (waiting !== undefined) return Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'next() called again before the previous one settled'))
+      if (waiting !== undefined) return Promise.reject(new PatchbayError(BAD_REQUEST, 'next() called again before the previous one settled'))
       return new Promise((resolve, reject) => {
         waiting = { resolve, reject }
       })

@@ -4,7 +4,8 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { DEFAULT_LIMITS, ErrorCode, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { BAD_REQUEST, CANCELLED, TIMEOUT, TOO_MANY_REQUESTS } from './codes.js'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import { PendingTable } from './pending-table.js'
 
@@ -108,11 +109,6 @@ export class RequestManager {
     private readonly maxDepth: number = DEFAULT_LIMITS.maxDepth,
   ) {}
 
-  /** Calls in flight or queued. */
-  get size(): number {
-    return this.pending.size
-  }
-
   /** Requests waiting to be sent. */
   get queuedCount(): number {
     return this.queued.length
@@ -138,19 +134,19 @@ export class RequestManager {
   ): { id: RequestId; promise: Promise<unknown> } {
     const signal = options?.signal
     if (signal?.aborted) {
-      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: signal.reason })) }
+      return { id: -1, promise: Promise.reject(new PatchbayError(CANCELLED, 'The call was aborted', { cause: signal.reason })) }
     }
     // Checked here, before anything is sent, so both encodings refuse the same inputs: JSON
     // would quietly send a Date as a string and NaN as null, where msgpack sends what the
     // server refuses (§9). One walk of what the caller passed, bounded by maxDepth.
     const problem = findNonPlainData(input, this.maxDepth, 1) ?? findNonPlainData(data, this.maxDepth, 1)
     if (problem !== undefined) {
-      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, `The input is not plain data: ${problem}`)) }
+      return { id: -1, promise: Promise.reject(new PatchbayError(BAD_REQUEST, `The input is not plain data: ${problem}`)) }
     }
     const mustWait = ahead ? !connected : !connected || this.held || this.queued.length > 0 || !this.canSend()
     if (mustWait && this.queued.length >= this.maxQueued) {
       const reason = connected ? 'for the socket to drain' : 'for a connection'
-      return { id: -1, promise: Promise.reject(new PatchbayError(ErrorCode.TOO_MANY_REQUESTS, `More than ${this.maxQueued} requests wait ${reason}`)) }
+      return { id: -1, promise: Promise.reject(new PatchbayError(TOO_MANY_REQUESTS, `More than ${this.maxQueued} requests wait ${reason}`)) }
     }
     // Ids count up and never repeat within a client, so a late reply can never be taken for
     // a newer call's (§4.1).
@@ -271,7 +267,7 @@ export class RequestManager {
     } catch (error) {
       // The input would not encode (a BigInt, a cycle): the caller's mistake, reported to it.
       this.settle(call)
-      call.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'The input could not be encoded', { cause: error }))
+      call.reject(new PatchbayError(BAD_REQUEST, 'The input could not be encoded', { cause: error }))
       return
     }
     if (sent) call.sent = true
@@ -284,14 +280,14 @@ export class RequestManager {
     // Tell the server too, so the handler stops working for nobody (§5).
     if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
     const unsent = call.sent ? undefined : this.whyUnsent()
-    call.reject(unsent ?? new PatchbayError(ErrorCode.TIMEOUT, `No reply to "${call.path}" within the timeout`))
+    call.reject(unsent ?? new PatchbayError(TIMEOUT, `No reply to "${call.path}" within the timeout`))
   }
 
   private cancel(call: Pending, reason: unknown): void {
     if (this.pending.get(call.id) !== call) return
     this.settle(call)
     if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
-    call.reject(new PatchbayError(ErrorCode.CANCELLED, 'The call was aborted', { cause: reason }))
+    call.reject(new PatchbayError(CANCELLED, 'The call was aborted', { cause: reason }))
   }
 
   /** Forgets the call everywhere it is tracked. */

@@ -3,7 +3,8 @@
  * the server sends at most that many items, and credit is granted again only as the loop
  * takes items, so a slow `for await` slows the server's generator instead of filling memory.
  */
-import { ErrorCode, PatchbayError, type ClientMessage } from '@patchbay/core'
+import { PatchbayError, type ClientMessage } from '@patchbay/core'
+import { BAD_REQUEST, CANCELLED, CONNECTION_LOST } from './codes.js'
 import type { RequestManager } from './request-manager.js'
 
 /** Options of a stream. */
@@ -120,12 +121,12 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
       (error: unknown) => {
         if (ended) return
         const code = error instanceof PatchbayError ? error.code : undefined
-        if (code === ErrorCode.CONNECTION_LOST && options.resubscribe !== false && host.willReconnect()) {
+        if (code === CONNECTION_LOST && options.resubscribe !== false && host.willReconnect()) {
           // Queued until the next connection opens; the loop keeps waiting meanwhile.
           begin(true)
           return
         }
-        end(code === ErrorCode.CANCELLED ? undefined : error)
+        end(code === CANCELLED ? undefined : error)
       },
     )
   }
@@ -145,7 +146,7 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
         return Promise.reject(error)
       }
       if (ended) return Promise.resolve({ value: undefined, done: true })
-      if (waiting !== undefined) return Promise.reject(new PatchbayError(ErrorCode.BAD_REQUEST, 'next() called again before the previous one settled'))
+      if (waiting !== undefined) return Promise.reject(new PatchbayError(BAD_REQUEST, 'next() called again before the previous one settled'))
       return new Promise((resolve, reject) => {
         waiting = { resolve, reject }
       })

@@ -3,7 +3,8 @@
  * local listeners, confirmed by the server before it counts as live, and ended on the wire
  * when its last listener leaves (docs/protocol.md §12).
  */
-import { ErrorCode, PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { INTERNAL, UNAVAILABLE } from './codes.js'
 import { backoffDelay } from './backoff.js'
 import type { RequestManager } from './request-manager.js'
 
@@ -268,7 +269,7 @@ export class Subscriptions {
    * an outage, as it outlives a reconnect. False for any other error (the caller refuses it).
    */
   private retryLater(subscription: WireSubscription, error: unknown, again: () => void): boolean {
-    if (!(error instanceof PatchbayError) || error.code !== ErrorCode.UNAVAILABLE || subscription.ended) return false
+    if (!(error instanceof PatchbayError) || error.code !== UNAVAILABLE || subscription.ended) return false
     subscription.attempts++
     subscription.retryError = error
     subscription.retry = setTimeout(() => {
@@ -302,7 +303,7 @@ export class Subscriptions {
     // It leaves the registry so the next subscribe to the same key tries again.
     if (this.byKey.get(subscription.key) === subscription) this.byKey.delete(subscription.key)
     subscription.ended = true
-    const failure = error instanceof PatchbayError ? error : new PatchbayError(ErrorCode.INTERNAL, String(error))
+    const failure = error instanceof PatchbayError ? error : new PatchbayError(INTERNAL, String(error))
     for (const onEnd of [...subscription.onEnd]) onEnd(failure)
   }
 

@@ -47,17 +47,23 @@ export const CloseCode = {
 /** One of the close codes of {@link CloseCode}. */
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 
-const FATAL = new Set<number>([
-  CloseCode.PROTOCOL_ERROR,
-  CloseCode.UNSUPPORTED_DATA,
-  CloseCode.INVALID_PAYLOAD,
-  CloseCode.POLICY_VIOLATION,
-  CloseCode.MESSAGE_TOO_BIG,
-  CloseCode.BAD_REQUEST,
-  CloseCode.UNAUTHORIZED,
-  CloseCode.FORBIDDEN,
-  CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE,
-  CloseCode.DUPLICATE_ID,
+/**
+ * The codes no retry fixes. Numbers, not `CloseCode.X`: a bundler cannot take single
+ * properties out of an object, so naming them here would put the whole table into every
+ * browser client, which uses only this function (docs/guide/bundling.md). The type keeps
+ * each one a code of the table.
+ */
+const FATAL: ReadonlySet<number> = new Set<CloseCodeValue>([
+  1002, // PROTOCOL_ERROR
+  1003, // UNSUPPORTED_DATA
+  1007, // INVALID_PAYLOAD
+  1008, // POLICY_VIOLATION
+  1009, // MESSAGE_TOO_BIG
+  4400, // BAD_REQUEST
+  4401, // UNAUTHORIZED
+  4403, // FORBIDDEN
+  4406, // SUBPROTOCOL_NOT_ACCEPTABLE
+  4409, // DUPLICATE_ID
 ])
 
 /**
@@ -67,8 +73,7 @@ const FATAL = new Set<number>([
  * errors, rate limits after backoff) may be retried.
  */
 export function isRetryableClose(code: number): boolean {
-  if (code === CloseCode.NORMAL) return false
-  return !FATAL.has(code)
+  return code !== 1000 /* NORMAL */ && !FATAL.has(code)
 }
 
 /** The most bytes a close reason may take (RFC 6455 §5.5: 125 minus the 2-byte code). */

@@ -247,7 +247,8 @@ function refusedPayload(id: RequestId, field: string, value: unknown, limits: Pa
   return problem === undefined ? undefined : badRequest(id, `${field} refused: ${problem}`)
 }
 
-const REQUEST_TYPES: ReadonlySet<unknown> = new Set([MessageType.CALL, MessageType.SUB, MessageType.PUB, MessageType.STREAM])
+// Pure: a client bundle, which never parses client frames, leaves the set out.
+const REQUEST_TYPES: ReadonlySet<unknown> = /* @__PURE__ */ new Set([MessageType.CALL, MessageType.SUB, MessageType.PUB, MessageType.STREAM])
 
 /**
  * What a client frame that holds a value the codec cannot build (see `CodecError.envelope`)
@@ -365,7 +366,9 @@ const PING: PingMessage = Object.freeze({ t: 'ping' }) as PingMessage
 const PONG: PongMessage = Object.freeze({ t: 'pong' }) as PongMessage
 
 /**
- * Turns a decoded frame from a server into a message (client side), or a violation. Checked
+ * Turns a decoded frame from a server into a message (client side), or a violation. Its
+ * cases are string literals rather than {@link MessageType}'s, so a client bundle carries
+ * no table of message types. Checked
  * in place: a valid result, event, item or lag is the decoded object itself, not a copy
  * (fields a message does not define stay on it, unread), since this runs for every event
  * on every client.
@@ -373,26 +376,26 @@ const PONG: PongMessage = Object.freeze({ t: 'pong' }) as PongMessage
 export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'maxDepth'>): ServerMessage | ProtocolViolation {
   if (!isObject(data)) return new ProtocolViolation('message is not an object')
   switch (data.t) {
-    case MessageType.RESULT: {
+    case 'result': {
       if (!isRequestId(data.id)) return new ProtocolViolation('result id is not a non-negative safe integer')
       const problem = findNonPlainData(data.output, limits.maxDepth, 1)
       if (problem !== undefined) return new ProtocolViolation(`output refused: ${problem}`)
       return data as unknown as ResultMessage
     }
-    case MessageType.EVENT: {
+    case 'event': {
       if (!isCount(data.ch)) return new ProtocolViolation('event ch is not a positive safe integer')
       if (!isCount(data.seq)) return new ProtocolViolation('event seq is not a positive safe integer')
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
       if (problem !== undefined) return new ProtocolViolation(`event data refused: ${problem}`)
       return data as unknown as EventMessage
     }
-    case MessageType.ITEM: {
+    case 'item': {
       if (!isRequestId(data.id)) return new ProtocolViolation('item id is not a non-negative safe integer')
       const problem = findNonPlainData(data.data, limits.maxDepth, 1)
       if (problem !== undefined) return new ProtocolViolation(`item data refused: ${problem}`)
       return data as unknown as ItemMessage
     }
-    case MessageType.LAG: {
+    case 'lag': {
       if (!isCount(data.ch)) return new ProtocolViolation('lag ch is not a positive safe integer')
       if (data.epoch !== undefined) {
         // A new epoch: the gap is unknown, so a count beside it would contradict it (§14).
@@ -404,15 +407,15 @@ export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'max
       if (!isCount(data.seq) || !isCount(data.missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
       return data as unknown as CountedLagMessage
     }
-    case MessageType.ERROR: {
+    case 'error': {
       if (!isRequestId(data.id)) return new ProtocolViolation('error id is not a non-negative safe integer')
       const error = parseWireError(data.error, limits.maxDepth)
       if (error === undefined) return new ProtocolViolation('error message without a valid error')
       return { t: 'error', id: data.id, error }
     }
-    case MessageType.PING:
+    case 'ping':
       return PING
-    case MessageType.PONG:
+    case 'pong':
       return PONG
     default:
       return new ProtocolViolation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
