@@ -161,8 +161,8 @@ describe('server process SIGKILLed mid-call and restarted on the same port', () 
         expect(at - previous, 'the wait before an attempt').toBeGreaterThanOrEqual(45)
         previous = at
       }
+      // (No absolute cap: the outage lasts as long as B takes to start, longer on a loaded machine.)
       expect(attempts.length).toBeLessThanOrEqual(Math.ceil((openAt - killedAt) / 45) + 1)
-      expect(attempts.length).toBeLessThanOrEqual(20)
     }
     // Full jitter: the clients lost the same server at the same moment but did not retry in step.
     expect(Math.max(...firstDelays) - Math.min(...firstDelays), `first retry delays ${firstDelays.join(', ')}`).toBeGreaterThan(1)
