@@ -6,6 +6,7 @@
  */
 import { RESERVED_TOP_LEVEL_NAMES, type AnyProcedure, type AnyStream, type AnyTopic, type InferProcedureInput, type InferProcedureOutput, type PatchbayError, type RouterDef } from '@patchbay/core'
 import type { CallOptions, Client } from '@patchbay/client'
+import { Handoff } from './handoff.js'
 import type { DataTag, QueryFunction, UseMutationOptions, UseQueryOptions } from '@tanstack/react-query'
 
 /** The first element of every Patchbay key, so `['patchbay']` matches all of them. */
@@ -88,6 +89,7 @@ const RESERVED = new Set<string>(RESERVED_TOP_LEVEL_NAMES)
 type Call = (input: unknown, options?: CallOptions) => Promise<unknown>
 
 function procedureQuery(call: Call, path: string): ProcedureQuery<AnyProcedure, string> {
+  const handoff = new Handoff(call)
   const pathKey = (): PatchbayPathKey<string> => [QUERY_KEY_ROOT, path]
   const queryKey = (input?: unknown) => [QUERY_KEY_ROOT, path, input] as unknown as DataTag<PatchbayQueryKey<string, unknown>, unknown, PatchbayError>
   return Object.freeze({
@@ -100,7 +102,7 @@ function procedureQuery(call: Call, path: string): ProcedureQuery<AnyProcedure, 
         queryKey: queryKey(input),
         // Reading `signal` is what tells TanStack the query can be aborted: when its last
         // observer leaves mid-call it aborts, and the client sends `cancel` (§4.1).
-        queryFn: ({ signal }: { signal: AbortSignal }) => call(input, { ...callOptions, signal }),
+        queryFn: ({ signal }: { signal: AbortSignal }) => handoff.run(input, callOptions, signal),
       }
     },
     mutationOptions(init: ProcedureMutationInit<unknown, unknown, unknown> = {}) {
