@@ -76,7 +76,7 @@ async function serve(port: number): Promise<void> {
         room: {
           authorize: ({ params }) => {
             seen.authorized.push(params.room)
-            return true
+            return params.room !== 'forbidden'
           },
         },
       },
@@ -232,6 +232,16 @@ describe('useSubscription', () => {
     for (let i = 1; i <= 5; i++) publish(room, `shown ${i}`)
     await page.getByTestId('latest').getByText('shown 5').waitFor()
     expect(await page.evaluate(() => window.app.renders.room ?? 0)).toBeGreaterThan(shown)
+  })
+
+  it('shows a refusal as a typed error, and takes a topic without params', async () => {
+    await show({ kind: 'room', room: 'forbidden' })
+    await page.locator('[data-testid="room"][data-status="error"][data-code="FORBIDDEN"]').waitFor()
+    await show({ kind: 'clock' })
+    await page.locator('[data-testid="clock"][data-status="live"]').waitFor()
+    expect(server.publish(api.clock, undefined, 7)).toBe(1)
+    await page.getByTestId('tick').getByText('7').waitFor()
+    expect((await sent()).filter((frame) => frame.t === 'sub' && frame.path === 'clock')).toHaveLength(1)
   })
 
   it('resumes after a server restart, and surfaces the lag', async () => {

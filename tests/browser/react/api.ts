@@ -12,5 +12,7 @@ export const api = router({
     send: procedure({ input: z.object({ room: z.string(), text: z.string() }), output: z.number() }),
     room: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
   },
+  /** A topic without params. */
+  clock: topic({ message: z.number() }),
   count: stream({ input: z.object({ to: z.number().int().optional() }), output: z.number() }),
 })

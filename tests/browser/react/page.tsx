@@ -26,6 +26,7 @@ export type View =
   | { kind: 'room'; room: string }
   | { kind: 'quiet-room'; room: string }
   | { kind: 'count'; to?: number; credit: number }
+  | { kind: 'clock' }
   | null
 
 declare global {
@@ -71,10 +72,10 @@ function Slow({ id }: { id: string }) {
 
 function Room({ room }: { room: string }) {
   useRenderCount('room')
-  const { status, data, lag } = useSubscription(client.chat.room, { room })
+  const { status, data, lag, error } = useSubscription(client.chat.room, { room })
   const send = useMutation(pb.chat.send.mutationOptions())
   return (
-    <section data-testid="room" data-status={status}>
+    <section data-testid="room" data-status={status} data-code={error?.code ?? ''}>
       <output data-testid="latest">{data?.text ?? ''}</output>
       <output data-testid="lag">{lag === undefined ? '' : JSON.stringify({ missed: lag.missed ?? null, seq: lag.seq })}</output>
       <button data-testid="send" onClick={() => send.mutate({ room, text: `from the page to ${room}` })}>
@@ -92,6 +93,15 @@ function QuietRoom({ room }: { room: string }) {
   return (
     <section data-testid="quiet" data-status={status}>
       {status}
+    </section>
+  )
+}
+
+function Clock() {
+  const { status, data } = useSubscription(client.clock)
+  return (
+    <section data-testid="clock" data-status={status}>
+      {status}: <output data-testid="tick">{data ?? ''}</output>
     </section>
   )
 }
@@ -116,6 +126,8 @@ function Show({ view }: { view: View }) {
       return <Room room={view.room} />
     case 'quiet-room':
       return <QuietRoom room={view.room} />
+    case 'clock':
+      return <Clock />
     case 'count':
       return <Count credit={view.credit} {...(view.to === undefined ? {} : { to: view.to })} />
   }
