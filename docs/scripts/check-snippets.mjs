@@ -1,4 +1,4 @@
-// Every ```ts block in docs/**/*.md and README.md that starts with `// snippets/<file>` must
+// Every ```ts (or ```tsx) block in docs/**/*.md and README.md that starts with `// snippets/<file>` must
 // equal that file (which tsc type-checks), so the code users copy from the docs compiles.
 import { readFile, readdir } from 'node:fs/promises'
 import { join, relative } from 'node:path'
@@ -15,7 +15,7 @@ async function walk(dir) {
 }
 await walk(docs)
 
-const block = /```ts\n\/\/ (snippets\/[\w./-]+)\n([\s\S]*?)```/g
+const block = /```tsx?\n\/\/ (snippets\/[\w./-]+)\n([\s\S]*?)```/g
 let checked = 0
 const failures = []
 for (const file of markdown) {

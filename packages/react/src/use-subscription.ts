@@ -1,0 +1,125 @@
+/**
+ * useSubscription: a topic of the typed client, held while the component is mounted. The
+ * client shares one wire subscription between listeners of the same topic and params and
+ * restores it after a reconnect; this hook adds React's side: params compared by value,
+ * Strict Mode's double effects kept to one subscription, and the latest message readable
+ * without re-rendering components that only handle events.
+ */
+import { useState } from 'react'
+import type { PatchbayError } from '@patchbay/core'
+import type { EventMeta, LagEvent, TopicListener, Unsubscribe } from '@patchbay/client'
+import { asPatchbayError } from './errors.js'
+import { leaseKey } from './identity.js'
+import { useLatest, useLease } from './lease.js'
+import { Store, useTrackedStore } from './store.js'
+
+/** A topic of the client: `client.chat.room`. */
+export interface AnyClientTopic {
+  subscribe(...args: never[]): Unsubscribe
+}
+
+type SubscribeArgs<T extends AnyClientTopic> = T['subscribe'] extends (...args: infer A) => Unsubscribe ? A : never
+
+/** The messages of a client topic. */
+export type TopicMessageOf<T extends AnyClientTopic> =
+  SubscribeArgs<T> extends [unknown, TopicListener<infer M>, ...unknown[]]
+    ? M
+    : SubscribeArgs<T> extends [TopicListener<infer M>, ...unknown[]]
+      ? M
+      : never
+
+/** The params of a client topic; undefined for a topic without params. */
+export type TopicParamsOf<T extends AnyClientTopic> = SubscribeArgs<T> extends [infer P, TopicListener<infer _M>, ...unknown[]] ? P : undefined
+
+/** Options of useSubscription. */
+export interface UseSubscriptionOptions<M> {
+  /**
+   * Hears every message, in order, without rendering: for logs, lists kept in a ref, toasts.
+   * The latest function is called (no need to memoise it).
+   */
+  onMessage?: (message: M, meta: EventMeta) => void
+  /** Hears of missed messages: a gap the server reported, or a resume across a server restart (`missed` undefined). */
+  onLag?: (lag: LagEvent) => void
+  /** Hears the server refuse the subscription (FORBIDDEN, BAD_REQUEST, NOT_FOUND…). */
+  onError?: (error: PatchbayError) => void
+  /**
+   * False holds no subscription (and resets the result to `idle`).
+   * @default true
+   */
+  enabled?: boolean
+}
+
+/** The arguments after the topic: params (omitted for a topic without params), then options. */
+export type UseSubscriptionArgs<T extends AnyClientTopic> =
+  undefined extends TopicParamsOf<T>
+    ? [params?: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
+    : [params: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
+
+/** Where a subscription is: none held, sent and not yet confirmed, confirmed, refused. */
+export type SubscriptionStatus = 'idle' | 'pending' | 'live' | 'error'
+
+/**
+ * What useSubscription returns. Reading a field subscribes the component to its changes:
+ * one that never reads `data` is not re-rendered by messages.
+ */
+export interface SubscriptionResult<M> {
+  status: SubscriptionStatus
+  /** The latest message since the subscription (re)started with these params. */
+  data: M | undefined
+  /** The channel sequence number of `data`. */
+  seq: number | undefined
+  /** The latest report of missed messages. */
+  lag: LagEvent | undefined
+  /** Why the server refused the subscription, when `status` is `error`. */
+  error: PatchbayError | undefined
+}
+
+const idle: SubscriptionResult<never> = { status: 'idle', data: undefined, seq: undefined, lag: undefined, error: undefined }
+
+/** The runtime shape of both kinds of client topic. */
+type Subscribe = (...args: unknown[]) => Unsubscribe
+
+/**
+ * Subscribes to `topic` with `params` while the component is mounted and `enabled`; new
+ * params (by value) unsubscribe the old channel and subscribe the new one.
+ *
+ * ```ts
+ * const { data } = useSubscription(client.chat.room, { room }, { onMessage: (m) => log(m) })
+ * ```
+ */
+export function useSubscription<T extends AnyClientTopic>(topic: T, ...args: UseSubscriptionArgs<T>): SubscriptionResult<TopicMessageOf<T>> {
+  type M = TopicMessageOf<T>
+  const [params, options = {}] = args as [unknown, UseSubscriptionOptions<M> | undefined]
+  const [store] = useState(() => new Store<SubscriptionResult<M>>(idle))
+  const enabled = options.enabled ?? true
+  const latest = useLatest(options)
+  // The client builds a topic with params as subscribe(params, listener, options), one
+  // without as subscribe(listener, options); the functions say which by their arity.
+  const subscribe = topic.subscribe as unknown as Subscribe
+  const hasParams = subscribe.length >= 3
+  useLease(enabled ? leaseKey(topic, params) : undefined, (isCurrent) => {
+    store.set({ ...idle, status: 'pending' })
+    const listener: TopicListener<M> = (message, meta) => {
+      if (!isCurrent()) return
+      store.set({ data: message, seq: meta.seq })
+      latest.current.onMessage?.(message, meta)
+    }
+    const onLag = (lag: LagEvent): void => {
+      if (!isCurrent()) return
+      store.set({ lag })
+      latest.current.onLag?.(lag)
+    }
+    const off = hasParams ? subscribe(params, listener, { onLag }) : subscribe(listener, { onLag })
+    off.ready.then(
+      () => isCurrent() && store.set({ status: 'live' }),
+      (error: unknown) => {
+        if (!isCurrent()) return
+        const failure = asPatchbayError(error)
+        store.set({ status: 'error', error: failure })
+        latest.current.onError?.(failure)
+      },
+    )
+    return { close: off }
+  }, () => store.set(idle))
+  return useTrackedStore(store)
+}
