@@ -50,6 +50,7 @@ const clients = closeAfterEach<Closable>(async () => {
   await server?.close()
   server = undefined
   log = []
+  signals = new Map()
   errors = []
   logged = []
   releaseSlow = deferred<string>()
@@ -70,9 +71,12 @@ const logger: Logger = {
 const USERS: Record<string, User> = { ann: { name: 'ann', admin: true }, bob: { name: 'bob', admin: false } }
 
 const base = createChain<Ctx>()
+/** Signals middleware saw, by path. */
+let signals = new Map<string, AbortSignal>()
 /** Every request, outermost: records what it saw. */
-const root = base.use(async ({ path, kind, next }) => {
+const root = base.use(async ({ path, kind, signal, next }) => {
   log.push(`root> ${kind} ${path}`)
+  signals.set(`${kind} ${path}`, signal)
   try {
     return await next()
   } finally {
@@ -224,6 +228,26 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
     releaseSlow.resolve('done')
     expect(await answer).toBe('done')
     expect(log.indexOf('<root admin.slow')).toBeGreaterThan(log.indexOf('slow answered'))
+  })
+
+  it('gives a call\'s signal, aborted by a cancel; a subscribe\'s, aborted when the connection closes', async () => {
+    const url = await start()
+    const ann = connect(url, encoding, 'ann')
+    const cancel = new AbortController()
+    const answer = ann.admin.slow(undefined, { signal: cancel.signal }).catch((error: unknown) => error)
+    await slowStarted.promise
+    const callSignal = signals.get('call admin.slow') as AbortSignal
+    expect(callSignal.aborted).toBe(false)
+    const aborted = new Promise((resolve) => callSignal.addEventListener('abort', () => resolve(callSignal.reason)))
+    cancel.abort()
+    expect(await aborted).toMatchObject({ code: ErrorCode.CANCELLED })
+    expect(((await answer) as PatchbayError).code).toBe(ErrorCode.CANCELLED)
+    await ann.admin.audit.subscribe({ room: 'ops' }, () => {}).ready
+    const subscribeSignal = signals.get('subscribe admin.audit') as AbortSignal
+    const lost = new Promise((resolve) => subscribeSignal.addEventListener('abort', () => resolve(subscribeSignal.reason)))
+    expect(subscribeSignal.aborted).toBe(false)
+    await ann.close()
+    expect(await lost).toMatchObject({ code: ErrorCode.CONNECTION_LOST })
   })
 
   it('turns anything else thrown (in a middleware or a handler below one) into INTERNAL, logged once', async () => {
