@@ -18,6 +18,9 @@ import { deferred } from './fixtures.js'
 const api = router({
   open: procedure({ input: z.object({ n: z.string().transform((s) => s.length) }), output: z.number() }),
   me: procedure({ output: z.string() }),
+  nested: {
+    who: procedure({ output: z.string() }),
+  },
   admin: {
     ban: procedure({ input: z.object({ id: z.string() }), output: z.string() }),
     slow: procedure({ output: z.string() }),
@@ -113,6 +116,10 @@ async function start(): Promise<string> {
         return input.n
       },
       me: authed.handler(api.me, ({ ctx }) => ctx.user.name),
+      // `admin` extends `authed`: inside an `authed` subtree its `authed` link runs once.
+      nested: authed.handlers(api.nested, {
+        who: admin.handler(api.nested.who, ({ ctx }) => `${ctx.user.name} since ${ctx.since}`),
+      }),
       admin: admin.handlers(api.admin, {
         ban: own.handler(api.admin.ban, ({ input, ctx }) => {
           log.push(`ban ${input.id} by ${ctx.user.name}`)
@@ -180,8 +187,6 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
     const url = await start()
     const ann = connect(url, encoding, 'ann')
     expect(await ann.admin.ban({ id: 'x' })).toBe('banned x')
-    // `admin` extends `authed` but the handlers it wraps are not inside `authed` twice: each
-    // `use` runs once, where it first appears.
     expect(log).toEqual([
       'root> call admin.ban',
       'authed>',
@@ -190,6 +195,13 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
       'ban x by ann',
       '<root admin.ban',
     ])
+  })
+
+  it('runs a chain that extends an outer one once per use: the shared links do not run twice', async () => {
+    const url = await start()
+    const ann = connect(url, encoding, 'ann')
+    expect(await ann.nested.who()).toBe('ann since today')
+    expect(log).toEqual(['root> call nested.who', 'authed>', 'admin>', '<root nested.who'])
   })
 
   it('gives the handler the extended context, a copy: the connection\'s own ctx is unchanged', async () => {
