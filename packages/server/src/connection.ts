@@ -97,6 +97,8 @@ export class Session implements Subscriber, StreamHost {
    * high-water mark. At most one read chunk waits here; they run, in order, on resume.
    */
   private inbox: Frame[] | undefined
+  /** Made only when a topic middleware reads its `signal`: aborts when the connection closes. */
+  private closing: AbortController | undefined
 
   constructor(
     private readonly config: SessionConfig,
@@ -116,6 +118,13 @@ export class Session implements Subscriber, StreamHost {
         ;(this.expiry as { unref?: () => void }).unref?.()
       }
     }
+  }
+
+  /** Aborts when this connection closes: the `signal` a topic middleware sees. */
+  get signal(): AbortSignal {
+    this.closing ??= new AbortController()
+    if (this.closed) this.closing.abort(lostReason())
+    return this.closing.signal
   }
 
   /** Outbound: the connection read too slowly (§14). */
@@ -373,7 +382,7 @@ export class Session implements Subscriber, StreamHost {
         return true
       })
     }
-    const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info)
+    const outcome = prepareSubscribe(this.config, path, params, this.ctx, this.info, this)
     if (outcome instanceof Promise) void outcome.then(settle)
     else settle(outcome)
   }
@@ -404,7 +413,7 @@ export class Session implements Subscriber, StreamHost {
         },
       )
     }
-    const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info)
+    const outcome = preparePublish(this.config, path, params, data, this.ctx, this.info, this)
     if (!(outcome instanceof Promise)) return settle(outcome)
     // Live until answered (§4.1): another request may not take the id meanwhile, and a
     // cancel or unsub withdraws the message if its authorization has not finished.
@@ -428,6 +437,7 @@ export class Session implements Subscriber, StreamHost {
     // would otherwise hold the whole session until the credentials expire.
     clearTimeout(this.expiry)
     this.expiry = undefined
+    this.closing?.abort(lostReason())
     this.outbound.close()
     if (this.closed && this.inFlight.size === 0 && this.streams.size === 0) return
     this.closed = true

@@ -11,12 +11,15 @@ import {
   type ValidationResult,
   type WireError,
 } from '@patchbay/core'
+import { runChain, type AnyMiddleware } from './middleware.js'
 import type { ConnectionInfo, ErrorInfo } from './types.js'
 
 /** A procedure with its handler, as the server resolved them at creation. */
 export interface Route {
   readonly procedure: AnyProcedure
   readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo }) => unknown
+  /** The middleware around the handler, outer first; undefined (never empty) when none. */
+  readonly middleware: readonly AnyMiddleware[] | undefined
 }
 
 /** What dispatch needs from the server. */
@@ -149,6 +152,8 @@ function run(
   callSignal: CallSignal,
   path: string,
 ): Outcome | Promise<Outcome> {
+  // The one check a call pays for middleware: without any, the path below is as it was.
+  if (route.middleware !== undefined) return runThrough(config, route, route.middleware, input, ctx, connection, callSignal, path)
   let returned: unknown
   try {
     returned = route.handler(callSignal.args(input, ctx, connection) as Parameters<Route['handler']>[0])
@@ -162,6 +167,24 @@ function run(
     )
   }
   return finish(config, route, returned, path, connection)
+}
+
+/** Runs the handler inside its middleware (docs/guide/middleware.md): always asynchronous. */
+function runThrough(
+  config: DispatchConfig,
+  route: Route,
+  middleware: readonly AnyMiddleware[],
+  input: unknown,
+  ctx: unknown,
+  connection: ConnectionInfo,
+  callSignal: CallSignal,
+  path: string,
+): Promise<Outcome> {
+  const request = { kind: 'call', path, input, data: undefined, connection, abort: callSignal } as const
+  return runChain(middleware, request, ctx, (innerCtx) => route.handler(callSignal.args(input, innerCtx, connection) as Parameters<Route['handler']>[0])).then(
+    (output) => finish(config, route, output, path, connection),
+    (error: unknown) => ({ ok: false, error: toWireError(config, error, infoOf(path, connection)) }) as Outcome,
+  )
 }
 
 function finish(config: DispatchConfig, route: Route, output: unknown, path: string, connection: ConnectionInfo): Outcome | Promise<Outcome> {

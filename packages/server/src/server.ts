@@ -30,7 +30,9 @@ import { DEFAULT_RETENTION_LIMITS, createMemoryEngine } from './engines/memory.j
 import { PubSub } from './pubsub.js'
 import { readHistory, type HistoryOptions, type TopicHistory } from './history.js'
 import type { StreamRoute } from './streams.js'
-import { resolveChannel, unpublishable, type TopicRoute } from './topics.js'
+import { connectionChannel, resolveChannel, unpublishable, type TopicRoute, type TopicScope } from './topics.js'
+import { ConnectionRegistry } from './connections.js'
+import { walk } from './middleware.js'
 import type { Engine, SyncEngine } from './engine.js'
 import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 
@@ -41,7 +43,7 @@ import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 export function createServer<R extends RouterDef, TCtx = undefined, E extends Engine = SyncEngine>(
   api: R,
   options: ServerOptions<R, TCtx, E>,
-): PatchbayServer<E> {
+): PatchbayServer<E, TCtx> {
   const { routes, streams } = resolveRoutes(api, options.handlers as unknown as HandlerTree)
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
@@ -98,7 +100,16 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     const path = flat.topicPaths.get(topic)
     const route = path === undefined ? undefined : topics.get(path)
     if (route === undefined) throw new TypeError('publish: that topic is not part of this server\'s router')
-    return publishValidated(route, params, message, limits, pubsub)
+    if (route.scope === 'connection') throw new TypeError(`publish: "${route.path}" is a per-connection topic; use publishTo(connectionId, …)`)
+    return publishValidated(route, params, message, limits, pubsub, undefined)
+  }
+  const publishTo = (connectionId: string, topic: AnyTopic, params: unknown, message: unknown): number | Promise<number> => {
+    const path = flat.topicPaths.get(topic)
+    const route = path === undefined ? undefined : topics.get(path)
+    if (route === undefined) throw new TypeError('publishTo: that topic is not part of this server\'s router')
+    if (route.scope !== 'connection') throw new TypeError(`publishTo: "${route.path}" is shared by its subscribers; give it \`scope: 'connection'\` in the server's topics options`)
+    if (typeof connectionId !== 'string' || connectionId === '') throw new TypeError('publishTo: connectionId must be a connection\'s id')
+    return publishValidated(route, params, message, limits, pubsub, connectionId)
   }
   const history = (topic: AnyTopic, params: unknown, historyOptions: HistoryOptions = {}): TopicHistory<unknown> | Promise<TopicHistory<unknown>> => {
     const path = flat.topicPaths.get(topic)
@@ -121,9 +132,11 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
     publish: publish as PatchbayServer<E>['publish'],
     history: history as PatchbayServer<E>['history'],
+    publishTo: publishTo as PatchbayServer<E>['publishTo'],
+    registry: new ConnectionRegistry(),
     onClose: options.onClose as WsAdapterOnClose,
     logger,
-  })
+  }) as PatchbayServer<E, TCtx>
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -139,7 +152,8 @@ function resolveRateLimit(option: Partial<RateLimit> | false | undefined): RateL
   return limit
 }
 
-function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub): number | Promise<number> {
+/** `connectionId`: publishTo's, for a per-connection topic's channel of that connection. */
+function publishValidated(route: TopicRoute, params: unknown, message: unknown, limits: Limits, pubsub: PubSub, connectionId: string | undefined): number | Promise<number> {
   const resolved = resolveChannel(route, params, limits)
   if (resolved instanceof Promise) throw new TypeError(`publish: the params schema of "${route.path}" is async; use a synchronous schema`)
   if (!resolved.ok) throw PatchbayError.fromWire(resolved.error)
@@ -149,10 +163,12 @@ function publishValidated(route: TopicRoute, params: unknown, message: unknown, 
   const refused = unpublishable(route, checked.value, limits)
   if (refused !== undefined) throw PatchbayError.fromWire(refused)
   // A number with a synchronous engine (as before the seam), a promise with another.
-  return pubsub.publish(resolved.channel, checked.value, route)
+  const channel = connectionId === undefined ? resolved.channel : connectionChannel(resolved.channel, connectionId)
+  return pubsub.publish(channel, checked.value, route)
 }
 
 interface TopicOptionsEntry extends Partial<Pick<TopicRoute, 'authorize' | 'authorizePublish' | 'publish'>> {
+  scope?: TopicScope
   backpressure?: BackpressurePolicy
   highWaterMark?: number
   history?: number
@@ -169,19 +185,22 @@ interface TopicOptionsTree {
 function resolveTopics(api: RouterDef, options: TopicOptionsTree, flow: FlowLimits): Map<string, TopicRoute> {
   const topics = new Map<string, TopicRoute>()
   for (const [path, topic] of flatRouter(api).topics) {
-    let node: unknown = options
-    for (const segment of path.split('.')) {
-      node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as TopicOptionsTree)[segment] : undefined
-    }
-    const own = (node ?? {}) as TopicOptionsEntry
+    const { value, middleware } = walk(options, api, path, 'topics')
+    const own = (value ?? {}) as TopicOptionsEntry
     const policy = own.backpressure ?? topic.backpressure
     if (!isBackpressurePolicy(policy)) throw new TypeError(`topics.${path}.backpressure must be "queue", "latest", "drop" or "close"`)
     const highWaterMark = own.highWaterMark ?? flow.highWaterMark
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0 || highWaterMark > flow.maxBuffered) {
       throw new RangeError(`topics.${path}.highWaterMark must be a positive integer no larger than backpressure.maxBuffered`)
     }
+    const scope = own.scope ?? 'shared'
+    if (scope !== 'shared' && scope !== 'connection') throw new TypeError(`topics.${path}.scope must be "shared" or "connection"`)
+    const publish = own.publish ?? topic.publish
+    if (scope === 'connection' && publish !== 'server') throw new TypeError(`topics.${path}: a per-connection topic is published by the server only`)
+    if (scope === 'connection' && (own.history ?? 0) !== 0) throw new RangeError(`topics.${path}.history must be 0 for a per-connection topic: no later connection resumes its channel`)
     const history = own.history ?? 0
-    const retainMs = own.retainMs ?? DEFAULT_RETAIN_MS
+    // A connection's channel has nobody to come back to it: a new connection has a new id.
+    const retainMs = own.retainMs ?? (scope === 'connection' ? 0 : DEFAULT_RETAIN_MS)
     if (!Number.isSafeInteger(history) || history < 0) throw new RangeError(`topics.${path}.history must be a non-negative integer`)
     if (!Number.isSafeInteger(retainMs) || retainMs < 0) throw new RangeError(`topics.${path}.retainMs must be a non-negative integer`)
     topics.set(path, {
@@ -189,9 +208,11 @@ function resolveTopics(api: RouterDef, options: TopicOptionsTree, flow: FlowLimi
       path,
       delivery: Object.freeze({ topic: path, policy, highWaterMark }),
       retention: Object.freeze({ history, retainMs }),
-      publish: own.publish ?? topic.publish,
+      publish,
       authorize: own.authorize,
       authorizePublish: own.authorizePublish,
+      middleware,
+      scope,
     })
   }
   return topics
@@ -201,21 +222,26 @@ interface HandlerTree {
   readonly [name: string]: Route['handler'] | HandlerTree
 }
 
-function handlerAt(handlers: HandlerTree, path: string, kind: string): Route['handler'] {
-  let node: unknown = handlers
-  for (const segment of path.split('.')) {
-    // Own properties only: a handler tree must not find `toString` on Object.prototype.
-    node = typeof node === 'object' && node !== null && Object.hasOwn(node, segment) ? (node as HandlerTree)[segment] : undefined
-  }
-  if (typeof node !== 'function') throw new TypeError(`missing handler for ${kind} "${path}"`)
-  return node as Route['handler']
+/** The handler at `path`, and the middleware attached on the way to it (middleware.ts). */
+function handlerAt(api: RouterDef, handlers: HandlerTree, path: string, kind: string): Pick<Route, 'handler' | 'middleware'> {
+  const { value, middleware } = walk(handlers, api, path, 'handlers')
+  if (typeof value !== 'function') throw new TypeError(`missing handler for ${kind} "${path}"`)
+  return { handler: value as Route['handler'], middleware }
 }
 
 function resolveRoutes(api: RouterDef, handlers: HandlerTree): { routes: Map<string, Route>; streams: Map<string, StreamRoute> } {
   const routes = new Map<string, Route>()
-  for (const [path, procedure] of flattenRouter(api)) routes.set(path, { procedure, handler: handlerAt(handlers, path, 'procedure') })
+  // Every route has the same shape, `middleware` included when undefined, so the call path
+  // sees one hidden class whether or not some routes have middleware.
+  for (const [path, procedure] of flattenRouter(api)) {
+    const { handler, middleware } = handlerAt(api, handlers, path, 'procedure')
+    routes.set(path, { procedure, handler, middleware })
+  }
   const streams = new Map<string, StreamRoute>()
-  for (const [path, stream] of flatRouter(api).streams) streams.set(path, { stream, handler: handlerAt(handlers, path, 'stream') })
+  for (const [path, stream] of flatRouter(api).streams) {
+    const { handler, middleware } = handlerAt(api, handlers, path, 'stream')
+    streams.set(path, { stream, handler, middleware })
+  }
   checkExtra(handlers, '', (path) => routes.has(path) || streams.has(path))
   return { routes, streams }
 }

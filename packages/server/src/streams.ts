@@ -5,12 +5,15 @@
  */
 import { ErrorCode, findNonPlainData, validate, type AnyStream, type Limits, type RequestId, type ValidationResult, type WireError } from '@patchbay/core'
 import { CallSignal, toWireError, type DispatchConfig } from './dispatch.js'
+import { runChain, type AnyMiddleware } from './middleware.js'
 import type { ConnectionInfo, ErrorInfo } from './types.js'
 
 /** A stream with its handler, as the server resolved them at creation. */
 export interface StreamRoute {
   readonly stream: AnyStream
   readonly handler: (options: { input: unknown; ctx: unknown; signal: AbortSignal; connection: ConnectionInfo; resumed: { received: number } | undefined }) => unknown
+  /** The middleware around the stream's start, outer first; undefined (never empty) when none. */
+  readonly middleware: readonly AnyMiddleware[] | undefined
 }
 
 /** What streams need from the server. */
@@ -91,6 +94,7 @@ export class StreamRun {
   }
 
   private run(input: unknown, ctx: unknown, connection: ConnectionInfo): void {
+    if (this.route.middleware !== undefined) return this.runThrough(this.route.middleware, input, ctx, connection)
     let iterable: unknown
     try {
       iterable = this.route.handler(this.signal.args(input, ctx, connection) as Parameters<StreamRoute['handler']>[0])
@@ -102,6 +106,28 @@ export class StreamRun {
     }
     this.iterator = iterable[Symbol.asyncIterator]()
     this.pump()
+  }
+
+  /**
+   * Starts the handler inside its middleware: the chain wraps the start (the handler's call,
+   * up to its iterable), not the items, which flow by credit once it resolved.
+   */
+  private runThrough(middleware: readonly AnyMiddleware[], input: unknown, ctx: unknown, connection: ConnectionInfo): void {
+    const request = { kind: 'stream', path: this.info.path, input, data: undefined, connection, abort: this.signal } as const
+    runChain(middleware, request, ctx, (innerCtx) => {
+      const iterable = this.route.handler(this.signal.args(input, innerCtx, connection) as Parameters<StreamRoute['handler']>[0])
+      if (!isAsyncIterable(iterable)) throw new TypeError(`The handler of stream "${this.info.path}" did not return an async iterable`)
+      return iterable
+    }).then(
+      (iterable) => {
+        const iterator = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        this.iterator = iterator
+        // Cancelled while the middleware ran: the generator has not started; let it go.
+        if (this.finished) this.stop()
+        else this.pump()
+      },
+      (error: unknown) => this.fail(toWireError(this.config, error, this.info)),
+    )
   }
 
   /** Pulls while there is credit and room; one pull at a time. */

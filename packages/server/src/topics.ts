@@ -3,8 +3,10 @@
  * params and data, ask the topic's authorize hook, then register with the PubSub registry.
  */
 import { toWireError } from './dispatch.js'
+import { runChain, type AnyMiddleware, type ChainRequest } from './middleware.js'
 import {
   ErrorCode,
+  PatchbayError,
   channelOf,
   findNonPlainData,
   validate,
@@ -29,6 +31,18 @@ export interface TopicRoute {
   readonly retention: Retention
   readonly authorize: ((options: { params: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
   readonly authorizePublish: ((options: { params: unknown; data: unknown; ctx: unknown; connection: ConnectionInfo }) => boolean | Promise<boolean>) | undefined
+  /** The middleware around subscribe and publish, outer first; undefined (never empty) when none. */
+  readonly middleware: readonly AnyMiddleware[] | undefined
+  /** 'connection': every connection subscribes to a channel of its own (`server.publishTo`). */
+  readonly scope: TopicScope
+}
+
+/** Whether a topic's channels are shared by their subscribers or private to each connection. */
+export type TopicScope = 'shared' | 'connection'
+
+/** The channel of connection `connectionId` in a per-connection topic (no params name ends with `#`). */
+export function connectionChannel(channel: string, connectionId: string): string {
+  return `${channel}#${connectionId}`
 }
 
 /** What topic handling needs from the server. */
@@ -98,14 +112,26 @@ export function prepareSubscribe(
   params: unknown,
   ctx: unknown,
   connection: ConnectionInfo,
+  abort: ChainRequest['abort'],
 ): TopicOutcome | Promise<TopicOutcome> {
   const route = config.topics.get(path)
   if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
   return guarded(config, { path, connectionId: connection.id }, () =>
     then(resolveChannel(route, params, config.limits), (resolved) => {
-      if (!resolved.ok || route.authorize === undefined) return resolved
+      if (!resolved.ok) return resolved
+      const own: TopicOutcome = route.scope === 'connection' ? { ...resolved, channel: connectionChannel(resolved.channel, connection.id) } : resolved
+      if (route.middleware !== undefined) {
+        const request = { kind: 'subscribe', path, input: resolved.params, data: undefined, connection, abort } as const
+        return runChain(route.middleware, request, ctx, (innerCtx) =>
+          then(route.authorize === undefined || route.authorize({ params: resolved.params, ctx: innerCtx, connection }), (allowed) => {
+            // Thrown, not returned: a middleware sees the refusal come out of next().
+            if (allowed !== true) throw new PatchbayError(ErrorCode.FORBIDDEN, `Not allowed to subscribe to "${path}"`)
+          }),
+        ).then(() => own)
+      }
+      if (route.authorize === undefined) return own
       return then(route.authorize({ params: resolved.params, ctx, connection }), (allowed): TopicOutcome =>
-        allowed === true ? resolved : fail(ErrorCode.FORBIDDEN, `Not allowed to subscribe to "${path}"`),
+        allowed === true ? own : fail(ErrorCode.FORBIDDEN, `Not allowed to subscribe to "${path}"`),
       )
     }),
   )
@@ -119,6 +145,7 @@ export function preparePublish(
   data: unknown,
   ctx: unknown,
   connection: ConnectionInfo,
+  abort: ChainRequest['abort'],
 ): TopicOutcome | Promise<TopicOutcome> {
   const route = config.topics.get(path)
   if (route === undefined) return fail(ErrorCode.NOT_FOUND, `No topic at "${path}"`)
@@ -132,6 +159,14 @@ export function preparePublish(
         if (refused !== undefined) return { ok: false, error: refused }
         const authorize = route.authorizePublish
         const accepted: TopicOutcome = { ok: true, channel: resolved.channel, params: resolved.params, data: checked.value, delivery: route.delivery }
+        if (route.middleware !== undefined) {
+          const request = { kind: 'publish', path, input: resolved.params, data: checked.value, connection, abort } as const
+          return runChain(route.middleware, request, ctx, (innerCtx) =>
+            then(authorize === undefined || authorize({ params: resolved.params, data: checked.value, ctx: innerCtx, connection }), (allowed) => {
+              if (allowed !== true) throw new PatchbayError(ErrorCode.FORBIDDEN, `Not allowed to publish to "${path}"`)
+            }),
+          ).then(() => accepted)
+        }
         if (authorize === undefined) return accepted
         return then(authorize({ params: resolved.params, data: checked.value, ctx, connection }), (allowed): TopicOutcome =>
           allowed === true ? accepted : fail(ErrorCode.FORBIDDEN, `Not allowed to publish to "${path}"`),

@@ -6,6 +6,8 @@ import type { AsyncEngine, Engine, SyncEngine } from './engine.js'
 import type { RetentionLimits } from './engines/memory.js'
 import type { PubSubStats } from './pubsub.js'
 import type { HistoryOptions, TopicHistory } from './history.js'
+import type { ConnectionDetails } from './connections.js'
+import type { TopicScope } from './topics.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -119,6 +121,15 @@ export interface TopicOptions<T, TCtx> {
     ctx: TCtx
     connection: ConnectionInfo
   }) => boolean | Promise<boolean>
+  /**
+   * `'connection'`: every connection that subscribes gets a channel of its own, and the server
+   * reaches one connection with `server.publishTo(connectionId, topic, params, message)`
+   * (docs/guide/connections.md); `server.publish` and clients' `pub` are refused for it. Such a
+   * channel cannot outlive its connection usefully, so `retainMs` defaults to 0 and `history`
+   * must stay 0.
+   * @default 'shared' (one channel per params, shared by every subscriber)
+   */
+  scope?: TopicScope
   /**
    * What to do with an event for a subscriber above `highWaterMark` (docs/protocol.md §14).
    * @default the topic's own `backpressure` ('queue' unless the router says otherwise)
@@ -402,8 +413,11 @@ export type Published<E extends Engine> = E extends AsyncEngine ? Promise<number
  */
 export type HistoryResult<E extends Engine, T> = E extends AsyncEngine ? Promise<TopicHistory<T>> : TopicHistory<T>
 
-/** A running Patchbay server, on topic engine `E` (the memory engine unless `engine` said otherwise). */
-export interface PatchbayServer<E extends Engine = SyncEngine> {
+/**
+ * A running Patchbay server, on topic engine `E` (the memory engine unless `engine` said
+ * otherwise), whose connections have context `TCtx`.
+ */
+export interface PatchbayServer<E extends Engine = SyncEngine, TCtx = unknown> {
   /** Starts an HTTP server of its own that upgrades every request. Resolves with the bound address. */
   listen(options?: ListenOptions): Promise<{ port: number; host: string }>
   /** Serves WebSocket upgrades on an existing `http.Server` (or `https.Server`). */
@@ -425,6 +439,28 @@ export interface PatchbayServer<E extends Engine = SyncEngine> {
    * with an asynchronous engine it rejects with UNAVAILABLE while the engine is unreachable.
    */
   history<T extends AnyTopic>(topic: T, params: InferTopicParams<T>, options?: HistoryOptions): HistoryResult<E, InferTopicMessage<T>>
+  /**
+   * Publishes `message` to one connection: to its channel of `topic` with `params`, a topic
+   * whose server options say `scope: 'connection'` (a TypeError otherwise). Validated as for
+   * `publish`. Returns the connections of this process it reached: 1 when connection
+   * `connectionId` is subscribed there, else 0 (with an asynchronous engine the event also
+   * reaches that connection on another process, which counts it there).
+   */
+  publishTo<T extends AnyTopic>(connectionId: string, topic: T, params: InferTopicParams<T>, message: InferTopicMessageInput<T>): Published<E>
+  /** A snapshot of this process's open connections with their context, oldest first. */
+  connections(): ConnectionDetails<TCtx>[]
+  /** One open connection of this process by id, or undefined. */
+  connection(id: string): ConnectionDetails<TCtx> | undefined
+  /**
+   * Closes connection `id` with `code` and `reason` (an admin's kick): its calls and streams
+   * are aborted and its subscriptions end, as for any close; `onClose` runs. `code` is 1000,
+   * 1001, 1012, 4401, 4403, or an application code (4000–4399, 4600–4999); others throw a
+   * RangeError (docs/protocol.md §8). Patchbay's client does not reconnect after 1000, 4401
+   * (without a token function) and 4403; it does after the others. False when no connection
+   * of this process has that id.
+   * @default reason ''
+   */
+  disconnect(id: string, code: number, reason?: string): boolean
   /** Channels and subscriptions now, and event frames encoded since start. */
   readonly topicStats: Readonly<PubSubStats>
   /** Open connections. */

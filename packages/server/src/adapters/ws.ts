@@ -22,6 +22,7 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
+import type { ConnectionRegistry } from '../connections.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
@@ -43,6 +44,9 @@ export interface WsAdapterOptions<E extends Engine = Engine> {
   maxHandshakes: number
   publish: PatchbayServer<E>['publish']
   history: PatchbayServer<E>['history']
+  /** Every session opened is listed here until it closes (`server.connections()`). */
+  registry: ConnectionRegistry
+  publishTo: PatchbayServer<E>['publishTo']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
   /** Told of a `context` hook that threw something other than a refusal (HTTP 500). */
   logger: Logger
@@ -133,7 +137,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     )
   }
 
-  const accept = (ws: WebSocket, ctx: unknown): void => {
+  const accept = (ws: WebSocket, ctx: unknown, remoteAddress: string | undefined): void => {
     const codec = codecForSubprotocol(ws.protocol)
     if (codec === undefined || !encodings.includes(codec.encoding)) {
       // Defence in depth (§2): a peer that ignores a missing Sec-WebSocket-Protocol answer
@@ -149,6 +153,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
+    options.registry.add(session, ctx, remoteAddress)
     sockets.add(ws)
     heartbeat.watch(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -156,6 +161,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     })
     ws.on('close', (code: number, reason: Buffer) => {
       sessions.delete(session)
+      options.registry.delete(session)
       sockets.delete(ws)
       session.handleClose()
       try {
@@ -214,7 +220,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       if (socket.destroyed) return
       if (closing) return refuse(socket, 503, 'Server is shutting down')
       socket.off('error', onSocketError)
-      wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx))
+      wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx, request.socket.remoteAddress))
     }
     const fail = (error: unknown): void => {
       if (!settle()) return
@@ -325,6 +331,10 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     close,
     publish: options.publish,
     history: options.history,
+    publishTo: options.publishTo,
+    connections: () => options.registry.list(),
+    connection: (id) => options.registry.get(id),
+    disconnect: (id, code, reason = '') => options.registry.disconnect(id, code, reason),
     get topicStats() {
       return config.pubsub.stats
     },
