@@ -188,6 +188,7 @@ export class Feed {
    * in all while the engine is up.
    */
   private joinFetch(join: Join, tries: number, share: boolean): void {
+    if (this.closed || !this.joins.includes(join)) return // gone while a retry waited
     const resume = join.resume
     const { value, seen, shared } = share ? this.shared.read(resume?.seq) : { value: this.shared.fresh(resume?.seq), seen: [], shared: false }
     // Delivered after the shared read was made and before this join came: not in its read.
