@@ -5,8 +5,8 @@
  *   bounded backoff, for a gap (a seq jump, a resync) and for a resume alike: no `lag` while
  *   history holds the events, every event once and in order, later events waiting behind
  *   the gap; what waits is bounded (history, then MAX_HELD), past which the gap is lost;
- * - subscribers resuming one channel together share one engine read, and each still gets
- *   its exact replay.
+ * - subscribers resuming one channel together share one engine read (the one in flight, or
+ *   the one that answered a moment ago), and each still gets its exact replay.
  */
 import { describe, expect, it } from 'vitest'
 import { jsonCodec } from '@patchbay/core'
@@ -197,6 +197,32 @@ describe('subscribers resuming one channel together share one read (docs/protoco
       expect(resuming.start).toMatchObject({ seq: 2 + i, epoch })
       expect(resuming.seqs).toEqual(range(3 + i, 20))
     }
+    await pubsub.clear()
+  })
+
+  it('resumes coming one after another, events flowing between them: the first read serves the later ones, each its exact replay', async () => {
+    const { engine, pubsub, holder, publish } = await setup()
+    await publish(1, 10)
+    const epoch = engine.top(CHANNEL)?.epoch ?? ''
+    const before = engine.reads
+    const resumers: Recorder[] = []
+    for (let i = 0; i < 5; i++) {
+      const resuming = recorder()
+      resumers.push(resuming)
+      join(pubsub, resuming, 100, { epoch, seq: 2 + i })
+      await engine.settled()
+      expect(resuming.start?.seq).toBe(2 + i)
+      await publish(11 + i, 11 + i)
+    }
+    expect(engine.reads - before).toBe(1)
+    for (const [i, resuming] of resumers.entries()) expect(resuming.seqs).toEqual(range(3 + i, 15))
+    // From before the first read's `since`: a read of its own.
+    const earlier = recorder()
+    join(pubsub, earlier, 100, { epoch, seq: 1 })
+    await engine.settled()
+    expect(engine.reads - before).toBe(2)
+    expect(earlier.seqs).toEqual(range(2, 15))
+    expect(holder.seqs).toEqual(range(1, 15))
     await pubsub.clear()
   })
 

@@ -174,6 +174,14 @@ export class Feed {
       answer({ ok: true, epoch, seq: this.seq, replay: [] })
       return
     }
+    // A resume behind this feed that a read answered a moment ago covers (a storm): no read.
+    if (known && resume !== undefined && resume.epoch === epoch && resume.seq < this.seq) {
+      const replay = this.shared.replay(resume, epoch, this.seq)
+      if (replay !== undefined) {
+        answer({ ok: true, epoch, seq: resume.seq, replay })
+        return
+      }
+    }
     const join: Join = { resume, answer, seen: [], read: undefined, epoch: undefined, after: 0 }
     this.joins.push(join)
     this.joinFetch(join, 1, true)
