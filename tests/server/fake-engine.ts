@@ -56,6 +56,10 @@ export class FakeEngine implements AsyncEngine {
   private idleWaiters: (() => void)[] = []
   /** While set, reads wait here and are served (the store's state taken) when `resumeReads` runs. */
   private pausedReads: (() => void)[] | undefined
+  /** Reads asked of the engine since start (a shared read counts once). */
+  reads = 0
+  /** The next this many reads fail (a store too slow for the engine's timeout), while the store stays up. */
+  private failingReads = 0
 
   constructor(
     private faults: Faults = NO_FAULTS,
@@ -124,7 +128,12 @@ export class FakeEngine implements AsyncEngine {
   }
 
   read(channel: string, since: number | undefined): Promise<HistoryRead> {
+    this.reads++
     if (this.down !== undefined) return Promise.reject(this.down)
+    if (this.failingReads > 0) {
+      this.failingReads--
+      return Promise.reject(new Error('fake engine: the read timed out'))
+    }
     return new Promise((resolve) => {
       const serve = (): void => {
         const stored = this.channel(channel, { history: 0, retainMs: 0 })
@@ -135,6 +144,11 @@ export class FakeEngine implements AsyncEngine {
       if (this.pausedReads !== undefined) this.pausedReads.push(serve)
       else this.later(serve)
     })
+  }
+
+  /** The next `count` reads fail as a timed-out command would (Infinity: every one), the store staying up. */
+  failReads(count: number): void {
+    this.failingReads = count
   }
 
   /** Reads are held unanswered (and the store is not looked at) until `resumeReads`. */

@@ -7,6 +7,7 @@
  * synchronously and the repair paths are never taken.
  */
 import type { HistoryRead, Position, Publication } from './engine.js'
+import { JOIN_READ_TRIES, MAX_HELD, SharedReads, later, retryDelay } from './feed-reads.js'
 
 /** What a feed needs from the registry that owns it. */
 export interface FeedHost {
@@ -26,6 +27,10 @@ export interface FeedHost {
    * (0 when it delivers the new epoch from its start), docs/protocol.md §12.1.
    */
   reset(at: Position): void
+  /** Whether the engine can reach its store now: a failed read is tried again sooner when it can. */
+  up(): boolean
+  /** Events the channel's history keeps (its topic's `history`): a gap further back than that is gone. */
+  readonly history: number
 }
 
 /** How a subscription starts, as the feed answers a join. */
@@ -96,8 +101,15 @@ export class Feed {
   private suspect: Position | undefined
   /** Repair reads issued so far. */
   private reads = 0
+  /** Repair reads that failed in a row; while above 0, a try is waiting in `retry`. */
+  private failures = 0
+  private retry: ReturnType<typeof setTimeout> | undefined
+  /** Join reads, shared while one is in flight. */
+  private readonly shared: SharedReads
 
-  constructor(private readonly host: FeedHost) {}
+  constructor(private readonly host: FeedHost) {
+    this.shared = new SharedReads((since) => host.read(since))
+  }
 
   /** A publication from the engine. */
   publication(epoch: string, publication: Publication): void {
@@ -113,12 +125,23 @@ export class Feed {
     this.hold(epoch, publication)
     if (this.epoch === undefined) return // the first read will take it
     this.drain()
-    if (this.pending.length > 0) this.repair()
+    if (this.pending.length > 0) {
+      this.bound()
+      this.repair()
+    }
   }
 
   /** The engine's link came back: anything after our seq may have been missed. */
   resync(): void {
-    if (!this.closed && this.epoch !== undefined) this.repair()
+    if (this.closed || this.epoch === undefined) return
+    if (this.retry !== undefined) {
+      // A failed read waiting for its next try: the store is back, try now.
+      clearTimeout(this.retry)
+      this.retry = undefined
+      this.failures = 0
+      this.repairing = false
+    }
+    this.repair()
   }
 
   /**
@@ -151,14 +174,45 @@ export class Feed {
       answer({ ok: true, epoch, seq: this.seq, replay: [] })
       return
     }
+    // A resume behind this feed that a read answered a moment ago covers (a storm): no read.
+    if (known && resume !== undefined && resume.epoch === epoch && resume.seq < this.seq) {
+      const replay = this.shared.replay(resume, epoch, this.seq)
+      if (replay !== undefined) {
+        answer({ ok: true, epoch, seq: resume.seq, replay })
+        return
+      }
+    }
     const join: Join = { resume, answer, seen: [], read: undefined, epoch: undefined, after: 0 }
     this.joins.push(join)
-    // Every event delivered from now on is also recorded in `seen`, so the read below and the
-    // live events overlap rather than leave a hole; the merge drops what is twice.
+    this.joinFetch(join, 1, true)
+  }
+
+  /**
+   * Reads history for a join: every event delivered from now on is also recorded in its
+   * `seen`, so the read and the live events overlap rather than leave a hole (the merge drops
+   * what is twice). Joins arriving together share one read in flight (feed-reads.ts); one that
+   * the shared read cannot answer exactly (the store's top it saw is older than the resume, or
+   * in another epoch) reads on its own. A failed read is tried again, JOIN_READ_TRIES times
+   * in all while the engine is up.
+   */
+  private joinFetch(join: Join, tries: number, share: boolean): void {
+    if (this.closed || !this.joins.includes(join)) return // gone while a retry waited
+    const resume = join.resume
+    const { value, seen, shared } = share ? this.shared.read(resume?.seq) : { value: this.shared.fresh(resume?.seq), seen: [], shared: false }
+    // Delivered after the shared read was made and before this join came: not in its read.
+    if (seen.length > 0) join.seen.unshift(...seen)
     then(
-      this.host.read(resume?.seq),
-      (read) => this.joinRead(join, read),
-      () => this.joinRead(join, undefined),
+      value,
+      (read) => {
+        if (this.closed || !this.joins.includes(join)) return
+        if (shared && resume !== undefined && (read.top.epoch !== resume.epoch || read.top.seq < resume.seq)) this.joinFetch(join, tries, false)
+        else this.joinRead(join, read)
+      },
+      () => {
+        if (this.closed || !this.joins.includes(join)) return
+        if (tries < JOIN_READ_TRIES && this.host.up()) later(retryDelay(tries, true), () => this.joinFetch(join, tries + 1, true))
+        else this.joinRead(join, undefined)
+      },
     )
   }
 
@@ -167,6 +221,8 @@ export class Feed {
     this.closed = true
     this.pending = []
     this.joins = []
+    clearTimeout(this.retry)
+    this.retry = undefined
   }
 
   private joinRead(join: Join, read: HistoryRead | undefined): void {
@@ -189,14 +245,17 @@ export class Feed {
     if (read === undefined) {
       // The store did not answer: a resume into this epoch beyond what was delivered, or into
       // an epoch this feed does not know, may be ahead of this process (then answering from
-      // what it knows would repeat events later) or corrupt: the subscriber tries again.
-      if (resume !== undefined && (resume.epoch === this.epoch ? resume.seq > this.seq : !this.left(resume.epoch))) {
+      // what it knows would repeat events later) or corrupt; one behind it would be answered
+      // from the latest, a gap that history may well cover: the subscriber tries again.
+      join.read = []
+      join.epoch = this.epoch
+      const unanswerable =
+        resume !== undefined && (resume.epoch === this.epoch ? resume.seq > this.seq || this.startOf(join).seq !== resume.seq : !this.left(resume.epoch))
+      if (unanswerable) {
         this.joins.splice(this.joins.indexOf(join), 1)
         join.answer({ ok: false, unavailable: true })
         return
       }
-      join.read = []
-      join.epoch = this.epoch
       this.settleJoins()
       return
     }
@@ -245,9 +304,9 @@ export class Feed {
   }
 
   /** Where a join starts: its resume with the replay when history and live events cover it, else the latest. */
-  private startOf(join: Join): Joined {
+  private startOf(join: Join): Extract<Joined, { ok: true }> {
     const epoch = this.epoch as string
-    const latest: Joined = { ok: true, epoch, seq: this.seq, replay: [] }
+    const latest = { ok: true, epoch, seq: this.seq, replay: [] } as const
     const resume = join.resume
     if (resume === undefined || resume.epoch !== epoch) return latest
     const bySeq = new Map<number, Publication>()
@@ -261,7 +320,27 @@ export class Feed {
   private deliver(publication: Publication): void {
     this.seq = publication.seq
     for (const join of this.joins) join.seen.push(publication)
+    this.shared.delivered(publication)
     this.host.deliver(publication)
+  }
+
+  /**
+   * While reads fail, what waits behind a gap is bounded: once history can no longer hold the
+   * gap (more than `history` events came after it) or MAX_HELD events wait, the gap is
+   * reported as lost and what follows delivered. Not before a read failed: an event on its way
+   * (reordered) may still fill the gap, and the read answers soon.
+   */
+  private bound(): void {
+    const pending = this.pending
+    while (pending.length > 0) {
+      const first = pending[0] as Pending
+      const last = pending[pending.length - 1] as Pending
+      const trimmed = this.failures > 0 && first.epoch === this.epoch && last.epoch === this.epoch && last.publication.seq - this.host.history >= first.publication.seq - 1
+      if (!trimmed && pending.length <= MAX_HELD) return
+      if (first.epoch === this.epoch) this.giveUpGap()
+      // Of an epoch a read has yet to place: its reset reports the gap as unknown anyway.
+      else pending.shift()
+    }
   }
 
   /** Keeps a publication that cannot go out yet, sorted by seq, once. */
@@ -307,26 +386,49 @@ export class Feed {
     then(
       this.host.read(since),
       (read) => this.repaired(read, since, number, checking),
-      () => this.repaired(undefined, since, number, checking),
+      () => this.failed(since, number, checking),
     )
   }
 
-  private repaired(read: HistoryRead | undefined, since: number, number: number, checking: boolean): void {
+  /**
+   * A repair read failed (the store unreachable, or slower than the engine's timeout): the
+   * read is tried again after a backoff (the joins waiting for it are told the store is
+   * unavailable, and retry), and what arrives meanwhile waits behind the gap, bounded by
+   * `bound`. A gap is reported lost only once history cannot hold it: a read that times out
+   * on a loaded store says nothing about history. A position check with nothing pending
+   * since has nothing to repair: the next check reads again.
+   */
+  private failed(since: number, number: number, checking: boolean): void {
     this.repairing = false
     if (this.closed) return
-    if (read !== undefined && read.top.epoch !== this.epoch && since !== 0) {
+    if (checking && this.pending.length === 0) {
+      if (this.joins.length > 0) this.joinsAfterRead(undefined, number)
+      return
+    }
+    this.failures++
+    this.repairing = true // no other read until the next try
+    this.retry = later(retryDelay(this.failures, this.host.up()), () => {
+      this.retry = undefined
+      this.repairing = false
+      // The same read again: the new epoch from its start, or what follows our seq.
+      if (!this.closed) this.repair(since === 0 ? 0 : this.seq)
+    })
+    this.bound()
+    if (this.joins.length > 0) this.joinsAfterRead(undefined, number)
+  }
+
+  private repaired(read: HistoryRead, since: number, number: number, checking: boolean): void {
+    this.repairing = false
+    if (this.closed) return
+    this.failures = 0
+    if (read.top.epoch !== this.epoch && since !== 0) {
       // The store lost the channel (or it restarted): seqs start again in another epoch, and
       // this read's events are that epoch's after a seq of ours, which means nothing there.
       // Read the new epoch from its start; joins wait for it (they are answered in it).
       this.repair(0)
       return
     }
-    if (read === undefined) {
-      // The store did not answer: what is pending is all we will get for that stretch (an
-      // event of another epoch cannot be placed without it; a later one brings it back).
-      this.pending = this.pending.filter((entry) => entry.epoch === this.epoch)
-      this.giveUpGap()
-    } else if (read.top.epoch !== this.epoch) {
+    if (read.top.epoch !== this.epoch) {
       this.restart(read)
     } else {
       // The store is still in our epoch: an event of another one is from an older
@@ -400,6 +502,7 @@ export class Feed {
     this.suspect = undefined
     // What waiting joins saw was the old epoch's: their replays are of the new one.
     for (const join of this.joins) join.seen = []
+    this.shared.forget()
     this.host.reset({ epoch, seq: this.seq })
     this.drain()
     // A seq up to the top that neither brought is gone for good: a gap of its exact size.

@@ -334,6 +334,8 @@ export class PubSub implements EngineHandler {
         deliver: (publication) => this.fanOut(held, publication),
         lost: (seq, missed) => this.lost(held, seq, missed),
         reset: (at) => this.reset(held, at),
+        up: () => this.engine.stats.state === 'up',
+        history: route.retention.history,
       }),
     }
     this.held.set(name, held)
