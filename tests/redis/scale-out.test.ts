@@ -399,30 +399,28 @@ describe('@patchbay/redis across nodes', () => {
       // and a channel). Every fourth cycle unsubscribes in the same breath as it subscribes,
       // while the node is still subscribing in Redis (no answer is awaited: §4.1).
       for (let round = 0; round < 40; round++) {
-        const cycles: Promise<void>[] = []
+        const answered: { socket: RawClient; id: number; i: number; room: string; path: string }[] = []
         for (let k = 0; k < 25; k++) {
           const i = round * 25 + k
           const socket = sockets[i % 4] as RawClient
-          const node = nodes[i % 2] as Node
           const room = `c${i % 7}`
           const path = i % 3 === 0 ? 'gone' : 'room'
           const id = 1000 + i
           socket.send({ t: 'sub', id, path, params: { room } })
-          if (i % 4 === 3) {
-            socket.send({ t: 'unsub', id })
-            continue
-          }
-          cycles.push(
-            (async () => {
-              expect(await answerTo(socket, id)).toMatchObject({ t: 'result', id })
-              if (i % 5 === 0) await (path === 'gone' ? node.publish(api.gone, { room }, { n: i }) : node.publish(api.room, { room }, { from: i % 2, n: i }))
-              socket.send({ t: 'unsub', id })
-            })(),
-          )
+          if (i % 4 === 3) socket.send({ t: 'unsub', id })
+          else answered.push({ socket, id, i, room, path })
         }
-        await Promise.all(cycles)
-        // However many channels are held: the same listeners (one for all, none per channel).
+        for (const { socket, id } of answered) expect(await answerTo(socket, id)).toMatchObject({ t: 'result', id })
+        // The round's channels held on both nodes: the same listeners as with none (one for
+        // every channel, none per channel).
         expect(listeners()).toEqual(baseline)
+        await Promise.all(
+          answered.map(async ({ socket, id, i, room, path }) => {
+            const node = nodes[i % 2] as Node
+            if (i % 5 === 0) await (path === 'gone' ? node.publish(api.gone, { room }, { n: i }) : node.publish(api.room, { room }, { from: i % 2, n: i }))
+            socket.send({ t: 'unsub', id })
+          }),
+        )
       }
 
       await expect.poll(() => nodes.map((node) => node.topicStats.subscriptions)).toEqual([0, 0])
@@ -433,9 +431,9 @@ describe('@patchbay/redis across nodes', () => {
       expect(listeners()).toEqual(baseline)
       // No timer made during the cycles is left: no retainMs expiry, no read retry, no waiting
       // publish, and no position check, whose timer stops only once the node holds no channel
-      // (PubSub's map of feeds is empty).
-      // Each subscriber link keeps one probe timer, armed once its probe channel is confirmed
-      // (which may come after the mark), re-armed while it lives: made by the link, not a cycle.
+      // (PubSub's map of feeds is empty). Only each subscriber link's probe timer, armed once
+      // its probe channel is confirmed (maybe after the mark) and re-armed while the link
+      // lives, is the link's and not a cycle's: one per link.
       const left = (): PendingTimer[] => timers.since(mark).filter((timer) => !timer.stack.includes('SubscriberLink.arm'))
       await expect.poll(left, { timeout: 5000 }).toEqual([])
       expect(timers.since(mark).length).toBeLessThanOrEqual(2)
