@@ -21,4 +21,16 @@ describe('tests/support/redis.ts', () => {
     }
     await expect(redisCommand(redis.port, 'PING')).rejects.toThrow(/ECONNREFUSED/)
   })
+
+  it('with appendonly, a crash loses no write: restarted on the same port and directory, it replays its AOF', async () => {
+    const redis = await RedisServer.start([], { appendonly: true })
+    try {
+      expect(await redis.command('INCRBY kept 41')).toBe(':41\r\n')
+      await redis.crash()
+      await redis.restart()
+      expect(await redis.command('INCRBY kept 1')).toBe(':42\r\n')
+    } finally {
+      await redis.stop()
+    }
+  })
 })

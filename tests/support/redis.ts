@@ -1,8 +1,8 @@
 /**
  * Real redis-server processes for the Redis engine's tests: each on a free loopback port,
- * without persistence (RDB and AOF off), started and stopped by the test that uses it. A
- * machine without redis-server fails these tests with what to install: never a skip
- * (`.ci/run` installs Debian's redis-server).
+ * without persistence (RDB and AOF off) unless a test asks for AOF, started and stopped by the
+ * test that uses it. A machine without redis-server fails these tests with what to install:
+ * never a skip (`.ci/run` installs Debian's redis-server).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -66,6 +66,18 @@ export function requireRedisServer(binary = BINARY): void {
   if (binary === BINARY) checked = true
 }
 
+/** How a test's redis-server keeps its data. */
+export interface RedisServerOptions {
+  /**
+   * AOF on (`--appendonly yes --appendfsync always`) in a temporary directory of its own: every
+   * write is on disk before Redis answers it, so a SIGKILL loses nothing, and {@link
+   * RedisServer.restart} replays the file (same port, same directory). {@link RedisServer.stop}
+   * removes the directory.
+   * @default false (no persistence: a restart comes back empty)
+   */
+  readonly appendonly?: boolean
+}
+
 /** A running redis-server. */
 export class RedisServer {
   private child: ChildProcess | undefined
@@ -73,14 +85,17 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     private readonly extraArgs: readonly string[],
+    /** The AOF's directory, when started with `appendonly`. */
+    private readonly directory: string | undefined,
   ) {}
 
   /** Starts a redis-server on a free port and waits until it answers PING. */
-  static async start(extraArgs: readonly string[] = []): Promise<RedisServer> {
+  static async start(extraArgs: readonly string[] = [], options: RedisServerOptions = {}): Promise<RedisServer> {
     requireRedisServer()
     let lastError: unknown
     for (let attempt = 0; attempt < 5; attempt++) {
-      const server = new RedisServer(await freePort(), extraArgs)
+      const directory = options.appendonly === true ? mkdtempSync(join(tmpdir(), 'patchbay-aof-')) : undefined
+      const server = new RedisServer(await freePort(), extraArgs, directory)
       try {
         await server.launch()
         return server
@@ -122,14 +137,33 @@ export class RedisServer {
     return reply.slice(1).filter((_line, index) => index % 2 === 1)
   }
 
-  /** Stops it (SIGKILL: a crash) and starts it again on the same port, empty. */
+  /**
+   * Kills it with SIGKILL (a crash), keeping its AOF directory if it has one: {@link restart}
+   * brings it back.
+   */
+  crash(): Promise<void> {
+    return this.halt('SIGKILL')
+  }
+
+  /**
+   * Stops it (SIGKILL: a crash, unless it is down already) and starts it again on the same
+   * port: empty, or, with `appendonly`, from its AOF in the same directory.
+   */
   async restart(): Promise<void> {
-    await this.stop('SIGKILL')
+    await this.halt('SIGKILL')
     await this.launch()
   }
 
-  /** SIGTERM, then SIGKILL if it lingers; resolves once the process is gone. */
+  /**
+   * SIGTERM (or `signal`), then SIGKILL if it lingers; resolves once the process is gone. Also
+   * removes its AOF directory: a stopped server is not restarted (use {@link crash} for that).
+   */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.halt(signal)
+    if (this.directory !== undefined) rmSync(this.directory, { recursive: true, force: true })
+  }
+
+  private async halt(signal: NodeJS.Signals): Promise<void> {
     const child = this.child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -141,7 +175,9 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs]
+    const persistence =
+      this.directory === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.directory]
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...this.extraArgs]
     const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     this.output = ''

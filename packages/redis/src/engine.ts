@@ -10,6 +10,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { AsyncEngine, ChannelOptions, DedupeStore, EngineHandler, EngineStats, HistoryRead, IdempotencyOptions, Position, Publication } from '@patchbay/server'
 import { CLAIM_LUA, FINISH_LUA, RENEW_LUA, RedisDedupe } from './dedupe.js'
+import { listenersOf, type RedisEngineInspection } from './inspect.js'
 import { instanceId, keysOf, type ChannelKeys } from './keys.js'
 import { asError, Link, RedisEngineError } from './link.js'
 import { connectionsOf, type Connections, type RedisEngineOptions } from './options.js'
@@ -271,6 +272,23 @@ class RedisEngine implements AsyncEngine {
     return { state: up ? 'up' : 'down', channels: this.channels.size, retained: 0, retainedBytes: 0, evictions: 0 }
   }
 
+  /** See {@link inspectRedisEngine}. */
+  inspect(): RedisEngineInspection {
+    const links = this.shards === undefined ? [] : [...this.shards.links()]
+    const connections = [
+      ...(this.cmd === undefined ? [] : [{ role: 'command' as const, status: this.cmd.redis.status, listeners: listenersOf(this.cmd.redis) }]),
+      ...links.map((link) => ({ role: 'subscriber' as const, status: link.redis.status, listeners: listenersOf(link.redis) })),
+    ]
+    let held = 0
+    let waiting = 0
+    for (const channel of this.channels.values()) {
+      if (channel.refs > 0) held++
+      waiting += channel.waiting.length
+    }
+    const subscribed = links.reduce((sum, link) => sum + link.channels.size, 0)
+    return { connections, held, kept: this.channels.size - held, subscribed, waiting }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -435,6 +453,16 @@ class RedisEngine implements AsyncEngine {
       pipeline.exec().catch(() => undefined)
     }
   }
+}
+
+/**
+ * What a Redis engine holds now and what listens on its connections (read-only, counted when
+ * called): for leak checks and debugging. Throws a TypeError for an engine that
+ * {@link createRedisEngine} did not make.
+ */
+export function inspectRedisEngine(engine: AsyncEngine): RedisEngineInspection {
+  if (!(engine instanceof RedisEngine)) throw new TypeError('inspectRedisEngine takes an engine made by createRedisEngine')
+  return engine.inspect()
 }
 
 /**

@@ -1,4 +1,5 @@
-export { createRedisEngine } from './engine.js'
+export { createRedisEngine, inspectRedisEngine } from './engine.js'
+export type { ConnectionInspection, RedisEngineInspection } from './inspect.js'
 export { RedisEngineError } from './link.js'
 export type { RedisEngineOptions, RedisEngineCommonOptions, RedisEngineClusterOptions } from './options.js'
 export { keysOf } from './keys.js'
