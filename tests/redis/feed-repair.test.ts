@@ -286,3 +286,30 @@ describe('a resume into an epoch this node has not seen yet (docs/protocol.md §
     expect((nodes[0] as Node).topicStats).toMatchObject({ resets: 1, lost: 0 })
   })
 })
+
+describe('Redis lost publications it had acknowledged (docs/protocol.md §12.1)', () => {
+  it('a store behind what a node delivered, in the same epoch, starts a new epoch: the reset notice, then the next publish, never a silent repeat', async () => {
+    // What Redis does after a crash with `appendfsync everysec`: the last second of writes is
+    // gone from the AOF, so the channel's seq goes back (5 → 3) in the same epoch, and its
+    // next publishes would take seqs 4 and 5 again, which every node that delivered them drops.
+    const url = await startNode(redis.url, 0)
+    const socket = await open(url)
+    const confirmed = await subscribe(socket, 1, 'room', 'rewound')
+    for (let n = 1; n <= 5; n++) await (nodes[0] as Node).publish(api.room, { room: 'rewound' }, { n })
+    expect(await socket.take(5)).toMatchObject([1, 2, 3, 4, 5].map((seq) => ({ t: 'event', seq })))
+    const keys = keysOf(PREFIX, channelOf('room', { room: 'rewound' }))
+    expect(await command(redis.port, 'HSET', keys.meta, 's', '3')).toBe(':0\r\n')
+    expect(await command(redis.port, 'XDEL', keys.stream, '4-0', '5-0')).toBe(':2\r\n')
+    // The node's link drops with the crash; its resync reads the channel from where it is.
+    expect(await command(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]\d*\r\n$/)
+    const notice = await socket.next()
+    expect(notice).toMatchObject({ t: 'lag', ch: confirmed.ch, seq: 0 })
+    const epoch = (notice as { epoch?: unknown }).epoch
+    expect(typeof epoch === 'string' && epoch !== confirmed.epoch).toBe(true)
+    await expect.poll(() => (nodes[0] as Node).topicStats.engine).toBe('up')
+    const position = await (nodes[0] as Node).publish(api.room, { room: 'rewound' }, { n: 6 })
+    expect(position).toBeDefined()
+    expect(await socket.next()).toMatchObject({ t: 'event', ch: confirmed.ch, seq: 1, data: { n: 6 } })
+    expect((nodes[0] as Node).topicStats).toMatchObject({ resets: 1 })
+  })
+})

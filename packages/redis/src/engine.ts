@@ -240,7 +240,7 @@ class RedisEngine implements AsyncEngine {
     if (channel.refs === 0) this.release(channel)
   }
 
-  async read(name: string, since: number | undefined): Promise<HistoryRead> {
+  async read(name: string, since: number | undefined, delivered?: string): Promise<HistoryRead> {
     const cmd = this.link()
     await cmd.whenReady(this.commandTimeoutMs)
     const keys = keysOf(this.prefix, name)
@@ -252,6 +252,7 @@ class RedisEngine implements AsyncEngine {
         this.newEpoch(),
         since ?? -1,
         options === undefined ? this.refreshMs * 2 : this.ttl(options),
+        delivered ?? '',
       )) as [Buffer, number, [Buffer, Buffer[]][]]
       const publications: Publication[] = []
       for (const [id, fields] of entries) {

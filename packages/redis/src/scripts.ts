@@ -39,14 +39,25 @@ return { epoch, seq }
 `
 
 /**
- * Read. KEYS: meta, stream. ARGV: epoch to use if the channel has none, since (-1: none
- * asked), TTL in ms. Returns `{ epoch, top, entries }`, entries as XRANGE gives them.
+ * Read. KEYS: meta, stream. ARGV: epoch to use if the channel has none (or a new one), since
+ * (-1: none asked), TTL in ms, the epoch `since` was delivered in ('' when the read is not the
+ * node's own position). Returns `{ epoch, top, entries }`, entries as XRANGE gives them.
  *
  * A channel without meta is started here, at seq 0, with the offered epoch: the first publish
  * then continues that epoch, so a subscriber that read it sees no false reset.
+ *
+ * A channel whose seq in the node's epoch is below what the node delivered lost publications
+ * Redis had acknowledged (restarted from an AOF with `appendfsync everysec`, a promoted replica
+ * that lacked them): its next publishes would take seqs already delivered, which every node
+ * drops as repeats. It starts again in the offered epoch, as a lost channel does, so every
+ * subscriber is told of the unknown gap.
  */
 export const READ_LUA = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
+local since = tonumber(ARGV[2])
+if epoch and epoch == ARGV[4] and since > tonumber(redis.call('HGET', KEYS[1], 's') or '0') then
+  epoch = false
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
@@ -55,7 +66,6 @@ end
 local top = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local since = tonumber(ARGV[2])
 local entries = {}
 if since >= 0 and since < top then
   entries = redis.call('XRANGE', KEYS[2], (since + 1) .. '-0', top .. '-0')

@@ -134,7 +134,8 @@ export interface SyncEngine extends EngineBase {
   /** This process no longer receives the channel's publications (the engine may keep its history for `retainMs`). */
   unsubscribe(channel: string): void
   /** The channel's top, and its events after `since` (none asked when undefined). */
-  read(channel: string, since: number | undefined): HistoryRead
+  /** See {@link AsyncEngine.read}; the memory engine never loses what it acknowledged, so it ignores `epoch`. */
+  read(channel: string, since: number | undefined, epoch?: string): HistoryRead
 }
 
 /** An engine whose store is elsewhere (Redis): every operation is a round trip. */
@@ -145,7 +146,15 @@ export interface AsyncEngine extends EngineBase {
   /** Resolves once publications of the channel reach this process. */
   subscribe(channel: string, options: ChannelOptions): Promise<void>
   unsubscribe(channel: string): Promise<void>
-  read(channel: string, since: number | undefined): Promise<HistoryRead>
+  /**
+   * The channel's top and its events after `since`. `epoch`, given only by this process's own
+   * repair reads, is the epoch `since` was delivered in: a store whose top in that epoch is
+   * below `since` lost publications it had acknowledged (Redis restarted from an AOF written
+   * with `appendfsync everysec`, a replica promoted before it had them), and its next seqs would
+   * repeat seqs already delivered. The engine then starts a new epoch, so every subscriber
+   * learns of the unknown gap (docs/protocol.md §12.1) instead of losing events silently.
+   */
+  read(channel: string, since: number | undefined, epoch?: string): Promise<HistoryRead>
 }
 
 /** Where topic events are stored and how they travel: see this module's comment. */

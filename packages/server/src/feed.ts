@@ -11,8 +11,11 @@ import { JOIN_READ_TRIES, MAX_HELD, SharedReads, later, retryDelay } from './fee
 
 /** What a feed needs from the registry that owns it. */
 export interface FeedHost {
-  /** Reads the channel's top and its events after `since` (engine.read for this channel). */
-  read(since: number | undefined): HistoryRead | Promise<HistoryRead>
+  /**
+   * Reads the channel's top and its events after `since` (engine.read for this channel);
+   * `epoch`, from repair reads only, is the epoch `since` was delivered in (AsyncEngine.read).
+   */
+  read(since: number | undefined, epoch?: string): HistoryRead | Promise<HistoryRead>
   /** Hands a publication to the subscribers: called in seq order, each seq once per epoch. */
   deliver(publication: Publication): void
   /**
@@ -384,7 +387,8 @@ export class Feed {
     this.repairing = true
     const number = ++this.reads
     then(
-      this.host.read(since),
+      // Our own position: a store that is behind it lost what it acknowledged (engine.ts).
+      this.host.read(since, since === 0 ? undefined : this.epoch),
       (read) => this.repaired(read, since, number, checking),
       () => this.failed(since, number, checking),
     )

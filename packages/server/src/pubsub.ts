@@ -330,7 +330,7 @@ export class PubSub implements EngineHandler {
       lastBytes: 0,
       quiet: 0,
       feed: new Feed({
-        read: (since) => this.engine.read(name, since),
+        read: (since, epoch) => this.engine.read(name, since, epoch),
         deliver: (publication) => this.fanOut(held, publication),
         lost: (seq, missed) => this.lost(held, seq, missed),
         reset: (at) => this.reset(held, at),
