@@ -17,7 +17,7 @@ import { channelOf, router, topic } from '@patchbay/core'
 import { createServer, type AsyncEngine, type PatchbayServer } from '@patchbay/server'
 import { createRedisEngine, keysOf } from '@patchbay/redis'
 import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
-import { RedisServer } from '../support/redis.js'
+import { RedisServer, redisCall, storeWithoutPublish } from '../support/redis.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
@@ -79,44 +79,11 @@ function story(socket: RawClient, ch: number): unknown[] {
     .map((frame) => (frame.t === 'event' ? [frame.seq, (frame.data as { n: number }).n] : frame))
 }
 
-/** Sends one command as RESP bulk strings (binary-safe) and resolves with the raw reply. */
-function command(port: number, ...args: (string | Uint8Array)[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
-    for (const arg of args) {
-      const bytes = typeof arg === 'string' ? Buffer.from(arg) : Buffer.from(arg)
-      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'))
-    }
-    let reply = ''
-    socket.setEncoding('utf8')
-    socket.once('error', reject)
-    socket.on('data', (chunk: string) => {
-      reply += chunk
-      if (!reply.endsWith('\r\n')) return
-      socket.destroy()
-      resolve(reply)
-    })
-    socket.write(Buffer.concat(parts))
-  })
-}
-
-/**
- * The publish script's writes (HINCRBY the seq, XADD the event with the seq as its id), but no
- * PUBLISH: the event is in Redis, and no node ever receives its pub/sub message.
- */
-const STORE_ONLY_LUA = `
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-if tonumber(ARGV[1]) > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], seq .. '-0', 'd', ARGV[2]) end
-return seq
-`
 const packr = new Packr({ useRecords: false })
 
 async function publishLost(path: 'room' | 'bare', room: string, n: number): Promise<number> {
   const keys = keysOf(PREFIX, channelOf(path, { room }))
-  const reply = await command(redis.port, 'EVAL', STORE_ONLY_LUA, '2', keys.meta, keys.stream, String(TOPICS[path].history), packr.pack({ n }))
-  expect(reply).toMatch(/^:\d+\r\n$/)
-  return Number(reply.slice(1, -2))
+  return storeWithoutPublish(redis.port, keys, TOPICS[path].history, packr.pack({ n }))
 }
 
 /** Resolves with the time at which `socket` has received a frame matching `match`. */
@@ -298,10 +265,10 @@ describe('Redis lost publications it had acknowledged (docs/protocol.md §12.1)'
     for (let n = 1; n <= 5; n++) await (nodes[0] as Node).publish(api.room, { room: 'rewound' }, { n })
     expect(await socket.take(5)).toMatchObject([1, 2, 3, 4, 5].map((seq) => ({ t: 'event', seq })))
     const keys = keysOf(PREFIX, channelOf('room', { room: 'rewound' }))
-    expect(await command(redis.port, 'HSET', keys.meta, 's', '3')).toBe(':0\r\n')
-    expect(await command(redis.port, 'XDEL', keys.stream, '4-0', '5-0')).toBe(':2\r\n')
+    expect(await redisCall(redis.port, 'HSET', keys.meta, 's', '3')).toBe(':0\r\n')
+    expect(await redisCall(redis.port, 'XDEL', keys.stream, '4-0', '5-0')).toBe(':2\r\n')
     // The node's link drops with the crash; its resync reads the channel from where it is.
-    expect(await command(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]\d*\r\n$/)
+    expect(await redisCall(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]\d*\r\n$/)
     const notice = await socket.next()
     expect(notice).toMatchObject({ t: 'lag', ch: confirmed.ch, seq: 0 })
     const epoch = (notice as { epoch?: unknown }).epoch

@@ -14,7 +14,7 @@ import { channelOf, router, topic } from '@patchbay/core'
 import { createServer, type AsyncEngine, type PatchbayServer } from '@patchbay/server'
 import { createRedisEngine, keysOf } from '@patchbay/redis'
 import { connectRaw, type RawClient } from '../conformance/support.js'
-import { RedisServer } from '../support/redis.js'
+import { RedisServer, storeWithoutPublish } from '../support/redis.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }) }),
@@ -112,39 +112,11 @@ async function startSlowProxy(target: number) {
   }
 }
 
-/** Sends one command as RESP bulk strings (binary-safe) and resolves with the raw reply. */
-function command(port: number, ...args: (string | Uint8Array)[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
-    for (const arg of args) {
-      const bytes = Buffer.from(arg)
-      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'))
-    }
-    let reply = ''
-    socket.setEncoding('utf8')
-    socket.once('error', reject)
-    socket.on('data', (chunk: string) => {
-      reply += chunk
-      if (!reply.endsWith('\r\n')) return
-      socket.destroy()
-      resolve(reply)
-    })
-    socket.write(Buffer.concat(parts))
-  })
-}
-
-/** The publish script's writes without its PUBLISH: the event is in Redis, and no node hears of it. */
-const STORE_ONLY_LUA = `
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], seq .. '-0', 'd', ARGV[2])
-return seq
-`
 const packr = new Packr({ useRecords: false })
 
 async function publishLost(room: string, n: number): Promise<void> {
   const keys = keysOf(PREFIX, channelOf('room', { room }))
-  expect(await command(redis.port, 'EVAL', STORE_ONLY_LUA, '2', keys.meta, keys.stream, String(TOPICS.room.history), packr.pack({ n }))).toBe(`:${n}\r\n`)
+  expect(await storeWithoutPublish(redis.port, keys, TOPICS.room.history, packr.pack({ n }))).toBe(n)
 }
 
 interface Confirmed {

@@ -28,12 +28,46 @@ function freePort(): Promise<number> {
 
 /** Sends one inline command and resolves with the first reply line, or rejects. */
 export function redisCommand(port: number, command: string, timeoutMs = 1000, complete = (reply: string) => reply.includes('\r\n')): Promise<string> {
+  return roundTrip(port, `${command}\r\n`, command, timeoutMs, complete)
+}
+
+/**
+ * Sends one command as RESP bulk strings (binary-safe: msgpack payloads, Lua scripts) and
+ * resolves with the raw reply, or rejects.
+ */
+export function redisCall(port: number, ...args: (string | Uint8Array)[]): Promise<string> {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
+  for (const arg of args) {
+    const bytes = Buffer.from(arg)
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'))
+  }
+  return roundTrip(port, Buffer.concat(parts), String(args[0]), 1000, (reply) => reply.endsWith('\r\n'))
+}
+
+/**
+ * What the engine's publish script stores (HINCRBY the seq, XADD the event with the seq as its
+ * id, when the topic keeps history), without its PUBLISH: the event is in Redis and no node
+ * ever receives its pub/sub message, as when Redis drops one. Resolves with the seq.
+ */
+export async function storeWithoutPublish(port: number, keys: { meta: string; stream: string }, history: number, data: Uint8Array): Promise<number> {
+  const reply = await redisCall(port, 'EVAL', STORE_ONLY_LUA, '2', keys.meta, keys.stream, String(history), data)
+  if (!/^:\d+\r\n$/.test(reply)) throw new Error(`redis ${port}: the store-only script answered ${reply}`)
+  return Number(reply.slice(1, -2))
+}
+
+const STORE_ONLY_LUA = `
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+if tonumber(ARGV[1]) > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], seq .. '-0', 'd', ARGV[2]) end
+return seq
+`
+
+function roundTrip(port: number, payload: string | Buffer, label: string, timeoutMs: number, complete: (reply: string) => boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ port, host: '127.0.0.1' })
     let reply = ''
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new Error(`redis ${port}: no answer to ${command}`))
+      reject(new Error(`redis ${port}: no answer to ${label}`))
     }, timeoutMs)
     socket.setEncoding('utf8')
     socket.once('error', (error) => {
@@ -47,7 +81,7 @@ export function redisCommand(port: number, command: string, timeoutMs = 1000, co
       socket.destroy()
       resolve(reply)
     })
-    socket.write(`${command}\r\n`)
+    socket.write(payload)
   })
 }
 
