@@ -28,9 +28,9 @@ console.log(await client.math.add({ a: 1, b: 2 }, { timeout: 5_000 }))`,
   },
   {
     name: 'Patchbay, msgpack + JSON',
-    note: 'the same with `msgpackCodec` from `@patchbay/core/msgpack`',
+    note: 'the same with `msgpackCodec` from `@patchbay/client/msgpack`',
     source: `import { createClient } from '@patchbay/client/slim'
-import { msgpackCodec } from '@patchbay/core/msgpack'
+import { msgpackCodec } from '@patchbay/client/msgpack'
 ${patchbayShape}
 const client = createClient(apiShape, { url: 'ws://localhost:3000', encodings: [msgpackCodec, 'json'] })
 console.log(await client.math.add({ a: 1, b: 2 }, { timeout: 5_000 }))`,

@@ -101,7 +101,7 @@ describe('a failed connection in Chromium', () => {
     const page = await testPage()
     const reported = await tryConnect(page, `ws://127.0.0.1:${port}`)
     expect(reported.code).toBe('CONNECTION_FAILED')
-    expect(reported.cause).toEqual({ name: 'ConnectionFailure', kind: 'unknown', offered: ['patchbay.v1.msgpack', 'patchbay.v1.json'], closeCode: 1006 })
+    expect(reported.cause).toEqual({ name: 'ConnectionFailure', kind: 'unknown', offered: ['patchbay.v1.json'], closeCode: 1006 })
     expect(reported.message).toContain(`ws://127.0.0.1:${port}`)
     expect(reported.message).toContain("browser's console")
     expect(reported.message).toContain("server's log")

@@ -84,8 +84,8 @@ describe.each(['json', 'msgpack'] as const)('browser client over %s', (encoding)
     run.finished = 0
     const firstThree = await page.evaluate(
       async ({ url, encoding }) => {
-        const { createClient, api } = window.patchbay
-        const client = createClient(api, { url, encodings: [encoding] })
+        const { createClient, api, codecs } = window.patchbay
+        const client = createClient(api, { url, encodings: [codecs[encoding]] })
         const ticks = client.count({}, { credit: 4 })
         const got = [(await ticks.next()).value, (await ticks.next()).value, (await ticks.next()).value]
         ;(window as unknown as { ticks: typeof ticks }).ticks = ticks
@@ -111,8 +111,8 @@ describe.each(['json', 'msgpack'] as const)('browser client over %s', (encoding)
   it('finishes a finite stream in a for await loop', async () => {
     const items = await page.evaluate(
       async ({ url, encoding }) => {
-        const { createClient, api } = window.patchbay
-        const client = createClient(api, { url, encodings: [encoding] })
+        const { createClient, api, codecs } = window.patchbay
+        const client = createClient(api, { url, encodings: [codecs[encoding]] })
         const seen: number[] = []
         for await (const n of client.count({ to: 100 }, { credit: 7 })) seen.push(n)
         await client.close()
@@ -126,8 +126,8 @@ describe.each(['json', 'msgpack'] as const)('browser client over %s', (encoding)
   it('sends a token as a subprotocol that only the context hook sees', async () => {
     const result = await page.evaluate(
       async ({ url, encoding }) => {
-        const { createClient, api } = window.patchbay
-        const client = createClient(api, { url, encodings: [encoding], token: async () => 'sésame: ouvre-toi' })
+        const { createClient, api, codecs } = window.patchbay
+        const client = createClient(api, { url, encodings: [codecs[encoding]], token: async () => 'sésame: ouvre-toi' })
         const me = await client.whoami()
         const negotiated = client.encoding
         await client.close()
@@ -141,8 +141,8 @@ describe.each(['json', 'msgpack'] as const)('browser client over %s', (encoding)
   it('reports the messages a latest topic conflated', async () => {
     const ready = page.evaluate(
       async ({ url, encoding }) => {
-        const { createClient, api } = window.patchbay
-        const client = createClient(api, { url, encodings: [encoding] })
+        const { createClient, api, codecs } = window.patchbay
+        const client = createClient(api, { url, encodings: [codecs[encoding]] })
         const state = { seen: [] as number[], missed: 0 }
         ;(window as unknown as { cursor: typeof state }).cursor = state
         await client.cursor.subscribe((message) => state.seen.push(message.x), { onLag: (lag) => (state.missed += lag.missed ?? 0) }).ready

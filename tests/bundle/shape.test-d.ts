@@ -10,7 +10,7 @@ import { procedure, router, stream, topic } from '@patchbay/core'
 import { createClient, type Client, type RouterShape } from '@patchbay/client'
 import { streams, topics } from '@patchbay/client/features'
 import { createClient as createSlimClient } from '@patchbay/client/slim'
-import { msgpackCodec } from '@patchbay/core/msgpack'
+import { msgpackCodec } from '@patchbay/client/msgpack'
 
 const api = router({
   me: procedure({ output: z.string() }),
@@ -56,7 +56,9 @@ describe('router shapes', () => {
 
   it('take codecs by object in the slim client, and JSON by name', () => {
     expectTypeOf(createSlimClient(shape, { url: 'ws://127.0.0.1:1', encodings: [msgpackCodec, 'json'] })).toEqualTypeOf<Client<typeof api>>()
-    // @ts-expect-error -- msgpack is not built into the slim client: pass its codec
+    // @ts-expect-error -- msgpack is offered by its codec, never by name (msgpackr is optional)
     createSlimClient(shape, { url: 'ws://127.0.0.1:1', encodings: ['msgpack'] })
+    // @ts-expect-error -- the same in the full client
+    createClient(api, { url: 'ws://127.0.0.1:1', encodings: ['msgpack'] })
   })
 })

@@ -17,6 +17,7 @@ import { procedure, router, stream, topic } from '@patchbay/core'
 import { createClient, printShape, routerShape, type RouterShape } from '@patchbay/client'
 import { streams, topics } from '@patchbay/client/features'
 import { createClient as createSlimClient } from '@patchbay/client/slim'
+import { msgpackCodec } from '@patchbay/client/msgpack'
 import { startRawServer, type RawServer } from '../client/raw-server.js'
 
 const api = router({
@@ -79,19 +80,22 @@ describe('a client made from the shape', () => {
     expect(fromShape).toContainEqual(expect.objectContaining({ t: 'stream', path: 'ticks', input: { n: 2 } }))
   })
 
-  it('offers JSON alone from @patchbay/client/slim, msgpack first from @patchbay/client', async () => {
+  it('offers JSON alone from both entries unless given msgpack\'s codec (issue 17: msgpackr is optional)', async () => {
     raw = await startRawServer('json')
     const slim = createSlimClient(apiShape, { url: raw.url, WebSocket, reconnect: false })
     await slim.connect()
     const full = createClient(apiShape, { url: raw.url, WebSocket, reconnect: false })
     await full.connect()
-    expect(raw.offers).toEqual([['patchbay.v1.json'], ['patchbay.v1.msgpack', 'patchbay.v1.json']])
-    await Promise.all([slim.close(), full.close()])
+    const opted = createClient(apiShape, { url: raw.url, WebSocket, reconnect: false, encodings: [msgpackCodec, 'json'] })
+    await opted.connect()
+    expect(raw.offers).toEqual([['patchbay.v1.json'], ['patchbay.v1.json'], ['patchbay.v1.msgpack', 'patchbay.v1.json']])
+    await Promise.all([slim.close(), full.close(), opted.close()])
   })
 
-  it("refuses 'msgpack' by name in the slim client, saying what to import", () => {
+  it("refuses 'msgpack' by name in both clients, saying what to import", () => {
     const encodings = ['msgpack'] as unknown as ['json']
-    expect(() => createSlimClient(apiShape, { url: 'ws://127.0.0.1:1', WebSocket, encodings, lazy: true })).toThrow(/@patchbay\/core\/msgpack/)
+    expect(() => createSlimClient(apiShape, { url: 'ws://127.0.0.1:1', WebSocket, encodings, lazy: true })).toThrow(/@patchbay\/client\/msgpack/)
+    expect(() => createClient(api, { url: 'ws://127.0.0.1:1', WebSocket, encodings, lazy: true })).toThrow(/npm install msgpackr/)
   })
 
   it('refuses a shape whose router has topics or streams it does not import', () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
-import { PatchbayError, procedure, router, type Encoding } from '@patchbay/core'
+import { PatchbayError, procedure, router, type Codec, type Encoding } from '@patchbay/core'
 import { createClient, type Client, type StateEvent } from '@patchbay/client'
 import { startRawServer, type RawServer } from './raw-server.js'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   echo: procedure({ input: z.object({ n: z.number() }), output: z.number() }),
@@ -17,7 +18,7 @@ const clients = closeAfterEach<Client<typeof api>>(async () => {
   server = undefined
 })
 
-function connect(url: string, options: { encodings?: Encoding[]; timeout?: number; reconnect?: boolean } = {}): Client<typeof api> {
+function connect(url: string, options: { encodings?: (Codec | 'json')[]; timeout?: number; reconnect?: boolean } = {}): Client<typeof api> {
   const client = createClient(api, { url, WebSocket, ...options })
   clients.push(client)
   return client
@@ -33,21 +34,24 @@ async function failure(promise: Promise<unknown>): Promise<PatchbayError> {
 }
 
 describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (encoding) => {
-  it('offers its encodings in order of preference (default msgpack, then json)', async () => {
+  it('offers its encodings in order of preference (default json alone; msgpack by its codec)', async () => {
     server = await startRawServer(encoding)
     connect(server.url)
-    connect(server.url, { encodings: ['json', 'msgpack'] })
+    connect(server.url, { encodings: ['json', codec('msgpack')] })
+    connect(server.url, { encodings: [codec('msgpack'), 'json'] })
+    await server.nextSocket()
     await server.nextSocket()
     await server.nextSocket()
     expect(server.offers).toEqual([
-      ['patchbay.v1.msgpack', 'patchbay.v1.json'],
+      ['patchbay.v1.json'],
       ['patchbay.v1.json', 'patchbay.v1.msgpack'],
+      ['patchbay.v1.msgpack', 'patchbay.v1.json'],
     ])
   })
 
   it('sends calls made while connecting once open, and resolves replies answered in reverse order', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     const calls = Array.from({ length: 200 }, (_, n) => client.echo({ n }))
     const socket = await server.nextSocket()
     const received: Record<string, unknown>[] = []
@@ -62,7 +66,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('drops and counts replies for unknown or finished ids, never throws', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     const call = client.ping()
     const socket = await server.nextSocket()
     const message = await server.nextMessage(socket)
@@ -80,7 +84,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('turns error replies into PatchbayError with code, data and issues', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     const call = client.echo({ n: 1 })
     const socket = await server.nextSocket()
     const message = await server.nextMessage(socket)
@@ -93,7 +97,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('times out calls in deadline order and tells the server with cancel frames', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     // Open first: on a loaded machine a 20 ms call made while connecting expires before the
     // socket opens and is never sent (correctly), and the server would wait for it forever.
     const opened = client.connect()
@@ -126,7 +130,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('counts a timeout from when the call is made, even late in a long synchronous run', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     await client.connect()
     // One call, then 300 ms of synchronous work, then a call with a 200 ms timeout: its
     // deadline is 200 ms after it was made, not after the run began.
@@ -146,7 +150,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('an AbortSignal rejects with CANCELLED and sends cancel; a pre-aborted signal sends nothing', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     await client.connect()
     const socket = await server.nextSocket()
     const aborted = new AbortController()
@@ -165,7 +169,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('without reconnect, rejects calls in flight with CONNECTION_LOST when the server drops the socket', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding], reconnect: false })
+    const client = connect(server.url, { encodings: [codec(encoding)], reconnect: false })
     const states: StateEvent[] = []
     client.on('state', (event) => states.push(event))
     const call = client.ping()
@@ -180,7 +184,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('closes with 4400 when the server sends garbage', async () => {
     server = await startRawServer(encoding)
-    const client = connect(server.url, { encodings: [encoding] })
+    const client = connect(server.url, { encodings: [codec(encoding)] })
     const call = client.ping()
     const socket = await server.nextSocket()
     await server.nextMessage(socket)
@@ -192,7 +196,7 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
 
   it('closes with 4406 when the server picks no subprotocol it offered', async () => {
     server = await startRawServer(encoding, () => 'something-else')
-    const client = connect(server.url, { encodings: [encoding], reconnect: false })
+    const client = connect(server.url, { encodings: [codec(encoding)], reconnect: false })
     const call = client.ping()
     // ws itself refuses a subprotocol the client never offered; either way nothing is sent.
     expect((await failure(call)).code).toBe('CONNECTION_FAILED')

@@ -14,6 +14,7 @@ import { PatchbayError, procedure, router } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { ConnectionFailure, createClient, type Client, type ClientOptions, type StateEvent } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({ echo: procedure({ input: z.string(), output: z.string() }) })
 const V1 = ['patchbay.v1.msgpack', 'patchbay.v1.json']
@@ -23,8 +24,9 @@ const clients = closeAfterEach<Client<typeof api>>(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup()
 })
 
+// Both encodings offered (msgpack by its codec), so the errors name a two-entry offer.
 function client(url: string, options: Partial<ClientOptions> = {}): Client<typeof api> {
-  const made = createClient(api, { url, WebSocket, ...options })
+  const made = createClient(api, { url, WebSocket, encodings: [codec('msgpack'), 'json'], ...options })
   clients.push(made)
   return made
 }
@@ -192,7 +194,7 @@ describe('a protocol mismatch is fatal and names both sides (§2, §8: 4406)', (
 
   it("Patchbay's own server with another encoding: 400, fatal, both sides named", async () => {
     const { url } = await patchbay({ encodings: ['json'] })
-    const error = await rejection(client(url, { encodings: ['msgpack'] }).echo('x'))
+    const error = await rejection(client(url, { encodings: [codec('msgpack')] }).echo('x'))
     expect(failureOf(error)).toMatchObject({ kind: 'subprotocol', status: 400, serverSubprotocols: ['patchbay.v1.json'], offered: ['patchbay.v1.msgpack'] })
   })
 })

@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { ErrorCode, PatchbayError, procedure, router, topic, type Encoding } from '@patchbay/core'
 import { createClient, type Client } from '@patchbay/client'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   echo: procedure({ input: z.unknown(), output: z.unknown() }),
@@ -36,7 +37,7 @@ async function start(encoding: Encoding): Promise<{ client: Client<typeof api>; 
     },
   })
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
-  client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [encoding], reconnect: false })
+  client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [codec(encoding)], reconnect: false })
   await client.connect()
   return { client, received }
 }

@@ -3,7 +3,8 @@
  * can answer out of order, withhold replies, send garbage, or pick a wrong subprotocol.
  */
 import { WebSocketServer, type WebSocket } from 'ws'
-import { codecs, type Encoding } from '@patchbay/core'
+import type { Encoding } from '@patchbay/core'
+import { serverCodec } from '../support/codecs.js'
 
 export interface RawServer {
   url: string
@@ -18,7 +19,7 @@ export interface RawServer {
 }
 
 export async function startRawServer(encoding: Encoding, pick?: (offered: Set<string>) => string | false): Promise<RawServer> {
-  const codec = codecs[encoding]
+  const codec = serverCodec(encoding)
   const offers: string[][] = []
   const wss = new WebSocketServer({
     host: '127.0.0.1',

@@ -11,6 +11,7 @@ import { procedure, router, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client, type LagEvent } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   say: procedure({ input: z.string(), output: z.null() }),
@@ -55,7 +56,7 @@ function waitForState(client: Client<typeof api>, wanted: string): Promise<void>
 /** Subscribes, restarts the server with `send` made while it is down, and returns what was heard. */
 async function restartWith(encoding: Encoding, send: (client: Client<typeof api>) => Promise<unknown>, slowAuthorize = false) {
   const port = await serve(0, slowAuthorize)
-  const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [encoding], reconnect: { retryDelay: 10, maxRetryDelay: 50 } })
+  const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [codec(encoding)], reconnect: { retryDelay: 10, maxRetryDelay: 50 } })
   clients.push(client)
   const heard: string[] = []
   const lags: LagEvent[] = []

@@ -11,6 +11,7 @@ import { PatchbayError, procedure, router, topic, type Encoding } from '@patchba
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { backoffDelay, createClient, type Client, type StateEvent } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   echo: procedure({ input: z.string(), output: z.string() }),
@@ -67,7 +68,7 @@ describe('backoff', () => {
 describe.each<Encoding>(['json', 'msgpack'])('reconnect over %s', (encoding) => {
   it('comes back after the server restarts: in-flight calls fail CONNECTION_LOST, queued calls and subscriptions carry on', async () => {
     const port = await serve()
-    const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [encoding], reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
+    const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [codec(encoding)], reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
     clients.push(client)
     const heard: string[] = []
     let wake: (() => void) | undefined

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { CloseCode, PatchbayError, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createClient, type Client } from '@patchbay/client'
 import { startRawServer, type RawServer } from './raw-server.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   numbers: stream({ output: z.number() }),
@@ -24,7 +25,7 @@ afterEach(async () => {
 })
 
 function connect(url: string, encoding: Encoding): Client<typeof api> {
-  const client = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+  const client = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: false })
   clients.push(client)
   return client
 }
@@ -147,7 +148,7 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
 
   it('takes a lag naming a new epoch as a gap of unknown size, goes on in that epoch, and resumes in it (§12.1, §14)', async () => {
     server = await startRawServer(encoding)
-    const client = createClient(api, { url: server.url, WebSocket, encodings: [encoding], reconnect: { retryDelay: 10, maxRetryDelay: 20 } })
+    const client = createClient(api, { url: server.url, WebSocket, encodings: [codec(encoding)], reconnect: { retryDelay: 10, maxRetryDelay: 20 } })
     clients.push(client)
     const seen: number[] = []
     const lags: unknown[] = []

@@ -12,6 +12,7 @@ import { procedure, router, type Encoding } from '@patchbay/core'
 import { createClient, type Client } from '@patchbay/client'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({ echo: procedure({ input: z.number(), output: z.number() }) })
 
@@ -55,7 +56,7 @@ const clients = closeAfterEach<Client<typeof api>>(async () => {
 async function connect(encoding: Encoding): Promise<{ client: Client<typeof api>; socket: CountingWebSocket }> {
   server = createServer(api, { handlers: { echo: ({ input }) => input } })
   const { port } = await server.listen({ port: 0 })
-  const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket: CountingWebSocket, encodings: [encoding], reconnect: false })
+  const client = createClient(api, { url: `ws://127.0.0.1:${port}`, WebSocket: CountingWebSocket, encodings: [codec(encoding)], reconnect: false })
   clients.push(client)
   await client.connect()
   const socket = CountingWebSocket.last as CountingWebSocket

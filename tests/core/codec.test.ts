@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Packr } from 'msgpackr'
-import { CodecError, codecForSubprotocol, findNonPlainData, jsonCodec, msgpackCodec, Subprotocol } from '@patchbay/core'
+import { CodecError, findNonPlainData, jsonCodec, Subprotocol, subprotocolOf } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 
 const message = { t: 'call', id: 7, path: 'math.add', input: { a: 1, b: [2, 'three', null, true], c: { d: 1.5 } } }
 
@@ -10,7 +11,7 @@ describe.each([jsonCodec, msgpackCodec])('§2 codec $encoding', (codec) => {
   })
 
   it('is bound to its subprotocol and frame kind', () => {
-    expect(codecForSubprotocol(codec.subprotocol)).toBe(codec)
+    expect(codec.subprotocol).toBe(subprotocolOf[codec.encoding])
     expect(typeof codec.encode(message) === 'string').toBe(!codec.binary)
   })
 

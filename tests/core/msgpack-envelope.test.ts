@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
-import { CodecError, msgpackCodec } from '@patchbay/core'
+import { CodecError } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 import { readMsgpackEnvelope } from '../../packages/core/src/msgpack-envelope.js'
 import { AnyKeyMap, Raw, i64, mp, u64 } from '../interop/support.js'
 

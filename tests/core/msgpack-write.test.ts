@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Unpackr } from 'msgpackr'
-import { msgpackCodec } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 
 /** A reader with msgpackr's defaults, which knows nothing of Patchbay's codec. */
 const plain = new Unpackr({ useRecords: false, mapsAsObjects: true })

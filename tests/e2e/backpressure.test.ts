@@ -11,6 +11,7 @@ import { CloseCode, procedure, router, topic, type Encoding } from '@patchbay/co
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client, type LagEvent } from '@patchbay/client'
 import { connectRaw, type Message, type RawClient } from '../conformance/support.js'
+import { codec } from '../support/codecs.js'
 
 const Item = z.object({ n: z.number().int(), pad: z.string() })
 const api = router({
@@ -52,7 +53,7 @@ async function start(options: Partial<ServerOptions<typeof api, undefined>> = {}
 }
 
 function client(url: string, encoding: Encoding = 'json'): Client<typeof api> {
-  const made = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+  const made = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: false })
   clients.push(made)
   return made
 }

@@ -12,6 +12,7 @@ import { createServer, isDisconnectCode, type HandshakeInfo, type PatchbayServer
 import { createClient, type Client, type StateEvent } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { deferred } from './fixtures.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   whoami: procedure({ output: z.object({ id: z.string(), name: z.string() }) }),
@@ -63,7 +64,7 @@ function connect(url: string, name: string, encoding: Encoding, reconnect = fals
   const client = createClient(api, {
     url: `${url}/?name=${name}`,
     WebSocket,
-    encodings: [encoding],
+    encodings: [codec(encoding)],
     ...(reconnect ? { reconnect: { retries: 5, retryDelay: 10, maxRetryDelay: 20 } } : { reconnect: false }),
   })
   clients.push(client)

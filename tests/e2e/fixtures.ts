@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { PatchbayError, procedure, router, type Encoding } from '@patchbay/core'
 import { createServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { codec } from '../support/codecs.js'
 
 export const api = router({
   math: {
@@ -126,7 +127,7 @@ export async function startFixture(options: Partial<Pick<ServerOptions<typeof ap
       const client = createClient(clientApi, {
         url: clientOptions.url ?? url,
         WebSocket,
-        encodings: [encoding],
+        encodings: [codec(encoding)],
         ...(clientOptions.timeout === undefined ? {} : { timeout: clientOptions.timeout }),
       })
       clients.push(client)

@@ -10,6 +10,7 @@ import { CloseCode, ErrorCode, procedure, router, stream } from '@patchbay/core'
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { connectRaw, expectServed, refusedUpgrade, type RawClient } from '../conformance/support.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   math: { add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }) },
@@ -147,7 +148,7 @@ describe('rate limit and streams', () => {
       },
     })
     const { port } = await made.listen()
-    const consumer = createClient(streaming, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: ['msgpack'], reconnect: false })
+    const consumer = createClient(streaming, { url: `ws://127.0.0.1:${port}`, WebSocket, encodings: [codec('msgpack')], reconnect: false })
     try {
       let count = 0
       // A window of 4: about 2,500 credit messages, 50 times the burst.

@@ -14,6 +14,7 @@ import { createClient, type Client } from '@patchbay/client'
 import { connectRaw, type RawClient } from '../conformance/support.js'
 import { closeAfterEach, type Closable } from '../support/teardown.js'
 import { deferred } from './fixtures.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   open: procedure({ input: z.object({ n: z.string().transform((s) => s.length) }), output: z.number() }),
@@ -168,7 +169,7 @@ async function start(): Promise<string> {
 }
 
 function connect(url: string, encoding: Encoding, user?: string): Client<typeof api> {
-  const client = createClient(api, { url: user === undefined ? url : `${url}/?user=${user}`, WebSocket, encodings: [encoding] })
+  const client = createClient(api, { url: user === undefined ? url : `${url}/?user=${user}`, WebSocket, encodings: [codec(encoding)] })
   clients.push(client)
   return client
 }

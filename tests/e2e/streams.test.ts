@@ -10,6 +10,7 @@ import { ErrorCode, PatchbayError, router, stream, type Encoding } from '@patchb
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   market: {
@@ -102,7 +103,7 @@ async function start(): Promise<string> {
 }
 
 function client(url: string, encoding: Encoding = 'json'): Client<typeof api> {
-  const made = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+  const made = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: false })
   clients.push(made)
   return made
 }

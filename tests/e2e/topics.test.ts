@@ -6,6 +6,7 @@ import { createServer, type Engine, type PatchbayServer } from '@patchbay/server
 import { createClient, type Client } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { describeEachEngine, engine } from '../support/engines.js'
+import { codec } from '../support/codecs.js'
 
 const Message = z.object({ from: z.string(), text: z.string().min(1) })
 const api = router({
@@ -43,7 +44,7 @@ async function start(limits: { maxSubscriptions?: number; maxParamsLength?: numb
 }
 
 function client(url: string, encoding: Encoding): Client<typeof api> {
-  const made = createClient(api, { url, WebSocket, encodings: [encoding] })
+  const made = createClient(api, { url, WebSocket, encodings: [codec(encoding)] })
   clients.push(made)
   return made
 }
@@ -146,7 +147,7 @@ describeEachEngine(() => {
       const url = await start()
       const guest = client(url, encoding)
       expect((await failure(guest.chat.secret.subscribe({ room: 'vault' }, () => {}).ready)).code).toBe('FORBIDDEN')
-      const admin = createClient(api, { url: `${url}/?user=admin`, WebSocket, encodings: [encoding] })
+      const admin = createClient(api, { url: `${url}/?user=admin`, WebSocket, encodings: [codec(encoding)] })
       clients.push(admin)
       await admin.chat.secret.subscribe({ room: 'vault' }, () => {}).ready
       expect((await failure(admin.chat.secret.subscribe({ room: 'nope' }, () => {}).ready)).code).toBe('FORBIDDEN')
@@ -246,7 +247,7 @@ describeEachEngine(() => {
         return process.memoryUsage().heapUsed
       }
       const round = async (): Promise<void> => {
-        const alice = createClient(api, { url, WebSocket, encodings: ['msgpack'] })
+        const alice = createClient(api, { url, WebSocket, encodings: [codec('msgpack')] })
         const offs = Array.from({ length: 100 }, (_, i) => alice.chat.room.subscribe({ room: `churn-${i}` }, () => {}))
         await Promise.all(offs.map((off) => off.ready))
         offs.slice(0, 50).forEach((off) => off())

@@ -12,6 +12,7 @@ import { createClient } from '@patchbay/client'
 import WebSocket from 'ws'
 import { Unpackr } from 'msgpackr'
 import { Int, api, i32, i64, mp, startInteropServer, u32, u64, type InteropServer } from './support.js'
+import { codec } from '../support/codecs.js'
 
 const TWO_53 = 2n ** 53n
 
@@ -171,7 +172,7 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
   })
 
   it('results, events and items with ids, ch, seq and data in uint64/int64 reach the application as numbers', async () => {
-    const client = createClient(api, { url: raw.url, WebSocket, encodings: ['msgpack'], reconnect: false })
+    const client = createClient(api, { url: raw.url, WebSocket, encodings: [codec('msgpack')], reconnect: false })
     try {
       const socket = await raw.nextSocket()
       const call = client.echo({ x: 1 })
@@ -201,7 +202,7 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
   })
 
   it('an output integer beyond 2^53 closes 4400 (the client has no per-id answer)', async () => {
-    const client = createClient(api, { url: raw.url, WebSocket, encodings: ['msgpack'], reconnect: false })
+    const client = createClient(api, { url: raw.url, WebSocket, encodings: [codec('msgpack')], reconnect: false })
     try {
       const socket = await raw.nextSocket()
       const call = client.echo(1)

@@ -9,6 +9,7 @@ import WebSocket from 'ws'
 import { PatchbayError, procedure, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { codec } from '../support/codecs.js'
 
 /** An integer written in one chosen MessagePack format. */
 export class Int {
@@ -141,7 +142,7 @@ export async function startInteropServer(options: Pick<ServerOptions<typeof api,
     url,
     values,
     client: (encoding) => {
-      const client = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+      const client = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: false })
       clients.push(client)
       return client
     },

@@ -26,6 +26,7 @@ let temp: string
 let tarballs: Packed[]
 const app = (...path: string[]): string => join(temp, 'app', ...path)
 const clientOnly = (...path: string[]): string => join(temp, 'client-only', ...path)
+const clientMsgpack = (...path: string[]): string => join(temp, 'client-msgpack', ...path)
 
 /** Writes an app's manifests and installs it offline, from the npm cache only. */
 async function install(dir: string, name: string, pick: readonly string[], registry: readonly string[]): Promise<void> {
@@ -62,6 +63,7 @@ beforeAll(async () => {
   await Promise.all([
     install(app(), 'patchbay-app', all, ['zod', 'ws', '@types/node', '@types/ws']),
     install(clientOnly(), 'patchbay-client-app', ['@patchbay/core', '@patchbay/client'], ['zod', 'ws', '@types/node', '@types/ws']),
+    install(clientMsgpack(), 'patchbay-client-msgpack-app', ['@patchbay/core', '@patchbay/client'], ['zod', 'ws', 'msgpackr', '@types/node', '@types/ws']),
   ])
   // ES module sources at the app's root (its package.json says "type": "module"); CommonJS ones
   // in folders whose package.json says "type": "commonjs", as a CommonJS project's does.
@@ -77,6 +79,8 @@ beforeAll(async () => {
   await cp(join(FIXTURES, 'dynamic.cts'), app('cjs-node16/main.ts'))
   await cp(join(FIXTURES, 'api.mts'), clientOnly('api.ts'))
   await cp(join(FIXTURES, 'client-json.mts'), clientOnly('main.ts'))
+  await cp(join(FIXTURES, 'api.mts'), clientMsgpack('api.ts'))
+  await cp(join(FIXTURES, 'client-msgpack.mts'), clientMsgpack('main.ts'))
 }, 120_000)
 
 afterAll(async () => {
@@ -125,21 +129,38 @@ describe.concurrent('a CommonJS app', () => {
   })
 })
 
+/** Starts the monorepo's server with the fixtures' router, runs `script` against it, returns its JSON line. */
+async function callFrom(script: string): Promise<unknown> {
+  const server = createServer(api, { handlers: { math: { add: ({ input }) => input.a + input.b } } })
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+  try {
+    const { stdout } = await run(process.execPath, [script], { env: { ...process.env, PATCHBAY_URL: `ws://127.0.0.1:${port}` }, timeout: 15_000 })
+    return JSON.parse(stdout)
+  } finally {
+    await server.close()
+  }
+}
+
 describe('a client-only install (core and client)', () => {
-  // Not yet: a client-only install without msgpackr and its native extractor. Core's root
-  // entry holds the server's msgpack codec, and `@patchbay/client` offers msgpack by default,
-  // so msgpackr stays a dependency of core until the client's default encoding is settled
-  // (issue 17, left open).
   it('a JSON-only client from it type-checks and calls a server over 127.0.0.1', { timeout: TSC_TIMEOUT }, async () => {
     await tsc(clientOnly('tsconfig.json'), { module: 'nodenext', outDir: 'out', rootDir: '.' }, ['*.ts'])
-    const server = createServer(api, { handlers: { math: { add: ({ input }) => input.a + input.b } } })
-    const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
-    try {
-      const { stdout } = await run(process.execPath, [clientOnly('out/main.js')], { env: { ...process.env, PATCHBAY_URL: `ws://127.0.0.1:${port}` }, timeout: 15_000 })
-      expect(JSON.parse(stdout)).toEqual({ sum: 5 })
-    } finally {
-      await server.close()
-    }
+    expect(await callFrom(clientOnly('out/main.js'))).toEqual({ sum: 5 })
+  })
+
+  // Issue 17: msgpackr (and its optional native extractor, msgpackr-extract) is an optional
+  // peer dependency of core and client, so a JSON-only client installs no native add-on and
+  // runs no install script; only the server depends on msgpackr.
+  it('installs no msgpackr, no native add-on and no install script', async () => {
+    const installed = await packagesIn(clientOnly('node_modules'))
+    const names = installed.map((entry) => entry.name)
+    expect(names).toEqual(expect.arrayContaining(['@patchbay/client', '@patchbay/core', 'ws', 'zod']))
+    expect(names.filter((name) => name.startsWith('msgpackr') || name.startsWith('@msgpackr-extract'))).toEqual([])
+    expect(installed.filter((entry) => entry.installScript || entry.addons.length > 0)).toEqual([])
+  })
+
+  it('with msgpackr added, a client offering msgpackCodec from @patchbay/client/msgpack type-checks and negotiates msgpack', { timeout: TSC_TIMEOUT }, async () => {
+    await tsc(clientMsgpack('tsconfig.json'), { module: 'nodenext', outDir: 'out', rootDir: '.' }, ['*.ts'])
+    expect(await callFrom(clientMsgpack('out/main.js'))).toEqual({ sum: 5, encoding: 'msgpack' })
   })
 
   it('the full install has msgpackr and its optional extractor, through the server', async () => {

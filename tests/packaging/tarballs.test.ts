@@ -115,11 +115,19 @@ describe.each(PUBLISHED)('@patchbay/%s', (folder) => {
     expect(Object.keys(report.analysis.entrypoints)).toEqual(Object.keys(manifest(folder).exports))
   })
 
-  it('depends on msgpackr where its codecs are: core (and the server through it, in the same range)', () => {
-    const { dependencies = {} } = manifest(folder)
-    if (folder === 'core') expect(dependencies.msgpackr).toBeDefined()
-    if (folder === 'client') expect(dependencies.msgpackr).toBeUndefined()
-    if (folder === 'server') expect(dependencies.msgpackr).toBe(manifest('core').dependencies?.msgpackr)
+  // Issue 17: msgpackr (with its optional native extractor) is the server's dependency; core and
+  // client only name it as an optional peer, for the `/msgpack` entries that import it.
+  it('depends on msgpackr only on the server side: an optional peer of core and client, in one range', () => {
+    const { dependencies = {}, peerDependencies = {}, peerDependenciesMeta = {} } = manifest(folder)
+    const range = manifest('server').dependencies?.msgpackr
+    expect(range).toBeDefined()
+    if (folder === 'core' || folder === 'client') {
+      expect(dependencies.msgpackr).toBeUndefined()
+      expect(peerDependencies.msgpackr).toBe(range)
+      expect(peerDependenciesMeta.msgpackr).toEqual({ optional: true })
+    } else {
+      expect(dependencies.msgpackr).toBe(range)
+    }
   })
 })
 

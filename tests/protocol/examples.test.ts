@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { jsonCodec, msgpackCodec, parseClientMessage, parseServerMessage, ProtocolViolation } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
+import { jsonCodec, parseClientMessage, parseServerMessage, ProtocolViolation } from '@patchbay/core'
 
 const document = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
 

@@ -7,7 +7,8 @@
  * the store lost the channel, as a new epoch (an unknown gap). docs/protocol.md §12, §12.1.
  */
 import { describe, expect, it } from 'vitest'
-import { jsonCodec, msgpackCodec, type Codec } from '@patchbay/core'
+import { jsonCodec, type Codec } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 import { PubSub, type Subscribed, type Subscriber } from '@patchbay/server'
 import { FakeEngine, NO_FAULTS, type Faults } from './fake-engine.js'
 

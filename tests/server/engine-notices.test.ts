@@ -17,6 +17,7 @@ import { createClient, type Client, type LagEvent } from '@patchbay/client'
 import { connectRaw, type RawClient } from '../conformance/support.js'
 import { deferred } from '../e2e/fixtures.js'
 import { FakeEngine, NO_FAULTS } from './fake-engine.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   room: topic({ params: z.object({ room: z.string() }), message: z.object({ n: z.number() }), publish: 'client' }),
@@ -43,7 +44,7 @@ async function start(engine: FakeEngine, port = 0): Promise<{ server: PatchbaySe
 }
 
 function client(url: string, encoding: Encoding = 'json'): Client<typeof api> {
-  const made = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
+  const made = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
   clients.push(made)
   return made
 }

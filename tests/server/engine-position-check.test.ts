@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { msgpackCodec } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 import { DEFAULT_POSITION_CHECK_MS, PubSub } from '@patchbay/server'
 import { FakeEngine, NO_FAULTS } from './fake-engine.js'
 import { expectInOrder, join, recorder, route, type Recorder } from './feed-recorder.js'

@@ -8,7 +8,7 @@
  * (./fake-engine.ts), position check off so that only the `sub` tells the feed.
  */
 import { describe, expect, it } from 'vitest'
-import { msgpackCodec } from '@patchbay/core'
+import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 import { PubSub } from '@patchbay/server'
 import { FakeEngine, NO_FAULTS } from './fake-engine.js'
 import { join, recorder, route, type Recorder } from './feed-recorder.js'

@@ -11,7 +11,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { codecs, router, topic, type Codec, type Encoding } from '@patchbay/core'
+import { router, topic, type Codec, type Encoding } from '@patchbay/core'
+import { serverCodec } from '../support/codecs.js'
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 
 const api = router({
@@ -116,7 +117,7 @@ function clientFrame(opcode: number, payload: Buffer): Buffer {
 }
 
 async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): Promise<RawSubscriber> {
-  const codec: Codec = codecs[encoding]
+  const codec: Codec = serverCodec(encoding)
   const socket = connect(port, '127.0.0.1')
   sockets.push(socket)
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
@@ -197,7 +198,7 @@ async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): 
  * `encoding` (msgpack's string header grows at 32, 256 and 65536 bytes: search around).
  */
 function padFor(encoding: Encoding, ch: number, seq: number, target: number): string {
-  const codec = codecs[encoding]
+  const codec = serverCodec(encoding)
   const size = (s: string): number => {
     const frame = codec.encode({ t: 'event', ch, seq, data: { s } })
     return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength

@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { PatchbayError, procedure, router, topic } from '@patchbay/core'
 import { createServer, type Logger, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   fail: procedure({ input: z.string(), output: z.string() }),
@@ -153,7 +154,7 @@ describe('server logger', () => {
   it('a refusal that says the deployment is wrong (no shared subprotocol, a foreign Origin) is a warning', async () => {
     const { logger, entries } = recorder()
     const { url } = await start({ logger, encodings: ['json'], origins: ['https://app.example'] })
-    const client = createClient(api, { url, WebSocket, encodings: ['msgpack'], reconnect: false })
+    const client = createClient(api, { url, WebSocket, encodings: [codec('msgpack')], reconnect: false })
     await expect(client.connect()).rejects.toMatchObject({ cause: { kind: 'subprotocol' } })
     await client.close()
     /** A page of another site: `ws` sends the Origin a browser would. */

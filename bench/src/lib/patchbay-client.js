@@ -3,6 +3,7 @@
  */
 import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
+import { clientCodecs } from './client-codecs.js'
 import { api } from './patchbay-api.js'
 import { envelopeCodecs } from './envelope.js'
 import { openStalled } from './flow.js'
@@ -19,19 +20,19 @@ export function patchbayAdapter(encoding) {
   const codec = envelopeCodecs[encoding]
   return {
     async connect(url) {
-      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       await client.connect()
       if (client.encoding !== encoding) throw new Error(`negotiated ${String(client.encoding)}, wanted ${encoding}`)
       return { add: (a, b) => client.math.add({ a, b }), close: () => client.close() }
     },
     async subscribe(url, topic, onMessage) {
-      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       const off = client.feed.subscribe({ topic }, onMessage)
       await off.ready
       return { close: () => client.close() }
     },
     async publisher(url, topic) {
-      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       await client.connect()
       return { publish: (payload) => client.feed.publish({ topic }, payload), close: () => client.close() }
     },
@@ -47,7 +48,7 @@ export function patchbayAdapter(encoding) {
       })
     },
     async streams(url) {
-      const client = createClient(api, { url, WebSocket, encodings: [encoding] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       await client.connect()
       return {
         credit: true,

@@ -10,6 +10,7 @@
  */
 import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
+import { clientCodecs } from './client-codecs.js'
 import { io } from 'socket.io-client'
 import parser from 'socket.io-msgpack-parser'
 import { api } from './patchbay-api.js'
@@ -34,7 +35,7 @@ import { api } from './patchbay-api.js'
 export function patchbayStorm() {
   return {
     async subscribe(url, channel, onMessage, onLag) {
-      const client = createClient(api, { url, WebSocket, encodings: ['msgpack'] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs.msgpack] })
       let opens = 0
       client.on('state', (event) => event.state === 'open' && opens++)
       const off = client.feed.subscribe({ topic: channel }, (message) => onMessage(message), { onLag: (lag) => onLag(lag.missed) })
@@ -42,7 +43,7 @@ export function patchbayStorm() {
       return { reconnects: () => Math.max(0, opens - 1), recovered: () => 0, close: () => void client.close() }
     },
     async publisher(url) {
-      const client = createClient(api, { url, WebSocket, encodings: ['msgpack'] })
+      const client = createClient(api, { url, WebSocket, encodings: [clientCodecs.msgpack] })
       await client.connect()
       return { publish: (channel, payload) => client.feed.publish({ topic: channel }, payload), close: () => void client.close() }
     },

@@ -12,6 +12,7 @@
  */
 import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
+import { clientCodecs } from '../lib/client-codecs.js'
 import { io } from 'socket.io-client'
 import parser from 'socket.io-msgpack-parser'
 import { api } from '../lib/patchbay-api.js'
@@ -31,7 +32,7 @@ hardCap(p.capMs ?? 180_000, 'channels load')
 const open =
   p.system === 'patchbay'
     ? async (url) => {
-        const client = createClient(api, { url, WebSocket, encodings: ['msgpack'] })
+        const client = createClient(api, { url, WebSocket, encodings: [clientCodecs.msgpack] })
         await client.connect()
         return {
           subscribe: (channel, onMessage) => client.feed.subscribe({ topic: channel }, onMessage).ready,

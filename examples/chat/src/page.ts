@@ -9,7 +9,7 @@
  */
 import { createClient, type Unsubscribe } from '@patchbay/client/slim'
 import { isPatchbayError, jsonCodec, type Codec } from '@patchbay/core'
-import { msgpackCodec } from '@patchbay/core/msgpack'
+import { msgpackCodec } from '@patchbay/client/msgpack'
 import type { Message, Share } from './api.js'
 import { apiShape } from './api.shape.js'
 

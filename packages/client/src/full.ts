@@ -1,9 +1,10 @@
 /**
- * `createClient` as `@patchbay/client` exports it: both codecs and every feature built in,
- * msgpack offered first. `@patchbay/client/slim` (slim.ts) is the same client carrying only
- * what its shape and options name.
+ * `createClient` as `@patchbay/client` exports it: every feature built in, JSON by name and
+ * MessagePack by its codec (`@patchbay/client/msgpack`, which needs the optional peer
+ * `msgpackr`). `@patchbay/client/slim` (slim.ts) is the same client carrying only what its
+ * shape and options name.
  */
-import { DEFAULT_ENCODINGS, codecs, type Codec, type Encoding, type RouterDef } from '@patchbay/core'
+import type { RouterDef } from '@patchbay/core'
 import { createClient as createBaseClient } from './client.js'
 import type { Features } from './features.js'
 import { nodeDiagnostics } from './node-diagnostics.js'
@@ -16,9 +17,6 @@ import type { Client } from './types.js'
 /** Every feature: the router (or shape) may use any; and Node's reasons for a failed connection. */
 const ALL_FEATURES: Features = { ...topics, ...streams, diagnostics: nodeDiagnostics }
 
-/** Names to codecs; an unknown name stays a name, which the base client refuses. */
-const codecOf = (encoding: Encoding | Codec): Encoding | Codec => (typeof encoding === 'string' ? (codecs[encoding] as Codec | undefined) ?? encoding : encoding)
-
 /**
  * Creates a client for the router `api` and starts connecting. Calls made before the socket
  * opens (or while it reconnects) wait and go out once it does.
@@ -30,5 +28,5 @@ export function createClient<R extends RouterDef>(api: R, options: ClientOptions
  */
 export function createClient<R extends RouterDef>(shape: RouterShape<R>, options: ClientOptions): Client<R>
 export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions): Client<R> {
-  return createBaseClient(api, { ...options, encodings: (options.encodings ?? DEFAULT_ENCODINGS).map(codecOf) }, ALL_FEATURES)
+  return createBaseClient(api, options, ALL_FEATURES)
 }

@@ -31,13 +31,13 @@ export interface ClientOptions {
    */
   WebSocket?: WebSocketConstructor
   /**
-   * Encodings to offer, most preferred first; the server takes the first it supports. Each is
-   * a name or a codec object (`jsonCodec`, or `msgpackCodec` from `@patchbay/core/msgpack`).
-   * `@patchbay/client/slim` knows only `'json'` by name: a bundle carries msgpackr only when
-   * the code passes `msgpackCodec` (docs/guide/bundling.md).
-   * @default ['msgpack', 'json'] from `@patchbay/client`; ['json'] from `@patchbay/client/slim`
+   * Encodings to offer, most preferred first; the server takes the first it supports. `'json'`
+   * names the JSON codec; MessagePack is offered by its codec, `msgpackCodec` from
+   * `@patchbay/client/msgpack` (it needs the optional peer dependency `msgpackr`), so that a
+   * JSON-only client installs and bundles no msgpackr (docs/guide/bundling.md).
+   * @default ['json']
    */
-  encodings?: readonly (Encoding | Codec)[]
+  encodings?: readonly (Codec | 'json')[]
   /**
    * Default per-call timeout in milliseconds; 0 disables it. A call's own `timeout` wins.
    * @default 30_000
@@ -192,14 +192,15 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
 }
 
 /**
- * The codec an `encodings` entry names. Only JSON is known by name here, so that nothing on
- * this path imports msgpackr; `@patchbay/client` maps 'msgpack' to its codec before this runs.
+ * The codec an `encodings` entry names. Only JSON is known by name, so that no client imports
+ * msgpackr unless its code passes msgpack's codec. (From JavaScript, 'msgpack' by name gets
+ * here; TypeScript refuses it.)
  */
-function codecOf(encoding: Encoding | Codec): Codec {
+function codecOf(encoding: Codec | 'json'): Codec {
   if (typeof encoding === 'object') return encoding
   if (encoding === 'json') return jsonCodec
-  if (encoding === 'msgpack') {
-    throw new TypeError("'msgpack' is not built into @patchbay/client/slim: pass its codec (import { msgpackCodec } from '@patchbay/core/msgpack')")
+  if ((encoding as string) === 'msgpack') {
+    throw new TypeError("'msgpack' is offered by its codec: import { msgpackCodec } from '@patchbay/client/msgpack' (npm install msgpackr), then encodings: [msgpackCodec, 'json']")
   }
   throw new TypeError(`unknown encoding "${String(encoding)}"`)
 }

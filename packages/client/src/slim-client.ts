@@ -2,22 +2,15 @@
  * `createClient` of `@patchbay/client/slim`: made from a router's shape, with JSON by name,
  * other codecs as objects, and topics and streams only when the shape brings them.
  */
-import type { Codec, RouterDef } from '@patchbay/core'
+import type { RouterDef } from '@patchbay/core'
 import { createClient } from './client.js'
 import { NO_FEATURES, type Features } from './features.js'
 import type { ClientOptions } from './options.js'
 import { FEATURES_KEY, type RouterShape, type ShapeFeatures, type ShapeTree } from './shape.js'
 import type { Client } from './types.js'
 
-/** Options of the slim `createClient`: as {@link ClientOptions}, codecs by object except JSON. */
-export interface SlimClientOptions extends Omit<ClientOptions, 'encodings'> {
-  /**
-   * Codecs to offer, most preferred first; the server takes the first it supports. `'json'`
-   * names the JSON codec; MessagePack is `msgpackCodec` from `@patchbay/core/msgpack`.
-   * @default ['json']
-   */
-  encodings?: readonly (Codec | 'json')[]
-}
+/** Options of the slim `createClient`: the same as {@link ClientOptions}. */
+export type SlimClientOptions = ClientOptions
 
 /** Throws unless the shape brings every feature its entries need. */
 function checkFeatures(tree: ShapeTree, features: Features, prefix = ''): void {

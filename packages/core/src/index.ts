@@ -16,8 +16,6 @@ export {
 export type { SubprotocolName, Encoding } from './subprotocol.js'
 export { CodecError, CodecErrorKind } from './codec.js'
 export { jsonCodec } from './codec-json.js'
-export { msgpackCodec } from './codec-msgpack-server.js'
-export { codecs, codecForSubprotocol } from './codecs.js'
 export type { Envelope } from './msgpack-envelope.js'
 export type { Codec, Frame } from './codec.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'

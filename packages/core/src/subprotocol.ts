@@ -18,7 +18,7 @@ export const subprotocolOf: Readonly<Record<Encoding, SubprotocolName>> = {
   msgpack: Subprotocol.MSGPACK,
 }
 
-/** The client's default preference: msgpack (smaller, faster), then JSON. */
+/** The encodings a server accepts unless told otherwise, msgpack (smaller, faster) first. Clients offer JSON unless given msgpack's codec. */
 export const DEFAULT_ENCODINGS: readonly Encoding[] = ['msgpack', 'json']
 
 /**

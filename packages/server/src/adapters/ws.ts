@@ -12,7 +12,6 @@ import {
   CloseCode,
   ErrorCode,
   PatchbayError,
-  codecForSubprotocol,
   negotiateSubprotocol,
   parseSubprotocolHeader,
   subprotocolOf,
@@ -21,6 +20,7 @@ import {
   type Encoding,
   type Frame,
 } from '@patchbay/core'
+import { codecForSubprotocol } from '../codecs.js'
 import { Session, type SessionConfig, type Transport } from '../connection.js'
 import type { ConnectionRegistry } from '../connections.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
