@@ -1,6 +1,7 @@
 /**
- * Starts the built chat example as a child process on a free port and reads its URL from
- * the line it prints, so browser tests exercise exactly what `npm start` runs.
+ * Starts a built example (the chat, the dashboard) as a child process on a free port and
+ * reads its URL from the line it prints, so browser tests exercise exactly what `npm start`
+ * runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -11,10 +12,13 @@ export interface ExampleServer {
   stop: () => Promise<void>
 }
 
-/** Starts `dist/server.js` on a free port; `env` adds to the environment (REDIS_URL, NODE_ID). */
-export function startExample(env: NodeJS.ProcessEnv = {}): Promise<ExampleServer> {
+/**
+ * Starts `dist/server.js` of `example` (default the chat) on a free port; `env` adds to the
+ * environment (REDIS_URL, NODE_ID).
+ */
+export function startExample(env: NodeJS.ProcessEnv = {}, example = '@patchbay/example-chat'): Promise<ExampleServer> {
   const require = createRequire(import.meta.url)
-  const root = dirname(require.resolve('@patchbay/example-chat/package.json'))
+  const root = dirname(require.resolve(`${example}/package.json`))
   const child: ChildProcess = spawn(process.execPath, [join(root, 'dist/server.js')], {
     // The memory engine unless `env` names a Redis.
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', ...env },

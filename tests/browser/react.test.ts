@@ -242,6 +242,13 @@ describe('useSubscription', () => {
     expect((await sent()).filter((frame) => frame.t === 'sub' && frame.path === 'clock')).toHaveLength(1)
   })
 
+  it('leaves `live` when its client closes: the subscription ended, CONNECTION_LOST', async () => {
+    await show({ kind: 'own-client-room', room: `closing-${Date.now()}` })
+    await page.locator('[data-testid="own-client-room"][data-status="live"]').waitFor()
+    await page.evaluate(() => window.app.closeOwnClient())
+    await page.locator('[data-testid="own-client-room"][data-status="error"][data-code="CONNECTION_LOST"]').waitFor()
+  })
+
   it('resumes after a server restart, and surfaces the lag', async () => {
     const room = `restart-${Date.now()}`
     await show({ kind: 'room', room })

@@ -274,11 +274,11 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     subscribe(path: string, params: unknown, listener: TopicListener<unknown>, subscribeOptions: SubscribeOptions | undefined): Unsubscribe {
       if (isClosed()) {
         const ready = Promise.reject(closedError())
-        ready.catch(() => {})
+        ready.catch(subscribeOptions?.onEnd ?? (() => {}))
         return Object.assign(() => {}, { ready })
       }
       ensureStarted()
-      return subscriptions.add(path, params, listener, undefined, subscribeOptions?.onLag)
+      return subscriptions.add(path, params, listener, subscribeOptions?.onEnd, subscribeOptions?.onLag)
     },
     stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
       if (isClosed()) return failingIterator(closedError())

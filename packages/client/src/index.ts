@@ -1,4 +1,6 @@
 export { createClient } from './full.js'
+export { ENDPOINT, endpointOf } from './endpoint.js'
+export type { EndpointInfo } from './endpoint.js'
 export { printShape, routerShape } from './shape-print.js'
 export type { PrintShapeOptions } from './shape-print.js'
 export type { EndpointShape, RouterShape, ShapeFeatures, ShapeOf, ShapeTree } from './shape.js'

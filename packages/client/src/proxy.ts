@@ -5,6 +5,7 @@
  * call is one plain function call with its path already joined.
  */
 import type { RouterDef } from '@patchbay/core'
+import { withEndpoint } from './endpoint.js'
 import type { IterateOptions } from './iterate.js'
 import type { CallOptions } from './request-manager.js'
 import { FEATURES_KEY, type EndpointShape, type ShapeTree } from './shape.js'
@@ -46,21 +47,27 @@ function shapeOf(entry: unknown, path: string): EndpointShape | undefined {
 
 /**
  * A topic's object. Without params its functions take no params argument: the same
- * functions, called with undefined in front.
+ * functions, called with undefined in front. It carries its path and whether it takes params
+ * (endpoint.ts).
  */
 function topicOf(endpoints: Endpoints, path: string, hasParams: boolean): Readonly<Record<string, unknown>> {
   const params = <A extends unknown[]>(f: (params: unknown, ...rest: A) => unknown) => (hasParams ? f : (...rest: A) => f(undefined, ...rest))
-  return Object.freeze({
-    subscribe: params((value, listener: TopicListener<unknown>, options?: SubscribeOptions) => endpoints.subscribe(path, value, listener, options)),
-    iterate: params((value, options?: IterateOptions) => endpoints.iterate(path, value, options)),
-    publish: params((value, message: unknown, options?: CallOptions) => endpoints.publish(path, value, message, options)),
-  })
+  return Object.freeze(
+    withEndpoint(
+      {
+        subscribe: params((value, listener: TopicListener<unknown>, options?: SubscribeOptions) => endpoints.subscribe(path, value, listener, options)),
+        iterate: params((value, options?: IterateOptions) => endpoints.iterate(path, value, options)),
+        publish: params((value, message: unknown, options?: CallOptions) => endpoints.publish(path, value, message, options)),
+      },
+      { kind: 'topic', path, hasParams },
+    ),
+  )
 }
 
 /**
  * Makes the tree for `def`, a router or its shape: a function per procedure and stream; per
  * topic an object with subscribe, iterate and publish. Topics without params take no params
- * argument.
+ * argument. Each function and topic carries what it is (endpoint.ts) for integrations.
  */
 export function buildProcedures(def: RouterDef | ShapeTree, endpoints: Endpoints, prefix = ''): Record<string, unknown> {
   const tree: Record<string, unknown> = {}
@@ -70,11 +77,14 @@ export function buildProcedures(def: RouterDef | ShapeTree, endpoints: Endpoints
     const entry = def[name]
     const shape = shapeOf(entry, path)
     if (shape === 'idempotent procedure') {
-      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options?.idempotent === undefined ? { ...options, idempotent: true } : options)
+      tree[name] = withEndpoint(
+        (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options?.idempotent === undefined ? { ...options, idempotent: true } : options),
+        { kind: 'procedure', path, idempotent: true },
+      )
     } else if (shape === 'procedure') {
-      tree[name] = (input?: unknown, options?: CallOptions) => endpoints.call(path, input, options)
+      tree[name] = withEndpoint((input?: unknown, options?: CallOptions) => endpoints.call(path, input, options), { kind: 'procedure', path, idempotent: false })
     } else if (shape === 'stream') {
-      tree[name] = (input?: unknown, options?: StreamOptions) => endpoints.stream(path, input, options)
+      tree[name] = withEndpoint((input?: unknown, options?: StreamOptions) => endpoints.stream(path, input, options), { kind: 'stream', path })
     } else if (shape !== undefined) {
       tree[name] = topicOf(endpoints, path, shape === 'topic with params')
     } else {

@@ -7,6 +7,8 @@
  */
 export { createSlimClient as createClient } from './slim-client.js'
 export type { SlimClientOptions } from './slim-client.js'
+export { ENDPOINT, endpointOf } from './endpoint.js'
+export type { EndpointInfo } from './endpoint.js'
 export type { Client, ClientControls, ClientProcedures, ClientState, ClientTopic, ProcedureCall, StateEvent, StreamCall } from './types.js'
 export type { EventMeta, LagEvent, SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
 export type { StreamOptions } from './stream.js'

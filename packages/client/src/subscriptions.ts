@@ -36,6 +36,13 @@ export interface SubscribeOptions {
    * conflated them (a `lag` notice, or a gap in the sequence numbers).
    */
   onLag?: (lag: LagEvent) => void
+  /**
+   * Hears the subscription end without `unsubscribe()`, once, after which no message comes:
+   * the server refused it (`ready` rejects with the same error) or refused it again after a
+   * reconnect, or the client ended (`close()`, a fatal close, reconnecting gave up:
+   * CONNECTION_LOST). A reconnect the client rides out does not end it.
+   */
+  onEnd?: (error: PatchbayError) => void
 }
 
 /** Stops listening; `ready` settles when the server has confirmed (or refused) the subscription. */

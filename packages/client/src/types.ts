@@ -11,6 +11,8 @@ import type {
   InferTopicMessageInput,
   InferTopicParams,
   RouterDef,
+  Schema,
+  Topic,
 } from '@patchbay/core'
 import type { ConnectionState } from './connection.js'
 import type { ConnectionFailure } from './connection-failure.js'
@@ -29,8 +31,13 @@ export type StreamCall<S extends AnyStream> = undefined extends InferStreamInput
   ? (input?: InferStreamInput<S>, options?: StreamOptions) => AsyncIterableIterator<InferStreamItem<S>>
   : (input: InferStreamInput<S>, options?: StreamOptions) => AsyncIterableIterator<InferStreamItem<S>>
 
-/** A topic on the client. Topics without params take no params argument. */
-export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams<T>
+/**
+ * A topic on the client. Topics without a params schema take no params argument; a topic with
+ * one takes params first, even when its schema accepts undefined (`z.object(…).optional()`):
+ * then undefined is passed as a value. The client tells the two apart by the schema's
+ * presence, as the router's shape does, since no schema is at hand in a browser bundle.
+ */
+export type ClientTopic<T extends AnyTopic> = [TopicParamsSchema<T>] extends [undefined]
   ? {
       /** Listens until the returned function is called; `.ready` resolves once the server confirms. */
       subscribe(listener: TopicListener<InferTopicMessage<T>>, options?: SubscribeOptions): Unsubscribe
@@ -47,6 +54,9 @@ export type ClientTopic<T extends AnyTopic> = undefined extends InferTopicParams
       /** Publishes, where the topic lets clients; resolves with how many connections got it. */
       publish(params: InferTopicParams<T>, message: InferTopicMessageInput<T>, options?: CallOptions): Promise<{ delivered: number }>
     }
+
+/** A topic's params schema; undefined for a topic without one. */
+type TopicParamsSchema<T> = T extends Topic<infer P, Schema> ? P : never
 
 /** The router's procedures and topics, in the router's shape. */
 export type ClientProcedures<R extends RouterDef> = {

@@ -1,7 +1,7 @@
 /**
- * Keys for what a hook holds open: the topic or stream function (by identity, since the
- * client's functions carry no path) plus its params or input as canonical JSON, so params
- * written as a new object literal on every render do not resubscribe.
+ * Keys for what a hook holds open: the topic or stream function (by identity rather than by
+ * path, since two clients have functions of the same path) plus its params or input as
+ * canonical JSON, so params written as a new object literal on every render do not resubscribe.
  */
 import { canonicalJson } from '@patchbay/core'
 

@@ -4,8 +4,8 @@
  * useMutation. Keys are derived from the procedure's path and input; TanStack's AbortSignal is
  * the call's signal, so a query nobody observes any more is cancelled on the server.
  */
-import { RESERVED_TOP_LEVEL_NAMES, type AnyProcedure, type AnyStream, type AnyTopic, type InferProcedureInput, type InferProcedureOutput, type PatchbayError, type RouterDef } from '@patchbay/core'
-import type { CallOptions, Client } from '@patchbay/client'
+import type { AnyProcedure, AnyStream, AnyTopic, InferProcedureInput, InferProcedureOutput, PatchbayError, RouterDef } from '@patchbay/core'
+import { endpointOf, type CallOptions, type Client } from '@patchbay/client'
 import { Handoff } from './handoff.js'
 import type { DataTag, QueryFunction, UseMutationOptions, UseQueryOptions } from '@tanstack/react-query'
 
@@ -83,9 +83,6 @@ export type PatchbayQuery<R extends RouterDef, Prefix extends string = ''> = {
       : never
 }
 
-/** The client's own members beside the procedures, which no router may name at its top. */
-const RESERVED = new Set<string>(RESERVED_TOP_LEVEL_NAMES)
-
 type Call = (input: unknown, options?: CallOptions) => Promise<unknown>
 
 function procedureQuery(call: Call, path: string): ProcedureQuery<AnyProcedure, string> {
@@ -112,31 +109,25 @@ function procedureQuery(call: Call, path: string): ProcedureQuery<AnyProcedure, 
   }) as unknown as ProcedureQuery<AnyProcedure, string>
 }
 
-/** A client topic: an object with subscribe, iterate and publish. */
-function isTopicNode(value: object): boolean {
-  return typeof (value as { subscribe?: unknown }).subscribe === 'function'
-}
-
 /**
- * A node of the tree, made on first access: the client's functions carry no path, so the
- * path is the names walked to reach them. Names the client does not have, its own members
- * (`state`, `close`…) and topics are undefined; `then` is never defined, so a node is never
- * mistaken for a promise.
+ * A node of the tree, made on first access. Procedures carry their path (the client's
+ * `endpointOf`); objects that carry nothing are nested routers. Streams, topics, the client's
+ * own members (`state`, `close`…) and unknown names are undefined; `then` is never defined, so
+ * a node is never mistaken for a promise.
  */
-function routerNode(target: Record<string, unknown>, prefix: string): object {
+function routerNode(target: Record<string, unknown>): object {
   const children = new Map<string, unknown>()
   return new Proxy(Object.create(null) as object, {
     get(_, name) {
       if (typeof name !== 'string' || name === 'then' || !Object.hasOwn(target, name)) return undefined
       if (children.has(name)) return children.get(name)
-      const path = prefix === '' ? name : `${prefix}.${name}`
       const descriptor = Object.getOwnPropertyDescriptor(target, name)
-      // The client's own members are getters (state, stats…) or live at the root only.
+      // The client's getters (state, stats…) are not read: only plain values can be endpoints.
       const value: unknown = descriptor?.get === undefined ? descriptor?.value : undefined
+      const endpoint = endpointOf(value)
       let child: unknown
-      if (prefix === '' && RESERVED.has(name)) child = undefined
-      else if (typeof value === 'function') child = procedureQuery(value as Call, path)
-      else if (typeof value === 'object' && value !== null && !isTopicNode(value)) child = routerNode(value as Record<string, unknown>, path)
+      if (endpoint?.kind === 'procedure') child = procedureQuery(value as Call, endpoint.path)
+      else if (endpoint === undefined && typeof value === 'object' && value !== null) child = routerNode(value as Record<string, unknown>)
       children.set(name, child)
       return child
     },
@@ -152,5 +143,5 @@ function routerNode(target: Record<string, unknown>, prefix: string): object {
  * ```
  */
 export function createPatchbayQuery<R extends RouterDef>(client: Client<R>): PatchbayQuery<R> {
-  return routerNode(client as unknown as Record<string, unknown>, '') as PatchbayQuery<R>
+  return routerNode(client as unknown as Record<string, unknown>) as PatchbayQuery<R>
 }

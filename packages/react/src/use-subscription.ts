@@ -7,7 +7,7 @@
  */
 import { useState } from 'react'
 import type { PatchbayError } from '@patchbay/core'
-import type { EventMeta, LagEvent, TopicListener, Unsubscribe } from '@patchbay/client'
+import { endpointOf, type EventMeta, type LagEvent, type TopicListener, type Unsubscribe } from '@patchbay/client'
 import { asPatchbayError } from './errors.js'
 import { leaseKey } from './identity.js'
 import { useLatest, useLease } from './lease.js'
@@ -40,7 +40,10 @@ export interface UseSubscriptionOptions<M> {
   onMessage?: (message: M, meta: EventMeta) => void
   /** Hears of missed messages: a gap the server reported, or a resume across a server restart (`missed` undefined). */
   onLag?: (lag: LagEvent) => void
-  /** Hears the server refuse the subscription (FORBIDDEN, BAD_REQUEST, NOT_FOUND…). */
+  /**
+   * Hears the subscription fail: the server refused it (FORBIDDEN, BAD_REQUEST, NOT_FOUND…),
+   * or it ended with the client (CONNECTION_LOST: `client.close()`, reconnecting gave up).
+   */
   onError?: (error: PatchbayError) => void
   /**
    * False holds no subscription (and resets the result to `idle`).
@@ -55,7 +58,7 @@ export type UseSubscriptionArgs<T extends AnyClientTopic> =
     ? [params?: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
     : [params: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
 
-/** Where a subscription is: none held, sent and not yet confirmed, confirmed, refused. */
+/** Where a subscription is: none held, sent and not yet confirmed, confirmed, refused or ended with the client. */
 export type SubscriptionStatus = 'idle' | 'pending' | 'live' | 'error'
 
 /**
@@ -70,7 +73,7 @@ export interface SubscriptionResult<M> {
   seq: number | undefined
   /** The latest report of missed messages. */
   lag: LagEvent | undefined
-  /** Why the server refused the subscription, when `status` is `error`. */
+  /** Why the subscription failed or ended, when `status` is `error`. */
   error: PatchbayError | undefined
 }
 
@@ -93,10 +96,11 @@ export function useSubscription<T extends AnyClientTopic>(topic: T, ...args: Use
   const [store] = useState(() => new Store<SubscriptionResult<M>>(idle))
   const enabled = options.enabled ?? true
   const latest = useLatest(options)
-  // The client builds a topic with params as subscribe(params, listener, options), one
-  // without as subscribe(listener, options); the functions say which by their arity.
+  // A topic with params is subscribe(params, listener, options), one without subscribe(listener, options).
+  const endpoint = endpointOf(topic)
+  if (endpoint?.kind !== 'topic') throw new TypeError('useSubscription takes a topic of a Patchbay client (client.chat.room)')
+  const { hasParams } = endpoint
   const subscribe = topic.subscribe as unknown as Subscribe
-  const hasParams = subscribe.length >= 3
   useLease(enabled ? leaseKey(topic, params) : undefined, (isCurrent) => {
     store.set({ ...idle, status: 'pending' })
     const listener: TopicListener<M> = (message, meta) => {
@@ -109,15 +113,18 @@ export function useSubscription<T extends AnyClientTopic>(topic: T, ...args: Use
       store.set({ lag })
       latest.current.onLag?.(lag)
     }
-    const off = hasParams ? subscribe(params, listener, { onLag }) : subscribe(listener, { onLag })
+    // The client reports every end once through onEnd, a refusal included (`ready` rejects
+    // with the same error): so a hook leaves `live` when the client closes under it.
+    const onEnd = (error: unknown): void => {
+      if (!isCurrent()) return
+      const failure = asPatchbayError(error)
+      store.set({ status: 'error', error: failure })
+      latest.current.onError?.(failure)
+    }
+    const off = hasParams ? subscribe(params, listener, { onLag, onEnd }) : subscribe(listener, { onLag, onEnd })
     off.ready.then(
-      () => isCurrent() && store.set({ status: 'live' }),
-      (error: unknown) => {
-        if (!isCurrent()) return
-        const failure = asPatchbayError(error)
-        store.set({ status: 'error', error: failure })
-        latest.current.onError?.(failure)
-      },
+      () => isCurrent() && store.get().status === 'pending' && store.set({ status: 'live' }),
+      () => {},
     )
     return { close: off }
   }, () => store.set(idle))

@@ -27,12 +27,14 @@ export type View =
   | { kind: 'quiet-room'; room: string }
   | { kind: 'count'; to?: number; credit: number }
   | { kind: 'clock' }
+  /** A room on a client of its own, which `closeOwnClient()` closes under it. */
+  | { kind: 'own-client-room'; room: string }
   | null
 
 declare global {
   interface Window {
     wire: SentFrame[]
-    app: { show(view: View): void; queryKeys(): unknown[]; heard: string[]; renders: Record<string, number> }
+    app: { show(view: View): void; queryKeys(): unknown[]; heard: string[]; renders: Record<string, number>; closeOwnClient(): Promise<void> }
   }
 }
 
@@ -49,6 +51,8 @@ class RecordingWebSocket extends NativeWebSocket {
 const url = new URLSearchParams(location.search).get('ws') ?? ''
 const client = createClient(api, { url, WebSocket: RecordingWebSocket, encodings: ['json'], reconnect: { retryDelay: 20, maxRetryDelay: 100 } })
 const pb = createPatchbayQuery(client)
+/** A second client, connected on first use, for the view that sees its client close. */
+const ownClient = createClient(api, { url, WebSocket: RecordingWebSocket, encodings: ['json'], lazy: true })
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } })
 const heard: string[] = []
 const renders: Record<string, number> = {}
@@ -97,6 +101,15 @@ function QuietRoom({ room }: { room: string }) {
   )
 }
 
+function OwnClientRoom({ room }: { room: string }) {
+  const { status, error } = useSubscription(ownClient.chat.room, { room })
+  return (
+    <section data-testid="own-client-room" data-status={status} data-code={error?.code ?? ''}>
+      {status}
+    </section>
+  )
+}
+
 function Clock() {
   const { status, data } = useSubscription(client.clock)
   return (
@@ -128,6 +141,8 @@ function Show({ view }: { view: View }) {
       return <QuietRoom room={view.room} />
     case 'clock':
       return <Clock />
+    case 'own-client-room':
+      return <OwnClientRoom room={view.room} />
     case 'count':
       return <Count credit={view.credit} {...(view.to === undefined ? {} : { to: view.to })} />
   }
@@ -147,4 +162,5 @@ window.app = {
   queryKeys: () => queryClient.getQueryCache().getAll().map((query) => query.queryKey),
   heard,
   renders,
+  closeOwnClient: () => ownClient.close(),
 }
