@@ -13,6 +13,7 @@ import { createClient, endpointOf, routerShape, ENDPOINT, type Client, type Rout
 import { topics, streams } from '@patchbay/client/features'
 import { createClient as createSlimClient } from '@patchbay/client/slim'
 import { closeAfterEach } from '../support/teardown.js'
+import { codec } from '../support/codecs.js'
 
 const api = router({
   math: {
@@ -62,7 +63,7 @@ async function start(encoding: Encoding): Promise<string> {
 }
 
 function connect(url: string, encoding: Encoding): Client<typeof api> {
-  const client = createClient(api, { url, WebSocket, encodings: [encoding], reconnect: false })
+  const client = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: false })
   clients.push(client)
   return client
 }
