@@ -116,4 +116,32 @@ describe('examples/worker: a job queue over msgpack, server and worker as proces
     expect(states).toEqual(expect.arrayContaining(['open', 'reconnecting']))
     expect(states.at(-1)).toBe('open')
   }, 40_000)
+
+  it('reaches a running job with a cancel made after a server restart, whichever client reconnects first', async () => {
+    const first = await startServer()
+    const worker = startWorker(first.url)
+    const client = submitter(first.url)
+    await client.jobs.submit({ id: 'doomed', task: 'sleep', input: { ms: 60_000 } })
+    await worker.waitFor(about('doomed', 'started'), 'the job started')
+    await first.server.killHard()
+    await startServer(first.port)
+    // The worker's `worker.cancelled` call is idempotent: re-sent after its reconnect, and
+    // answered from the job's state on the new server, before or after this cancel.
+    expect((await within(client.jobs.cancel({ id: 'doomed' }), 10_000, 'the cancel')).state).toBe('cancelled')
+    await worker.waitFor(about('doomed', 'cancel-received'), 'the cancel at the worker', 10_000)
+    expect((await worker.waitFor(about('doomed', 'finished'), 'the job to stop')).outcome).toBe('cancelled')
+  }, 30_000)
+
+  it('hands the job of a worker killed mid-job back to the worker started again under its name (at-least-once, as the README says)', async () => {
+    const { url } = await startServer()
+    const killed = startWorker(url, 'w1')
+    const client = submitter(url)
+    const running = client.jobs.run({ id: 'orphan', task: 'sleep', input: { ms: 60_000 } })
+    await killed.waitFor(about('orphan', 'started'), 'the job started')
+    await killed.killHard()
+    const again = startWorker(url, 'w1')
+    expect((await again.waitFor(about('orphan', 'started'), 'the job handed back')).attempt).toBe(2)
+    await client.jobs.cancel({ id: 'orphan' })
+    expect((await within(running, 10_000, 'the run to end')).state).toBe('cancelled')
+  }, 30_000)
 })
