@@ -8,6 +8,7 @@ export const apiShape: RouterShape<typeof api> = {
   '~features': [topics],
   board: {
     join: 'procedure',
+    positions: 'procedure',
     members: 'topic with params',
     cursor: 'topic with params',
   },

@@ -26,6 +26,12 @@ export const api = router({
       input: z.object({ board: Board, name: z.string().trim().min(1, 'Pick a name').max(24) }),
       output: z.object({ you: Member, members: z.array(Member), rateLimit: RateLimit }),
     }),
+    /**
+     * Where each member's pointer last was, by member id. A page asks after its subscriptions
+     * to their cursors are confirmed: a position published before then is in this answer,
+     * and one published after arrives as an event, after it (one connection keeps order).
+     */
+    positions: procedure({ input: z.object({ board: Board }), output: z.record(z.string(), Position) }),
     /** Arrivals and departures on a board, from the server. Every one matters: the default `queue` policy. */
     members: topic({ params: z.object({ board: Board }), message: z.object({ member: Member, present: z.boolean() }) }),
     /**

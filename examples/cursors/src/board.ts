@@ -1,4 +1,4 @@
-import type { Member } from './api.js'
+import type { Member, Position } from './api.js'
 
 const colors = ['#e4572e', '#17bebb', '#76b041', '#ffc914', '#7a5cfa', '#ff5ca8', '#2e86de', '#a0522d']
 
@@ -6,6 +6,7 @@ const colors = ['#e4572e', '#17bebb', '#76b041', '#ffc914', '#7a5cfa', '#ff5ca8'
 export class Boards {
   private readonly boards = new Map<string, Map<string, Member>>()
   private readonly boardOf = new Map<string, string>()
+  private readonly positions = new Map<string, Position>()
   private joined = 0
 
   /** Puts the connection on `board` (leaving the one it was on); answers its member and the rest. */
@@ -25,6 +26,7 @@ export class Boards {
     const board = this.boardOf.get(id)
     if (board === undefined) return undefined
     this.boardOf.delete(id)
+    this.positions.delete(id)
     const members = this.boards.get(board)
     const member = members?.get(id)
     members?.delete(id)
@@ -35,5 +37,20 @@ export class Boards {
   /** Whether `id` is on `board`: only members publish their cursor there. */
   isOn(board: string, id: string): boolean {
     return this.boardOf.get(id) === board
+  }
+
+  /** Remembers where a member's pointer is, for pages that arrive after it stopped. */
+  moved(id: string, position: Position): void {
+    this.positions.set(id, position)
+  }
+
+  /** Where each member of `board` last was, by id (members who never moved are left out). */
+  positionsOn(board: string): Record<string, Position> {
+    const found: Record<string, Position> = {}
+    for (const id of this.boards.get(board)?.keys() ?? []) {
+      const position = this.positions.get(id)
+      if (position !== undefined) found[id] = position
+    }
+    return found
   }
 }

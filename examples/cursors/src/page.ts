@@ -37,6 +37,8 @@ const FRAME_MS = 1000 / 60
 /** How long to stay quiet after a RATE_LIMITED answer: the docs say "retry after a pause". */
 const PAUSE_MS = 1000
 
+/** The board and name asked for: joined again on every new connection, even one a drop cut short. */
+let wanted: { board: string; name: string } | undefined
 let me: { board: string; member: Member } | undefined
 let offMembers: Unsubscribe | undefined
 const cursors = new Map<string, { element: HTMLElement; off: Unsubscribe }>()
@@ -63,7 +65,7 @@ client.on('state', ({ state }) => {
   if (state === 'reconnecting') status.dataset.reconnects = String(++reconnects)
   if (state !== 'open') return
   // A new connection is a new member (its id names its cursor): join again.
-  if (connectedBefore && me !== undefined) void enter(me.board, me.member.name).catch(report)
+  if (connectedBefore && wanted !== undefined) void enter(wanted.board, wanted.name).catch(report)
   connectedBefore = true
 })
 
@@ -78,8 +80,11 @@ function showEmpty(): void {
   empty.hidden = cursors.size > 0
 }
 
-function addCursor(boardName: string, member: Member): void {
-  if (cursors.has(member.id) || member.id === me?.member.id) return
+/** Shows `member`'s cursor from now on; resolves once its channel is subscribed. */
+function addCursor(boardName: string, member: Member): Promise<void> {
+  const known = cursors.get(member.id)
+  if (known !== undefined) return known.off.ready
+  if (member.id === me?.member.id) return Promise.resolve()
   const element = document.createElement('div')
   element.className = 'cursor'
   element.dataset.testid = 'cursor'
@@ -97,10 +102,24 @@ function addCursor(boardName: string, member: Member): void {
       lagLine.textContent = `Skipped ${skipped} stale positions: this page fell behind, and the latest policy sent only each cursor's newest.`
     },
   })
-  off.ready.catch(report)
   cursors.set(member.id, { element, off })
   board.append(element)
   showEmpty()
+  return off.ready
+}
+
+/**
+ * Places the cursors of `ids` where they last were, once their channels are subscribed: a
+ * member who stopped moving before we arrived sends nothing more. The answer comes after
+ * every event published before it, and before every later one, so it never undoes a move.
+ */
+async function catchUp(boardName: string, ids: string[]): Promise<void> {
+  const positions = await client.board.positions({ board: boardName })
+  for (const id of ids) {
+    const position = positions[id]
+    const cursor = cursors.get(id)
+    if (position !== undefined && cursor !== undefined) place(cursor.element, position)
+  }
 }
 
 function removeCursor(id: string): void {
@@ -123,21 +142,27 @@ function place(element: HTMLElement, { x, y }: Position): void {
 
 /** Leaves the board this page is on (if any) and joins `boardName`: arrivals first, then the join. */
 async function enter(boardName: string, name: string): Promise<void> {
+  wanted = { board: boardName, name }
   offMembers?.()
   for (const id of [...cursors.keys()]) removeCursor(id)
   me = undefined
+  delete board.dataset.joined
   problem.textContent = ''
   offMembers = client.board.members.subscribe({ board: boardName }, ({ member, present }) => {
-    if (present) addCursor(boardName, member)
-    else removeCursor(member.id)
+    if (!present) return removeCursor(member.id)
+    addCursor(boardName, member)
+      .then(() => catchUp(boardName, [member.id]))
+      .catch(report)
   })
   // Subscribed before joining, so nobody who arrives in between is missed.
   await offMembers.ready
   const joined = await client.board.join({ board: boardName, name })
   me = { board: boardName, member: joined.you }
   removeCursor(joined.you.id) // our own arrival, heard on the topic before the answer
-  for (const member of joined.members) addCursor(boardName, member)
   showLimit(joined.rateLimit)
+  await Promise.all(joined.members.map((member) => addCursor(boardName, member)))
+  await catchUp(boardName, joined.members.map(({ id }) => id))
+  board.dataset.joined = boardName
   dirty = local !== undefined
   schedule()
 }
@@ -185,24 +210,34 @@ function send(): void {
   })
 }
 
-function publish(position: Position): Promise<unknown> {
+function publish(position: Position, signal?: AbortSignal): Promise<unknown> {
   if (me === undefined) return Promise.resolve()
-  return client.board.cursor.publish({ board: me.board, id: me.member.id }, position).catch((error: unknown) => {
+  return client.board.cursor.publish({ board: me.board, id: me.member.id }, position, signal === undefined ? {} : { signal }).catch((error: unknown) => {
     if (isPatchbayError(error) && error.code === 'RATE_LIMITED') {
       refused++
       throttle.textContent = `Throttled: the server refused ${refused} publishes with ${error.code} ("${error.message}").`
       throttle.dataset.code = error.code
       throttle.dataset.refused = String(refused)
-    } else if (!isPatchbayError(error) || error.code !== 'CONNECTION_LOST') report(error)
+    } else if (!isPatchbayError(error) || (error.code !== 'CONNECTION_LOST' && error.code !== 'CANCELLED')) report(error)
     throw error
   })
 }
 
 // ---- the flood switch: ten publishes per frame, refusals ignored ----
 
+// What the flood queued and did not send yet is dropped when the connection goes or the switch
+// is turned off (an aborted request leaves the client's send queue): a reconnect must not
+// start by sending the backlog of the connection the server closed.
+let floodAbort = new AbortController()
+const stopFlood = (): void => {
+  floodAbort.abort()
+  floodAbort = new AbortController()
+}
+client.on('state', ({ state }) => state !== 'open' && stopFlood())
+flood.addEventListener('change', () => flood.checked || stopFlood())
 setInterval(() => {
   if (!flood.checked || me === undefined || client.state !== 'open') return
-  for (let i = 0; i < 10; i++) publish(local ?? { x: 0.5, y: 0.5 }).catch(() => {})
+  for (let i = 0; i < 10; i++) publish(local ?? { x: 0.5, y: 0.5 }, floodAbort.signal).catch(() => {})
 }, FRAME_MS)
 
 form.addEventListener('submit', (event) => {

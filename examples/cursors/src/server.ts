@@ -33,8 +33,16 @@ const patchbay = createServer(api, {
   rateLimit,
   topics: {
     board: {
-      // A connection moves only its own cursor, and only on the board it joined.
-      cursor: { authorizePublish: ({ params, connection }) => params.id === connection.id && boards.isOn(params.board, connection.id) },
+      cursor: {
+        authorizePublish: ({ params, data, connection }) => {
+          // A connection moves only its own cursor, and only on the board it joined.
+          const allowed = params.id === connection.id && boards.isOn(params.board, connection.id)
+          // The one place the server sees a client's publish: a yes here publishes it (at once,
+          // on the in-process topic engine), so this is where the cursor now is.
+          if (allowed) boards.moved(params.id, data)
+          return allowed
+        },
+      },
     },
   },
   handlers: {
@@ -45,6 +53,7 @@ const patchbay = createServer(api, {
         announce(input.board, you, true)
         return { you, members, rateLimit }
       },
+      positions: ({ input }) => boards.positionsOn(input.board),
     },
   },
   onClose: ({ connection }) => {
