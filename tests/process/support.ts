@@ -28,10 +28,10 @@ export class FixtureProcess {
   private readonly wake = new Set<() => void>()
 
   constructor(
-    readonly name: FixtureName,
+    readonly name: string,
     env: Record<string, string>,
+    script = fileURLToPath(new URL(`./fixtures/${name}.mjs`, import.meta.url)),
   ) {
-    const script = fileURLToPath(new URL(`./fixtures/${name}.mjs`, import.meta.url))
     // stdin stays open as a lifeline: the fixture exits when it closes (this worker died).
     this.child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let pending = ''
@@ -137,6 +137,11 @@ process.once('exit', () => {
 /** Spawns fixtures/<name>.mjs with `env` added to this process's environment. */
 export function spawnFixture(name: FixtureName, env: Record<string, string | number> = {}): FixtureProcess {
   return new FixtureProcess(name, Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value)])))
+}
+
+/** Spawns any Node script (an example app's built entry) as a fixture named `name`. */
+export function spawnScript(name: string, script: string, env: Record<string, string | number> = {}): FixtureProcess {
+  return new FixtureProcess(name, Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value)])), script)
 }
 
 const clients = new Set<Client<Api>>()
