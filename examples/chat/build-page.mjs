@@ -1,33 +1,4 @@
-// Bundles the browser half (src/page.ts and what it imports) into dist/public, minified,
-// with a gzip and a brotli copy of each file beside it: what a user should ship. The server
-// sends the smallest copy the browser accepts (src/static.ts).
-import { build } from 'esbuild'
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
-import { promisify } from 'node:util'
-import { brotliCompress, constants, gzip } from 'node:zlib'
+// The page: src/page.ts bundled, minified and precompressed (examples/kit/build-page.mjs).
+import { buildPage } from '@patchbay/example-kit/build-page'
 
-await mkdir('dist/public', { recursive: true })
-const result = await build({
-  entryPoints: ['src/page.ts'],
-  outfile: 'dist/public/page.js',
-  bundle: true,
-  minify: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  sourcemap: 'linked',
-  metafile: true,
-  logLevel: 'warning',
-})
-// The page is made from the router's shape: a schema library here means it imports the router.
-const schemaLibraries = Object.keys(result.metafile.inputs).filter((input) => /node_modules\/zod\//.test(input))
-if (schemaLibraries.length > 0) throw new Error(`the page bundles zod (${schemaLibraries[0]}): import the router's shape, not the router`)
-await cp('public/index.html', 'dist/public/index.html')
-
-const gzipAsync = promisify(gzip)
-const brotliAsync = promisify(brotliCompress)
-for (const file of ['page.js', 'index.html']) {
-  const body = await readFile(`dist/public/${file}`)
-  await writeFile(`dist/public/${file}.gz`, await gzipAsync(body, { level: 9 }))
-  await writeFile(`dist/public/${file}.br`, await brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }))
-}
+await buildPage({ entry: 'src/page.ts' })

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createServer } from '@patchbay/server'
 import { api, Message, type Share } from './api.js'
 import { engineFromEnv } from './engine.js'
-import { serveStatic } from './static.js'
+import { serveStatic } from '@patchbay/example-kit'
 import { currentShares, Presence } from './store.js'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')

@@ -1,6 +1,6 @@
 /**
  * The example's server: one http.Server serving the page and, on /ws, Patchbay.
- * From the environment: PORT (default 3002, 0 for any), HOST (default 127.0.0.1), and
+ * From the environment: PORT (default 3003, 0 for any), HOST (default 127.0.0.1), and
  * RATE_LIMIT, messages a second per connection (default 100; the burst is the same number).
  */
 import { createServer as createHttpServer } from 'node:http'
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { createServer } from '@patchbay/server'
 import { api, type Member, type RateLimit } from './api.js'
 import { Boards } from './board.js'
-import { serveStatic } from './static.js'
+import { serveStatic } from '@patchbay/example-kit'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
 const boards = new Boards()
@@ -63,7 +63,7 @@ const patchbay = createServer(api, {
 })
 patchbay.attach(http, { path: '/ws' })
 
-const port = Number(process.env.PORT ?? 3002)
+const port = Number(process.env.PORT ?? 3003)
 const host = process.env.HOST ?? '127.0.0.1'
 const allowedOrigins = new Set<string>()
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createServer } from '@patchbay/server'
 import { api } from './api.js'
 import { processSampler, Traffic } from './metrics.js'
-import { serveStatic } from './static.js'
+import { serveStatic } from '@patchbay/example-kit'
 
 const publicDir = join(fileURLToPath(new URL('.', import.meta.url)), 'public')
 const gaugeIntervalMs = Number(process.env.GAUGE_INTERVAL_MS ?? 500)

@@ -1,5 +1,5 @@
 /**
- * Serves the built page from dist/public: each file as the smallest copy the browser accepts
+ * Serves a built page from its dist/public: each file as the smallest copy the browser accepts
  * (brotli, gzip, or as is), built beside it by build-page.mjs, never compressed per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'

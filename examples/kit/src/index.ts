@@ -1,0 +1,1 @@
+export { serveStatic } from './static.js'
