@@ -1,29 +1,13 @@
 /**
- * The server's logging seam: pino's call shape, `logger.error(fields, message)`, so a pino
- * (or bunyan-style) logger is passed as it is. What is logged, at which level and with which
- * fields is decided in log-events.ts (docs/guide/logging.md). Fields never carry a token, a
- * cookie, a header value or a call's input, at any level.
+ * The server's loggers. The seam's type is @patchbay/core's (the client shares it): pino's
+ * call shape, `logger.error(fields, message)`, so a pino logger is passed as it is. What is
+ * logged, at which level and with which fields is decided in log-events.ts
+ * (docs/guide/logging.md). Fields never carry a token, a cookie, a header value or a call's
+ * input, at any level.
  */
+import type { LogFn, LogLevel, Logger } from '@patchbay/core'
 
-/** One log method: structured fields first (an error under `err`), then the message. */
-export type LogFn = (fields: Record<string, unknown>, message: string) => void
-
-/** The levels Patchbay logs at, most severe first. */
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
-
-/** What the server logs through; pino's logger fits. */
-export interface Logger {
-  error: LogFn
-  warn: LogFn
-  info: LogFn
-  debug: LogFn
-  /**
-   * Whether `level` is logged now (pino has it). Patchbay asks before building a line's fields,
-   * so a level that is off costs one call and no allocation. Without it, every level counts as
-   * on, except on the two loggers below.
-   */
-  isLevelEnabled?(level: LogLevel): boolean
-}
+export type { LogFn, LogLevel, Logger }
 
 const ignore: LogFn = () => {}
 
