@@ -263,16 +263,21 @@ describe('slow consumers and drops (docs/protocol.md §14)', () => {
     })
   })
 
-  it('a stalled reader of a drop topic: one debug line per congestion episode, naming the topic', async () => {
+  it('a stalled reader of a drop topic: a debug line per congestion episode (not per drop), naming the topic', async () => {
     const { logger, lines } = recorder()
     const { server, url } = await start({ logger, backpressure: { highWaterMark: 64 * 1024, maxBuffered: 64 * 1024 * 1024 } })
     await stalled(url, 'dropped')
     const id = onlyConnection(server)
-    await publishUntil(server, 'dropped', () => server.stats.dropped >= 50)
-    expect(server.stats.dropped).toBeGreaterThanOrEqual(50)
-    expect(lines.filter((line) => line.message.startsWith('Dropping'))).toEqual([
-      { level: 'debug', fields: { connectionId: id, topic: 'dropped', policy: 'drop' }, message: 'Dropping events of "dropped" for a congested reader' },
-    ])
+    await publishUntil(server, 'dropped', () => server.stats.dropped >= 200)
+    expect(server.stats.dropped).toBeGreaterThanOrEqual(200)
+    const dropping = lines.filter((line) => line.message.startsWith('Dropping'))
+    // Until the kernel's buffers are full the socket may drain now and then, each drain ending
+    // an episode; once they are, one episode lasts: far fewer lines than drops either way.
+    expect(dropping.length).toBeGreaterThanOrEqual(1)
+    expect(dropping.length).toBeLessThan(server.stats.dropped / 4)
+    for (const line of dropping) {
+      expect(line).toEqual({ level: 'debug', fields: { connectionId: id, topic: 'dropped', policy: 'drop' }, message: 'Dropping events of "dropped" for a congested reader' })
+    }
   })
 })
 
