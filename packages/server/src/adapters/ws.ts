@@ -349,7 +349,8 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
         new Promise<void>((resolve) => {
           if (ws.readyState === ws.CLOSED) return resolve()
           ws.once('close', () => resolve())
-          opened.get(ws)?.transport.closedWith(CloseCode.GOING_AWAY, 'Server is shutting down')
+          // Ours only if the peer had not started closing first.
+          if (ws.readyState === ws.OPEN) opened.get(ws)?.transport.closedWith(CloseCode.GOING_AWAY, 'Server is shutting down')
           ws.close(CloseCode.GOING_AWAY, truncateCloseReason('Server is shutting down'))
           // A peer that never answers the closing handshake must not hold close() forever.
           setTimeout(() => ws.terminate(), options.closeTimeout).unref()
