@@ -113,8 +113,8 @@ export interface ClientOptions {
   maxDepth?: number
   /**
    * Where the client logs (docs/guide/logging.md): pino's shape, so a pino logger (or pino's
-   * browser build) is passed as it is; `false` logs nothing. Its level is read once, when the
-   * client is made. Never logs the token or a call's input.
+   * browser build) is passed as it is, and its methods are called as they are (a pino level
+   * changed later holds); `false` logs nothing. Never logs the token or a call's input.
    * @default the console, errors and warnings only (a listener's exception, a protocol
    * violation, the end of a client that gave up)
    */
