@@ -1,10 +1,11 @@
 /**
  * The server's `logger` takes pino's logger as it is (docs/guide/errors.md): checked against
- * pino's own `LogFn` overloads, copied here (pino is not a dependency).
+ * pino's own `LogFn` overloads, copied here, and against pino's own types.
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import type { Logger, ServerOptions } from '@patchbay/server'
 import type { ConnectionFailure, ConnectionFailureKind, StateEvent } from '@patchbay/client'
+import type { Logger as PinoLogger } from 'pino'
 
 /** pino's LogFn (pino/pino.d.ts), `any` spelled `unknown`. */
 interface PinoLogFn {
@@ -26,6 +27,8 @@ interface PinoLike {
 describe('logger types', () => {
   it('a pino logger is a Logger; false silences', () => {
     expectTypeOf<PinoLike>().toExtend<Logger>()
+    // pino itself (a dev dependency of the tests), `isLevelEnabled` included.
+    expectTypeOf<PinoLogger>().toExtend<Logger>()
     expectTypeOf<false>().toExtend<ServerOptions<never, unknown>['logger']>()
   })
 

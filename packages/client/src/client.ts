@@ -40,6 +40,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const { Subscriptions, openStream, iterateTopic } = features
   const resolved = resolveClientOptions(options)
   resolved.diagnostics = features.diagnostics
+  const log = resolved.log
   const listeners = new Set<(event: StateEvent) => void>()
   let state: ClientState = resolved.lazy ? 'idle' : 'connecting'
   let closedByUser = false
@@ -58,11 +59,22 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   /** Why the last attempt failed or the last connection ended (§8): the cause of what waits. */
   let lastFailure: ConnectionFailure | undefined
 
-  const emit = (next: ClientState, code?: number, reason?: string, failure?: ConnectionFailure): void => {
+  /** `delayMs`: the wait before a reconnect, for its log line. */
+  const emit = (next: ClientState, code?: number, reason?: string, failure?: ConnectionFailure, delayMs?: number): void => {
     state = next
     const event: StateEvent = code === undefined ? { state: next } : reason === undefined ? { state: next, code } : { state: next, code, reason }
     if (failure !== undefined) event.failure = failure
-    for (const listener of [...listeners]) listener(event)
+    // One line per state change (docs/guide/logging.md): a reconnect is info, the end of a
+    // client that gave up (not closed by its user) an error, the rest debug.
+    log[next === 'reconnecting' ? 'info' : next === 'closed' && !closedByUser ? 'error' : 'debug']?.({ state: next, code, reason, delayMs, err: failure }, `state ${next}`)
+    for (const listener of [...listeners]) {
+      // A listener's bug must not stop the others, nor the reconnect this event announces.
+      try {
+        listener(event)
+      } catch (err) {
+        log.error?.({ err, state: next }, 'state listener threw')
+      }
+    }
   }
   /** The error of an attempt that failed: what the user sees instead of a bare TIMEOUT or 1006. */
   const couldNotConnect = (failure: ConnectionFailure, attempts: number): PatchbayError =>
@@ -106,6 +118,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     (reason) => connection?.close(CLOSE_BAD_REQUEST, reason),
     // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
+    log,
   )
 
   /**
@@ -162,8 +175,8 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     // ones are sent again with their key).
     manager.failSent(CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
     subscriptions.suspend()
-    emit('reconnecting', code, reason, failure)
     const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
+    emit('reconnecting', code, reason, failure, delay)
     failures++
     retryTimer = setTimeout(() => {
       if (closedByUser) return

@@ -131,6 +131,8 @@ export class Connection implements DiagnosticsSink {
   /** Starts the closing handshake. */
   close(code: number = CLOSE_NORMAL, reason = ''): void {
     if (this.state === 'closing' || this.state === 'closed') return
+    // The client closes with another code only for what the server broke (§2, §3, §12, §15).
+    if (code !== CLOSE_NORMAL) this.options.log.warn?.({ code, reason }, 'protocol violation')
     this.setState('closing')
     this.socket.close(code, truncateCloseReason(reason))
   }

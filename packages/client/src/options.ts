@@ -1,4 +1,5 @@
-import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding } from '@patchbay/core'
+import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding, type Logger } from '@patchbay/core'
+import { resolveLog, type ClientLog } from './logger.js'
 import type { Diagnostics } from './node-diagnostics.js'
 
 /**
@@ -110,6 +111,14 @@ export interface ClientOptions {
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
   maxDepth?: number
+  /**
+   * Where the client logs (docs/guide/logging.md): pino's shape, so a pino logger (or pino's
+   * browser build) is passed as it is, and its methods are called as they are (a pino level
+   * changed later holds); `false` logs nothing. Never logs the token or a call's input.
+   * @default the console, errors and warnings only (a listener's exception, a protocol
+   * violation, the end of a client that gave up)
+   */
+  logger?: Logger | false
 }
 
 /** How the client reconnects. */
@@ -149,6 +158,8 @@ export interface ResolvedClientOptions {
   connectTimeout: number
   pingInterval: number
   pongTimeout: number
+  /** The `logger` option, level by level (logger.ts). */
+  log: ClientLog
   /** What the runtime can tell of a failed connection (Node's `ws`), when the entry brings it (features.ts). */
   diagnostics?: Diagnostics | undefined
 }
@@ -188,6 +199,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     connectTimeout: nonNegative(options.connectTimeout ?? 10_000, 'connectTimeout'),
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
+    log: resolveLog(options.logger),
   }
 }
 

@@ -6,6 +6,7 @@
 import { PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
 import { INTERNAL, UNAVAILABLE } from './codes.js'
 import { backoffDelay } from './backoff.js'
+import type { ClientLog } from './logger.js'
 import type { RequestManager } from './request-manager.js'
 
 /** What a listener learns besides the message. */
@@ -103,6 +104,8 @@ export class Subscriptions {
      * @default exponential backoff with full jitter from 250 ms, capped at 10 s
      */
     private readonly retryDelay: (attempt: number) => number = (attempt) => backoffDelay(attempt - 1, 250, 10_000),
+    /** Where lag and listeners' exceptions are logged (logger.ts). @default nothing logged */
+    private readonly log: ClientLog = {},
   ) {}
 
   /** Wire subscriptions held now (live or waiting for confirmation). */
@@ -153,7 +156,14 @@ export class Subscriptions {
       if (event.seq > subscription.lastSeq + 1) this.lagged(subscription, event.seq - subscription.lastSeq - 1, event.seq - 1)
       subscription.lastSeq = event.seq
       const meta: EventMeta = { seq: event.seq }
-      for (const listener of subscription.snapshot) listener(event.data, meta)
+      for (const listener of subscription.snapshot) {
+        // One listener's bug must not cost the others their message, nor the client its connection.
+        try {
+          listener(event.data, meta)
+        } catch (err) {
+          this.log.error?.({ err, path: subscription.path, seq: event.seq }, `A listener of "${subscription.path}" threw; the exception was dropped`)
+        }
+      }
     }
   }
 
@@ -185,6 +195,8 @@ export class Subscriptions {
   }
 
   private lagged(subscription: WireSubscription, missed: number | undefined, seq: number): void {
+    // A lag can come often under load: nothing is built unless info is logged.
+    if (this.log.isLevelEnabled?.('info') !== false) this.log.info?.({ path: subscription.path, missed, seq }, `Missed ${missed ?? 'an unknown number of'} messages of "${subscription.path}"`)
     for (const onLag of [...subscription.onLag]) onLag({ missed, seq })
   }
 

@@ -1,5 +1,6 @@
 export { CloseCode, isRetryableClose, truncateCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js'
 export type { CloseCodeValue } from './close-codes.js'
+export type { LogFn, LogLevel, Logger } from './logger.js'
 export { ErrorCode, PatchbayError, isPatchbayError, isErrorCode } from './errors.js'
 export type { BuiltinErrorCode, ErrorCodeString, ValidationIssue, WireError, PatchbayErrorOptions } from './errors.js'
 export {

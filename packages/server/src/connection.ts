@@ -31,6 +31,7 @@ import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
 import type { ConnectionInfo, ServerStats } from './types.js'
+import type { ServerLog } from './log-events.js'
 
 /** What a session needs from a socket: send and close, and the flow-control side (§14). */
 export interface Transport extends FlowTransport {
@@ -55,6 +56,8 @@ export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConf
   readonly rateLimit: RateLimit | undefined
   /** When a connection's credentials expire (epoch ms): it is closed with 4401 then. */
   readonly expiresAt: ((ctx: unknown) => number | Date | undefined) | undefined
+  /** Where violations, slow consumers and drops are logged (log-events.ts); none: not logged. */
+  readonly log?: ServerLog | undefined
 }
 
 const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
@@ -129,7 +132,14 @@ export class Session implements Subscriber, StreamHost {
 
   /** Outbound: the connection read too slowly (§14). */
   slowConsumer(reason: string): void {
+    // Read before the close: the buffered bytes are what made it a slow consumer.
+    if (!this.closed) this.config.log?.slowConsumer(this.info.id, reason, this.transport.bufferedAmount)
     this.close(CloseCode.SLOW_CONSUMER, reason)
+  }
+
+  /** Outbound: a congested reader started losing events of a `drop` or `latest` topic. */
+  dropping(topic: string, policy: string): void {
+    this.config.log?.dropping(this.info.id, topic, policy)
   }
 
   /** Bytes waiting to go out on this connection. */
@@ -282,6 +292,7 @@ export class Session implements Subscriber, StreamHost {
     // or an unsub would leave work running), but they deepen the debt.
     if (parsed.kind === 'message' && !REQUESTS.has(parsed.message.t)) return false
     const id = parsed.kind === 'reject' ? parsed.id : (parsed.message as { id: RequestId }).id
+    this.config.log?.rateLimited(this.info.id, id)
     if (this.isLive(id)) this.duplicate(id)
     else this.reply(id, { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'Too many messages; slow down' } })
     return true
@@ -604,6 +615,7 @@ export class Session implements Subscriber, StreamHost {
   }
 
   private violate(code: number, reason: string): void {
+    if (!this.closed) this.config.log?.violation(this.info.id, code, reason)
     this.countViolation()
     this.close(code, reason)
   }

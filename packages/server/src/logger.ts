@@ -1,25 +1,18 @@
 /**
- * The server's logging seam: pino's call shape, `logger.error(fields, message)`, so a pino
- * (or bunyan-style) logger is passed as it is. Patchbay logs what would otherwise go
- * unnoticed: a handler's unexpected exception, which the client only sees as INTERNAL.
- * Fields never carry a token, a header or a call's input.
+ * The server's loggers. The seam's type is @patchbay/core's (the client shares it): pino's
+ * call shape, `logger.error(fields, message)`, so a pino logger is passed as it is. What is
+ * logged, at which level and with which fields is decided in log-events.ts
+ * (docs/guide/logging.md). Fields never carry a token, a cookie, a header value or a call's
+ * input, at any level.
  */
+import type { LogFn, LogLevel, Logger } from '@patchbay/core'
 
-/** One log method: structured fields first (an error under `err`), then the message. */
-export type LogFn = (fields: Record<string, unknown>, message: string) => void
-
-/** What the server logs through; pino's logger fits. */
-export interface Logger {
-  error: LogFn
-  warn: LogFn
-  info: LogFn
-  debug: LogFn
-}
+export type { LogFn, LogLevel, Logger }
 
 const ignore: LogFn = () => {}
 
 /** Logs nothing. `logger: false` means this. */
-export const silentLogger: Logger = Object.freeze({ error: ignore, warn: ignore, info: ignore, debug: ignore })
+export const silentLogger: Logger = Object.freeze({ error: ignore, warn: ignore, info: ignore, debug: ignore, isLevelEnabled: () => false })
 
 /** `message {fields} error`, with the error last so the console prints its stack. */
 function toConsole(write: (...values: unknown[]) => void): LogFn {
@@ -38,10 +31,21 @@ export const consoleLogger: Logger = Object.freeze({
   warn: toConsole((...values) => console.warn(...values)),
   info: ignore,
   debug: ignore,
+  isLevelEnabled: (level: LogLevel) => level === 'error' || level === 'warn',
 })
 
 /** The `logger` option as a Logger. */
 export function resolveLogger(option: Logger | false | undefined): Logger {
   if (option === false) return silentLogger
   return option ?? consoleLogger
+}
+
+/**
+ * Whether `logger` logs at `level` now: its own `isLevelEnabled` when it has one (asked each
+ * time: pino's level may be changed while the server runs), else true.
+ */
+export function levelCheck(logger: Logger): (level: LogLevel) => boolean {
+  const check = logger.isLevelEnabled
+  if (typeof check !== 'function') return () => true
+  return (level) => check.call(logger, level)
 }

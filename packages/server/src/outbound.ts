@@ -117,6 +117,8 @@ export class Outbound {
   /** `drop` topics: what was dropped per channel, for the lag notice. */
   private dropped: Map<number, { seq: number; missed: number }> | undefined
   private drainWaiters: (() => void)[] | undefined
+  /** A drop was reported since the socket last drained: one log line per congestion episode. */
+  private dropping = false
 
   constructor(
     private readonly transport: FlowTransport,
@@ -124,7 +126,7 @@ export class Outbound {
     private readonly codec: Codec,
     private readonly stats: ServerStats,
     /** Told once when the connection must close as a slow consumer. */
-    private readonly owner: { slowConsumer(reason: string): void; resumed(): void },
+    private readonly owner: { slowConsumer(reason: string): void; resumed(): void; dropping?(topic: string, policy: string): void },
   ) {}
 
   /** Reading is paused: frames the transport still hands over must wait for `resumed`. */
@@ -219,6 +221,7 @@ export class Outbound {
         if (replaced !== undefined) {
           this.heldBytes -= costOf(replaced)
           this.stats.dropped++
+          this.noteDrop(delivery)
         }
         this.held.set(ch, frame)
         this.heldBytes += size
@@ -234,10 +237,18 @@ export class Outbound {
           entry.missed++
         }
         this.stats.dropped++
+        this.noteDrop(delivery)
         this.armDrain()
         return
       }
     }
+  }
+
+  /** Tells the owner of the first event dropped since the socket last drained. */
+  private noteDrop(delivery: Delivery): void {
+    if (this.dropping) return
+    this.dropping = true
+    this.owner.dropping?.(delivery.topic, delivery.policy)
   }
 
   /**
@@ -327,6 +338,7 @@ export class Outbound {
 
   private drained(): void {
     this.waiting = false
+    this.dropping = false
     if (this.closed) return
     if (this.held !== undefined) {
       const held = [...this.held.values()]

@@ -19,6 +19,7 @@ import {
 } from '@patchbay/core'
 import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
 import { resolveLogger } from './logger.js'
+import { ServerLog } from './log-events.js'
 
 type WsAdapterOnClose = WsAdapterOptions['onClose']
 import type { Route } from './dispatch.js'
@@ -69,7 +70,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     rateLimited: 0,
     deduplicated: 0,
   }
-  const logger = resolveLogger(options.logger)
+  const log = new ServerLog(resolveLogger(options.logger))
   const onError = options.onError
   const idempotency = { ...DEFAULT_IDEMPOTENCY, ...options.idempotency }
   for (const key of ['windowMs', 'maxKeys', 'maxWaitersPerKey'] as const) positiveInteger(idempotency[key], `idempotency.${key}`)
@@ -86,10 +87,11 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     stats,
     validateOutput: options.validateOutput ?? false,
     exposeErrors: options.exposeErrors ?? false,
+    log,
     // Every unexpected exception reaches the client as INTERNAL and nothing else: say so
     // where the operator looks, once per failure, then tell the application's own hook.
     onError: (error, info) => {
-      logger.error({ err: error, path: info.path, connectionId: info.connectionId }, `Unexpected error in "${info.path}"; the client was sent INTERNAL`)
+      log.handlerError(error, info.path, info.connectionId)
       onError?.(error, info)
     },
   }
@@ -135,7 +137,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     publishTo: publishTo as PatchbayServer<E>['publishTo'],
     registry: new ConnectionRegistry(),
     onClose: options.onClose as WsAdapterOnClose,
-    logger,
+    log,
   }) as PatchbayServer<E, TCtx>
 }
 

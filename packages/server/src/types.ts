@@ -320,12 +320,13 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
    */
   onError?: (error: unknown, info: ErrorInfo) => void
   /**
-   * Where the server logs what would otherwise go unnoticed: a handler's (or hook's)
-   * unexpected exception, which the client sees only as INTERNAL, is logged at `error` with
-   * `{ err, path, connectionId }`; a `context` hook that throws something other than a
-   * refusal, with `{ err }`. A `PatchbayError` a handler throws is an answer, not logged.
-   * Pino's shape (`logger.error(fields, message)`): pass a pino logger as it is. Never logs a
-   * token, a header or an input. `false` logs nothing.
+   * Where the server logs what an operator needs (docs/guide/logging.md has every line): a
+   * handler's (or hook's) unexpected exception at `error`, protocol violations and slow
+   * consumers at `warn` with their close code, each connection's close at `info`, its open at
+   * `debug`; every line about a connection has its `connectionId`. A `PatchbayError` a handler
+   * throws is an answer, not logged. Pino's shape (`logger.error(fields, message)`): pass a
+   * pino logger as it is; its `isLevelEnabled` is asked before a line is built. Never logs a
+   * token, a cookie, a header value or an input. `false` logs nothing.
    * @default a console logger: `error` and `warn` to the console, `info` and `debug` dropped
    */
   logger?: Logger | false

@@ -25,8 +25,8 @@ export class Heartbeat {
     private readonly sockets: ReadonlySet<Pingable>,
     /** Milliseconds between beats; 0 disables heartbeats. */
     private readonly interval: number,
-    /** Told once per socket terminated for a missed pong. */
-    private readonly onTimeout: () => void,
+    /** Told once per socket terminated for a missed pong, before it is terminated. */
+    private readonly onTimeout: (ws: Pingable) => void,
   ) {}
 
   /** Listens for the pongs of a new socket; the first socket starts the timer. */
@@ -62,7 +62,7 @@ export class Heartbeat {
     if (this.stopped) return
     for (const ws of this.sockets) {
       if (this.awaitingPong.has(ws)) {
-        this.onTimeout()
+        this.onTimeout(ws)
         ws.terminate()
         continue
       }

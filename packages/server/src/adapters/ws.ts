@@ -28,7 +28,7 @@ import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { malformedUpgrade } from './upgrade-request.js'
 import type { Engine } from '../engine.js'
-import type { Logger } from '../logger.js'
+import type { RefusalLevel, ServerLog } from '../log-events.js'
 import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
 
 /** What the adapter needs from createServer. */
@@ -48,12 +48,24 @@ export interface WsAdapterOptions<E extends Engine = Engine> {
   registry: ConnectionRegistry
   publishTo: PatchbayServer<E>['publishTo']
   onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
-  /** Told of a `context` hook that threw something other than a refusal (HTTP 500). */
-  logger: Logger
+  /** Where connections opened and closed, refusals and framing faults are logged (log-events.ts). */
+  log: ServerLog
 }
 
-/** How loudly a refused upgrade is logged. */
-type RefusalLevel = 'warn' | 'info' | 'debug'
+/** The close code `ws` sends for each framing fault it reports (its receiver's error codes). */
+const WS_FAULT_CLOSE: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION,
+}
+
+/** One open socket's session, transport and start, for the log lines of its end. */
+interface Opened {
+  readonly session: Session
+  readonly transport: CoalescingTransport
+  readonly openedAt: number
+}
 
 /** HTTP status of a context-hook refusal, by error code. */
 const REFUSAL_STATUS: Readonly<Record<string, number>> = {
@@ -87,7 +99,16 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
   let closing = false
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
-  const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, () => config.stats.heartbeatTimeouts++)
+  /** What each open socket carries, for logging its end. */
+  const opened = new WeakMap<WebSocket, Opened>()
+  const log = options.log
+  const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, (ws) => {
+    config.stats.heartbeatTimeouts++
+    const entry = opened.get(ws as WebSocket)
+    if (entry === undefined) return
+    entry.transport.closedWith(CloseCode.ABNORMAL, 'No pong within heartbeatInterval')
+    log.heartbeatTimeout(entry.session.info.id, options.heartbeatInterval)
+  })
   /** Each topic event's WebSocket frame, built once for all the sockets it goes to. */
   const frameCache = new FrameCache()
   /** Guards of the servers made by listen(): their sockets still sending a request are handshakes too. */
@@ -121,7 +142,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
    * a refusal that says the deployment is wrong, `info` for routine ones (`level`).
    */
   const refuse = (socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}, level: RefusalLevel = 'info'): void => {
-    options.logger[level]({ status, reason: body }, `Refused a WebSocket upgrade with HTTP ${status}: ${body}`)
+    log.refused(level, status, body, (socket as { remoteAddress?: string }).remoteAddress)
     config.stats.refused++
     if (!socket.writable) {
       socket.destroy()
@@ -143,6 +164,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       // Defence in depth (§2): a peer that ignores a missing Sec-WebSocket-Protocol answer
       // never gets a session.
       config.stats.violations++
+      log.noSubprotocol(remoteAddress)
       // Counted above; ws still reads until the peer's close frame and emits a framing fault
       // as 'error', which must have a listener or it would throw.
       ws.on('error', () => {})
@@ -152,6 +174,9 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     config.stats.connections++
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
+    const openedAt = Date.now()
+    opened.set(ws, { session, transport, openedAt })
+    log.opened(session.info.id, codec.encoding, remoteAddress)
     sessions.add(session)
     options.registry.add(session, ctx, remoteAddress)
     sockets.add(ws)
@@ -164,6 +189,10 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       options.registry.delete(session)
       sockets.delete(ws)
       session.handleClose()
+      // What this server sent when it closed first (the peer's echo may differ, or never come).
+      const sent = transport.sentClose
+      if (sent === undefined) log.closed(session.info.id, code, reason.toString(), 'peer', openedAt)
+      else log.closed(session.info.id, sent.code, sent.reason, 'server', openedAt)
       try {
         options.onClose?.({ connection: session.info, ctx, code, reason: reason.toString() })
       } catch (error) {
@@ -174,7 +203,15 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     // ws reports framing faults (oversized frame: it closes with 1009 itself, invalid
     // UTF-8: 1007) here before closing; the close event does the cleanup. The session counts
     // the connection once, so a fault after its own close (a 4400, say) is not a second one.
-    ws.on('error', () => {
+    ws.on('error', (error: Error & { code?: unknown }) => {
+      // A framing fault (ws's WS_ERR_ codes), or the socket's own error (a reset), which is no violation.
+      // Logged once, as the session counts it: a fault after this server's own close is no new one.
+      const fault = typeof error.code === 'string' && error.code.startsWith('WS_ERR_')
+      if (fault && transport.sentClose === undefined) {
+        const code = WS_FAULT_CLOSE[error.code as string] ?? CloseCode.PROTOCOL_ERROR
+        transport.closedWith(code, error.message)
+        log.violation(session.info.id, code, error.message)
+      }
       session.countViolation()
     })
   }
@@ -187,9 +224,10 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     }
     socket.on('error', onSocketError)
     if (closing) return refuse(socket, 503, 'Server is shutting down')
-    if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections')
+    // A limit reached is the operator's to act on: warn.
+    if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections', {}, 'warn')
     // This upgrade's own header-phase timer (an own server's) stopped counting it already.
-    if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress')
+    if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress', {}, 'warn')
     // ws would refuse these too, but only after the context hook had run for nothing.
     const malformed = malformedUpgrade(request)
     if (malformed !== undefined) return refuse(socket, malformed.status, malformed.body, malformed.headers)
@@ -227,7 +265,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       const [status, body] = refusalOf(error)
       // A refusal the hook meant (a PatchbayError with its status) is an answer; anything else
       // is a bug the peer sees only as a generic 500. The request (its headers, a token) stays out.
-      if (status === 500) options.logger.error({ err: error }, 'The context hook threw; the upgrade was refused with HTTP 500')
+      if (status === 500) log.contextFailed(error)
       refuse(socket, status, body, {}, status === 500 ? 'debug' : 'info')
     }
     if (options.context === undefined) return finish(undefined)
@@ -245,8 +283,14 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
 
   const attachAs = (server: HttpServer, attachOptions: AttachOptions, mode: GuardMode): void => {
     const guard = guardHandshakes(server, options.handshakeTimeout, mode, {
-      timedOut: () => config.stats.refused++,
-      refused: () => config.stats.refused++,
+      timedOut: () => {
+        config.stats.refused++
+        log.handshakeTimedOut()
+      },
+      refused: () => {
+        config.stats.refused++
+        log.handshakesBusy()
+      },
       // The new socket is not counted yet: below the limit, it may start.
       admit: () => handshaking() < options.maxHandshakes,
     })
@@ -305,6 +349,8 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
         new Promise<void>((resolve) => {
           if (ws.readyState === ws.CLOSED) return resolve()
           ws.once('close', () => resolve())
+          // Ours only if the peer had not started closing first.
+          if (ws.readyState === ws.OPEN) opened.get(ws)?.transport.closedWith(CloseCode.GOING_AWAY, 'Server is shutting down')
           ws.close(CloseCode.GOING_AWAY, truncateCloseReason('Server is shutting down'))
           // A peer that never answers the closing handshake must not hold close() forever.
           setTimeout(() => ws.terminate(), options.closeTimeout).unref()
@@ -373,6 +419,8 @@ class CoalescingTransport implements Transport {
   private readonly kind: typeof TEXT | typeof BINARY
   /** Frames given to ws whose write has not completed: outbound flow control counts them (§14). */
   private frames = 0
+  /** The close this server started, first one only: the close line logs it rather than the peer's echo. */
+  sentClose: { code: number; reason: string } | undefined
   /** ws calls it once per frame, when the socket has handed the frame to the kernel (or failed). */
   private readonly written = (): void => {
     this.frames--
@@ -435,8 +483,14 @@ class CoalescingTransport implements Transport {
     this.socket?.uncork()
   }
 
+  /** Notes the close this server started (whoever sends it: the session, ws, the heartbeat, shutdown). */
+  closedWith(code: number, reason: string): void {
+    this.sentClose ??= { code, reason }
+  }
+
   close(code: number, reason: string): void {
     const ws = this.ws
+    this.closedWith(code, reason)
     ws.close(code, reason)
     // The close frame waits behind whatever is buffered; a peer that does not read (a slow
     // consumer) would hold that memory for ws's own 30 s closing timeout.
