@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding } from '@patchbay/core'
+import type { ClientInstrumentation } from './instrumentation.js'
 import type { Diagnostics } from './node-diagnostics.js'
 
 /**
@@ -110,6 +111,13 @@ export interface ClientOptions {
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
   maxDepth?: number
+  /**
+   * Hooks that tracing hears the client through, and that carry the caller's trace context
+   * to the server (docs/protocol.md §4.3): `clientTelemetry()` of `@patchbay/otel`, or your
+   * own (docs/guide/observability.md). Without it no hook runs.
+   * @default none
+   */
+  instrumentation?: ClientInstrumentation
 }
 
 /** How the client reconnects. */
@@ -149,6 +157,7 @@ export interface ResolvedClientOptions {
   connectTimeout: number
   pingInterval: number
   pongTimeout: number
+  instrumentation: ClientInstrumentation | undefined
   /** What the runtime can tell of a failed connection (Node's `ws`), when the entry brings it (features.ts). */
   diagnostics?: Diagnostics | undefined
 }
@@ -188,6 +197,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     connectTimeout: nonNegative(options.connectTimeout ?? 10_000, 'connectTimeout'),
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
+    instrumentation: options.instrumentation,
   }
 }
 

@@ -153,6 +153,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
     const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
     sessions.add(session)
+    config.instrumentation?.connectionOpen?.(session.info)
     options.registry.add(session, ctx, remoteAddress)
     sockets.add(ws)
     heartbeat.watch(ws)
@@ -164,6 +165,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       options.registry.delete(session)
       sockets.delete(ws)
       session.handleClose()
+      config.instrumentation?.connectionClose?.(session.info, code)
       try {
         options.onClose?.({ connection: session.info, ctx, code, reason: reason.toString() })
       } catch (error) {
