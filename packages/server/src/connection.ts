@@ -225,13 +225,13 @@ export class Session implements Subscriber, StreamHost {
     }
     const message = parsed.message
     // The one check a request pays for instrumentation: without it, the path is as it was.
-    if (this.config.instrumentation?.request !== undefined && REQUESTS.has(message.t)) return this.traced(message as RequestMessage)
+    const request = this.config.instrumentation?.request
+    if (request !== undefined && REQUESTS.has(message.t)) return this.traced(request, message as RequestMessage)
     this.route(message)
   }
 
   /** Starts following a request (instrumentation.ts), then runs it inside its scope. */
-  private traced(message: RequestMessage): void {
-    const request = (this.config.instrumentation as ServerInstrumentation).request as NonNullable<ServerInstrumentation['request']>
+  private traced(request: NonNullable<ServerInstrumentation['request']>, message: RequestMessage): void {
     // A live id is a duplicate (closed 4409): the request it names keeps its own scope.
     const scope = this.isLive(message.id) || this.scopes?.has(message.id) === true ? undefined : request({
       kind: KINDS[message.t],
@@ -249,9 +249,9 @@ export class Session implements Subscriber, StreamHost {
 
   /** Ends the scope of request `id`, if one follows it. */
   private ended(id: RequestId, code: string | undefined): void {
-    const scope = (this.scopes as Map<RequestId, RequestScope>).get(id)
+    const scope = this.scopes?.get(id)
     if (scope === undefined) return
-    ;(this.scopes as Map<RequestId, RequestScope>).delete(id)
+    this.scopes?.delete(id)
     scope.end(code)
   }
 
