@@ -59,7 +59,10 @@ async function runApp(script: string): Promise<unknown> {
 beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'patchbay-packaging-'))
   tarballs = await packAll(temp)
-  const all = tarballs.map((tarball) => tarball.name)
+  // @patchbay/otel is packed and linted (tarballs.test.ts) but not installed here: the app
+  // lockfile this suite writes (lockfile.ts) does not carry a tarball's peer dependencies,
+  // and its peer @opentelemetry/api would need the registry's metadata offline.
+  const all = tarballs.map((tarball) => tarball.name).filter((name) => name !== '@patchbay/otel')
   await Promise.all([
     install(app(), 'patchbay-app', all, ['zod', 'ws', '@types/node', '@types/ws']),
     install(clientOnly(), 'patchbay-client-app', ['@patchbay/core', '@patchbay/client'], ['zod', 'ws', '@types/node', '@types/ws']),

@@ -1,5 +1,5 @@
 /**
- * Packs the four published packages with `npm pack`, as a release would, into a folder of the
+ * Packs the published packages with `npm pack`, as a release would, into a folder of the
  * caller's (a temp dir outside the monorepo).
  */
 import { execFile } from 'node:child_process'
@@ -14,7 +14,7 @@ export const run = promisify(execFile)
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** The published packages, by folder under packages/. */
-export const PUBLISHED = ['core', 'server', 'client', 'redis'] as const
+export const PUBLISHED = ['core', 'server', 'client', 'redis', 'otel'] as const
 
 /** What `npm pack --json` says of one tarball (the fields read here). */
 export interface Packed extends Tarball {

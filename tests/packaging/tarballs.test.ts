@@ -1,5 +1,5 @@
 /**
- * The four tarballs as `npm pack` makes them: the files a user gets (dist, sources for the
+ * The tarballs as `npm pack` makes them: the files a user gets (dist, sources for the
  * source maps, README, LICENSE, package.json; no tests, nothing stray), the registry page's
  * metadata and links, and the two linters of package shape: publint, and Are the Types Wrong
  * (attw), which resolves every entry point the way Node, bundlers and TypeScript do.
@@ -132,7 +132,7 @@ describe.each(PUBLISHED)('@patchbay/%s', (folder) => {
 })
 
 describe('releases', () => {
-  it('the four packages are one fixed changesets group and share one version', async () => {
+  it('the published packages are one fixed changesets group and share one version', async () => {
     const config = JSON.parse(await readFile(join(ROOT, '.changeset/config.json'), 'utf8')) as { fixed: string[][] }
     const names = PUBLISHED.map((folder) => manifest(folder).name)
     expect(config.fixed.map((group) => [...group].sort())).toContainEqual([...names].sort())

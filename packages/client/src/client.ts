@@ -105,7 +105,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const watchDrain = (): void => {
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
-  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth)
+  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth, resolved.instrumentation)
   // A call that waited for a connection that never came fails with why it never came.
   manager.whyUnsent = () =>
     state === 'open' || lastFailure === undefined

@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding, type Logger } from '@patchbay/core'
+import type { ClientInstrumentation } from './instrumentation.js'
 import { resolveLog, type ClientLog } from './logger.js'
 import type { Diagnostics } from './node-diagnostics.js'
 
@@ -119,6 +120,13 @@ export interface ClientOptions {
    * violation, the end of a client that gave up)
    */
   logger?: Logger | false
+  /**
+   * Hooks that tracing hears the client through, and that carry the caller's trace context
+   * to the server (docs/protocol.md §4.3): `clientTelemetry()` of `@patchbay/otel`, or your
+   * own (docs/guide/observability.md). Without it no hook runs.
+   * @default none
+   */
+  instrumentation?: ClientInstrumentation
 }
 
 /** How the client reconnects. */
@@ -160,6 +168,7 @@ export interface ResolvedClientOptions {
   pongTimeout: number
   /** The `logger` option, level by level (logger.ts). */
   log: ClientLog
+  instrumentation: ClientInstrumentation | undefined
   /** What the runtime can tell of a failed connection (Node's `ws`), when the entry brings it (features.ts). */
   diagnostics?: Diagnostics | undefined
 }
@@ -200,6 +209,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
     log: resolveLog(options.logger),
+    instrumentation: options.instrumentation,
   }
 }
 

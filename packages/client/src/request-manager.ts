@@ -7,6 +7,7 @@ import { nanoid } from 'nanoid'
 import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, TIMEOUT, TOO_MANY_REQUESTS } from './codes.js'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
+import type { ClientInstrumentation, RequestScope, RequestKind as InstrumentedKind } from './instrumentation.js'
 import { PendingTable } from './pending-table.js'
 
 /** Options of one call. */
@@ -48,6 +49,8 @@ class Pending implements Deadline {
   sent = false
   deadline = Infinity
   heapIndex = -1
+  /** The instrumentation's scope for this request, when it follows it. */
+  scope: RequestScope | undefined = undefined
 
   constructor(
     readonly id: RequestId,
@@ -107,6 +110,8 @@ export class RequestManager {
     private readonly onBlocked: () => void = () => {},
     /** How deep what a request sends may nest, its envelope included (§9). */
     private readonly maxDepth: number = DEFAULT_LIMITS.maxDepth,
+    /** Tracing hooks (instrumentation.ts); undefined costs one check per request. */
+    private readonly instrumentation: ClientInstrumentation | undefined = undefined,
   ) {}
 
   /** Requests waiting to be sent. */
@@ -154,6 +159,7 @@ export class RequestManager {
     const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
     const call = new Pending(id, kind, path, input, data, key, onItem, onResult)
     call.signal = signal
+    if (this.instrumentation?.request !== undefined) call.scope = this.instrumentation.request({ kind: KINDS[kind], path })
     this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -207,10 +213,10 @@ export class RequestManager {
       // A refused output (a malformed sub result) closed the connection: the request stays
       // pending and fails with everything else the close fails.
       if (call.onResult?.(message.output) === false) return
-      this.settle(call)
+      this.settle(call, undefined)
       call.resolve(message.output)
     } else {
-      this.settle(call)
+      this.settle(call, message.error.code)
       call.reject(PatchbayError.fromWire(message.error))
     }
   }
@@ -231,7 +237,7 @@ export class RequestManager {
     this.queued = []
     this.held = false
     for (const call of calls) {
-      this.settle(call)
+      this.settle(call, code)
       call.reject(new PatchbayError(code, message, options))
     }
   }
@@ -250,7 +256,7 @@ export class RequestManager {
         retried.push(call)
         continue
       }
-      this.settle(call)
+      this.settle(call, code)
       call.reject(new PatchbayError(code, message, options))
     }
     if (retried.length > 0) {
@@ -266,7 +272,7 @@ export class RequestManager {
       sent = this.send(message)
     } catch (error) {
       // The input would not encode (a BigInt, a cycle): the caller's mistake, reported to it.
-      this.settle(call)
+      this.settle(call, BAD_REQUEST)
       call.reject(new PatchbayError(BAD_REQUEST, 'The input could not be encoded', { cause: error }))
       return
     }
@@ -276,22 +282,27 @@ export class RequestManager {
 
   private expire(call: Pending): void {
     if (this.pending.get(call.id) !== call) return
-    this.settle(call)
+    const unsent = call.sent ? undefined : this.whyUnsent()
+    this.settle(call, unsent?.code ?? TIMEOUT)
     // Tell the server too, so the handler stops working for nobody (§5).
     if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
-    const unsent = call.sent ? undefined : this.whyUnsent()
     call.reject(unsent ?? new PatchbayError(TIMEOUT, `No reply to "${call.path}" within the timeout`))
   }
 
   private cancel(call: Pending, reason: unknown): void {
     if (this.pending.get(call.id) !== call) return
-    this.settle(call)
+    this.settle(call, CANCELLED)
     if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
     call.reject(new PatchbayError(CANCELLED, 'The call was aborted', { cause: reason }))
   }
 
-  /** Forgets the call everywhere it is tracked. */
-  private settle(call: Pending): void {
+  /** Forgets the call everywhere it is tracked; `code` is its error's, undefined on success. */
+  private settle(call: Pending, code: string | undefined): void {
+    if (call.scope !== undefined) {
+      const scope = call.scope
+      call.scope = undefined
+      scope.end(code)
+    }
     if (!call.sent) {
       // A waiting request that ends (timeout, abort) gives its place in the queue back.
       const index = this.queued.indexOf(call)
@@ -306,7 +317,21 @@ export class RequestManager {
   }
 }
 
+/** A request kind as the instrumentation names it. */
+const KINDS: Readonly<Record<RequestKind, InstrumentedKind>> = { call: 'call', sub: 'subscribe', pub: 'publish', stream: 'stream' }
+
 function messageOf(call: Pending): ClientMessage {
+  const message = bareMessageOf(call)
+  if (call.scope?.traceparent !== undefined) {
+    // §4.3: the caller's trace context, for the server's span to join its trace.
+    const traced = message as { traceparent?: string; tracestate?: string }
+    traced.traceparent = call.scope.traceparent
+    if (call.scope.tracestate !== undefined) traced.tracestate = call.scope.tracestate
+  }
+  return message
+}
+
+function bareMessageOf(call: Pending): ClientMessage {
   const { id, path } = call
   switch (call.kind) {
     case 'call': {

@@ -39,6 +39,10 @@ export interface CallMessage {
    * dedupe window; a retry gets the first run's outcome.
    */
   key?: string
+  /** §4.3 W3C trace context of the caller's span, for the server's span to join its trace. */
+  traceparent?: string
+  /** §4.3 W3C vendor trace state, sent only with `traceparent`. */
+  tracestate?: string
 }
 /** §5 Client → server: the caller gave up on call `id`; abort its handler. */
 export interface CancelMessage {
@@ -74,6 +78,10 @@ export interface SubMessage {
   params?: unknown
   /** §12.1 Where a resubscribing client left off: the server replays what it missed if it can. */
   resume?: ResumePoint
+  /** §4.3 W3C trace context of the caller's span, for the server's span to join its trace. */
+  traceparent?: string
+  /** §4.3 W3C vendor trace state, sent only with `traceparent`. */
+  tracestate?: string
 }
 /** §12.1 A channel's sequence space (`epoch`) and the last message seen in it (`seq`). */
 export interface ResumePoint {
@@ -92,6 +100,10 @@ export interface PubMessage {
   path: string
   params?: unknown
   data: unknown
+  /** §4.3 W3C trace context of the caller's span, for the server's span to join its trace. */
+  traceparent?: string
+  /** §4.3 W3C vendor trace state, sent only with `traceparent`. */
+  tracestate?: string
 }
 /**
  * §12 Server → client: message number `seq` of channel `ch` (the channel's number, from the
@@ -140,6 +152,10 @@ export interface StreamMessage {
   credit: number
   /** §15 On a restart after a reconnect: items the client already received from this stream. */
   received?: number
+  /** §4.3 W3C trace context of the caller's span, for the server's span to join its trace. */
+  traceparent?: string
+  /** §4.3 W3C vendor trace state, sent only with `traceparent`. */
+  tracestate?: string
 }
 /** §15 Client → server: the consumer of stream `id` takes `n` more items. */
 export interface CreditMessage {
@@ -242,6 +258,27 @@ function checkAddressed(data: Record<string, unknown>, limits: ParseLimits): Par
   return undefined
 }
 
+/**
+ * §4.3 The longest `traceparent` and `tracestate` a server keeps: version 00 of W3C Trace
+ * Context is 55 characters (later versions may append fields, hence the room), and W3C asks
+ * that at least 512 characters of `tracestate` be propagated.
+ */
+export const MAX_TRACEPARENT_LENGTH = 128
+export const MAX_TRACESTATE_LENGTH = 512
+
+/**
+ * §4.3 Copies the trace context of a request onto `message`, or ignores it: a value that is
+ * not a string or is too long is dropped (the server starts a new trace), never refused, since
+ * tracing must not be able to fail a call. Its format is checked by whoever reads it.
+ */
+function copyTrace(data: Record<string, unknown>, message: { traceparent?: string; tracestate?: string }): void {
+  const traceparent = data.traceparent
+  if (typeof traceparent !== 'string' || traceparent.length > MAX_TRACEPARENT_LENGTH) return
+  message.traceparent = traceparent
+  const tracestate = data.tracestate
+  if (typeof tracestate === 'string' && tracestate.length <= MAX_TRACESTATE_LENGTH) message.tracestate = tracestate
+}
+
 function refusedPayload(id: RequestId, field: string, value: unknown, limits: ParseLimits): ParseResult<never> | undefined {
   const problem = findNonPlainData(value, limits.maxDepth, 1)
   return problem === undefined ? undefined : badRequest(id, `${field} refused: ${problem}`)
@@ -273,6 +310,7 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
         if (typeof data.key !== 'string' || !KEY_PATTERN.test(data.key)) return badRequest(message.id, 'key must be 1 to 64 characters of [A-Za-z0-9_-]')
         message.key = data.key
       }
+      if (data.traceparent !== undefined) copyTrace(data, message)
       return { kind: 'message', message }
     }
     case MessageType.SUB: {
@@ -289,13 +327,16 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
         if (!isRequestId(resume.seq)) return badRequest(message.id, 'resume seq must be a non-negative safe integer')
         message.resume = { epoch: resume.epoch, seq: resume.seq }
       }
+      if (data.traceparent !== undefined) copyTrace(data, message)
       return { kind: 'message', message }
     }
     case MessageType.PUB: {
       const id = data.id as RequestId
       const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'params', data.params, limits) ?? refusedPayload(id, 'data', data.data, limits)
       if (bad !== undefined) return bad
-      return { kind: 'message', message: { t: 'pub', id, path: data.path as string, params: data.params, data: data.data } }
+      const message: PubMessage = { t: 'pub', id, path: data.path as string, params: data.params, data: data.data }
+      if (data.traceparent !== undefined) copyTrace(data, message)
+      return { kind: 'message', message }
     }
     case MessageType.STREAM: {
       if (isRequestId(data.id) && !isCount(data.credit)) return violation('stream credit is not a positive safe integer')
@@ -307,6 +348,7 @@ export function parseClientMessage(data: unknown, limits: ParseLimits): ParseRes
         if (!isRequestId(data.received)) return badRequest(message.id, 'received must be a non-negative integer')
         message.received = data.received
       }
+      if (data.traceparent !== undefined) copyTrace(data, message)
       return { kind: 'message', message }
     }
     case MessageType.CREDIT:

@@ -17,14 +17,20 @@ import {
   turnNow,
   type Codec,
   type Frame,
+  type CallMessage,
+  type ClientMessage,
   type Limits,
+  type PubMessage,
   type RequestId,
   type ResumePoint,
   type ServerMessage,
+  type StreamMessage,
+  type SubMessage,
   type WireError,
 } from '@patchbay/core'
 import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } from './dispatch.js'
 import type { Claim, DedupeStore } from './idempotency.js'
+import type { RequestKind, RequestScope, ServerInstrumentation } from './instrumentation.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
 import { TokenBucket, type RateLimit } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
@@ -58,9 +64,14 @@ export interface SessionConfig extends DispatchConfig, TopicsConfig, StreamsConf
   readonly expiresAt: ((ctx: unknown) => number | Date | undefined) | undefined
   /** Where violations, slow consumers and drops are logged (log-events.ts); none: not logged. */
   readonly log?: ServerLog | undefined
+  /** Tracing and metrics hooks (instrumentation.ts); undefined costs one check per request. */
+  readonly instrumentation?: ServerInstrumentation | undefined
 }
 
 const REQUESTS = new Set(['call', 'sub', 'pub', 'stream'])
+/** A request's message type as the instrumentation names it. */
+const KINDS: Readonly<Record<RequestMessage['t'], RequestKind>> = { call: 'call', sub: 'subscribe', pub: 'publish', stream: 'stream' }
+type RequestMessage = CallMessage | SubMessage | PubMessage | StreamMessage
 /** Shared, never written: read-only stand-ins until a session needs its own. */
 const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
 const NO_KEYS: ReadonlySet<RequestId> = new Set()
@@ -102,6 +113,8 @@ export class Session implements Subscriber, StreamHost {
   private inbox: Frame[] | undefined
   /** Made only when a topic middleware reads its `signal`: aborts when the connection closes. */
   private closing: AbortController | undefined
+  /** Requests the instrumentation follows, by id; made only when it follows one. */
+  private scopes: Map<RequestId, RequestScope> | undefined
 
   constructor(
     private readonly config: SessionConfig,
@@ -134,12 +147,18 @@ export class Session implements Subscriber, StreamHost {
   slowConsumer(reason: string): void {
     // Read before the close: the buffered bytes are what made it a slow consumer.
     if (!this.closed) this.config.log?.slowConsumer(this.info.id, reason, this.transport.bufferedAmount)
+    this.config.instrumentation?.slowConsumer?.(this.info, reason)
     this.close(CloseCode.SLOW_CONSUMER, reason)
   }
 
   /** Outbound: a congested reader started losing events of a `drop` or `latest` topic. */
   dropping(topic: string, policy: string): void {
     this.config.log?.dropping(this.info.id, topic, policy)
+  }
+
+  /** Outbound: events for this connection were dropped by a backpressure policy (§14). */
+  dropped(topic: string | undefined): void {
+    this.config.instrumentation?.dropped?.(this.info, topic, 1)
   }
 
   /** Bytes waiting to go out on this connection. */
@@ -215,6 +234,39 @@ export class Session implements Subscriber, StreamHost {
       return
     }
     const message = parsed.message
+    // The one check a request pays for instrumentation: without it, the path is as it was.
+    const request = this.config.instrumentation?.request
+    if (request !== undefined && REQUESTS.has(message.t)) return this.traced(request, message as RequestMessage)
+    this.route(message)
+  }
+
+  /** Starts following a request (instrumentation.ts), then runs it inside its scope. */
+  private traced(request: NonNullable<ServerInstrumentation['request']>, message: RequestMessage): void {
+    // A live id is a duplicate (closed 4409): the request it names keeps its own scope.
+    const scope = this.isLive(message.id) || this.scopes?.has(message.id) === true ? undefined : request({
+      kind: KINDS[message.t],
+      id: message.id,
+      path: message.path,
+      connection: this.info,
+      traceparent: message.traceparent,
+      tracestate: message.tracestate,
+    })
+    if (scope === undefined) return this.route(message)
+    // Filed before it runs: a synchronous call is answered (and its scope ended) inside run.
+    ;(this.scopes ??= new Map()).set(message.id, scope)
+    scope.run(() => this.route(message))
+  }
+
+  /** Ends the scope of request `id`, if one follows it. */
+  private ended(id: RequestId, code: string | undefined): void {
+    const scope = this.scopes?.get(id)
+    if (scope === undefined) return
+    this.scopes?.delete(id)
+    scope.end(code)
+  }
+
+  /** Runs one valid message. */
+  private route(message: ClientMessage): void {
     switch (message.t) {
       case 'call':
         this.call(message.id, message.path, message.input, message.key)
@@ -252,6 +304,7 @@ export class Session implements Subscriber, StreamHost {
    * subscription or a publish, and nothing more is sent for it. False when nothing held it.
    */
   private stop(id: RequestId): boolean {
+    if (this.scopes !== undefined) this.ended(id, ErrorCode.CANCELLED)
     const call = this.inFlight.get(id)
     if (call !== undefined) {
       // §5: nothing more is sent for a cancelled id; forgetting it also frees the id.
@@ -284,6 +337,7 @@ export class Session implements Subscriber, StreamHost {
     const verdict = (this.bucket as TokenBucket).take(turnNow())
     if (verdict === 'ok') return false
     this.config.stats.rateLimited++
+    this.config.instrumentation?.rateLimited?.(this.info)
     if (verdict === 'flood') {
       this.violate(CloseCode.TOO_MANY_REQUESTS, 'Message rate limit exceeded')
       return true
@@ -437,6 +491,7 @@ export class Session implements Subscriber, StreamHost {
 
   /** The socket closed: abort every handler still running and forget its call. */
   handleClose(): void {
+    if (this.scopes !== undefined) for (const id of [...this.scopes.keys()]) this.ended(id, ErrorCode.CONNECTION_LOST)
     for (const [id, channel] of this.subscriptions) {
       this.subscriptions.delete(id)
       if (channel !== null) this.config.pubsub.unsubscribe(channel, this)
@@ -577,6 +632,7 @@ export class Session implements Subscriber, StreamHost {
 
   private reply(id: RequestId, outcome: Outcome): void {
     this.config.stats.calls++
+    if (this.scopes !== undefined) this.ended(id, outcome.ok ? undefined : outcome.error.code)
     if (outcome.ok) {
       // A Date, Map or BigInt would reach msgpack clients as an extension value they must
       // refuse (closing 4400): fail this call instead, in every codec alike.

@@ -1,6 +1,7 @@
 export { createServer } from './server.js'
 export { consoleLogger, silentLogger } from './logger.js'
 export type { Logger, LogFn, LogLevel } from './logger.js'
+export type { RequestKind, RequestScope, RequestStart, ServerInstrumentation } from './instrumentation.js'
 export { createChain } from './middleware.js'
 export type { AnyMiddleware, Chain, ExtendContext, Middleware, MiddlewareKind, MiddlewareOptions, MiddlewareResult, Next, NoContext } from './middleware.js'
 export { isDisconnectCode } from './connections.js'

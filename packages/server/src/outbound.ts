@@ -126,7 +126,7 @@ export class Outbound {
     private readonly codec: Codec,
     private readonly stats: ServerStats,
     /** Told once when the connection must close as a slow consumer. */
-    private readonly owner: { slowConsumer(reason: string): void; resumed(): void; dropping?(topic: string, policy: string): void },
+    private readonly owner: { slowConsumer(reason: string): void; resumed(): void; dropped(topic: string | undefined): void; dropping?(topic: string, policy: string): void },
   ) {}
 
   /** Reading is paused: frames the transport still hands over must wait for `resumed`. */
@@ -197,7 +197,7 @@ export class Outbound {
         // A loss notice waits behind it (see `lost`): it goes out first, or the notice's
         // count would leave out the events before it.
         if (this.dropped?.has(ch) === true) this.sendEvent(stale)
-        else this.stats.dropped++
+        else this.drop(delivery.topic)
       }
       this.sendLag(ch)
       this.sendEvent(frame)
@@ -220,7 +220,7 @@ export class Outbound {
         }
         if (replaced !== undefined) {
           this.heldBytes -= costOf(replaced)
-          this.stats.dropped++
+          this.drop(delivery.topic)
           this.noteDrop(delivery)
         }
         this.held.set(ch, frame)
@@ -236,7 +236,7 @@ export class Outbound {
           entry.seq = seq
           entry.missed++
         }
-        this.stats.dropped++
+        this.drop(delivery.topic)
         this.noteDrop(delivery)
         this.armDrain()
         return
@@ -262,7 +262,7 @@ export class Outbound {
     if (stale !== undefined) {
       this.held?.delete(ch)
       this.heldBytes -= costOf(stale)
-      this.stats.dropped++
+      this.drop(undefined)
     }
     this.dropped?.delete(ch)
     this.send(frame)
@@ -315,6 +315,12 @@ export class Outbound {
     if (!this.paused) return
     this.paused = false
     this.transport.resume()
+  }
+
+  /** Counts one event dropped by a backpressure policy, and tells the owner (instrumentation). */
+  private drop(topic: string | undefined): void {
+    this.stats.dropped++
+    this.owner.dropped(topic)
   }
 
   private fail(reason: string): void {

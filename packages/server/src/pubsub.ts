@@ -8,6 +8,7 @@
 import { ErrorCode, PatchbayError, type Codec, type EpochLagMessage, type EventMessage, type Frame, type WireError } from '@patchbay/core'
 import type { Engine, EngineHandler, EngineState, Position, Publication } from './engine.js'
 import { Feed } from './feed.js'
+import type { ServerInstrumentation } from './instrumentation.js'
 import type { Delivery } from './outbound.js'
 import { DEFAULT_POSITION_CHECK_MS, PositionCheck, type CheckedChannel } from './position-check.js'
 
@@ -158,6 +159,8 @@ export interface PubSubOptions {
    * @default 40_000
    */
   positionCheckMs?: number
+  /** Hears deliveries and lags (instrumentation.ts). @default none */
+  instrumentation?: ServerInstrumentation | undefined
 }
 
 /** Channels by name, and the fan-out of their events to this process's subscribers. */
@@ -383,6 +386,7 @@ export class PubSub implements EngineHandler {
    */
   private reset(held: Held, at: Position): void {
     this.resets++
+    this.options.instrumentation?.lag?.(held.route.delivery.topic, undefined)
     if (held.ch === 0) return // nobody was answered yet: each join learns the new epoch in its result
     const notice: EpochLagMessage = { t: 'lag', ch: held.ch, seq: at.seq, epoch: at.epoch }
     const frames = new Map<Codec, Frame>()
@@ -402,6 +406,7 @@ export class PubSub implements EngineHandler {
    */
   private lost(held: Held, seq: number, missed: number): void {
     this.lostCount += missed
+    this.options.instrumentation?.lag?.(held.route.delivery.topic, missed)
     if (held.ch === 0) return // nobody was answered yet
     for (const subscriber of held.subscribers.keys()) subscriber.lost(held.ch, seq, missed)
   }
@@ -438,6 +443,8 @@ export class PubSub implements EngineHandler {
         if (otherFrame !== UNENCODABLE) subscriber.deliver(otherFrame, ch, seq, delivery)
       }
     }
+    // Once per event, not per subscriber: the fan-out loop above stays as it was.
+    this.options.instrumentation?.delivered?.(delivery.topic, held.subscribers.size)
     held.lastSeq = seq
     held.lastBytes = firstFrame === undefined || firstFrame === UNENCODABLE ? 0 : byteLengthOf(firstFrame)
   }

@@ -56,6 +56,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
   const pubsub = new PubSub(engine, {
     rememberChannels: { ...DEFAULT_RETENTION_LIMITS, ...options.retention }.maxChannels,
     ...(options.positionCheckMs === undefined ? {} : { positionCheckMs: options.positionCheckMs }),
+    instrumentation: options.instrumentation,
   })
   const stats: ServerStats = {
     connections: 0,
@@ -81,6 +82,7 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     dedupe: engine.dedupe?.(idempotency) ?? new DedupeWindow(idempotency),
     rateLimit: resolveRateLimit(options.rateLimit),
     expiresAt: options.expiresAt as ((ctx: unknown) => number | Date | undefined) | undefined,
+    instrumentation: options.instrumentation,
     topics,
     pubsub,
     limits,

@@ -8,6 +8,7 @@ import type { PubSubStats } from './pubsub.js'
 import type { HistoryOptions, TopicHistory } from './history.js'
 import type { ConnectionDetails } from './connections.js'
 import type { TopicScope } from './topics.js'
+import type { ServerInstrumentation } from './instrumentation.js'
 import type {
   AnyProcedure,
   AnyStream,
@@ -330,6 +331,13 @@ export interface ServerOptions<R extends RouterDef, TCtx, E extends Engine = Syn
    * @default a console logger: `error` and `warn` to the console, `info` and `debug` dropped
    */
   logger?: Logger | false
+  /**
+   * Hooks that tracing and metrics hear the server through: `serverTelemetry()` of
+   * `@patchbay/otel`, or your own (docs/guide/observability.md). Without it no hook runs and
+   * nothing is allocated for it.
+   * @default none
+   */
+  instrumentation?: ServerInstrumentation
   /**
    * Called once when a connection has closed, after its subscriptions were removed and its
    * handlers' signals aborted: the place to clean up per-connection state (presence…).

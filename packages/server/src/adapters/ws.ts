@@ -178,6 +178,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     opened.set(ws, { session, transport, openedAt })
     log.opened(session.info.id, codec.encoding, remoteAddress)
     sessions.add(session)
+    config.instrumentation?.connectionOpen?.(session.info)
     options.registry.add(session, ctx, remoteAddress)
     sockets.add(ws)
     heartbeat.watch(ws)
@@ -193,6 +194,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       const sent = transport.sentClose
       if (sent === undefined) log.closed(session.info.id, code, reason.toString(), 'peer', openedAt)
       else log.closed(session.info.id, sent.code, sent.reason, 'server', openedAt)
+      config.instrumentation?.connectionClose?.(session.info, code)
       try {
         options.onClose?.({ connection: session.info, ctx, code, reason: reason.toString() })
       } catch (error) {
