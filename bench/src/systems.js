@@ -52,6 +52,16 @@ export const systems = [
     only: ['rpc-throughput', 'fan-out'],
   },
   {
+    // -pbwire with Patchbay's messages as positional arrays ([tag, ...fields]), under a
+    // bench-only subprotocol: what a terser envelope would save (docs/benchmarks.md).
+    name: 'ws-json-cork-pbpos',
+    encoding: 'json',
+    baseline: 'ws-json',
+    topics: true,
+    streams: false,
+    only: ['rpc-throughput', 'fan-out'],
+  },
+  {
     // Raw ws, coalesced, each broadcast's WebSocket frame built once and the same buffers
     // written to every member's socket (as engine.io broadcasts): the practical limit of a
     // fan-out on ws. Patchbay over this is what is left of its own cost (fan-out only).
@@ -91,6 +101,16 @@ export const systems = [
     only: ['rpc-throughput', 'fan-out'],
   },
   {
+    // -pbwire with Patchbay's messages as positional arrays ([tag, ...fields]), under a
+    // bench-only subprotocol: what a terser envelope would save (docs/benchmarks.md).
+    name: 'ws-msgpack-cork-pbpos',
+    encoding: 'msgpack',
+    baseline: 'ws-msgpack',
+    topics: true,
+    streams: false,
+    only: ['rpc-throughput', 'fan-out'],
+  },
+  {
     // Raw ws, coalesced, each broadcast's WebSocket frame built once and the same buffers
     // written to every member's socket (as engine.io broadcasts): the practical limit of a
     // fan-out on ws. Patchbay over this is what is left of its own cost (fan-out only).
@@ -111,7 +131,8 @@ export const systems = [
  * In rpc-throughput also Patchbay over `-cork-pipelined`, the raw loop with the client's
  * writes flushed every 16 frames as Patchbay's client does, and what that alone does to raw.
  * In fan-out also Patchbay over `-cork-preframed` (each broadcast framed once), and what
- * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js).
+ * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js). And the
+ * positional envelope's prototype over v1's, both on the raw loop (`-pbpos` over `-pbwire`).
  * @type {readonly (readonly [string, string])[]}
  */
 export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
@@ -122,4 +143,5 @@ export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
   [`patchbay-${encoding}`, `ws-${encoding}-cork-pbwire`],
   [`patchbay-${encoding}`, `ws-${encoding}-cork-preframed`],
   [`ws-${encoding}-cork-preframed`, `ws-${encoding}-cork`],
+  [`ws-${encoding}-cork-pbpos`, `ws-${encoding}-cork-pbwire`],
 ])

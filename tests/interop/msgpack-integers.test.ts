@@ -201,14 +201,28 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
     }
   })
 
-  it('an output integer beyond 2^53 closes 4400 (the client has no per-id answer)', async () => {
+  it('an output integer beyond 2^53 reaches the caller as the BigInt it decodes to (a payload is the application\'s, §9)', async () => {
     const client = createClient(api, { url: raw.url, WebSocket, encodings: [codec('msgpack')], reconnect: false })
     try {
       const socket = await raw.nextSocket()
       const call = client.echo(1)
       const sent = await raw.nextMessage(socket)
-      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
       socket.send(mp({ t: 'result', id: sent.id as number, output: u64(2n ** 60n) }))
+      expect(await call).toBe(2n ** 60n)
+      expect(client.state).toBe('open')
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('a result id beyond 2^53 closes 4400 (an id the client reads itself, §4.1)', async () => {
+    const client = createClient(api, { url: raw.url, WebSocket, encodings: [codec('msgpack')], reconnect: false })
+    try {
+      const socket = await raw.nextSocket()
+      const call = client.echo(1)
+      await raw.nextMessage(socket)
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+      socket.send(mp({ t: 'result', id: u64(2n ** 60n), output: 1 }))
       expect(await closed).toBe(4400)
       await expect(call).rejects.toMatchObject({ code: 'CONNECTION_LOST' })
     } finally {

@@ -4,7 +4,7 @@
  * fan-out only.
  */
 import WebSocket from 'ws'
-import { corkedSend, envelopeCodecs, pipelinedSend, plainSend } from './envelope.js'
+import { Positional, corkedSend, envelopeCodecs, pipelinedSend, plainSend } from './envelope.js'
 import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
@@ -12,11 +12,12 @@ import { openStalled } from './flow.js'
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'pipelined'} cork writes coalesced per tick, or also flushed every 16 frames
- * @param {'raw' | 'patchbay'} [wire]
+ * @param {'raw' | 'patchbay' | 'positional'} [wire]
  * @returns {LoadAdapter}
  */
 export function rawWsAdapter(encoding, cork, wire = 'raw') {
   const patchbayWire = wire === 'patchbay'
+  const positional = wire === 'positional'
   const codec = envelopeCodecs[encoding]
   const send = cork === 'pipelined' ? pipelinedSend : cork ? corkedSend : plainSend
 
@@ -27,7 +28,7 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
   async function open(url) {
     // Speaking Patchbay's messages, it offers Patchbay's subprotocol too, so it can also
     // load a Patchbay server (tools/inproc.js does, to split a gap between the sides).
-    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`) : new WebSocket(url)
+    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`) : positional ? new WebSocket(url, `patchbay.v1p.${encoding}`) : new WebSocket(url)
     /** @type {Map<number, (value: any) => void>} */
     const pending = new Map()
     /** @type {((data: unknown) => void) | undefined} */
@@ -37,6 +38,15 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
     let nextId = 1
     ws.on('message', (data) => {
       const message = codec.decode(/** @type {Buffer} */ (data))
+      if (positional) {
+        if (message[0] === Positional.EVENT) onTopic?.(message[3])
+        else if (message[0] === Positional.RESULT) {
+          const resolve = pending.get(message[1])
+          pending.delete(message[1])
+          resolve?.(message[2])
+        }
+        return
+      }
       if (patchbayWire) {
         if (message.t === 'event') onTopic?.(message.data)
         else if (message.t === 'result') {
@@ -72,13 +82,13 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
         const id = nextId++
         return new Promise((resolve) => {
           pending.set(id, resolve)
-          send(ws, codec.encode(patchbayWire ? wireMessage(id, m, a) : { id, m, a }))
+          send(ws, codec.encode(patchbayWire ? wireMessage(id, m, a) : positional ? positionalMessage(id, m, a) : { id, m, a }))
         })
       },
       /** @param {string} m @param {unknown[]} a */
       notify(m, a) {
         // Patchbay answers every pub; nobody waits here for the answer (a late reply is dropped).
-        send(ws, codec.encode(patchbayWire ? wireMessage(nextId++, m, a) : { m, a }))
+        send(ws, codec.encode(patchbayWire ? wireMessage(nextId++, m, a) : positional ? positionalMessage(nextId++, m, a) : { m, a }))
       },
       /** @param {(data: unknown) => void} listener */
       listen(listener) {
@@ -165,5 +175,24 @@ function wireMessage(id, m, a) {
       return { t: 'pub', id, path: 'feed', params: { topic: a[0] }, data: a[1] }
     default:
       throw new Error(`no Patchbay message for ${m}`)
+  }
+}
+
+/**
+ * wireMessage's message as an array (envelope.js, Positional).
+ * @param {number} id
+ * @param {string} m
+ * @param {unknown[]} a
+ */
+function positionalMessage(id, m, a) {
+  switch (m) {
+    case 'add':
+      return [Positional.CALL, id, 'math.add', { a: a[0], b: a[1] }]
+    case 'sub':
+      return [Positional.SUB, id, 'feed', { topic: a[0] }]
+    case 'pub':
+      return [Positional.PUB, id, 'feed', { topic: a[0] }, a[1]]
+    default:
+      throw new Error(`no positional message for ${m}`)
   }
 }

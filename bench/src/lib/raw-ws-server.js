@@ -7,11 +7,14 @@
  * by itself, so a gap between it and Patchbay is Patchbay's own code. With `cork:
  * 'preframed'` a broadcast's WebSocket frame (header and payload) is built once per publish
  * with ws's `Sender.frame`, as engine.io does for a room, and the same buffers are written
- * to each member's corked net.Socket: the practical limit of a fan-out on ws.
+ * to each member's corked net.Socket: the practical limit of a fan-out on ws. With `wire:
+ * 'positional'` it speaks the same messages as arrays, `[tag, ...fields]` (envelope.js,
+ * `positional`), under the bench-only subprotocol `patchbay.v1p.<encoding>`: a prototype of a
+ * terser envelope, measured against `wire: 'patchbay'` (docs/benchmarks.md, "The envelope").
  */
 import * as wsModule from 'ws'
 import { WebSocketServer } from 'ws'
-import { corkedSend, envelopeCodecs, plainSend } from './envelope.js'
+import { Positional, corkedSend, envelopeCodecs, plainSend } from './envelope.js'
 import { whenWritable } from './flow.js'
 import { serve } from './server-main.js'
 import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
@@ -19,7 +22,7 @@ import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'preframed'} cork
- * @param {'raw' | 'patchbay'} [wire]
+ * @param {'raw' | 'patchbay' | 'positional'} [wire]
  */
 export function serveRawWs(encoding, cork, wire = 'raw') {
   return serve((params) => startRawWs(encoding, cork, wire, params))
@@ -29,7 +32,7 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
  * Starts the server in this process (the bench's children, and tools/inproc.js).
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'preframed'} cork
- * @param {'raw' | 'patchbay'} wire
+ * @param {'raw' | 'patchbay' | 'positional'} wire
  * @param {Record<string, any>} params
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
@@ -99,15 +102,44 @@ export function startRawWs(encoding, cork, wire, params) {
     }
   }
 
+  /**
+   * The same messages as arrays (envelope.js, Positional), answered the same way.
+   * @param {import('ws').WebSocket} ws
+   * @param {any[]} message
+   */
+  function positionalWire(ws, message) {
+    switch (message[0]) {
+      case Positional.CALL:
+        send(ws, codec.encode([Positional.RESULT, message[1], message[3].a + message[3].b]))
+        return
+      case Positional.SUB: {
+        const topic = String(message[3].topic)
+        join(ws, topic)
+        let channel = channels.get(topic)
+        if (channel === undefined) channels.set(topic, (channel = { ch: channels.size + 1, seq: 0 }))
+        send(ws, codec.encode([Positional.RESULT, message[1], { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' }]))
+        return
+      }
+      case Positional.PUB: {
+        const topic = String(message[3].topic)
+        const members = topics.get(topic)
+        const channel = channels.get(topic)
+        if (members !== undefined && channel !== undefined) broadcast(members, codec.encode([Positional.EVENT, channel.ch, ++channel.seq, message[4]]))
+        send(ws, codec.encode([Positional.RESULT, message[1]]))
+        return
+      }
+    }
+  }
+
   return new Promise((resolve) => {
     const highWater = params.highWater ?? STREAM_HIGH_WATER
     const batch = params.batch ?? STREAM_BATCH
     // Speaking Patchbay's messages, it answers Patchbay's subprotocol, so Patchbay's client
     // can load it too (tools/inproc.js does, to split a gap between the sides).
-    const subprotocol = `patchbay.v1.${encoding}`
+    const subprotocol = wire === 'positional' ? `patchbay.v1p.${encoding}` : `patchbay.v1.${encoding}`
     /** @type {import('ws').ServerOptions} */
     const options = { port: 0, host: '127.0.0.1' }
-    if (wire === 'patchbay') options.handleProtocols = (offered) => (offered.has(subprotocol) ? subprotocol : false)
+    if (wire !== 'raw') options.handleProtocols = (offered) => (offered.has(subprotocol) ? subprotocol : false)
     const wss = new WebSocketServer(options, () => {
       const port = /** @type {import('node:net').AddressInfo} */ (wss.address()).port
       const close = () =>
@@ -123,6 +155,7 @@ export function startRawWs(encoding, cork, wire, params) {
       ws.on('message', (data) => {
         const message = codec.decode(/** @type {Buffer} */ (data))
         if (wire === 'patchbay') return patchbayWire(ws, message)
+        if (wire === 'positional') return positionalWire(ws, message)
         switch (message.m) {
           case 'add':
             send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))

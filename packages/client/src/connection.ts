@@ -5,6 +5,8 @@
  */
 import {
   authSubprotocol,
+  hasProtoKey,
+  mayHoldProtoKey,
   parseServerMessage,
   ProtocolViolation,
   truncateCloseReason,
@@ -215,6 +217,14 @@ export class Connection implements DiagnosticsSink {
       decoded = this.codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Frame))
     } catch {
       this.close(CLOSE_BAD_REQUEST, 'Server sent a frame that does not decode')
+      return
+    }
+    // JSON.parse makes a `__proto__` key an own property, which application code that merges
+    // a payload (Object.assign, a deep merge) would take as a prototype: refused (§9). A text
+    // frame that cannot spell one skips the walk; MessagePack cannot make one (msgpackr reads
+    // the key as `__proto_`). Payloads are otherwise handed over as decoded (parseServerMessage).
+    if (typeof data === 'string' && mayHoldProtoKey(data) && hasProtoKey(decoded)) {
+      this.close(CLOSE_BAD_REQUEST, 'Server sent a forbidden key "__proto__"')
       return
     }
     const parsed = parseServerMessage(decoded, this.options)

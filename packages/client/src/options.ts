@@ -106,9 +106,10 @@ export interface ClientOptions {
    */
   lazy?: boolean
   /**
-   * Deepest nesting accepted in a server message, and allowed in what the client sends (a
-   * deeper input fails with BAD_REQUEST before it is sent, as does one that is not plain
-   * data: a Date, a Map, NaN, a BigInt; docs/protocol.md §9).
+   * Deepest nesting allowed in what the client sends (a deeper input fails with BAD_REQUEST
+   * before it is sent, as does one that is not plain data: a Date, a Map, NaN, a BigInt) and
+   * accepted in a server's `error` message; payloads are handed over as decoded
+   * (docs/protocol.md §9).
    * @default 64 (DEFAULT_LIMITS.maxDepth)
    */
   maxDepth?: number

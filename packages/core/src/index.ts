@@ -48,7 +48,7 @@ export type {
   ParseResult,
   ParseLimits,
 } from './messages.js'
-export { findNonPlainData, sendableError } from './plain-data.js'
+export { findNonPlainData, hasProtoKey, mayHoldProtoKey, sendableError } from './plain-data.js'
 export { validate, isSchema } from './schema.js'
 export type { Schema, InferSchemaInput, InferSchemaOutput, ValidationResult } from './schema.js'
 export { procedure, stream, topic, router, isProcedure, isStream, isTopic, isBackpressurePolicy, flattenRouter, flatRouter, RESERVED_TOP_LEVEL_NAMES } from './router.js'

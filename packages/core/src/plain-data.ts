@@ -67,6 +67,41 @@ function walk(value: unknown, maxDepth: number, depth: number, offset: number): 
   return `unsupported object ${describe(value)}`
 }
 
+/**
+ * False when JSON text `text` cannot decode to an object with a `__proto__` key:
+ * it neither spells one nor holds a `\u` escape that could (JSON.parse reads
+ * `"\u005f_proto__"` as `__proto__`). Two native substring searches, so a client runs the
+ * walk below only for the rare frame that may hold such a key (docs/protocol.md §9, "The
+ * other direction"). JSON.stringify writes `\u` only for control characters without a short
+ * escape and lone surrogates, so an honest frame takes the walk only when its strings hold those.
+ */
+export function mayHoldProtoKey(text: string): boolean {
+  return text.includes('__proto__') || text.includes('\\u')
+}
+
+/**
+ * True when a `__proto__` key is anywhere in `value` (a decoded frame). JSON.parse makes
+ * such a key an own property, which a later `Object.assign` or a naive deep merge turns into
+ * the target's prototype. Iterative, so any nesting JSON.parse built is walked without a
+ * depth limit.
+ */
+export function hasProtoKey(value: unknown): boolean {
+  const pending: unknown[] = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (typeof next !== 'object' || next === null) continue
+    if (Array.isArray(next)) {
+      for (const item of next as unknown[]) pending.push(item)
+      continue
+    }
+    for (const key in next) {
+      if (key === '__proto__') return true
+      pending.push((next as Record<string, unknown>)[key])
+    }
+  }
+  return false
+}
+
 function isBufferLike(value: Uint8Array): boolean {
   const name = value.constructor?.name
   return name === 'Buffer' || name === 'FastBuffer'
