@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CloseCode, ErrorCode, PatchbayError, type Encoding } from '@patchbay/core'
 import type { PatchbayServer } from '@patchbay/server'
-import type { Client } from '@patchbay/client'
-import { createTestPair, type TestPairOptions } from '@patchbay/server/testing'
+import { createClient, type Client } from '@patchbay/client'
+import { connectInMemory, createTestPair, type TestPairOptions } from '@patchbay/server/testing'
 import { KiB, api, deferred, makeServer, type Ctx } from './fixture.js'
 
 const servers: PatchbayServer[] = []
@@ -185,5 +185,44 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
     await next.promise
     expect(received).toEqual(['before', 'after'])
     expect(network.connections).toHaveLength(2)
+  })
+})
+
+describe('the in-memory handshake (docs/protocol.md §2)', () => {
+  it("negotiates among the server's encodings, refuses a client offering none of them, and hands the token to context", async () => {
+    const { server } = setup({ encodings: ['json'] })
+    const network = connectInMemory(server, { context: ({ token }) => ({ user: token ?? null }) })
+    const refused = createClient(api, { url: network.url, WebSocket: network.WebSocket, encodings: ['msgpack'], reconnect: false })
+    clients.push(refused)
+    const failure = await rejection(refused.connect())
+    expect(failure.message).toContain('1006')
+    expect(network.connections).toHaveLength(0)
+
+    const offered = createClient(api, { url: network.url, WebSocket: network.WebSocket, encodings: ['msgpack', 'json'], token: 'bea', reconnect: false })
+    clients.push(offered)
+    expect((await offered.me()).name).toBe('bea')
+    expect(offered.encoding).toBe('json')
+    expect(network.current?.subprotocol).toBe('patchbay.v1.json')
+  })
+
+  it('a context that throws refuses the connection; a closing server refuses, and closes open ones with 1001', async () => {
+    const { server } = setup()
+    const network = connectInMemory(server, {
+      context: ({ token }) => {
+        if (token !== 'ok') throw new PatchbayError(ErrorCode.UNAUTHORIZED, 'no')
+        return { user: 'ok' }
+      },
+    })
+    const denied = createClient(api, { url: network.url, WebSocket: network.WebSocket, token: 'bad', reconnect: false })
+    clients.push(denied)
+    expect((await rejection(denied.connect())).message).toContain('1006')
+
+    const { connection } = await pair(server, { encoding: 'json', ctx: { user: null } })
+    servers.splice(servers.indexOf(server), 1)
+    await server.close()
+    expect(await connection.closed).toMatchObject({ code: CloseCode.GOING_AWAY, wasClean: true })
+    const late = createClient(api, { url: network.url, WebSocket: network.WebSocket, token: 'ok', reconnect: false })
+    clients.push(late)
+    expect((await rejection(late.connect())).message).toContain('1006')
   })
 })
