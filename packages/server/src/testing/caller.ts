@@ -156,7 +156,9 @@ async function call(scope: CallerScope, path: string, input: unknown, options: C
     const settled = await Promise.race([outcome, aborted])
     if (!settled.ok) throw received(scope, settled.error)
     // §6, §9: a result that is not plain data fails the call, as the session's reply does.
-    if (findNonPlainData(settled.output, scope.config.limits.maxDepth, 1) !== undefined) {
+    const problem = findNonPlainData(settled.output, scope.config.limits.maxDepth, 1)
+    if (problem !== undefined) {
+      scope.config.onError?.(new TypeError(`Result is not plain data: ${problem}`), { path, connectionId: scope.connection.id })
       throw new PatchbayError(ErrorCode.INTERNAL, 'Result could not be encoded')
     }
     return roundTrip(scope.codec, settled.output)
