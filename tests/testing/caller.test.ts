@@ -46,6 +46,9 @@ describe.each<Encoding>(['json', 'msgpack'])('createCaller (%s)', (encoding) => 
     const lax = setup({ logger: false }).server
     // Without validateOutput the handler's value goes through, as on a socket.
     expect(await createCaller(lax, { ctx: { user: null }, encoding }).math.broken()).toBe('not a number')
+    // A result no encoding carries fails the call, as the session's reply does (§9).
+    const date = await rejection(caller.date())
+    expect([date.code, date.message]).toEqual([ErrorCode.INTERNAL, 'Result could not be encoded'])
   })
 
   it('runs middleware in order, and the handler sees the context it extended', async () => {

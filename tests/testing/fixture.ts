@@ -18,6 +18,8 @@ export const api = router({
   hang: procedure({ input: z.object({ tag: z.string() }), output: z.never() }),
   count: stream({ input: z.object({ to: z.number().int() }), output: z.object({ n: z.number() }) }),
   blob: procedure({ input: z.object({ size: z.number().int() }), output: z.string() }),
+  /** Returns a Date: not plain data, so no encoding carries it (docs/protocol.md §9). */
+  date: procedure({ output: z.date() }),
   news: topic({ params: z.object({ room: z.string() }), message: z.object({ text: z.string() }) }),
   firehose: topic({ message: z.object({ n: z.number(), pad: z.string() }) }),
 })
@@ -99,6 +101,7 @@ export function makeServer(options: Partial<ServerOptions<typeof api, Ctx>> = {}
         })()
       },
       blob: ({ input }) => 'x'.repeat(input.size),
+      date: () => new Date(0),
     }),
     topics: { news: {}, firehose: {} },
   })
