@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { ErrorCode, PatchbayError, procedure, router, stream, topic } from '@patchbay/core'
-import { createChain, createServer, type ServerOptions } from '@patchbay/server'
+import { createChain, createServer, type HandshakeInfo, type ServerOptions } from '@patchbay/server'
 
 export const api = router({
   math: {
@@ -65,6 +65,8 @@ export function makeServer(options: Partial<ServerOptions<typeof api, Ctx>> = {}
   const server = createServer(api, {
     backpressure: { highWaterMark: 64 * KiB, maxBuffered: 512 * KiB },
     closeTimeout: 30_000,
+    // Over a socket the user comes from the URL; the pair supplies ctx itself.
+    context: ({ url }: HandshakeInfo): Ctx => ({ user: url.searchParams.get('user') }),
     ...options,
     handlers: base.handlers(api, {
       math: {

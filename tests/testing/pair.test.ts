@@ -1,10 +1,13 @@
 /**
  * The in-memory pair (`@patchbay/server/testing`): a real `@patchbay/client` on the server's
  * real sessions through adapters/memory.ts, no port, once per encoding. Calls, middleware,
- * errors, cancellation, topics, streams with credit, backpressure (docs/protocol.md §14),
- * close codes (§8) and reconnects behave as on a socket.
+ * errors, cancellation, topics, streams with credit and close codes (§8) are one suite run
+ * over both adapters, the pair and a real socket on 127.0.0.1 (adapters/ws.ts), so the pair is
+ * held to what a socket does; backpressure (docs/protocol.md §14) and reconnects after a
+ * drop use the pair's faults (tests/e2e/backpressure.test.ts has the socket versions).
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { CloseCode, ErrorCode, PatchbayError, type Encoding } from '@patchbay/core'
 import type { PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
@@ -30,6 +33,38 @@ async function pair(server: ReturnType<typeof makeServer>['server'], options: Te
   return made
 }
 
+/** A client's connection, as the shared suite sees it on either adapter. */
+interface Opened {
+  client: Client<typeof api>
+  connection: { id: string; subprotocol: string; closed: Promise<{ code: number; reason: string }> }
+}
+
+type Server = ReturnType<typeof makeServer>['server']
+
+const ports = new WeakMap<Server, Promise<number>>()
+
+/** The shared suite's two adapters: each opens a client of `ctx.user` on `server`, no reconnects. */
+const adapters: Record<'memory' | 'ws', (server: Server, encoding: Encoding, ctx: Ctx) => Promise<Opened>> = {
+  memory: (server, encoding, ctx) => pair(server, { encoding, ctx, client: { reconnect: false } }),
+  ws: async (server, encoding, ctx) => {
+    if (!ports.has(server)) ports.set(server, server.listen().then(({ port }) => port))
+    const port = await (ports.get(server) as Promise<number>)
+    // The fixture's context hook reads the user from the URL (fixture.ts).
+    const query = ctx.user === null ? '' : `?user=${ctx.user}`
+    const before = new Set(server.connections().map((open) => open.id))
+    const client = createClient(api, { url: `ws://127.0.0.1:${port}/${query}`, WebSocket, encodings: [encoding], reconnect: false })
+    clients.push(client)
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      client.on('state', (event) => {
+        if (event.state === 'closed') resolve({ code: event.code ?? 0, reason: event.reason ?? '' })
+      })
+    })
+    await client.connect()
+    const id = server.connections().find((open) => !before.has(open.id))?.id ?? ''
+    return { client, connection: { id, subprotocol: `patchbay.v1.${client.encoding ?? ''}`, closed } }
+  },
+}
+
 async function rejection(promise: Promise<unknown>): Promise<PatchbayError> {
   const error: unknown = await promise.then(
     () => undefined,
@@ -39,10 +74,14 @@ async function rejection(promise: Promise<unknown>): Promise<PatchbayError> {
   return error as PatchbayError
 }
 
-describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) => {
+const shared = (['memory', 'ws'] as const).flatMap((adapter) => (['json', 'msgpack'] as const).map((encoding) => [adapter, encoding] as const))
+
+describe.each(shared)('the session over the %s adapter (%s)', (adapter, encoding) => {
+  const open = (server: Server, ctx: Ctx) => adapters[adapter](server, encoding, ctx)
+
   it('negotiates the encoding (§2) and makes typed calls through the real session', async () => {
     const { server } = setup()
-    const { client, connection } = await pair(server, { encoding, ctx: { user: null } })
+    const { client, connection } = await open(server, { user: null })
     expect(client.encoding).toBe(encoding)
     expect(connection.subprotocol).toBe(`patchbay.v1.${encoding}`)
     expect(await client.math.add({ a: 2, b: 3 })).toBe(5)
@@ -52,20 +91,20 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
 
   it('validates output, runs middleware in order with the extended context, and answers error codes', async () => {
     const { server, probe } = setup({ validateOutput: true, logger: false })
-    const { client } = await pair(server, { encoding, ctx: { user: 'ann' } })
+    const { client } = await open(server, { user: 'ann' })
     expect((await rejection(client.math.broken())).code).toBe(ErrorCode.INTERNAL)
     probe.trace.length = 0
     expect(await client.me()).toEqual({ name: 'ann', trace: ['outer>me', 'authed', 'handler:ANN'] })
     expect(probe.trace).toEqual(['outer>me', 'authed', 'handler:ANN', 'outer<me'])
     const error = await rejection(client.forbidden())
     expect([error.code, error.message]).toEqual([ErrorCode.FORBIDDEN, 'Not yours'])
-    const anonymous = await pair(server, { encoding, ctx: { user: null } })
+    const anonymous = await open(server, { user: null })
     expect((await rejection(anonymous.client.me())).code).toBe(ErrorCode.UNAUTHORIZED)
   })
 
   it("a cancelled call aborts the handler's signal on the server (§5)", async () => {
     const { server, probe } = setup()
-    const { client } = await pair(server, { encoding, ctx: { user: null } })
+    const { client } = await open(server, { user: null })
     const controller = new AbortController()
     const call = client.hang({ tag: 'c' }, { signal: controller.signal })
     await expect.poll(() => probe.aborted.has('c')).toBe(true)
@@ -76,7 +115,7 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
 
   it('delivers a topic published on the server to the subscribed client', async () => {
     const { server } = setup()
-    const { client } = await pair(server, { encoding, ctx: { user: null } })
+    const { client } = await open(server, { user: null })
     const got = deferred<{ text: string }>()
     const unsubscribe = client.news.subscribe({ room: 'a' }, (message) => got.resolve(message))
     await unsubscribe.ready
@@ -88,7 +127,7 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
 
   it('streams with credit: the handler is pulled only as far as the client granted (§15)', async () => {
     const { server, probe } = setup()
-    const { client } = await pair(server, { encoding, ctx: { user: null } })
+    const { client } = await open(server, { user: null })
     const items = client.count({ to: 1000 }, { credit: 4 })
     expect((await items.next()).value).toEqual({ n: 1 })
     // The client grants credit back in halves of its window: never more than 4 + 2 ahead.
@@ -104,6 +143,29 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
     expect(probe.produced).toBeLessThan(60)
   })
 
+  it('carries close codes and reasons both ways (§8)', async () => {
+    const closes: { code: number; reason: string }[] = []
+    const { server } = setup({ onClose: ({ code, reason }) => closes.push({ code, reason }) })
+    const { client, connection } = await open(server, { user: null })
+    const states: { state: string; code?: number; reason?: string }[] = []
+    client.on('state', (event) => states.push(event))
+    expect(server.disconnect(connection.id, 4001, 'kicked by admin')).toBe(true)
+    expect(await connection.closed).toMatchObject({ code: 4001, reason: 'kicked by admin' })
+    // A socket's server side hears of the close once TCP closes: after its client, maybe.
+    await expect.poll(() => closes).toEqual([{ code: 4001, reason: 'kicked by admin' }])
+    expect(states[0]).toMatchObject({ code: 4001 })
+
+    // And from the client: its close reaches the server with its code.
+    const second = await open(server, { user: null })
+    await second.client.close()
+    expect(await second.connection.closed).toMatchObject({ code: CloseCode.NORMAL })
+    await expect.poll(() => closes.length).toBe(2)
+    expect(closes[1]?.code).toBe(CloseCode.NORMAL)
+    expect(server.connectionCount).toBe(0)
+  })
+})
+
+describe.each<Encoding>(['json', 'msgpack'])("the pair's faults (%s)", (encoding) => {
   it("a stalled reader's server-side buffer stays within maxBuffered, then it is closed with 4507 (§14)", async () => {
     const { server } = setup() // highWaterMark 64 KiB, maxBuffered 512 KiB (fixture.ts)
     const { client, connection } = await pair(server, { encoding, ctx: { user: null }, client: { reconnect: false } })
@@ -133,26 +195,6 @@ describe.each<Encoding>(['json', 'msgpack'])('createTestPair (%s)', (encoding) =
     expect([closed.code, closed.wasClean]).toEqual([CloseCode.SLOW_CONSUMER, true])
     // The slow consumer's subscription is gone; the fast one remains.
     expect(server.topicStats.subscriptions).toBe(1)
-  })
-
-  it('carries close codes and reasons both ways (§8)', async () => {
-    const closes: { code: number; reason: string }[] = []
-    const { server } = setup({ onClose: ({ code, reason }) => closes.push({ code, reason }) })
-    const { client, connection } = await pair(server, { encoding, ctx: { user: null } })
-    const states: { state: string; code?: number; reason?: string }[] = []
-    client.on('state', (event) => states.push(event))
-    expect(server.disconnect(connection.id, 4001, 'kicked by admin')).toBe(true)
-    expect(await connection.closed).toEqual({ code: 4001, reason: 'kicked by admin', wasClean: true })
-    expect(closes).toEqual([{ code: 4001, reason: 'kicked by admin' }])
-    expect(states[0]).toMatchObject({ code: 4001 })
-
-    // And from the client: its close reaches the server with its code.
-    const second = await pair(server, { encoding, ctx: { user: null } })
-    await second.client.close()
-    expect(await second.connection.closed).toMatchObject({ code: CloseCode.NORMAL, wasClean: true })
-    await expect.poll(() => closes.length).toBe(2)
-    expect(closes[1]?.code).toBe(CloseCode.NORMAL)
-    expect(server.connectionCount).toBe(0)
   })
 
   it('reconnects after a dropped connection and resubscribes its topics', async () => {
