@@ -4,14 +4,16 @@
  * {@link Pipe}s, with no port, no HTTP and no `ws`. Subprotocols are negotiated as in
  * docs/protocol.md §2, frames keep their kind (text for JSON, binary for msgpack), close codes
  * and reasons travel both ways, and a stalled reader makes the server's buffer grow, so
- * backpressure (§14) behaves as on a socket. Runtime-free.
+ * backpressure (§14) behaves as on a socket. This file holds a connection and the server's
+ * side of it; memory-socket.ts the client's. Runtime-free.
  */
 import { nanoid } from 'nanoid'
-import { CloseCode, negotiateSubprotocol, codecForSubprotocol, tokenFromSubprotocols, type Codec } from '@patchbay/core'
+import { CloseCode, type Codec } from '@patchbay/core'
 import type { Session, Transport } from '../connection.js'
 import type { SessionHost } from '../session-host.js'
 import type { MaybePromise } from '../types.js'
-import { Pipe, later, type PipeItem } from './pipe.js'
+import type { MemoryWebSocket } from './memory-socket.js'
+import { Pipe, type PipeItem } from './pipe.js'
 
 /** What the pair's `context` function sees of a connection attempt (the HTTP request has no place here). */
 export interface MemoryHandshake {
@@ -43,15 +45,16 @@ export interface MemoryCloseEvent {
   readonly wasClean: boolean
 }
 
-const CONNECTING = 0
-const OPEN = 1
-const CLOSING = 2
-const CLOSED = 3
+/** The WebSocket API's readyState values. */
+export const CONNECTING = 0
+export const OPEN = 1
+export const CLOSING = 2
+export const CLOSED = 3
 
 const utf8 = new TextDecoder()
 
 /** The size a frame counts for: bytes, or a string's length (as outbound.ts counts it). */
-function sizeOf(data: string | Uint8Array): number {
+export function sizeOf(data: string | Uint8Array): number {
   return typeof data === 'string' ? data.length : data.byteLength
 }
 
@@ -138,6 +141,8 @@ export class MemoryConnection {
     this.down.push({ kind: 'close', code, reason, size: 0 })
     // A peer that never reads the close frame is dropped after closeTimeout, as ws does.
     this.terminateTimer = setTimeout(() => this.terminate(), this.host.options.closeTimeout)
+    // Like ws's own deadline: a test that leaves a stalled connection behind may still exit.
+    ;(this.terminateTimer as { unref?: () => void }).unref?.()
   }
 
   /** The client starts the closing handshake. */
@@ -222,108 +227,5 @@ class MemoryTransport implements Transport {
 
   onceDrained(listener: () => void): void {
     this.connection.down.onceDrained(listener)
-  }
-}
-
-type Listener = ((event: never) => void) | null
-
-/**
- * The client's side: the part of the WebSocket API `@patchbay/client` uses. A class per pair
- * ({@link createMemoryWebSocket}) binds it to its server.
- */
-export class MemoryWebSocket {
-  static readonly CONNECTING = CONNECTING
-  static readonly OPEN = OPEN
-  static readonly CLOSING = CLOSING
-  static readonly CLOSED = CLOSED
-  readonly CONNECTING = CONNECTING
-  readonly OPEN = OPEN
-  readonly CLOSING = CLOSING
-  readonly CLOSED = CLOSED
-  readyState: number = CONNECTING
-  protocol = ''
-  binaryType = 'arraybuffer'
-  onopen: Listener = null
-  onmessage: Listener = null
-  onclose: Listener = null
-  onerror: Listener = null
-  /** Set once the server accepted the connection. */
-  private connection: MemoryConnection | undefined
-
-  constructor(
-    readonly url: string,
-    protocols: string | readonly string[] | undefined,
-    host: SessionHost,
-    options: MemoryAdapterOptions,
-  ) {
-    const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols]
-    later(() => void this.handshake(host, options, offered))
-  }
-
-  get bufferedAmount(): number {
-    return this.connection?.up.bufferedAmount ?? 0
-  }
-
-  send(data: string | ArrayBufferView): void {
-    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
-    const connection = this.connection
-    if (this.readyState !== OPEN || connection === undefined) return
-    // Copied, as a socket's write would: the client may reuse its buffer.
-    const frame = typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
-    connection.up.push({ kind: 'frame', data: frame, size: sizeOf(frame) })
-  }
-
-  close(code: number = CloseCode.NO_STATUS, reason = ''): void {
-    if (this.readyState === CLOSING || this.readyState === CLOSED) return
-    this.readyState = CLOSING
-    // Closed while connecting: the attempt fails (handshake() sees CLOSING), as in a browser.
-    this.connection?.closeFromClient(code, reason)
-  }
-
-  /** A frame from the server. */
-  receive(data: string | ArrayBuffer): void {
-    if (this.readyState === CLOSED) return
-    this.emit('onmessage', { type: 'message', data })
-  }
-
-  /** The connection has closed. */
-  ended(event: MemoryCloseEvent): void {
-    if (this.readyState === CLOSED) return
-    this.readyState = CLOSED
-    if (!event.wasClean) this.emit('onerror', { type: 'error' })
-    this.emit('onclose', { type: 'close', ...event })
-  }
-
-  private async handshake(host: SessionHost, options: MemoryAdapterOptions, offered: string[]): Promise<void> {
-    const { encodings, maxConnections } = host.options
-    const subprotocol = negotiateSubprotocol(offered, encodings)
-    const codec = subprotocol === undefined ? undefined : codecForSubprotocol(subprotocol)
-    // A refused upgrade (no shared subprotocol, shutting down, full): a browser learns only 1006.
-    if (codec === undefined || subprotocol === undefined || host.closing || host.size >= maxConnections) return this.refused()
-    let ctx: unknown
-    try {
-      const token = tokenFromSubprotocols(offered)
-      ctx = await options.context({ url: this.url, subprotocols: offered, subprotocol, ...(token === undefined ? {} : { token }) })
-    } catch {
-      return this.refused()
-    }
-    if (this.readyState !== CONNECTING || host.closing) return this.refused()
-    const connection = new MemoryConnection(host, this, codec, ctx, options.networkBuffer)
-    this.connection = connection
-    this.protocol = subprotocol
-    this.readyState = OPEN
-    connection.start()
-    options.opened(connection)
-    this.emit('onopen', { type: 'open' })
-  }
-
-  private refused(): void {
-    this.readyState = CLOSED
-    this.emit('onerror', { type: 'error' })
-    this.emit('onclose', { type: 'close', code: CloseCode.ABNORMAL, reason: '', wasClean: false })
-  }
-
-  private emit(name: 'onopen' | 'onmessage' | 'onclose' | 'onerror', event: object): void {
-    ;(this[name] as ((event: object) => void) | null)?.(event)
   }
 }

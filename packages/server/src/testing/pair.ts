@@ -6,7 +6,8 @@
  */
 import type { Encoding, RouterDef } from '@patchbay/core'
 import type { Client, ClientOptions } from '@patchbay/client'
-import { MemoryWebSocket, type MemoryConnection, type MemoryHandshake } from '../adapters/memory.js'
+import type { MemoryConnection, MemoryHandshake } from '../adapters/memory.js'
+import { MemoryWebSocket } from '../adapters/memory-socket.js'
 import type { Engine } from '../engine.js'
 import { hostOf } from '../session-host.js'
 import type { MaybePromise, PatchbayServer } from '../types.js'
