@@ -10,8 +10,14 @@ import { Session, type SessionConfig, type Transport } from './connection.js'
 import type { ConnectionRegistry } from './connections.js'
 import type { ConnectionInfo, HandshakeInfo } from './types.js'
 
-/** Closes one connection with `code` and `reason`; resolves once it has closed. */
-export type Closer = (code: number, reason: string) => Promise<void>
+/**
+ * An adapter's transport, as the server's shutdown closes it. The transport itself, not a
+ * closure per connection: an idle connection should cost one small object.
+ */
+export interface ClosableTransport extends Transport {
+  /** Closes the connection with `code` and `reason`; resolves once it has closed. */
+  shutdown(code: number, reason: string): Promise<void>
+}
 
 /** What a host needs from createServer. */
 export interface SessionHostOptions {
@@ -28,7 +34,7 @@ export interface SessionHostOptions {
 
 /** The open sessions of one server, whatever transport each came in on. */
 export class SessionHost {
-  private readonly open = new Map<Session, Closer>()
+  private readonly open = new Map<Session, ClosableTransport>()
   /** Set by the server's close(): no adapter opens a session after it. */
   closing = false
 
@@ -45,12 +51,12 @@ export class SessionHost {
 
   /**
    * Opens a session on `transport`, listed in `server.connections()` until the adapter
-   * reports its close with {@link closed}. `close` is how the server's shutdown closes it.
+   * reports its close with {@link closed}.
    */
-  accept(transport: Transport, codec: Codec, ctx: unknown, info: ConnectionInfo, remoteAddress: string | undefined, close: Closer): Session {
+  accept(transport: ClosableTransport, codec: Codec, ctx: unknown, info: ConnectionInfo, remoteAddress: string | undefined): Session {
     this.config.stats.connections++
     const session = new Session(this.config, transport, codec, ctx, info)
-    this.open.set(session, close)
+    this.open.set(session, transport)
     this.options.registry.add(session, ctx, remoteAddress)
     return session
   }
@@ -82,7 +88,7 @@ export class SessionHost {
 
   /** Closes every open session through its adapter; resolves once all have closed. */
   async closeAll(code: number, reason: string): Promise<void> {
-    await Promise.all([...this.open.values()].map((close) => close(code, reason)))
+    await Promise.all([...this.open.values()].map((transport) => transport.shutdown(code, reason)))
   }
 }
 

@@ -9,8 +9,8 @@
  */
 import { nanoid } from 'nanoid'
 import { CloseCode, type Codec } from '@patchbay/core'
-import type { Session, Transport } from '../connection.js'
-import type { SessionHost } from '../session-host.js'
+import type { Session } from '../connection.js'
+import type { ClosableTransport, SessionHost } from '../session-host.js'
 import type { MaybePromise } from '../types.js'
 import type { MemoryWebSocket } from './memory-socket.js'
 import { Pipe, type PipeItem } from './pipe.js'
@@ -102,10 +102,7 @@ export class MemoryConnection {
   /** Opens the server's session for this connection. */
   start(): void {
     const transport = new MemoryTransport(this, this.codec.binary)
-    this.session = this.host.accept(transport, this.codec, this.ctx, { id: this.id, encoding: this.codec.encoding }, undefined, (code, reason) => {
-      this.closeFromServer(code, reason)
-      return this.serverDone
-    })
+    this.session = this.host.accept(transport, this.codec, this.ctx, { id: this.id, encoding: this.codec.encoding }, undefined)
   }
 
   /** `closing` from either side's close frame until the closing handshake is over. */
@@ -132,6 +129,12 @@ export class MemoryConnection {
   /** The connection is lost without a close frame (a cable pulled): 1006 on both sides. */
   drop(): void {
     this.terminate()
+  }
+
+  /** The server's shutdown: closes, and resolves once closed. */
+  shutdown(code: number, reason: string): Promise<void> {
+    this.closeFromServer(code, reason)
+    return this.serverDone
   }
 
   /** The server starts the closing handshake: its close frame goes after what it sent before. */
@@ -192,7 +195,7 @@ export class MemoryConnection {
 }
 
 /** The server's side of a {@link MemoryConnection}, as a session sees it. */
-class MemoryTransport implements Transport {
+class MemoryTransport implements ClosableTransport {
   constructor(
     private readonly connection: MemoryConnection,
     private readonly binary: boolean,
@@ -207,6 +210,10 @@ class MemoryTransport implements Transport {
 
   close(code: number, reason: string): void {
     this.connection.closeFromServer(code, reason)
+  }
+
+  shutdown(code: number, reason: string): Promise<void> {
+    return this.connection.shutdown(code, reason)
   }
 
   get bufferedAmount(): number {

@@ -20,8 +20,8 @@ import {
   truncateCloseReason,
   type Frame,
 } from '@patchbay/core'
-import type { Session, Transport } from '../connection.js'
-import type { SessionHost } from '../session-host.js'
+import type { Session } from '../connection.js'
+import type { ClosableTransport, SessionHost } from '../session-host.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
@@ -143,7 +143,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       return
     }
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
-    const session: Session = host.accept(transport, codec, ctx, { id: nanoid(), encoding: codec.encoding }, remoteAddress, (code, reason) => closeSocket(ws, code, reason, options.closeTimeout))
+    const session: Session = host.accept(transport, codec, ctx, { id: nanoid(), encoding: codec.encoding }, remoteAddress)
     sockets.add(ws)
     heartbeat.watch(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -342,7 +342,7 @@ const DRAIN_POLL_MS = 5
  * net.Socket; if a future ws hides it, sends still work, only uncoalesced, and drain is polled.
  * A class with prototype methods: an idle connection carries one small object, no closures.
  */
-class CoalescingTransport implements Transport {
+class CoalescingTransport implements ClosableTransport {
   private readonly socket: (Corkable & Partial<Drainable>) | undefined
   private corked = false
   /** Bytes sent since the socket was corked (frame lengths: cheaper than asking ws each time). */
@@ -422,6 +422,11 @@ class CoalescingTransport implements Transport {
     // A peer that completes the closing handshake frees the socket, and with it the session
     // its listeners hold, at once rather than when the deadline passes.
     ws.once('close', () => clearTimeout(deadline))
+  }
+
+  /** The server's shutdown: closes and resolves once closed (terminated past closeTimeout). */
+  shutdown(code: number, reason: string): Promise<void> {
+    return closeSocket(this.ws, code, reason, this.closeTimeout)
   }
 
   get bufferedAmount(): number {
