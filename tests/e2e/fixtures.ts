@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import WebSocket from 'ws'
 import { PatchbayError, procedure, router, type Encoding } from '@patchbay/core'
-import { createServer, type ServerOptions } from '@patchbay/server'
+import { createServer, type PatchbayServer, type ServerOptions, type SyncEngine } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { codec } from '../support/codecs.js'
 
@@ -47,6 +47,8 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 
 export interface Fixture {
   url: string
+  /** The server, for `createCaller` (@patchbay/server/testing). */
+  server: PatchbayServer<SyncEngine, { user: string | null }, typeof api>
   held: Map<number, () => void>
   heldArrived: (count: number) => Promise<void>
   aborted: Map<string, unknown>
@@ -108,6 +110,7 @@ export async function startFixture(options: Partial<Pick<ServerOptions<typeof ap
   const clients: Client<typeof clientApi>[] = []
   return {
     url,
+    server,
     held,
     heldArrived: (count) => {
       if (held.size >= count) return Promise.resolve()

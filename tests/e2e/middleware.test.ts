@@ -4,6 +4,10 @@
  * else INTERNAL and logged once), timing around next(), streams (the chain wraps the start),
  * topic subscribe and publish (before `authorize`), and idempotent calls answered from the
  * dedupe window, which run no middleware (docs/protocol.md §4.2).
+ *
+ * The per-encoding suite runs the real client and sessions through the in-memory pair
+ * (`@patchbay/server/testing`): middleware is the session's business, and a socket adds
+ * nothing to it. The dedupe-window suite keeps its raw sockets (it sends frames by hand).
  */
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -11,6 +15,7 @@ import { z } from 'zod'
 import { ErrorCode, PatchbayError, procedure, router, stream, topic, type Encoding } from '@patchbay/core'
 import { createChain, createServer, type HandshakeInfo, type Logger, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
+import { connectInMemory, type InMemoryNetwork } from '@patchbay/server/testing'
 import { connectRaw, type RawClient } from '../conformance/support.js'
 import { closeAfterEach, type Closable } from '../support/teardown.js'
 import { deferred } from './fixtures.js'
@@ -105,6 +110,16 @@ const own = createChain<Ctx & { user: User; since: string }>().use(async ({ inpu
 })
 
 async function start(): Promise<string> {
+  const { port } = await build().listen()
+  return `ws://127.0.0.1:${port}`
+}
+
+/** The server with no port: clients reach it in memory, their `token` naming the user. */
+function startInMemory(): InMemoryNetwork {
+  return connectInMemory(build(), { context: ({ token }) => ({ user: USERS[token ?? ''] ?? null }) })
+}
+
+function build() {
   const created = createServer(api, {
     logger,
     onError: (error) => errors.push(error),
@@ -164,12 +179,16 @@ async function start(): Promise<string> {
     }),
   })
   server = created
-  const { port } = await created.listen()
-  return `ws://127.0.0.1:${port}`
+  return created
 }
 
-function connect(url: string, encoding: Encoding, user?: string): Client<typeof api> {
-  const client = createClient(api, { url: user === undefined ? url : `${url}/?user=${user}`, WebSocket, encodings: [codec(encoding)] })
+/** A client of `ann`, `bob`, or nobody: over a socket (`target` its URL) or in memory. */
+function connect(target: string | InMemoryNetwork, encoding: Encoding, user?: string): Client<typeof api> {
+  const transport =
+    typeof target === 'string'
+      ? { url: user === undefined ? target : `${target}/?user=${user}`, WebSocket }
+      : { url: target.url, WebSocket: target.WebSocket, ...(user === undefined ? {} : { token: user }) }
+  const client = createClient(api, { ...transport, encodings: [codec(encoding)] })
   clients.push(client)
   return client
 }
@@ -185,7 +204,7 @@ async function failure(promise: Promise<unknown>): Promise<PatchbayError> {
 
 describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   it('runs outer subtree first, then inner, then the procedure\'s own, around the handler; each use once', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     expect(await ann.admin.ban({ id: 'x' })).toBe('banned x')
     expect(log).toEqual([
@@ -199,14 +218,14 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('runs a chain that extends an outer one once per use: the shared links do not run twice', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     expect(await ann.nested.who()).toBe('ann since today')
     expect(log).toEqual(['root> call nested.who', 'authed>', 'admin>', '<root nested.who'])
   })
 
   it('gives the handler the extended context, a copy: the connection\'s own ctx is unchanged', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     expect(await ann.me()).toBe('ann')
     // `open` sits under the root chain only: it sees the connection's ctx, with the parsed input.
@@ -218,7 +237,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('sends a PatchbayError a middleware throws to the client as it is; nothing is logged, the handler does not run', async () => {
-    const url = await start()
+    const url = startInMemory()
     const nobody = connect(url, encoding)
     const refused = await failure(nobody.me())
     expect(refused).toMatchObject({ code: ErrorCode.UNAUTHORIZED, message: 'Sign in first', data: { hint: 'token' } })
@@ -233,7 +252,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('times a call around next(): it resumes after the handler answered', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     const answer = ann.admin.slow()
     await slowStarted.promise
@@ -244,7 +263,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('gives a call\'s signal, aborted by a cancel; a subscribe\'s, aborted when the connection closes', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     const cancel = new AbortController()
     const answer = ann.admin.slow(undefined, { signal: cancel.signal }).catch((error: unknown) => error)
@@ -264,7 +283,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('turns anything else thrown (in a middleware or a handler below one) into INTERNAL, logged once', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     const crashed = await failure(ann.admin.crash())
     expect(crashed).toMatchObject({ code: ErrorCode.INTERNAL, message: 'Internal server error' })
@@ -276,7 +295,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('streams: the chain wraps the start, with the extended context; a refusal ends the stream before the generator runs', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     const items: string[] = []
     for await (const item of ann.admin.ticks({ count: 3 })) items.push(item)
@@ -294,7 +313,7 @@ describe.each<Encoding>(['json', 'msgpack'])('middleware (%s)', (encoding) => {
   })
 
   it('topics: the chain runs on subscribe and publish before authorize, which sees the extended context', async () => {
-    const url = await start()
+    const url = startInMemory()
     const ann = connect(url, encoding, 'ann')
     const heard = deferred<string>()
     const off = ann.admin.audit.subscribe({ room: 'ops' }, (message) => heard.resolve(message.text))

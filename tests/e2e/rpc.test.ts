@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { PatchbayError, type Encoding } from '@patchbay/core'
+import { createCaller } from '@patchbay/server/testing'
 import { startFixture, type Fixture } from './fixtures.js'
 
 async function rejection(promise: Promise<unknown>): Promise<PatchbayError> {
@@ -147,11 +148,15 @@ describe.each<Encoding>(['json', 'msgpack'])('RPC end to end over %s', (encoding
   })
 })
 
+// Options of what a handler returns or throws: the in-process caller (@patchbay/server/testing)
+// answers as a client would, with no client to make; the suite above covers the sockets.
 describe.each<Encoding>(['json', 'msgpack'])('server options over %s', (encoding) => {
+  const caller = (fx: Fixture) => createCaller(fx.server, { ctx: { user: null }, encoding })
+
   it('exposeErrors sends the message of a plain throw, never the stack', async () => {
     const fx = await startFixture({ exposeErrors: true })
     try {
-      const error = await rejection(fx.client(encoding).fail.crash())
+      const error = await rejection(caller(fx).fail.crash())
       expect(error.code).toBe('INTERNAL')
       expect(error.message).toBe('database password is hunter2')
       expect(JSON.stringify(error.data ?? null)).not.toContain('at ')
@@ -163,7 +168,7 @@ describe.each<Encoding>(['json', 'msgpack'])('server options over %s', (encoding
   it('validateOutput turns a contract-breaking result into INTERNAL', async () => {
     const fx = await startFixture({ validateOutput: true })
     try {
-      const error = await rejection(fx.client(encoding).fail.badOutput())
+      const error = await rejection(caller(fx).fail.badOutput())
       expect(error.code).toBe('INTERNAL')
     } finally {
       await fx.close()
@@ -173,7 +178,7 @@ describe.each<Encoding>(['json', 'msgpack'])('server options over %s', (encoding
   it('without validateOutput the result passes through unchecked', async () => {
     const fx = await startFixture()
     try {
-      await expect(fx.client(encoding).fail.badOutput()).resolves.toBe('not a number')
+      await expect(caller(fx).fail.badOutput()).resolves.toBe('not a number')
     } finally {
       await fx.close()
     }

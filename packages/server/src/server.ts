@@ -17,11 +17,10 @@ import {
   type RouterDef,
   type ValidationResult,
 } from '@patchbay/core'
-import { createWsAdapter, type WsAdapterOptions } from './adapters/ws.js'
+import { createWsAdapter } from './adapters/ws.js'
 import { resolveLogger } from './logger.js'
 import { ServerLog } from './log-events.js'
-
-type WsAdapterOnClose = WsAdapterOptions['onClose']
+import { SessionHost, registerHost, type SessionHostOptions } from './session-host.js'
 import type { Route } from './dispatch.js'
 import type { SessionConfig } from './connection.js'
 import { DEFAULT_IDEMPOTENCY, DedupeWindow } from './idempotency.js'
@@ -44,7 +43,7 @@ import type { PatchbayServer, ServerOptions, ServerStats } from './types.js'
 export function createServer<R extends RouterDef, TCtx = undefined, E extends Engine = SyncEngine>(
   api: R,
   options: ServerOptions<R, TCtx, E>,
-): PatchbayServer<E, TCtx> {
+): PatchbayServer<E, TCtx, R> {
   const { routes, streams } = resolveRoutes(api, options.handlers as unknown as HandlerTree)
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
@@ -124,23 +123,31 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
     if (!resolved.ok) throw PatchbayError.fromWire(resolved.error)
     return readHistory(engine, resolved.channel, historyOptions, route.retention.history)
   }
-  return createWsAdapter({
+  const host = new SessionHost({
+    api,
     config,
     encodings,
-    context: options.context as ((info: Parameters<NonNullable<ServerOptions<R, TCtx>['context']>>[0]) => unknown) | undefined,
-    origins: options.origins,
-    closeTimeout: options.closeTimeout ?? 5_000,
-    heartbeatInterval: options.heartbeatInterval ?? 30_000,
+    context: options.context as SessionHostOptions['context'],
+    registry: new ConnectionRegistry(),
     maxConnections: positiveInteger(options.maxConnections ?? 10_000, 'maxConnections'),
+    onClose: options.onClose as SessionHostOptions['onClose'],
+    closeTimeout: options.closeTimeout ?? 5_000,
+  })
+  const server = createWsAdapter({
+    host,
+    origins: options.origins,
+    closeTimeout: host.options.closeTimeout,
+    heartbeatInterval: options.heartbeatInterval ?? 30_000,
     handshakeTimeout: positiveInteger(options.handshakeTimeout ?? 10_000, 'handshakeTimeout'),
     maxHandshakes: positiveInteger(options.maxHandshakes ?? 1_000, 'maxHandshakes'),
     publish: publish as PatchbayServer<E>['publish'],
     history: history as PatchbayServer<E>['history'],
     publishTo: publishTo as PatchbayServer<E>['publishTo'],
-    registry: new ConnectionRegistry(),
-    onClose: options.onClose as WsAdapterOnClose,
     log,
-  }) as PatchbayServer<E, TCtx>
+  }) as PatchbayServer<E, TCtx, R>
+  // Where `@patchbay/server/testing` finds the sessions of this server, to add its own.
+  registerHost(server, host)
+  return server
 }
 
 function positiveInteger(value: number, name: string): number {

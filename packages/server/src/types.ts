@@ -424,9 +424,14 @@ export type HistoryResult<E extends Engine, T> = E extends AsyncEngine ? Promise
 
 /**
  * A running Patchbay server, on topic engine `E` (the memory engine unless `engine` said
- * otherwise), whose connections have context `TCtx`.
+ * otherwise), whose connections have context `TCtx`, serving router `R`.
  */
-export interface PatchbayServer<E extends Engine = SyncEngine, TCtx = unknown> {
+export interface PatchbayServer<E extends Engine = SyncEngine, TCtx = unknown, R extends RouterDef = RouterDef> {
+  /**
+   * Exists in the type only, never at run time (as `'~context'` of middleware): carries the
+   * router's type to `@patchbay/server/testing`, so `createCaller(server)` is typed.
+   */
+  readonly '~router'?: R
   /** Starts an HTTP server of its own that upgrades every request. Resolves with the bound address. */
   listen(options?: ListenOptions): Promise<{ port: number; host: string }>
   /** Serves WebSocket upgrades on an existing `http.Server` (or `https.Server`). */

@@ -17,37 +17,31 @@ import {
   subprotocolOf,
   tokenFromSubprotocols,
   truncateCloseReason,
-  type Encoding,
   type Frame,
 } from '@patchbay/core'
 import { codecForSubprotocol } from '../codecs.js'
-import { Session, type SessionConfig, type Transport } from '../connection.js'
-import type { ConnectionRegistry } from '../connections.js'
+import type { Session } from '../connection.js'
+import type { ClosableTransport, SessionHost } from '../session-host.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { malformedUpgrade } from './upgrade-request.js'
 import type { Engine } from '../engine.js'
 import type { RefusalLevel, ServerLog } from '../log-events.js'
-import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer, ServerOptions } from '../types.js'
+import type { AttachOptions, HandshakeInfo, ListenOptions, PatchbayServer } from '../types.js'
 
 /** What the adapter needs from createServer. */
 export interface WsAdapterOptions<E extends Engine = Engine> {
-  config: SessionConfig
-  encodings: readonly Encoding[]
-  context: ((info: HandshakeInfo) => unknown) | undefined
-  origins: ServerOptions<never, unknown>['origins']
+  /** The sessions, shared with any other adapter of the same server (session-host.ts). */
+  host: SessionHost
+  origins: readonly string[] | ((origin: string | undefined) => boolean) | undefined
   closeTimeout: number
   heartbeatInterval: number
-  maxConnections: number
   handshakeTimeout: number
   maxHandshakes: number
   publish: PatchbayServer<E>['publish']
   history: PatchbayServer<E>['history']
-  /** Every session opened is listed here until it closes (`server.connections()`). */
-  registry: ConnectionRegistry
   publishTo: PatchbayServer<E>['publishTo']
-  onClose: ((event: { connection: Session['info']; ctx: unknown; code: number; reason: string }) => void) | undefined
   /** Where connections opened and closed, refusals and framing faults are logged (log-events.ts). */
   log: ServerLog
 }
@@ -91,12 +85,11 @@ interface Drainable {
 
 /** Creates the server object on `ws`. */
 export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>): PatchbayServer<E> {
-  const { config, encodings } = options
+  const { host } = options
+  const { config, encodings, registry } = host.options
   const supported = encodings.map((encoding) => subprotocolOf[encoding]).join(', ')
-  const sessions = new Set<Session>()
   const sockets = new Set<WebSocket>()
   const ownServers: HttpServer[] = []
-  let closing = false
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
   /** What each open socket carries, for logging its end. */
@@ -171,36 +164,23 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       ws.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, 'No Patchbay subprotocol was negotiated')
       return
     }
-    config.stats.connections++
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
-    const session = new Session(config, transport, codec, ctx, { id: nanoid(), encoding: codec.encoding })
+    const session: Session = host.accept(transport, codec, ctx, { id: nanoid(), encoding: codec.encoding }, remoteAddress)
     const openedAt = Date.now()
     opened.set(ws, { session, transport, openedAt })
     log.opened(session.info.id, codec.encoding, remoteAddress)
-    sessions.add(session)
-    config.instrumentation?.connectionOpen?.(session.info)
-    options.registry.add(session, ctx, remoteAddress)
     sockets.add(ws)
     heartbeat.watch(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       session.receive(isBinary ? data : data.toString('utf8'))
     })
     ws.on('close', (code: number, reason: Buffer) => {
-      sessions.delete(session)
-      options.registry.delete(session)
       sockets.delete(ws)
-      session.handleClose()
       // What this server sent when it closed first (the peer's echo may differ, or never come).
       const sent = transport.sentClose
       if (sent === undefined) log.closed(session.info.id, code, reason.toString(), 'peer', openedAt)
       else log.closed(session.info.id, sent.code, sent.reason, 'server', openedAt)
-      config.instrumentation?.connectionClose?.(session.info, code)
-      try {
-        options.onClose?.({ connection: session.info, ctx, code, reason: reason.toString() })
-      } catch (error) {
-        // A failing cleanup hook must not take the process down with the socket.
-        config.onError?.(error, { path: '(onClose)', connectionId: session.info.id })
-      }
+      host.closed(session, ctx, code, reason.toString())
     })
     // ws reports framing faults (oversized frame: it closes with 1009 itself, invalid
     // UTF-8: 1007) here before closing; the close event does the cleanup. The session counts
@@ -225,9 +205,9 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       socket.destroy()
     }
     socket.on('error', onSocketError)
-    if (closing) return refuse(socket, 503, 'Server is shutting down')
+    if (host.closing) return refuse(socket, 503, 'Server is shutting down')
     // A limit reached is the operator's to act on: warn.
-    if (sessions.size + upgrading >= options.maxConnections) return refuse(socket, 503, 'Too many connections', {}, 'warn')
+    if (host.size + upgrading >= host.options.maxConnections) return refuse(socket, 503, 'Too many connections', {}, 'warn')
     // This upgrade's own header-phase timer (an own server's) stopped counting it already.
     if (handshaking() >= options.maxHandshakes) return refuse(socket, 503, 'Too many handshakes in progress', {}, 'warn')
     // ws would refuse these too, but only after the context hook had run for nothing.
@@ -258,7 +238,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     const finish = (ctx: unknown): void => {
       if (!settle()) return
       if (socket.destroyed) return
-      if (closing) return refuse(socket, 503, 'Server is shutting down')
+      if (host.closing) return refuse(socket, 503, 'Server is shutting down')
       socket.off('error', onSocketError)
       wss.handleUpgrade(request, socket, head, (ws) => accept(ws, ctx, request.socket.remoteAddress))
     }
@@ -270,10 +250,11 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       if (status === 500) log.contextFailed(error)
       refuse(socket, status, body, {}, status === 500 ? 'debug' : 'info')
     }
-    if (options.context === undefined) return finish(undefined)
+    const context = host.options.context
+    if (context === undefined) return finish(undefined)
     let ctx: unknown
     try {
-      ctx = options.context(handshakeInfo(request, offered, subprotocol))
+      ctx = context(handshakeInfo(request, offered, subprotocol))
     } catch (error) {
       return fail(error)
     }
@@ -335,30 +316,12 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
   }
 
   const close = async (): Promise<void> => {
-    closing = true
+    host.closing = true
     heartbeat.stop()
     // Graceful: calls in flight finish (up to closeTimeout) before their connections close.
-    let drainTimer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([
-      Promise.all([...sessions].map((session) => session.idle())),
-      new Promise<void>((resolve) => {
-        drainTimer = setTimeout(resolve, options.closeTimeout)
-      }),
-    ])
-    clearTimeout(drainTimer)
-    const closed = [...sockets].map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState === ws.CLOSED) return resolve()
-          ws.once('close', () => resolve())
-          // Ours only if the peer had not started closing first.
-          if (ws.readyState === ws.OPEN) opened.get(ws)?.transport.closedWith(CloseCode.GOING_AWAY, 'Server is shutting down')
-          ws.close(CloseCode.GOING_AWAY, truncateCloseReason('Server is shutting down'))
-          // A peer that never answers the closing handshake must not hold close() forever.
-          setTimeout(() => ws.terminate(), options.closeTimeout).unref()
-        }),
-    )
-    await Promise.all(closed)
+    await host.idle(options.closeTimeout)
+    // Every session, this adapter's and any other's (an in-memory pair's), closes its own way.
+    await host.closeAll(CloseCode.GOING_AWAY, truncateCloseReason('Server is shutting down'))
     await config.pubsub.clear()
     await Promise.all(
       ownServers.map(
@@ -380,19 +343,30 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     publish: options.publish,
     history: options.history,
     publishTo: options.publishTo,
-    connections: () => options.registry.list(),
-    connection: (id) => options.registry.get(id),
-    disconnect: (id, code, reason = '') => options.registry.disconnect(id, code, reason),
+    connections: () => registry.list(),
+    connection: (id) => registry.get(id),
+    disconnect: (id, code, reason = '') => registry.disconnect(id, code, reason),
     get topicStats() {
       return config.pubsub.stats
     },
     get connectionCount() {
-      return sessions.size
+      return host.size
     },
     get stats() {
       return { ...config.stats, deduplicated: config.dedupe.deduplicated }
     },
   }
+}
+
+/** Closes `ws` with `code` and `reason`; resolves once it has closed (terminated past `closeTimeout`). */
+function closeSocket(ws: WebSocket, code: number, reason: string, closeTimeout: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (ws.readyState === ws.CLOSED) return resolve()
+    ws.once('close', () => resolve())
+    ws.close(code, reason)
+    // A peer that never answers the closing handshake must not hold close() forever.
+    setTimeout(() => ws.terminate(), closeTimeout).unref()
+  })
 }
 
 /** ws.send options, made once rather than per frame. */
@@ -412,7 +386,7 @@ const DRAIN_POLL_MS = 5
  * net.Socket; if a future ws hides it, sends still work, only uncoalesced, and drain is polled.
  * A class with prototype methods: an idle connection carries one small object, no closures.
  */
-class CoalescingTransport implements Transport {
+class CoalescingTransport implements ClosableTransport {
   private readonly socket: (Corkable & Partial<Drainable>) | undefined
   private corked = false
   /** Bytes sent since the socket was corked (frame lengths: cheaper than asking ws each time). */
@@ -500,6 +474,13 @@ class CoalescingTransport implements Transport {
     // A peer that completes the closing handshake frees the socket, and with it the session
     // its listeners hold, at once rather than when the deadline passes.
     ws.once('close', () => clearTimeout(deadline))
+  }
+
+  /** The server's shutdown: closes and resolves once closed (terminated past closeTimeout). */
+  shutdown(code: number, reason: string): Promise<void> {
+    // Ours only if the peer had not started closing first.
+    if (this.ws.readyState === this.ws.OPEN) this.closedWith(code, reason)
+    return closeSocket(this.ws, code, reason, this.closeTimeout)
   }
 
   get bufferedAmount(): number {
