@@ -9,6 +9,8 @@ export const api = router({
   math: {
     add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }),
   },
+  // large-messages: the payload back as it came, a string (JSON) or bytes (msgpack: bin).
+  blob: procedure({ input: z.union([z.string(), z.instanceof(Uint8Array)]), output: z.union([z.string(), z.instanceof(Uint8Array)]) }),
   // Fan-out and slow-consumer: the load publishes from a client, as the raw ws and socket.io
   // loads do; each publish is validated, answered, and encoded once for all subscribers.
   // The default backpressure policy ('queue'): a congested subscriber gets every event

@@ -22,7 +22,7 @@ export function patchbayAdapter(encoding) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })
       await client.connect()
       if (client.encoding !== encoding) throw new Error(`negotiated ${String(client.encoding)}, wanted ${encoding}`)
-      return { add: (a, b) => client.math.add({ a, b }), close: () => client.close() }
+      return { add: (a, b) => client.math.add({ a, b }), echo: (payload) => client.blob(payload), close: () => client.close() }
     },
     async subscribe(url, topic, onMessage) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })

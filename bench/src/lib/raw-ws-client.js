@@ -121,7 +121,7 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
   return {
     async connect(url) {
       const socket = await open(url)
-      return { add: (a, b) => socket.call('add', [a, b]), close: () => socket.close() }
+      return { add: (a, b) => socket.call('add', [a, b]), echo: (payload) => socket.call('echo', [payload]), close: () => socket.close() }
     },
     async subscribe(url, topic, onMessage) {
       const socket = await open(url)

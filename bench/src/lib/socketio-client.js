@@ -30,6 +30,7 @@ export function socketIoAdapter(parser) {
       const socket = await open(url)
       return {
         add: (a, b) => new Promise((resolve) => socket.emit('add', a, b, resolve)),
+        echo: (payload) => new Promise((resolve) => socket.emit('echo', payload, resolve)),
         close: () => void socket.disconnect(),
       }
     },
