@@ -208,6 +208,7 @@ async function runStorm(system, scenario, params) {
     for (const load of loads) load.send({ type: 'stop' })
     const results = await Promise.all(loads.map((load) => load.waitFor('result', 10_000)))
     const clients = results.reduce((sum, r) => sum + r.clients, 0)
+    const retries = results.reduce((sum, r) => sum + r.retries, 0)
     // Per-client times of all loads together: each load reports its sorted sample.
     const times = results.flatMap((r) => /** @type {number[]} */ (r.times)).sort((a, b) => a - b)
     const at = (/** @type {number} */ q) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN
@@ -220,6 +221,7 @@ async function runStorm(system, scenario, params) {
       serverCpuMs: serverCpuUs / 1000,
       serverCpuPerClient: serverCpuUs / clients,
       loadCpuPerClient: loadCpuUs / clients,
+      retries,
       clients,
       serverRss: memory.rss,
     }

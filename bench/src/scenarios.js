@@ -344,6 +344,8 @@ export const scenarios = [
     params: (quick) => ({
       subscribers: quick ? 200 : envInt('BENCH_STORM_SUBSCRIBERS', 5_000),
       loads: envInt('BENCH_STORM_LOADS', 2),
+      // A failed attempt starts again after a random 0–retryJitterMs ms (drivers.js).
+      retryJitterMs: 500,
       maxMs: 60_000,
     }),
     capMs: (p) => (p.maxMs ?? 0) + 20_000,
@@ -357,6 +359,7 @@ export const scenarios = [
       { key: 'serverCpuMs', label: 'server CPU', better: 'lower', format: millis },
       { key: 'serverCpuPerClient', label: 'server CPU/client', better: 'lower', format: cpuMicros },
       { key: 'loadCpuPerClient', label: 'load CPU/client', better: 'lower', format: cpuMicros },
+      { key: 'retries', label: 'failed attempts', format: rate, ratio: false },
     ],
     paired: { pairs: peerPairs, metrics: ['allMs', 'serverCpuMs', 'loadCpuPerClient'] },
   },

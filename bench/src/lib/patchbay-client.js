@@ -27,7 +27,11 @@ export function patchbayAdapter(encoding) {
     async subscribe(url, topic, onMessage) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })
       const off = client.feed.subscribe({ topic }, onMessage)
-      await off.ready
+      // A subscription that failed (connection-storm retries it) leaves no client behind.
+      await off.ready.catch(async (/** @type {unknown} */ failure) => {
+        await client.close()
+        throw failure
+      })
       return { close: () => client.close() }
     },
     async publisher(url, topic) {
