@@ -98,6 +98,23 @@ async function runOnce(system, scenario, params) {
       label: `${label} load`,
     })
     load = started
+    if (scenario.relaySides === true && sides.length > 0) {
+      // The main load paces on every subscriber, not its share alone: every 20 ms it is told
+      // what the other loads have received (latency-under-load).
+      let polling = true
+      const poll = async () => {
+        while (polling) {
+          const counts = await Promise.all(sides.map((side) => side.request('progress', 5_000))).catch(() => undefined)
+          if (counts === undefined || !polling) return
+          started.send({ type: 'sides', delivered: counts.reduce((sum, c) => sum + c.delivered, 0) })
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }
+      void poll()
+      stopListening = () => {
+        polling = false
+      }
+    }
     /** @type {Record<string, number>} */
     const figures = {}
     /** @type {{ stepMs: number, rss: number[] } | undefined} */

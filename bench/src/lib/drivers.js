@@ -378,6 +378,8 @@ async function fanOutSubscribers(adapter, p) {
     delivered++
   })
   const onMark = (/** @type {any} */ message) => {
+    // `progress`: the runner relays what this process received to the main load (relaySides).
+    if (message?.type === 'progress') process.send?.({ type: 'progress', delivered })
     if (message?.type !== 'mark') return
     const { user, system } = process.cpuUsage()
     process.send?.({ type: 'mark', delivered, cpuUs: user + system })
@@ -528,33 +530,44 @@ async function latencyUnderLoad(adapter, p) {
   const publisher = adapter.publisher
   if (subscribe === undefined || publisher === undefined) throw new Error('this system has no topics')
   let delivered = 0
+  // What the other load processes received, as the runner last relayed it (every 20 ms).
+  let sides = 0
+  const all = () => delivered + sides
   /** @type {ReturnType<typeof windowedPublisher> | undefined} */
   let pump
   const subs = await subscribeAll(subscribe, p, 'bench', () => {
     delivered++
     pump?.delivery()
   })
+  const onSides = (/** @type {any} */ message) => {
+    if (message?.type !== 'sides') return
+    sides = message.delivered
+    pump?.delivery()
+  }
+  process.on('message', onSides)
   const pub = await publisher(p.url, 'bench')
   const caller = await adapter.connect(p.url)
 
-  // Step 1: the maximum.
-  pump = windowedPublisher(pub, p, p.subscribers, () => delivered)
+  // Step 1: the maximum, paced on every subscriber (all load processes).
+  pump = windowedPublisher(pub, p, p.totalSubscribers, all)
   pump.start()
   await sleep(p.warmupMs)
-  const d0 = delivered
+  const d0 = all()
   const t0 = now()
   await sleep(p.measureMs)
-  const d1 = delivered
+  const d1 = all()
   const t1 = now()
   pump.stop()
   if (pump.error !== undefined) throw pump.error
   if (d1 === d0) throw new Error('no message was delivered while measuring the maximum')
-  const maxPublishesPerSec = ((d1 - d0) * 1000) / (t1 - t0) / p.subscribers
+  const maxPublishesPerSec = ((d1 - d0) * 1000) / (t1 - t0) / p.totalSubscribers
   // Everything published has arrived (bounded) before the next step.
   const sent = pump.sent
   const drainBy = now() + 10_000
-  while (delivered < sent * p.subscribers && now() < drainBy) await sleep(5)
+  while (all() < sent * p.totalSubscribers && now() < drainBy) await sleep(5)
+  const undrained = Math.max(0, sent * p.totalSubscribers - all())
   pump = undefined
+  process.off('message', onSides)
 
   // Step 2: calls on a quiet server.
   const idle = await timedCalls(caller, p.idleCallMs, p.callEveryMs)
@@ -600,8 +613,8 @@ async function latencyUnderLoad(adapter, p) {
     idleP99Us: idleUs.p99,
     idleCalls: idle.n,
     maxPublishesPerSec,
-    // This process's share; the runner scales deliveredPerSec by all loads' deliveries.
     maxDeliveredPerSec: maxPublishesPerSec * p.totalSubscribers,
+    undrained,
     publishesPerSec: ((s1 - s0) * 1000) / (w1 - w0),
     deliveredPerSec: ((e1 - e0) * 1000) / (w1 - w0),
     delivered: e1 - e0,
@@ -657,7 +670,8 @@ async function connectionStorm(adapter, p) {
   const { user: u1, system: s1 } = process.cpuUsage()
   emit({ event: 'storm-done', allMs })
   await nextMessage('stop', p.maxMs)
-  await Promise.all(subs.map((s) => s.close()))
+  // The sockets go with the process (closing thousands one by one on a busy machine took
+  // longer than the runner waits for the result); the server is torn down next anyway.
   return { clients: subs.length, allMs, retries, times: Array.from(times).sort((a, b) => a - b), loadCpuUs: u1 + s1 - u0 - s0 }
 }
 

@@ -22,7 +22,11 @@ export function patchbayAdapter(encoding) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })
       await client.connect()
       if (client.encoding !== encoding) throw new Error(`negotiated ${String(client.encoding)}, wanted ${encoding}`)
-      return { add: (a, b) => client.math.add({ a, b }), echo: (payload) => client.blob(payload), close: () => client.close() }
+      return {
+        add: (a, b) => client.math.add({ a, b }),
+        echo: (payload) => (typeof payload === 'string' ? client.blob.text(payload) : client.blob.bytes(payload)),
+        close: () => client.close(),
+      }
     },
     async subscribe(url, topic, onMessage) {
       const client = createClient(api, { url, WebSocket, encodings: [encoding] })

@@ -46,7 +46,7 @@ export async function startPatchbay(encoding, params) {
     ...(maxBuffered === undefined ? {} : { backpressure: { maxBuffered, highWaterMark: Math.min(524_288, maxBuffered) } }),
     handlers: {
       math: { add: ({ input }) => input.a + input.b },
-      blob: ({ input }) => input,
+      blob: { text: ({ input }) => input, bytes: ({ input }) => input },
       async *ticks({ input }) {
         for (let n = 0; n < input.count; n++) yield streamItem(n)
       },
