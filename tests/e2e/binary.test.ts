@@ -26,7 +26,7 @@ const api = router({
 /** Bytes every value of which appears, with `d4 00 00` (msgpackr's `undefined`) inside once
  * it is long enough: the encoder's second pass for a frame that may hold one (§9) must
  * write `bin` too. */
-function bytes(length: number, seed: number): Uint8Array {
+function bytes(length: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length)
   for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff
   if (length >= 16) out.set([0xd4, 0x00, 0x00], 8)
