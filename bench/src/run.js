@@ -78,7 +78,7 @@ async function runOnce(system, scenario, params) {
   /** @type {import('./lib/children.js').Child[]} */
   const sides = []
   try {
-    const { port } = await server.waitFor('listening', 10_000)
+    const { port } = await server.waitFor('listening', 30_000)
     const before = scenario.serverMemory === 'idle' ? await server.request('mem', 10_000) : undefined
     // fan-out (and latency-under-load) over several load processes: the others hold
     // subscribers only (drivers.js).
@@ -205,7 +205,7 @@ async function runStorm(system, scenario, params) {
   /** @type {import('./lib/children.js').Child[]} */
   const loads = []
   try {
-    const { port } = await server.waitFor('listening', 10_000)
+    const { port } = await server.waitFor('listening', 30_000)
     const total = params.subscribers ?? 0
     for (let i = 0; i < count; i++) {
       const share = Math.floor(total / count) + (i < total % count ? 1 : 0)
