@@ -42,9 +42,15 @@ const out = resolve(args.out ?? join(BENCH, 'results', quick ? 'quick.json' : 'l
 /** @param {string | undefined} list @param {string[]} known @param {string} what */
 function pick(list, known, what) {
   if (list === undefined || list === '') return known
-  const names = list.split(',').map((s) => s.trim())
-  for (const name of names) if (!known.includes(name)) throw new Error(`unknown ${what} "${name}"; known: ${known.join(', ')}`)
-  return names
+  // A name that is not known but starts a family of known ones (`large-messages` for
+  // `large-messages-16k` and `large-messages-1m`) stands for all of them.
+  return list.split(',').flatMap((raw) => {
+    const name = raw.trim()
+    if (known.includes(name)) return [name]
+    const family = known.filter((k) => k.startsWith(`${name}-`))
+    if (family.length === 0) throw new Error(`unknown ${what} "${name}"; known: ${known.join(', ')}`)
+    return family
+  })
 }
 const scenarioNames = pick(args.scenarios, scenarios.map((s) => s.name), 'scenario')
 const systemNames = pick(args.systems, systems.map((s) => s.name), 'system')
@@ -57,6 +63,7 @@ const systemNames = pick(args.systems, systems.map((s) => s.name), 'system')
  * @returns {Promise<{ figures: Record<string, number>, timeline?: { stepMs: number, rss: number[] } }>}
  */
 async function runOnce(system, scenario, params) {
+  if (scenario.drive === 'storm') return { figures: await runStorm(system, scenario, params) }
   const capMs = scenario.capMs(params)
   const label = `${scenario.name}/${system.name}`
   const server = startChild(join(SRC, 'servers', `${system.name}.js`), {
@@ -71,25 +78,43 @@ async function runOnce(system, scenario, params) {
   /** @type {import('./lib/children.js').Child[]} */
   const sides = []
   try {
-    const { port } = await server.waitFor('listening', 10_000)
+    const { port } = await server.waitFor('listening', 30_000)
     const before = scenario.serverMemory === 'idle' ? await server.request('mem', 10_000) : undefined
-    // fan-out over several load processes: the others hold subscribers only (drivers.js).
-    const loads = scenario.name === 'fan-out' ? Math.max(1, params.loads ?? 1) : 1
+    // fan-out (and latency-under-load) over several load processes: the others hold
+    // subscribers only (drivers.js).
+    const loads = Math.max(1, params.loads ?? 1)
     const share = Math.ceil((params.subscribers ?? 0) / loads)
     for (let i = 1; i < loads; i++) {
       const side = startChild(join(SRC, 'loads', `${system.name}.js`), {
-        params: { ...params, scenario: 'fan-out-subscribers', subscribers: share, port, capMs },
+        params: { ...params, scenario: 'fan-out-subscribers', subscribers: share, port, capMs, encoding: system.encoding },
         label: `${label} load ${i + 1}`,
       })
       sides.push(side)
     }
     await Promise.all(sides.map((side) => side.waitFor('ready', capMs)))
-    const mainParams = loads > 1 ? { ...params, subscribers: (params.subscribers ?? 0) - share * (loads - 1) } : params
+    const mainParams = loads > 1 ? { ...params, totalSubscribers: params.subscribers ?? 0, subscribers: (params.subscribers ?? 0) - share * (loads - 1) } : { ...params, totalSubscribers: params.subscribers ?? 0 }
     const started = startChild(join(SRC, 'loads', `${system.name}.js`), {
-      params: { ...mainParams, scenario: scenario.name, port, capMs },
+      params: { ...mainParams, scenario: scenario.name, port, capMs, encoding: system.encoding },
       label: `${label} load`,
     })
     load = started
+    if (scenario.relaySides === true && sides.length > 0) {
+      // The main load paces on every subscriber, not its share alone: every 20 ms it is told
+      // what the other loads have received (latency-under-load).
+      let polling = true
+      const poll = async () => {
+        while (polling) {
+          const counts = await Promise.all(sides.map((side) => side.request('progress', 5_000))).catch(() => undefined)
+          if (counts === undefined || !polling) return
+          started.send({ type: 'sides', delivered: counts.reduce((sum, c) => sum + c.delivered, 0) })
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }
+      void poll()
+      stopListening = () => {
+        polling = false
+      }
+    }
     /** @type {Record<string, number>} */
     const figures = {}
     /** @type {{ stepMs: number, rss: number[] } | undefined} */
@@ -159,6 +184,71 @@ async function runOnce(system, scenario, params) {
   }
 }
 
+/**
+ * One run of connection-storm: fresh server, `params.loads` load processes that each make
+ * their share of the clients ready to go, then one "go" to all of them at once. The server's
+ * CPU time is read at the go and once every load has all its subscriptions confirmed.
+ * @param {import('./systems.js').System} system
+ * @param {import('./scenarios.js').Scenario} scenario
+ * @param {Record<string, number>} params
+ * @returns {Promise<Record<string, number>>}
+ */
+async function runStorm(system, scenario, params) {
+  const capMs = scenario.capMs(params)
+  const label = `${scenario.name}/${system.name}`
+  const server = startChild(join(SRC, 'servers', `${system.name}.js`), {
+    params: { capMs: capMs + 10_000, scenario: scenario.name },
+    nodeArgs: ['--expose-gc'],
+    label: `${label} server`,
+  })
+  const count = Math.max(1, params.loads ?? 1)
+  /** @type {import('./lib/children.js').Child[]} */
+  const loads = []
+  try {
+    const { port } = await server.waitFor('listening', 30_000)
+    const total = params.subscribers ?? 0
+    for (let i = 0; i < count; i++) {
+      const share = Math.floor(total / count) + (i < total % count ? 1 : 0)
+      loads.push(
+        startChild(join(SRC, 'loads', `${system.name}.js`), {
+          params: { ...params, subscribers: share, scenario: scenario.name, port, capMs, encoding: system.encoding },
+          label: `${label} load ${i + 1}`,
+        }),
+      )
+    }
+    await Promise.all(loads.map((load) => load.waitFor('ready', capMs)))
+    const before = await server.request('cpu', 10_000)
+    for (const load of loads) load.send({ type: 'go' })
+    const done = await Promise.all(loads.map((load) => load.waitFor('storm-done', capMs)))
+    const after = await server.request('cpu', 10_000)
+    const memory = await server.request('mem', 10_000)
+    for (const load of loads) load.send({ type: 'stop' })
+    const results = await Promise.all(loads.map((load) => load.waitFor('result', 10_000)))
+    const clients = results.reduce((sum, r) => sum + r.clients, 0)
+    const retries = results.reduce((sum, r) => sum + r.retries, 0)
+    // Per-client times of all loads together: each load reports its sorted sample.
+    const times = results.flatMap((r) => /** @type {number[]} */ (r.times)).sort((a, b) => a - b)
+    const at = (/** @type {number} */ q) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN
+    const serverCpuUs = after.us - before.us
+    const loadCpuUs = results.reduce((sum, r) => sum + r.loadCpuUs, 0)
+    return {
+      allMs: Math.max(...done.map((d) => d.allMs)),
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      serverCpuMs: serverCpuUs / 1000,
+      serverCpuPerClient: serverCpuUs / clients,
+      loadCpuPerClient: loadCpuUs / clients,
+      retries,
+      clients,
+      serverRss: memory.rss,
+    }
+  } finally {
+    for (const load of loads) load.send({ type: 'stop' })
+    await Promise.all(loads.map((load) => load.stop(3_000)))
+    await server.stop(0)
+  }
+}
+
 /** @param {import('./systems.js').System} system @param {import('./scenarios.js').Scenario} scenario */
 function skipReason(system, scenario) {
   const missing = system.requires?.filter((file) => !existsSync(join(ROOT, file))) ?? []
@@ -181,6 +271,20 @@ function pairedRatios(scenario, rows) {
   const headline = scenario.metrics[0]
   /** @type {Record<string, number>} */
   const paired = {}
+  if (scenario.paired !== undefined) {
+    // The scenario's own pairs, each of its listed figures keyed `A / B <label>`.
+    const metrics = scenario.metrics.filter((m) => scenario.paired?.metrics.includes(m.key))
+    for (const [a, b] of scenario.paired.pairs) {
+      const runsA = rows.find((row) => row.system === a && row.error === undefined)?.perRun
+      const runsB = rows.find((row) => row.system === b && row.error === undefined)?.perRun
+      if (runsA === undefined || runsB === undefined) continue
+      for (const { key, label } of metrics) {
+        const ratio = pairedMedian(runsA, runsB, (x, y) => (x[key] ?? NaN) / (y[key] ?? NaN))
+        if (!Number.isNaN(ratio)) paired[`${a} / ${b} ${label}`] = ratio
+      }
+    }
+    return paired
+  }
   if (headline === undefined || headline.better !== 'higher') return paired
   const cpu = scenario.cpuPerOp === true ? scenario.metrics.filter((m) => m.key.endsWith('CpuPerOp')) : []
   for (const [a, b] of pairs) {
@@ -298,7 +402,8 @@ for (const scenario of scenarios.filter((s) => scenarioNames.includes(s.name))) 
   }
   const paired = pairedRatios(scenario, rows)
   if (Object.keys(paired).length > 0) {
-    console.log(`  paired ratios of ${scenario.metrics[0]?.label ?? 'the first figure'}${scenario.cpuPerOp === true ? ' and of CPU per op' : ''} (median of each round's ratio):`)
+    const what = scenario.paired !== undefined ? 'each figure named' : `${scenario.metrics[0]?.label ?? 'the first figure'}${scenario.cpuPerOp === true ? ' and of CPU per op' : ''}`
+    console.log(`  paired ratios of ${what} (median of each round's ratio):`)
     for (const [pair, ratio] of Object.entries(paired)) console.log(`    ${pair.padEnd(66)} ${ratio.toFixed(2)}×`)
   }
   for (const [name, reason] of Object.entries(skipped)) console.log(`  skipped ${name}: ${reason}`)

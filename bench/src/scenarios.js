@@ -37,6 +37,14 @@
  *   a line printed under the table for a system, if it says something
  * @property {string} [legend] printed above the table: what its columns mean
  * @property {string} [todo] why the scenario is not implemented yet
+ * @property {boolean} [relaySides] with subscribers over several load processes, the runner
+ *   tells the main load every 20 ms what the others have received (`sides` messages), so it
+ *   can pace on all of them
+ * @property {'storm'} [drive] the runner drives the loads in steps of its own (run.js):
+ *   `storm` starts every load process, then tells them all to go at once
+ * @property {{ pairs: readonly (readonly [string, string])[], metrics: string[] }} [paired]
+ *   the pairs (and figures) this scenario's paired ratios are taken of, instead of issue 6's
+ *   pairs and the headline figure (systems.js)
  */
 
 /** @param {string} name @param {number} fallback */
@@ -75,6 +83,56 @@ function mode(values) {
 }
 
 const MiB = 1_048_576
+
+const mibPerSec = (/** @type {number} */ v) => `${v.toFixed(1)} MiB/s`
+const cpuMillis = (/** @type {number} */ v) => `${(v / 1000).toFixed(2)} ms`
+const millis = (/** @type {number} */ v) => `${Math.round(v).toLocaleString('en-US')} ms`
+
+/**
+ * Large messages: one socket, `inFlight` echo calls of a `payloadBytes` payload always in
+ * flight (a JSON string, or a msgpack `Uint8Array`: bin on the wire), each answered with the
+ * same payload, so every byte crosses both ways. Figures per MiB of payload moved (both
+ * directions counted).
+ * @param {string} name
+ * @param {number} payloadBytes
+ * @param {number} inFlight
+ * @returns {Scenario}
+ */
+function largeMessages(name, payloadBytes, inFlight) {
+  return {
+    name,
+    summary: `one socket, ${inFlight} echo calls of a ${payloadBytes >= MiB ? `${payloadBytes / MiB} MiB` : `${payloadBytes / 1024} KiB`} payload in flight (JSON: a string; msgpack: a Uint8Array)`,
+    needs: 'rpc',
+    serverMemory: 'none',
+    params: (quick) => ({
+      payloadBytes,
+      inFlight,
+      warmupMs: quick ? 100 : 500,
+      measureMs: quick ? 300 : 2_000,
+      maxCalls: 10_000_000,
+      // Patchbay's maxPayload (1 MiB by default) and socket.io's maxHttpBufferSize (1 MB)
+      // refuse a 1 MiB payload in its envelope: both servers are given 2 MiB plus the payload.
+      maxPayload: payloadBytes + 2 * MiB,
+    }),
+    serverParams: (p) => ({ maxPayload: p.maxPayload ?? 0 }),
+    capMs: (p) => (p.warmupMs ?? 0) + (p.measureMs ?? 0) + 15_000,
+    cpuPerOp: true,
+    legend: 'MiB/s: payload bytes moved per second, both directions (each call carries the payload out and back); CPU/MiB: CPU time per MiB of payload moved',
+    metrics: [{ key: 'mibPerSec', label: 'MiB/s', better: 'higher', format: mibPerSec }, ...cpuMetrics('MiB').map((m) => ({ ...m, format: cpuMillis }))],
+    paired: { pairs: peerPairs, metrics: ['mibPerSec', 'serverCpuPerOp', 'loadCpuPerOp'] },
+  }
+}
+
+/**
+ * Patchbay over each peer of its encoding, paired: the raw ws floor, socket.io, tRPC (JSON).
+ * @type {readonly (readonly [string, string])[]}
+ */
+const peerPairs = ['json', 'msgpack'].flatMap((encoding) => [
+  /** @type {const} */ ([`patchbay-${encoding}`, `ws-${encoding}`]),
+  /** @type {const} */ ([`patchbay-${encoding}`, `ws-${encoding}-cork`]),
+  /** @type {const} */ ([`patchbay-${encoding}`, encoding === 'json' ? 'socketio' : 'socketio-msgpack']),
+  ...(encoding === 'json' ? [/** @type {const} */ (['patchbay-json', 'trpc'])] : []),
+])
 
 /** @type {Scenario[]} */
 export const scenarios = [
@@ -234,5 +292,79 @@ export const scenarios = [
       { key: 'itemsPerSec', label: 'items/s', better: 'higher', format: rate },
       { key: 'itemsPerSecWide', label: 'items/s, credit 1024', better: 'higher', format: rate, ratioTo: 'itemsPerSec' },
     ],
+  },
+  largeMessages('large-messages-16k', 16 * 1024, 16),
+  largeMessages('large-messages-1m', MiB, 2),
+  {
+    name: 'latency-under-load',
+    summary: 'p50/p99/p99.9 of calls on one socket while the server fans out to 5,000 sockets at half its measured maximum rate',
+    needs: 'topics',
+    serverMemory: 'none',
+    params: (quick) => ({
+      subscribers: quick ? 200 : envInt('BENCH_LUL_SUBSCRIBERS', 5_000),
+      // Load processes the subscribers are spread over, as fan-out's BENCH_FANOUT_LOADS; the
+      // first also publishes and makes the measured calls.
+      loads: envInt('BENCH_LUL_LOADS', 2),
+      bodyBytes: 80,
+      window: 64,
+      burst: 16,
+      openConcurrency: 50,
+      // Step 1: the maximum publish rate, fan-out's pacing (at most `window` ahead).
+      warmupMs: quick ? 100 : 500,
+      measureMs: quick ? 300 : 2_000,
+      // Step 2: calls with nothing published (idle), then publishing at `loadShare` of the
+      // maximum: `settleMs`, then calls for `callMs`, one in flight, one every `callEveryMs`.
+      idleCallMs: quick ? 300 : 1_000,
+      settleMs: quick ? 100 : 500,
+      callMs: quick ? 500 : envInt('BENCH_LUL_CALL_MS', 5_000),
+      callEveryMs: 1,
+      loadSharePercent: 50,
+      maxMessages: 10_000_000,
+      maxMs: 60_000,
+    }),
+    capMs: (p) => (p.maxMs ?? 0) + (p.warmupMs ?? 0) + (p.measureMs ?? 0) + (p.idleCallMs ?? 0) + (p.settleMs ?? 0) + (p.callMs ?? 0) + 30_000,
+    cpuPerOp: true,
+    relaySides: true,
+    legend:
+      'p50/p99/p99.9: round trip of add(a, b), one call in flight, while publishing at half the maximum below; idle p99: the same before publishing;\n' +
+      'max msg/s: deliveries per second at the maximum publish rate (step 1); at half: deliveries per second while the calls were measured; CPU/msg: per delivery at half rate',
+    metrics: [
+      { key: 'p50Us', label: 'p50', better: 'lower', format: micros },
+      { key: 'p99Us', label: 'p99', better: 'lower', format: micros },
+      { key: 'p999Us', label: 'p99.9', better: 'lower', format: micros },
+      { key: 'idleP99Us', label: 'idle p99', better: 'lower', format: micros },
+      { key: 'maxDeliveredPerSec', label: 'max msg/s', better: 'higher', format: rate },
+      { key: 'deliveredPerSec', label: 'at half', better: 'higher', format: rate, ratio: false },
+      ...cpuMetrics('msg'),
+    ],
+    paired: { pairs: peerPairs, metrics: ['p50Us', 'p99Us', 'p999Us', 'maxDeliveredPerSec'] },
+  },
+  {
+    name: 'connection-storm',
+    summary: '5,000 clients connect and subscribe at once (a reconnect wave after a deploy)',
+    needs: 'topics',
+    serverMemory: 'none',
+    drive: 'storm',
+    params: (quick) => ({
+      subscribers: quick ? 200 : envInt('BENCH_STORM_SUBSCRIBERS', 5_000),
+      loads: envInt('BENCH_STORM_LOADS', 2),
+      // A failed attempt starts again after a random 0–retryJitterMs ms (drivers.js).
+      retryJitterMs: 500,
+      maxMs: 90_000,
+    }),
+    capMs: (p) => (p.maxMs ?? 0) + 20_000,
+    legend:
+      'all in: from "go" to the last subscription confirmed (the slowest load process); p50/p99: per client, from its start to its confirmation;\n' +
+      "server CPU: user + system time of the server process over the storm, in all and per client; load CPU: per client, of the load processes",
+    metrics: [
+      { key: 'allMs', label: 'all in', better: 'lower', format: millis },
+      { key: 'p50Ms', label: 'p50', better: 'lower', format: millis },
+      { key: 'p99Ms', label: 'p99', better: 'lower', format: millis },
+      { key: 'serverCpuMs', label: 'server CPU', better: 'lower', format: millis },
+      { key: 'serverCpuPerClient', label: 'server CPU/client', better: 'lower', format: cpuMicros },
+      { key: 'loadCpuPerClient', label: 'load CPU/client', better: 'lower', format: cpuMicros },
+      { key: 'retries', label: 'failed attempts', format: rate, ratio: false },
+    ],
+    paired: { pairs: peerPairs, metrics: ['allMs', 'serverCpuMs', 'loadCpuPerClient'] },
   },
 ]

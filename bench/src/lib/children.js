@@ -57,6 +57,9 @@ export function startChild(script, { params, nodeArgs = [], label }) {
   child.stderr?.on('data', (chunk) => {
     if (stderr.length < 8_000) stderr += String(chunk)
   })
+  // A send to a child whose channel just closed emits 'error' here: request() then fails
+  // by its timeout or its `connected` check, never the runner.
+  child.on('error', () => {})
   const exit = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       exitCode = code ?? (signal ? 128 : null)
@@ -111,6 +114,12 @@ export function startChild(script, { params, nodeArgs = [], label }) {
           resolve(message)
         }
         child.on('message', onMessage)
+        if (!child.connected) {
+          clearTimeout(timer)
+          child.off('message', onMessage)
+          reject(failure(`gone before "${type}" could be asked`))
+          return
+        }
         child.send({ type })
       })
     },

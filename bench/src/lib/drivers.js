@@ -378,19 +378,308 @@ async function fanOutSubscribers(adapter, p) {
     delivered++
   })
   const onMark = (/** @type {any} */ message) => {
+    // `progress`: the runner relays what this process received to the main load (relaySides).
+    if (message?.type === 'progress') process.send?.({ type: 'progress', delivered })
     if (message?.type !== 'mark') return
     const { user, system } = process.cpuUsage()
     process.send?.({ type: 'mark', delivered, cpuUs: user + system })
   }
   process.on('message', onMark)
   emit({ event: 'ready' })
-  await nextMessage('stop', p.maxMs + p.warmupMs + p.measureMs)
+  // Held until the main load is done: its own steps can take longer than fan-out's window
+  // (latency-under-load), so the wait is bounded by this process's own time cap.
+  await nextMessage('stop', p.capMs ?? p.maxMs + p.warmupMs + p.measureMs)
   process.off('message', onMark)
   await Promise.all(subs.map((s) => s.close()))
   return { delivered }
 }
 
+/**
+ * The payload of large-messages: a string of `bytes` ASCII characters for JSON systems, a
+ * Uint8Array of `bytes` bytes for msgpack ones (bin on the wire). The bytes are a fixed
+ * pseudo-random sequence (incompressible, every byte value present), the same every run.
+ * @param {number} bytes
+ * @param {boolean} binary
+ */
+function largePayload(bytes, binary) {
+  const data = new Uint8Array(bytes)
+  let x = 0x9e3779b9
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    data[i] = x & 0xff
+  }
+  if (binary) return data
+  // Printable ASCII (32–126), none that JSON escapes: the string's length is its byte count.
+  let text = ''
+  const chunk = 8192
+  for (let at = 0; at < bytes; at += chunk) {
+    text += String.fromCharCode(...data.subarray(at, Math.min(bytes, at + chunk)).map((b) => 35 + (b % 57)))
+  }
+  return text
+}
+
+/**
+ * Checks an echoed payload: same kind (a msgpack system must hand back a Uint8Array, never a
+ * string such as base64), same length, same bytes at a few places (a full comparison of
+ * 1 MiB per call would be a good part of the load's CPU).
+ * @param {unknown} got
+ * @param {string | Uint8Array} sent
+ */
+function checkEcho(got, sent) {
+  if (typeof sent === 'string') {
+    if (got !== sent && (typeof got !== 'string' || got.length !== sent.length)) throw new Error(`echo answered ${typeof got} of ${String(/** @type {any} */ (got)?.length)}, expected a string of ${sent.length}`)
+    return
+  }
+  // socket.io's msgpack parser hands bin back as an ArrayBuffer (engine.io-client's binaryType):
+  // bytes all the same, looked at through a view (no copy).
+  if (got instanceof ArrayBuffer) got = new Uint8Array(got)
+  if (!(got instanceof Uint8Array)) throw new Error(`echo answered ${Object.prototype.toString.call(got)}, expected a Uint8Array`)
+  const n = sent.byteLength
+  if (got.byteLength !== n || got[0] !== sent[0] || got[n >> 1] !== sent[n >> 1] || got[n - 1] !== sent[n - 1]) {
+    throw new Error(`echo answered ${got.byteLength} bytes that differ from the ${n} sent`)
+  }
+}
+
+/**
+ * large-messages: one socket, `inFlight` echo calls of the payload always outstanding;
+ * payload MiB moved per second (out and back) in the measured window, and CPU per MiB.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function largeMessages(adapter, p) {
+  const client = await adapter.connect(p.url)
+  const echo = client.echo
+  if (echo === undefined) throw new Error('this system has no echo call')
+  const payload = largePayload(p.payloadBytes, p.encoding === 'msgpack')
+  let running = true
+  let completed = 0
+  async function worker() {
+    while (running && completed < p.maxCalls) {
+      checkEcho(await /** @type {NonNullable<typeof echo>} */ (echo)(payload), payload)
+      completed++
+    }
+  }
+  const workers = Array.from({ length: p.inFlight }, worker)
+  const failed = Promise.all(workers).then(() => {
+    if (running) throw new Error(`the call cap of ${p.maxCalls} was reached before the window ended`)
+  })
+  await Promise.race([sleep(p.warmupMs), failed])
+  const c0 = completed
+  const t0 = now()
+  const cpu0 = cpuMark('start')
+  await Promise.race([sleep(p.measureMs), failed])
+  const c1 = completed
+  const t1 = now()
+  const cpu1 = cpuMark('end')
+  running = false
+  if (c1 === c0) throw new Error('no call completed in the measured window')
+  await Promise.race([Promise.all(workers), sleep(5_000)])
+  await client.close()
+  const mib = ((c1 - c0) * 2 * p.payloadBytes) / 1_048_576
+  return { mibPerSec: (mib * 1000) / (t1 - t0), callsPerSec: ((c1 - c0) * 1000) / (t1 - t0), calls: c1 - c0, ops: mib, loadCpuUs: cpu1 - cpu0 }
+}
+
+/**
+ * Percentiles of a sample in ms, as µs.
+ * @param {Float64Array} samples
+ * @param {number} n
+ */
+function percentilesUs(samples, n) {
+  const sorted = samples.subarray(0, n).sort()
+  const at = (/** @type {number} */ q) => (sorted[Math.min(n - 1, Math.floor(q * n))] ?? NaN) * 1000
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) }
+}
+
+/**
+ * One call in flight for `ms`, a new one every `everyMs` (or as soon as the last one is
+ * back, if it took longer): the round trips in ms.
+ * @param {import('./load-main.js').RpcClient} client
+ * @param {number} ms
+ * @param {number} everyMs
+ */
+async function timedCalls(client, ms, everyMs) {
+  const samples = new Float64Array(Math.ceil(ms / everyMs) + 1)
+  const start = now()
+  let n = 0
+  while (n < samples.length && now() - start < ms) {
+    const t0 = now()
+    check(await client.add(n, 5), n + 5)
+    const t1 = now()
+    samples[n++] = t1 - t0
+    const wait = start + n * everyMs - t1
+    if (wait > 0) await sleep(wait)
+  }
+  if (n === 0) throw new Error('no call completed in time')
+  return { samples, n }
+}
+
+/**
+ * latency-under-load: this process holds its share of the subscribers (the others are in
+ * `fan-out-subscribers` processes), the publisher and one more socket for calls. Step 1: the
+ * maximum publish rate, paced as fan-out (at most `window` messages ahead of this share's
+ * average). Step 2: calls with nothing published. Step 3: publishing at `loadSharePercent`
+ * of step 1's rate, on a clock (not paced by deliveries), and calls, one every
+ * `callEveryMs`, one in flight; the measured window for CPU is the calls' window.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function latencyUnderLoad(adapter, p) {
+  const subscribe = adapter.subscribe
+  const publisher = adapter.publisher
+  if (subscribe === undefined || publisher === undefined) throw new Error('this system has no topics')
+  let delivered = 0
+  // What the other load processes received, as the runner last relayed it (every 20 ms).
+  let sides = 0
+  const all = () => delivered + sides
+  /** @type {ReturnType<typeof windowedPublisher> | undefined} */
+  let pump
+  const subs = await subscribeAll(subscribe, p, 'bench', () => {
+    delivered++
+    pump?.delivery()
+  })
+  const onSides = (/** @type {any} */ message) => {
+    if (message?.type !== 'sides') return
+    sides = message.delivered
+    pump?.delivery()
+  }
+  process.on('message', onSides)
+  const pub = await publisher(p.url, 'bench')
+  const caller = await adapter.connect(p.url)
+
+  // Step 1: the maximum, paced on every subscriber (all load processes).
+  pump = windowedPublisher(pub, p, p.totalSubscribers, all)
+  pump.start()
+  await sleep(p.warmupMs)
+  const d0 = all()
+  const t0 = now()
+  await sleep(p.measureMs)
+  const d1 = all()
+  const t1 = now()
+  pump.stop()
+  if (pump.error !== undefined) throw pump.error
+  if (d1 === d0) throw new Error('no message was delivered while measuring the maximum')
+  const maxPublishesPerSec = ((d1 - d0) * 1000) / (t1 - t0) / p.totalSubscribers
+  // Everything published has arrived (bounded) before the next step.
+  const sent = pump.sent
+  const drainBy = now() + 10_000
+  while (all() < sent * p.totalSubscribers && now() < drainBy) await sleep(5)
+  const undrained = Math.max(0, sent * p.totalSubscribers - all())
+  pump = undefined
+  process.off('message', onSides)
+
+  // Step 2: calls on a quiet server.
+  const idle = await timedCalls(caller, p.idleCallMs, p.callEveryMs)
+  const idleUs = percentilesUs(idle.samples, idle.n)
+
+  // Step 3: publishing on a clock at the given share of the maximum, and calls.
+  const rate = (maxPublishesPerSec * p.loadSharePercent) / 100
+  const body = 'x'.repeat(p.bodyBytes)
+  let published = 0
+  /** @type {unknown} */
+  let error
+  const startedAt = now()
+  const clock = setInterval(() => {
+    const due = Math.min(p.maxMessages, Math.floor(((now() - startedAt) * rate) / 1000))
+    while (published < due) {
+      const result = pub.publish({ seq: sent + published++, body })
+      if (result instanceof Promise) result.catch((/** @type {unknown} */ failure) => (error ??= failure))
+    }
+  }, 1)
+  await sleep(p.settleMs)
+  const e0 = delivered
+  const s0 = published
+  const w0 = now()
+  const cpu0 = cpuMark('start')
+  const loaded = await timedCalls(caller, p.callMs, p.callEveryMs)
+  const e1 = delivered
+  const s1 = published
+  const w1 = now()
+  const cpu1 = cpuMark('end')
+  clearInterval(clock)
+  if (error !== undefined) throw error
+  if (e1 === e0) throw new Error('no message was delivered while the calls were measured')
+  const loadedUs = percentilesUs(loaded.samples, loaded.n)
+  await caller.close()
+  await pub.close()
+  await Promise.all(subs.map((s) => s.close()))
+  return {
+    p50Us: loadedUs.p50,
+    p99Us: loadedUs.p99,
+    p999Us: loadedUs.p999,
+    calls: loaded.n,
+    idleP50Us: idleUs.p50,
+    idleP99Us: idleUs.p99,
+    idleCalls: idle.n,
+    maxPublishesPerSec,
+    maxDeliveredPerSec: maxPublishesPerSec * p.totalSubscribers,
+    undrained,
+    publishesPerSec: ((s1 - s0) * 1000) / (w1 - w0),
+    deliveredPerSec: ((e1 - e0) * 1000) / (w1 - w0),
+    delivered: e1 - e0,
+    ops: e1 - e0,
+    loadCpuUs: cpu1 - cpu0,
+  }
+}
+
+/**
+ * connection-storm: prepares nothing, says `ready`, and on the runner's `go` starts all of
+ * its `p.subscribers` clients at once, each connecting and subscribing to one topic. A
+ * client whose attempt fails (a reset or a timeout: the server's accept queue overflows in
+ * a storm) starts again after a random 0–`p.retryJitterMs` ms, as a reconnecting client
+ * would, the same rule for every system, until `p.maxMs`. Says `storm-done` with the time
+ * to the last confirmation, then holds the clients until `stop` and reports each client's
+ * time (sorted), the failed attempts and this process's CPU time over the storm.
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function connectionStorm(adapter, p) {
+  const subscribe = adapter.subscribe
+  if (subscribe === undefined) throw new Error('this system has no topics')
+  emit({ event: 'ready' })
+  if ((await nextMessage('go', p.maxMs)) === undefined) throw new Error(`no "go" from the runner within ${p.maxMs} ms`)
+  const { user: u0, system: s0 } = process.cpuUsage()
+  const t0 = now()
+  const times = new Float64Array(p.subscribers)
+  let retries = 0
+  /** @type {unknown} */
+  let lastFailure
+  const all = Array.from({ length: p.subscribers }, async (_, i) => {
+    for (;;) {
+      try {
+        const sub = await subscribe(p.url, 'storm', () => {})
+        times[i] = now() - t0
+        return sub
+      } catch (failure) {
+        lastFailure = failure
+        retries++
+        if (now() - t0 > p.maxMs) throw failure
+        await sleep(Math.random() * p.retryJitterMs)
+      }
+    }
+  })
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not every client was in within ${p.maxMs} ms (${retries} failed attempts; the last: ${String(lastFailure)})`)), p.maxMs)
+  })
+  const subs = /** @type {import('./load-main.js').Subscription[]} */ (await Promise.race([Promise.all(all), timeout]))
+  clearTimeout(timer)
+  const allMs = now() - t0
+  const { user: u1, system: s1 } = process.cpuUsage()
+  emit({ event: 'storm-done', allMs })
+  await nextMessage('stop', p.maxMs)
+  // The sockets go with the process (closing thousands one by one on a busy machine took
+  // longer than the runner waits for the result); the server is torn down next anyway.
+  return { clients: subs.length, allMs, retries, times: Array.from(times).sort((a, b) => a - b), loadCpuUs: u1 + s1 - u0 - s0 }
+}
+
 export const drivers = {
+  'large-messages-16k': largeMessages,
+  'large-messages-1m': largeMessages,
+  'latency-under-load': latencyUnderLoad,
+  'connection-storm': connectionStorm,
   'fan-out-subscribers': fanOutSubscribers,
   'rpc-throughput': rpcThroughput,
   'rpc-latency': rpcLatency,

@@ -9,6 +9,8 @@ import { scaleDrivers } from './scale-drivers.js'
 /**
  * @typedef {object} RpcClient
  * @property {(a: number, b: number) => Promise<number>} add calls the tiny `add` procedure
+ * @property {(payload: string | Uint8Array<ArrayBuffer>) => Promise<unknown>} [echo] answers with the
+ *   payload (large-messages)
  * @property {() => void | Promise<void>} close
  */
 

@@ -23,12 +23,20 @@ export function patchbayAdapter(encoding) {
       const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       await client.connect()
       if (client.encoding !== encoding) throw new Error(`negotiated ${String(client.encoding)}, wanted ${encoding}`)
-      return { add: (a, b) => client.math.add({ a, b }), close: () => client.close() }
+      return {
+        add: (a, b) => client.math.add({ a, b }),
+        echo: (payload) => (typeof payload === 'string' ? client.blob.text(payload) : client.blob.bytes(payload)),
+        close: () => client.close(),
+      }
     },
     async subscribe(url, topic, onMessage) {
       const client = createClient(api, { url, WebSocket, encodings: [clientCodecs[encoding]] })
       const off = client.feed.subscribe({ topic }, onMessage)
-      await off.ready
+      // A subscription that failed (connection-storm retries it) leaves no client behind.
+      await off.ready.catch(async (/** @type {unknown} */ failure) => {
+        await client.close()
+        throw failure
+      })
       return { close: () => client.close() }
     },
     async publisher(url, topic) {

@@ -41,9 +41,12 @@ export async function startPatchbay(encoding, params) {
     // credit messages). It stays on, so every message still pays for its token, with a
     // ceiling no scenario reaches, as for a trusted service-to-service link.
     rateLimit: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
+    // large-messages: a 1 MiB payload in its envelope is over the default maxPayload (1 MiB).
+    ...(typeof params.maxPayload === 'number' ? { limits: { maxPayload: params.maxPayload } } : {}),
     ...(maxBuffered === undefined ? {} : { backpressure: { maxBuffered, highWaterMark: Math.min(524_288, maxBuffered) } }),
     handlers: {
       math: { add: ({ input }) => input.a + input.b },
+      blob: { text: ({ input }) => input, bytes: ({ input }) => input },
       async *ticks({ input }) {
         for (let n = 0; n < input.count; n++) yield streamItem(n)
       },

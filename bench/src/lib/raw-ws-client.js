@@ -28,7 +28,10 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
   async function open(url) {
     // Speaking Patchbay's messages, it offers Patchbay's subprotocol too, so it can also
     // load a Patchbay server (tools/inproc.js does, to split a gap between the sides).
-    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`) : positional ? new WebSocket(url, `patchbay.v1p.${encoding}`) : new WebSocket(url)
+    // A handshake timeout as Patchbay's client and socket.io's have (10 s, 20 s): without it
+    // a connection attempt lost in a storm (connection-storm) would wait for TCP to give up.
+    const options = { handshakeTimeout: 10_000 }
+    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`, options) : positional ? new WebSocket(url, `patchbay.v1p.${encoding}`, options) : new WebSocket(url, options)
     /** @type {Map<number, (value: any) => void>} */
     const pending = new Map()
     /** @type {((data: unknown) => void) | undefined} */
@@ -71,6 +74,14 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
     await new Promise((resolve, reject) => {
       ws.once('open', resolve)
       ws.once('error', reject)
+    })
+    // A socket reset after it opened (connection-storm) answers its waiting calls with LOST
+    // instead of leaving them waiting (no cost per call: the hot path is the baselines');
+    // the error itself is the close's reason.
+    ws.on('error', () => {})
+    ws.once('close', () => {
+      for (const resolve of pending.values()) resolve(LOST)
+      pending.clear()
     })
     return {
       /**
@@ -131,12 +142,12 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
   return {
     async connect(url) {
       const socket = await open(url)
-      return { add: (a, b) => socket.call('add', [a, b]), close: () => socket.close() }
+      return { add: (a, b) => socket.call('add', [a, b]), echo: (payload) => socket.call('echo', [payload]), close: () => socket.close() }
     },
     async subscribe(url, topic, onMessage) {
       const socket = await open(url)
       socket.listen(onMessage)
-      await socket.call('sub', [topic])
+      if ((await socket.call('sub', [topic])) === LOST) throw new Error('socket closed before the subscription was confirmed')
       return { close: () => socket.close() }
     },
     async publisher(url, topic) {
@@ -157,6 +168,9 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
     },
   }
 }
+
+/** What a call waiting on a socket that closed resolves with. */
+const LOST = Symbol('lost')
 
 /**
  * The Patchbay message for a raw call (docs/protocol.md §4, §12, §13), as Patchbay's client

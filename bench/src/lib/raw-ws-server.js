@@ -160,6 +160,9 @@ export function startRawWs(encoding, cork, wire, params) {
           case 'add':
             send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))
             break
+          case 'echo':
+            send(ws, codec.encode({ id: message.id, r: message.a[0] }))
+            break
           case 'sub': {
             join(ws, String(message.a[0]))
             send(ws, codec.encode({ id: message.id, r: true }))

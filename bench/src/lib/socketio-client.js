@@ -21,7 +21,11 @@ export function socketIoAdapter(parser) {
     })
     await new Promise((resolve, reject) => {
       socket.once('connect', () => resolve(undefined))
-      socket.once('connect_error', reject)
+      socket.once('connect_error', (error) => {
+        // A failed attempt (connection-storm retries it) leaves no Manager behind.
+        socket.disconnect()
+        reject(error)
+      })
     })
     return socket
   }
@@ -30,13 +34,18 @@ export function socketIoAdapter(parser) {
       const socket = await open(url)
       return {
         add: (a, b) => new Promise((resolve) => socket.emit('add', a, b, resolve)),
+        echo: (payload) => new Promise((resolve) => socket.emit('echo', payload, resolve)),
         close: () => void socket.disconnect(),
       }
     },
     async subscribe(url, topic, onMessage) {
       const socket = await open(url)
       socket.on('msg', onMessage)
-      await new Promise((resolve) => socket.emit('join', topic, resolve))
+      // A socket lost before the ack (connection-storm) fails the subscription.
+      await new Promise((resolve, reject) => {
+        socket.once('disconnect', (reason) => reject(new Error(`disconnected before the join's ack: ${reason}`)))
+        socket.emit('join', topic, resolve)
+      })
       return { close: () => void socket.disconnect() }
     },
     async publisher(url, topic) {

@@ -32,6 +32,8 @@ export function serveSocketIo(parser) {
       const io = new Server(http, {
         transports: ['websocket'],
         serveClient: false,
+        // large-messages: a 1 MiB payload is over the default maxHttpBufferSize (1e6 bytes).
+        ...(typeof params.maxPayload === 'number' ? { maxHttpBufferSize: params.maxPayload } : {}),
         ...(parser ? { parser } : {}),
         // socket.io's default window (2 minutes) for a client to come back and recover.
         ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 120_000 } } : {}),
@@ -39,6 +41,7 @@ export function serveSocketIo(parser) {
       if (adapter !== undefined) io.adapter(adapter)
       io.on('connection', (socket) => {
         socket.on('add', (a, b, ack) => ack(a + b))
+        socket.on('echo', (payload, ack) => ack(payload))
         socket.on('join', (room, ack) => {
           void socket.join(room)
           ack(true)

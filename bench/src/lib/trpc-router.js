@@ -27,6 +27,8 @@ const payload = z.object({ seq: z.number(), body: z.string() })
 
 export const appRouter = t.router({
   add: t.procedure.input(z.object({ a: z.number(), b: z.number() })).query(({ input }) => input.a + input.b),
+  // large-messages: the payload back as it came (JSON only: a string).
+  echo: t.procedure.input(z.string()).query(({ input }) => input),
   publish: t.procedure.input(z.object({ topic: z.string(), payload })).mutation(({ input }) => {
     bus.emit(input.topic, input.payload)
     return true

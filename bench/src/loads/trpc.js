@@ -26,7 +26,11 @@ async function open(url) {
 await runLoad({
   async connect(url) {
     const { client, wsClient } = await open(url)
-    return { add: (a, b) => client.add.query({ a, b }), close: () => wsClient.close() }
+    return {
+      add: (a, b) => client.add.query({ a, b }),
+      echo: (payload) => client.echo.query(/** @type {string} */ (payload)),
+      close: () => wsClient.close(),
+    }
   },
   async subscribe(url, topic, onMessage) {
     const { client, wsClient } = await open(url)
