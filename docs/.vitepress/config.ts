@@ -18,6 +18,7 @@ export default defineConfig({
   title: 'Patchbay',
   description: 'Typed RPC and pub/sub over WebSocket subprotocols',
   cleanUrls: true,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   lastUpdated: false,
   // Only the site's pages: the snippet sources and scripts are not pages.
   srcExclude: ['snippets/**', 'scripts/**'],

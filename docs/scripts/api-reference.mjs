@@ -43,6 +43,7 @@ if (project === undefined) {
 if (report) app.validate(project)
 await app.generateOutputs(project)
 await linkMediaToPages()
+await nameMainEntries()
 console.log(`API reference written to ${out}`)
 
 /**
@@ -79,4 +80,25 @@ async function findPage(text) {
     if ((await readFile(join(docsRoot, file), 'utf8')) === text) return `/${relative(docsRoot, join(docsRoot, file)).replace(/\.md$/, '')}`
   }
   return undefined
+}
+
+/**
+ * In a package with subpath exports (`@patchbay/client` and `/slim`), TypeDoc writes the
+ * main entry's page as `<package>/README.md` with an empty title and leaves it out of the
+ * sidebar. It gets a title, and the first place under its package in the sidebar.
+ */
+async function nameMainEntries() {
+  const sidebarFile = join(out, 'typedoc-sidebar.json')
+  const sidebar = JSON.parse(await readFile(sidebarFile, 'utf8'))
+  for (const item of sidebar) {
+    const name = item.text
+    const page = join(out, name, 'README.md')
+    const text = await readFile(page, 'utf8').catch(() => undefined)
+    if (text === undefined) continue
+    await writeFile(page, text.replace(/^# *\n/, `# ${name}: main entry\n`))
+    item.items = [{ text: 'main entry', link: `/api/${name}/README.md` }, ...(item.items ?? [])]
+    const index = join(out, name, 'index.md')
+    await writeFile(index, (await readFile(index, 'utf8')).replace('[](README.md)', '[main entry](README.md)'))
+  }
+  await writeFile(sidebarFile, JSON.stringify(sidebar))
 }
