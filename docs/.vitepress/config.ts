@@ -1,0 +1,45 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { defineConfig, type DefaultTheme } from 'vitepress'
+import { transformerTwoslash } from '@shikijs/vitepress-twoslash'
+import { sidebar } from './sidebar'
+import { snippetBlocks } from './snippets'
+import { twoslashOptions } from './twoslash'
+import { REPOSITORY, editPattern, repoLinks } from './repo-links'
+
+const docs = fileURLToPath(new URL('..', import.meta.url))
+
+// Written by scripts/api-reference.mjs (run before `vitepress dev` and `build`).
+const apiSidebarFile = join(docs, 'api', 'typedoc-sidebar.json')
+const apiSidebar: DefaultTheme.SidebarItem[] = existsSync(apiSidebarFile) ? JSON.parse(readFileSync(apiSidebarFile, 'utf8')) : []
+
+export default defineConfig({
+  title: 'Patchbay',
+  description: 'Typed RPC and pub/sub over WebSocket subprotocols',
+  cleanUrls: true,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
+  lastUpdated: false,
+  // Only the site's pages: the snippet sources and scripts are not pages.
+  srcExclude: ['snippets/**', 'scripts/**'],
+  markdown: {
+    config(md) {
+      md.use(snippetBlocks)
+      md.use(repoLinks(docs))
+    },
+    codeTransformers: [transformerTwoslash(twoslashOptions())],
+  },
+  themeConfig: {
+    nav: [
+      { text: 'Guide', link: '/guide/getting-started' },
+      { text: 'API', link: '/api/' },
+      { text: 'Protocol', link: '/protocol' },
+      { text: 'Benchmarks', link: '/benchmarks' },
+    ],
+    sidebar: sidebar(docs, apiSidebar),
+    search: { provider: 'local' },
+    editLink: { pattern: editPattern, text: 'Edit this page on GitHub' },
+    socialLinks: [{ icon: 'github', link: REPOSITORY }],
+    outline: { level: [2, 3] },
+  },
+})
