@@ -2,11 +2,11 @@
  * createClient: a typed client for a router, over one WebSocket at a time. It owns the
  * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { PatchbayError, isRetryableClose, subprotocolOf, type RouterDef } from '@patchbay/core'
+import { PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
 import { backoffDelay } from './backoff.js'
 import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CONNECTION_FAILED, CONNECTION_LOST } from './codes.js'
 import { Connection } from './connection.js'
-import { ConnectionFailure } from './connection-failure.js'
+import { ConnectionFailure, closeDetail } from './connection-failure.js'
 import type { Features } from './features.js'
 import type { IterateOptions } from './iterate.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
@@ -105,7 +105,9 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const watchDrain = (): void => {
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
-  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth, resolved.instrumentation)
+  const send = (message: Parameters<Connection['send']>[0]): boolean => connection?.send(message) ?? false
+  const violation = (reason: string): void => connection?.close(CLOSE_BAD_REQUEST, reason)
+  const manager = new RequestManager(resolved.timeout, send, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth, options.instrumentation)
   // A call that waited for a connection that never came fails with why it never came.
   manager.whyUnsent = () =>
     state === 'open' || lastFailure === undefined
@@ -115,7 +117,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     manager,
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
-    (reason) => connection?.close(CLOSE_BAD_REQUEST, reason),
+    violation,
     // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
     log,
@@ -128,14 +130,15 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const finish = (code: number, reason: string, attemptOpened: boolean, failure: ConnectionFailure | undefined): void => {
     clearTimeout(stableTimer)
     clearTimeout(retryTimer)
-    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    const detail = closeDetail(code, reason)
+    const lost = `The connection closed ${detail}`
     const cause = failure === undefined ? {} : { cause: failure }
     clearTimeout(drainPoll)
     drainPoll = undefined
     const waiters = drainWaiters
     drainWaiters = []
-    for (const waiter of waiters) waiter.reject(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
-    subscriptions.endAll(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    for (const waiter of waiters) waiter.reject(new PatchbayError(CONNECTION_LOST, lost, cause))
+    subscriptions.endAll(new PatchbayError(CONNECTION_LOST, lost, cause))
     let error: PatchbayError
     if (!closedByUser && !attemptOpened && failure !== undefined) {
       // Nothing was sent on the attempt that failed: every request still here waited for a
@@ -146,8 +149,8 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
       error = new PatchbayError(CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
       manager.failAll(CONNECTION_FAILED, error.message, cause)
     } else {
-      error = closedByUser ? closedError() : new PatchbayError(CONNECTION_FAILED, `The connection closed ${detail}`, cause)
-      manager.failAll(CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`, cause)
+      error = closedByUser ? closedError() : new PatchbayError(CONNECTION_FAILED, lost, cause)
+      manager.failAll(CONNECTION_LOST, closedByUser ? 'The client was closed' : lost, cause)
     }
     finalError = error
     const connecting = openWaiters
@@ -170,10 +173,9 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
       finish(code, reason, attemptOpened, failure)
       return
     }
-    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
     // Sent calls may or may not have run: the caller decides whether to retry them (idempotent
     // ones are sent again with their key).
-    manager.failSent(CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
+    manager.failSent(CONNECTION_LOST, `The connection closed ${closeDetail(code, reason)}`, { cause: failure })
     subscriptions.suspend()
     const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
     emit('reconnecting', code, reason, failure, delay)
@@ -256,7 +258,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   }
   /** The token function threw or rejected: a failed attempt like any other. */
   const tokenFailed = (error: unknown): void => {
-    const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.encodings.map((encoding) => subprotocolOf[encoding]), error })
+    const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.codecs.map((codec) => codec.subprotocol), error })
     closedWith(CLOSE_ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`, false, failure)
   }
   /** A lazy client connects on first use. */
@@ -270,8 +272,8 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const streamHost = {
     requests: manager,
     isOpen: () => state === 'open',
-    send: (message: Parameters<Connection['send']>[0]) => connection?.send(message) ?? false,
-    violation: (reason: string) => connection?.close(CLOSE_BAD_REQUEST, reason),
+    send,
+    violation,
     willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
   }
 

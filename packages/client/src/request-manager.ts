@@ -7,7 +7,7 @@ import { nanoid } from 'nanoid'
 import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, TIMEOUT, TOO_MANY_REQUESTS } from './codes.js'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
-import type { ClientInstrumentation, RequestScope, RequestKind as InstrumentedKind } from './instrumentation.js'
+import type { ClientInstrumentation, RequestScope } from './instrumentation.js'
 import { PendingTable } from './pending-table.js'
 
 /** Options of one call. */
@@ -159,7 +159,8 @@ export class RequestManager {
     const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
     const call = new Pending(id, kind, path, input, data, key, onItem, onResult)
     call.signal = signal
-    if (this.instrumentation?.request !== undefined) call.scope = this.instrumentation.request({ kind: KINDS[kind], path })
+    // Instrumentation names a request by what it asks for, not by its message type.
+    call.scope = this.instrumentation?.request?.({ kind: kind === 'sub' ? 'subscribe' : kind === 'pub' ? 'publish' : kind, path })
     this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -298,11 +299,10 @@ export class RequestManager {
 
   /** Forgets the call everywhere it is tracked; `code` is its error's, undefined on success. */
   private settle(call: Pending, code: string | undefined): void {
-    if (call.scope !== undefined) {
-      const scope = call.scope
-      call.scope = undefined
-      scope.end(code)
-    }
+    // Cleared first: a scope ends once, even if its end() throws or settles again.
+    const scope = call.scope
+    call.scope = undefined
+    scope?.end(code)
     if (!call.sent) {
       // A waiting request that ends (timeout, abort) gives its place in the queue back.
       const index = this.queued.indexOf(call)
@@ -317,16 +317,14 @@ export class RequestManager {
   }
 }
 
-/** A request kind as the instrumentation names it. */
-const KINDS: Readonly<Record<RequestKind, InstrumentedKind>> = { call: 'call', sub: 'subscribe', pub: 'publish', stream: 'stream' }
-
 function messageOf(call: Pending): ClientMessage {
   const message = bareMessageOf(call)
-  if (call.scope?.traceparent !== undefined) {
+  const scope = call.scope
+  if (scope?.traceparent !== undefined) {
     // §4.3: the caller's trace context, for the server's span to join its trace.
     const traced = message as { traceparent?: string; tracestate?: string }
-    traced.traceparent = call.scope.traceparent
-    if (call.scope.tracestate !== undefined) traced.tracestate = call.scope.tracestate
+    traced.traceparent = scope.traceparent
+    if (scope.tracestate !== undefined) traced.tracestate = scope.tracestate
   }
   return message
 }
