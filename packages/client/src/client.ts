@@ -7,25 +7,12 @@ import { backoffDelay } from './backoff.js'
 import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CONNECTION_FAILED, CONNECTION_LOST } from './codes.js'
 import { Connection } from './connection.js'
 import { ConnectionFailure, closeDetail } from './connection-failure.js'
-import type { Features } from './features.js'
-import type { IterateOptions } from './iterate.js'
+import type { ClientHost, Features } from './features.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
-import { buildProcedures } from './proxy.js'
+import { buildProcedures, type Endpoints } from './proxy.js'
 import type { RouterShape } from './shape.js'
-import { RequestManager, type CallOptions } from './request-manager.js'
-import type { StreamOptions } from './stream.js'
-import type { SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
+import { RequestManager } from './request-manager.js'
 import type { Client, ClientState, StateEvent } from './types.js'
-
-/** An iterator whose first `next()` rejects with `failure` (a loop over a closed client). */
-function failingIterator(failure: unknown): AsyncIterableIterator<unknown> {
-  const iterator: AsyncIterableIterator<unknown> = {
-    next: () => Promise.reject(failure),
-    return: () => Promise.resolve({ value: undefined, done: true }),
-    [Symbol.asyncIterator]: () => iterator,
-  }
-  return iterator
-}
 
 /** How often a full socket is checked for room while requests or drained() wait. */
 const DRAIN_POLL_MS = 10
@@ -37,7 +24,6 @@ const DRAIN_POLL_MS = 10
  * points (full.ts, slim-client.ts) give the defaults, so a bundle holds only what it uses.
  */
 export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions, features: Features): Client<R> {
-  const { Subscriptions, openStream, iterateTopic } = features
   const resolved = resolveClientOptions(options)
   resolved.diagnostics = features.diagnostics
   const log = resolved.log
@@ -113,7 +99,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
     state === 'open' || lastFailure === undefined
       ? undefined
       : new PatchbayError(CONNECTION_FAILED, `No connection to ${resolved.url} within the call's timeout: ${lastFailure.message}`, { cause: lastFailure })
-  const subscriptions = new Subscriptions(
+  const subscriptions = new features.Subscriptions(
     manager,
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
@@ -269,48 +255,32 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   }
   if (!resolved.lazy) start()
 
-  const streamHost = {
+  const closedError = (): PatchbayError => new PatchbayError(CONNECTION_FAILED, 'The client is closed')
+  const isClosed = (): boolean => closedByUser || state === 'closed'
+
+  /** What the topics' and streams' functions use of this client (features.ts). */
+  const host: ClientHost = {
     requests: manager,
+    subscriptions,
     isOpen: () => state === 'open',
     send,
     violation,
     willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
+    start() {
+      if (isClosed()) return closedError()
+      ensureStarted()
+      return undefined
+    },
   }
 
-  const closedError = (): PatchbayError => new PatchbayError(CONNECTION_FAILED, 'The client is closed')
-  const isClosed = (): boolean => closedByUser || state === 'closed'
-
-  const endpoints = {
-    call(path: string, input: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
+  const endpoints: Endpoints = {
+    call(path, input, callOptions) {
       if (isClosed()) return Promise.reject(closedError())
       ensureStarted()
       return manager.call(path, input, callOptions, state === 'open')
     },
-    subscribe(path: string, params: unknown, listener: TopicListener<unknown>, subscribeOptions: SubscribeOptions | undefined): Unsubscribe {
-      if (isClosed()) {
-        const ready = Promise.reject(closedError())
-        ready.catch(subscribeOptions?.onEnd ?? (() => {}))
-        return Object.assign(() => {}, { ready })
-      }
-      ensureStarted()
-      return subscriptions.add(path, params, listener, subscribeOptions?.onEnd, subscribeOptions?.onLag)
-    },
-    stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
-      if (isClosed()) return failingIterator(closedError())
-      ensureStarted()
-      return openStream(streamHost, path, input, streamOptions)
-    },
-    iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
-      // A closed client would queue the subscription forever: the loop fails at once instead.
-      if (isClosed()) return failingIterator(closedError())
-      ensureStarted()
-      return iterateTopic(subscriptions, path, params, iterateOptions)
-    },
-    publish(path: string, params: unknown, message: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
-      if (isClosed()) return Promise.reject(closedError())
-      ensureStarted()
-      return manager.request('pub', path, params, message, callOptions, state === 'open').promise
-    },
+    stream: (path) => features.stream(host, path),
+    topic: (path, hasParams) => features.topic(host, path, hasParams),
   }
 
   const controls = {
