@@ -1,9 +1,10 @@
 /** The topics feature: the subscription table and each topic's object (features.ts). */
+import type { ClientMessage } from '@patchbay/core'
 import { withEndpoint } from './endpoint.js'
 import { failingIterator } from './failing-iterator.js'
 import type { TopicsFeature } from './features.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
-import type { CallOptions } from './request-manager.js'
+import type { CallOptions, RequestFields } from './request-manager.js'
 import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
 
 /** Topics for a client made from a shape: the shape module imports it when its router has topics. */
@@ -33,11 +34,16 @@ export const topics: TopicsFeature = {
           }),
           publish: params((value, message: unknown, options?: CallOptions) => {
             const closed = host.start()
-            return closed === undefined ? host.requests.request('pub', path, value, message, options, host.isOpen()).promise : Promise.reject(closed)
+            return closed === undefined ? host.requests.request('pub', pubMessage, path, value, message, options, host.isOpen()).promise : Promise.reject(closed)
           }),
         },
         { kind: 'topic', path, hasParams },
       ),
     )
   },
+}
+
+/** A publish's message (§13). */
+function pubMessage({ id, path, input, data }: RequestFields): ClientMessage {
+  return input === undefined ? { t: 'pub', id, path, data } : { t: 'pub', id, path, params: input, data }
 }
