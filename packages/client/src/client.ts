@@ -2,30 +2,17 @@
  * createClient: a typed client for a router, over one WebSocket at a time. It owns the
  * lifecycle: connect, reconnect with backoff after a retryable close, resubscribe, close.
  */
-import { PatchbayError, isRetryableClose, subprotocolOf, type RouterDef } from '@patchbay/core'
+import { PatchbayError, isRetryableClose, type RouterDef } from '@patchbay/core'
 import { backoffDelay } from './backoff.js'
 import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CONNECTION_FAILED, CONNECTION_LOST } from './codes.js'
 import { Connection } from './connection.js'
-import { ConnectionFailure } from './connection-failure.js'
-import type { Features } from './features.js'
-import type { IterateOptions } from './iterate.js'
+import { ConnectionFailure, closeDetail } from './connection-failure.js'
+import type { ClientHost, Features } from './features.js'
 import { resolveClientOptions, type ClientOptions } from './options.js'
-import { buildProcedures } from './proxy.js'
+import { buildProcedures, type Endpoints } from './proxy.js'
 import type { RouterShape } from './shape.js'
-import { RequestManager, type CallOptions } from './request-manager.js'
-import type { StreamOptions } from './stream.js'
-import type { SubscribeOptions, TopicListener, Unsubscribe } from './subscriptions.js'
+import { RequestManager } from './request-manager.js'
 import type { Client, ClientState, StateEvent } from './types.js'
-
-/** An iterator whose first `next()` rejects with `failure` (a loop over a closed client). */
-function failingIterator(failure: unknown): AsyncIterableIterator<unknown> {
-  const iterator: AsyncIterableIterator<unknown> = {
-    next: () => Promise.reject(failure),
-    return: () => Promise.resolve({ value: undefined, done: true }),
-    [Symbol.asyncIterator]: () => iterator,
-  }
-  return iterator
-}
 
 /** How often a full socket is checked for room while requests or drained() wait. */
 const DRAIN_POLL_MS = 10
@@ -37,7 +24,6 @@ const DRAIN_POLL_MS = 10
  * points (full.ts, slim-client.ts) give the defaults, so a bundle holds only what it uses.
  */
 export function createClient<R extends RouterDef>(api: R | RouterShape<R>, options: ClientOptions, features: Features): Client<R> {
-  const { Subscriptions, openStream, iterateTopic } = features
   const resolved = resolveClientOptions(options)
   resolved.diagnostics = features.diagnostics
   const log = resolved.log
@@ -105,17 +91,19 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const watchDrain = (): void => {
     drainPoll ??= setTimeout(pollDrain, DRAIN_POLL_MS)
   }
-  const manager = new RequestManager(resolved.timeout, (message) => connection?.send(message) ?? false, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth, resolved.instrumentation)
+  const send = (message: Parameters<Connection['send']>[0]): boolean => connection?.send(message) ?? false
+  const violation = (reason: string): void => connection?.close(CLOSE_BAD_REQUEST, reason)
+  const manager = new RequestManager(resolved.timeout, send, resolved.maxQueued, canSend, watchDrain, resolved.maxDepth, options.instrumentation)
   // A call that waited for a connection that never came fails with why it never came.
   manager.whyUnsent = () =>
     state === 'open' || lastFailure === undefined
       ? undefined
       : new PatchbayError(CONNECTION_FAILED, `No connection to ${resolved.url} within the call's timeout: ${lastFailure.message}`, { cause: lastFailure })
-  const subscriptions = new Subscriptions(
+  const subscriptions = new features.Subscriptions(
     manager,
     () => state === 'open',
     (id) => connection?.send({ t: 'unsub', id }),
-    (reason) => connection?.close(CLOSE_BAD_REQUEST, reason),
+    violation,
     // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),
     log,
@@ -128,14 +116,15 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const finish = (code: number, reason: string, attemptOpened: boolean, failure: ConnectionFailure | undefined): void => {
     clearTimeout(stableTimer)
     clearTimeout(retryTimer)
-    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
+    const detail = closeDetail(code, reason)
+    const lost = `The connection closed ${detail}`
     const cause = failure === undefined ? {} : { cause: failure }
     clearTimeout(drainPoll)
     drainPoll = undefined
     const waiters = drainWaiters
     drainWaiters = []
-    for (const waiter of waiters) waiter.reject(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
-    subscriptions.endAll(new PatchbayError(CONNECTION_LOST, `The connection closed ${detail}`, cause))
+    for (const waiter of waiters) waiter.reject(new PatchbayError(CONNECTION_LOST, lost, cause))
+    subscriptions.endAll(new PatchbayError(CONNECTION_LOST, lost, cause))
     let error: PatchbayError
     if (!closedByUser && !attemptOpened && failure !== undefined) {
       // Nothing was sent on the attempt that failed: every request still here waited for a
@@ -146,8 +135,8 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
       error = new PatchbayError(CONNECTION_FAILED, `Could not connect to ${resolved.url} ${detail}`, cause)
       manager.failAll(CONNECTION_FAILED, error.message, cause)
     } else {
-      error = closedByUser ? closedError() : new PatchbayError(CONNECTION_FAILED, `The connection closed ${detail}`, cause)
-      manager.failAll(CONNECTION_LOST, closedByUser ? 'The client was closed' : `The connection closed ${detail}`, cause)
+      error = closedByUser ? closedError() : new PatchbayError(CONNECTION_FAILED, lost, cause)
+      manager.failAll(CONNECTION_LOST, closedByUser ? 'The client was closed' : lost, cause)
     }
     finalError = error
     const connecting = openWaiters
@@ -170,10 +159,9 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
       finish(code, reason, attemptOpened, failure)
       return
     }
-    const detail = `(close ${code}${reason === '' ? '' : `: ${reason}`})`
     // Sent calls may or may not have run: the caller decides whether to retry them (idempotent
     // ones are sent again with their key).
-    manager.failSent(CONNECTION_LOST, `The connection closed ${detail}`, { cause: failure })
+    manager.failSent(CONNECTION_LOST, `The connection closed ${closeDetail(code, reason)}`, { cause: failure })
     subscriptions.suspend()
     const delay = backoffDelay(failures, reconnect.retryDelay, reconnect.maxRetryDelay)
     emit('reconnecting', code, reason, failure, delay)
@@ -256,7 +244,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   }
   /** The token function threw or rejected: a failed attempt like any other. */
   const tokenFailed = (error: unknown): void => {
-    const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.encodings.map((encoding) => subprotocolOf[encoding]), error })
+    const failure = new ConnectionFailure({ kind: 'token', url: resolved.url, offered: resolved.codecs.map((codec) => codec.subprotocol), error })
     closedWith(CLOSE_ABNORMAL, `The token function failed: ${error instanceof Error ? error.message : String(error)}`, false, failure)
   }
   /** A lazy client connects on first use. */
@@ -267,48 +255,32 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   }
   if (!resolved.lazy) start()
 
-  const streamHost = {
-    requests: manager,
-    isOpen: () => state === 'open',
-    send: (message: Parameters<Connection['send']>[0]) => connection?.send(message) ?? false,
-    violation: (reason: string) => connection?.close(CLOSE_BAD_REQUEST, reason),
-    willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
-  }
-
   const closedError = (): PatchbayError => new PatchbayError(CONNECTION_FAILED, 'The client is closed')
   const isClosed = (): boolean => closedByUser || state === 'closed'
 
-  const endpoints = {
-    call(path: string, input: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
+  /** What the topics' and streams' functions use of this client (features.ts). */
+  const host: ClientHost = {
+    requests: manager,
+    subscriptions,
+    isOpen: () => state === 'open',
+    send,
+    violation,
+    willReconnect: () => !closedByUser && (state === 'reconnecting' || state === 'connecting'),
+    start() {
+      if (isClosed()) return closedError()
+      ensureStarted()
+      return undefined
+    },
+  }
+
+  const endpoints: Endpoints = {
+    call(path, input, callOptions) {
       if (isClosed()) return Promise.reject(closedError())
       ensureStarted()
       return manager.call(path, input, callOptions, state === 'open')
     },
-    subscribe(path: string, params: unknown, listener: TopicListener<unknown>, subscribeOptions: SubscribeOptions | undefined): Unsubscribe {
-      if (isClosed()) {
-        const ready = Promise.reject(closedError())
-        ready.catch(subscribeOptions?.onEnd ?? (() => {}))
-        return Object.assign(() => {}, { ready })
-      }
-      ensureStarted()
-      return subscriptions.add(path, params, listener, subscribeOptions?.onEnd, subscribeOptions?.onLag)
-    },
-    stream(path: string, input: unknown, streamOptions: StreamOptions | undefined): AsyncIterableIterator<unknown> {
-      if (isClosed()) return failingIterator(closedError())
-      ensureStarted()
-      return openStream(streamHost, path, input, streamOptions)
-    },
-    iterate(path: string, params: unknown, iterateOptions: IterateOptions | undefined): AsyncIterableIterator<unknown> {
-      // A closed client would queue the subscription forever: the loop fails at once instead.
-      if (isClosed()) return failingIterator(closedError())
-      ensureStarted()
-      return iterateTopic(subscriptions, path, params, iterateOptions)
-    },
-    publish(path: string, params: unknown, message: unknown, callOptions: CallOptions | undefined): Promise<unknown> {
-      if (isClosed()) return Promise.reject(closedError())
-      ensureStarted()
-      return manager.request('pub', path, params, message, callOptions, state === 'open').promise
-    },
+    stream: (path) => features.stream(host, path),
+    topic: (path, hasParams) => features.topic(host, path, hasParams),
   }
 
   const controls = {

@@ -72,9 +72,12 @@ export class ConnectionFailure extends Error {
   }
 }
 
+/** `(close 1006: reason)`: how a failure, and the errors of what a close ended, name a close. */
+export const closeDetail = (code: number, reason: string | undefined): string => `(close ${code}${reason ? `: ${reason}` : ''})`
+
 function describe(details: ConnectionFailureDetails): string {
   const error = details.error instanceof Error ? details.error.message : undefined
-  const closed = details.closeCode === undefined ? '' : ` (close ${details.closeCode}${details.closeReason ? `: ${details.closeReason}` : ''})`
+  const closed = details.closeCode === undefined ? '' : ` ${closeDetail(details.closeCode, details.closeReason)}`
   switch (details.kind) {
     case 'subprotocol':
       return `no shared subprotocol (a protocol version mismatch, not retried): the client offered ${details.offered.join(', ')}; the server answered ${details.answered ?? 'none of them'}${error ? ` (${error})` : ''}`

@@ -24,7 +24,7 @@ export interface IterateOptions {
  * Messages wait in a bounded queue between arrivals and the loop's pulls; a topic cannot
  * wait for its slowest reader, so past `bufferSize` the oldest give way and are reported.
  */
-export function iterateTopic<T>(subscriptions: Subscriptions, path: string, params: unknown, options: IterateOptions = {}): AsyncIterableIterator<T> {
+export function iterateTopic<T>(subscriptions: Pick<Subscriptions, 'add'>, path: string, params: unknown, options: IterateOptions = {}): AsyncIterableIterator<T> {
   const bufferSize = options.bufferSize ?? 1000
   if (!Number.isSafeInteger(bufferSize) || bufferSize <= 0) throw new RangeError('iterate bufferSize must be a positive integer')
   const queue: { value: T; seq: number }[] = []

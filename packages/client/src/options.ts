@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, jsonCodec, type Codec, type Encoding, type Logger } from '@patchbay/core'
+import { DEFAULT_LIMITS, jsonCodec, type Codec, type Logger } from '@patchbay/core'
 import type { ClientInstrumentation } from './instrumentation.js'
 import { resolveLog, type ClientLog } from './logger.js'
 import type { Diagnostics } from './node-diagnostics.js'
@@ -155,8 +155,6 @@ export interface ResolvedClientOptions {
   WebSocket: WebSocketConstructor
   /** The codecs offered, in order. */
   codecs: readonly Codec[]
-  /** Their names. */
-  encodings: readonly Encoding[]
   timeout: number
   maxDepth: number
   reconnect: Required<ReconnectOptions> | undefined
@@ -169,7 +167,6 @@ export interface ResolvedClientOptions {
   pongTimeout: number
   /** The `logger` option, level by level (logger.ts). */
   log: ClientLog
-  instrumentation: ClientInstrumentation | undefined
   /** What the runtime can tell of a failed connection (Node's `ws`), when the entry brings it (features.ts). */
   diagnostics?: Diagnostics | undefined
 }
@@ -198,7 +195,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     url: options.url,
     WebSocket: WebSocketClass,
     codecs,
-    encodings: codecs.map((codec) => codec.encoding),
     timeout,
     maxDepth: options.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     reconnect,
@@ -210,7 +206,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     pingInterval: options.pingInterval ?? 15_000,
     pongTimeout: options.pongTimeout ?? 5_000,
     log: resolveLog(options.logger),
-    instrumentation: options.instrumentation,
   }
 }
 

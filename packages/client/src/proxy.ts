@@ -6,19 +6,16 @@
  */
 import type { RouterDef } from '@patchbay/core'
 import { withEndpoint } from './endpoint.js'
-import type { IterateOptions } from './iterate.js'
 import type { CallOptions } from './request-manager.js'
 import { FEATURES_KEY, type EndpointShape, type ShapeTree } from './shape.js'
-import type { StreamOptions } from './stream.js'
-import type { SubscribeOptions, TopicListener } from './subscriptions.js'
 
 /** What the tree's functions do, by kind. */
 export interface Endpoints {
   call(path: string, input: unknown, options: CallOptions | undefined): Promise<unknown>
-  subscribe(path: string, params: unknown, listener: TopicListener<unknown>, options: SubscribeOptions | undefined): unknown
-  stream(path: string, input: unknown, options: StreamOptions | undefined): unknown
-  iterate(path: string, params: unknown, options: IterateOptions | undefined): unknown
-  publish(path: string, params: unknown, message: unknown, options: CallOptions | undefined): Promise<unknown>
+  /** The function of stream `path` (the streams feature makes it). */
+  stream(path: string): unknown
+  /** The object of topic `path` (the topics feature makes it). */
+  topic(path: string, hasParams: boolean): unknown
 }
 
 /**
@@ -46,25 +43,6 @@ function shapeOf(entry: unknown, path: string): EndpointShape | undefined {
 }
 
 /**
- * A topic's object. Without params its functions take no params argument: the same
- * functions, called with undefined in front. It carries its path and whether it takes params
- * (endpoint.ts).
- */
-function topicOf(endpoints: Endpoints, path: string, hasParams: boolean): Readonly<Record<string, unknown>> {
-  const params = <A extends unknown[]>(f: (params: unknown, ...rest: A) => unknown) => (hasParams ? f : (...rest: A) => f(undefined, ...rest))
-  return Object.freeze(
-    withEndpoint(
-      {
-        subscribe: params((value, listener: TopicListener<unknown>, options?: SubscribeOptions) => endpoints.subscribe(path, value, listener, options)),
-        iterate: params((value, options?: IterateOptions) => endpoints.iterate(path, value, options)),
-        publish: params((value, message: unknown, options?: CallOptions) => endpoints.publish(path, value, message, options)),
-      },
-      { kind: 'topic', path, hasParams },
-    ),
-  )
-}
-
-/**
  * Makes the tree for `def`, a router or its shape: a function per procedure and stream; per
  * topic an object with subscribe, iterate and publish. Topics without params take no params
  * argument. Each function and topic carries what it is (endpoint.ts) for integrations.
@@ -84,9 +62,9 @@ export function buildProcedures(def: RouterDef | ShapeTree, endpoints: Endpoints
     } else if (shape === 'procedure') {
       tree[name] = withEndpoint((input?: unknown, options?: CallOptions) => endpoints.call(path, input, options), { kind: 'procedure', path, idempotent: false })
     } else if (shape === 'stream') {
-      tree[name] = withEndpoint((input?: unknown, options?: StreamOptions) => endpoints.stream(path, input, options), { kind: 'stream', path })
+      tree[name] = endpoints.stream(path)
     } else if (shape !== undefined) {
-      tree[name] = topicOf(endpoints, path, shape === 'topic with params')
+      tree[name] = endpoints.topic(path, shape === 'topic with params')
     } else {
       tree[name] = Object.freeze(buildProcedures(entry as RouterDef | ShapeTree, endpoints, path))
     }

@@ -4,10 +4,10 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ResumePoint, type ServerMessage } from '@patchbay/core'
+import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ServerMessage } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, TIMEOUT, TOO_MANY_REQUESTS } from './codes.js'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
-import type { ClientInstrumentation, RequestScope, RequestKind as InstrumentedKind } from './instrumentation.js'
+import type { ClientInstrumentation, RequestScope } from './instrumentation.js'
 import { PendingTable } from './pending-table.js'
 
 /** Options of one call. */
@@ -35,12 +35,31 @@ export interface ClientStats {
 /** What a request asks for: a call, a subscription, a publish or a stream (docs/protocol.md §4, §12, §13, §15). */
 export type RequestKind = 'call' | 'sub' | 'pub' | 'stream'
 
+/** A request as its message is made from it. */
+export interface RequestFields {
+  readonly id: RequestId
+  readonly path: string
+  /** The call's or stream's input, or the topic's params. */
+  readonly input: unknown
+  /** The message of a publish; a stream's credit and items received; the resume point of a sub. */
+  readonly data: unknown
+  /** The idempotency key of a call that is retried after a dropped connection. */
+  readonly key: string | undefined
+}
+
+/**
+ * Makes a request's message, each time it is sent. A call's is built in (`callMessage`); the
+ * others' are their features' (subscriptions.ts, topics.ts, stream.ts), so a client without
+ * topics or streams bundles none of them.
+ */
+export type MessageOf = (request: RequestFields) => ClientMessage
+
 /**
  * One request waiting for its answer. A class, so every request has the same shape and the
  * request is its own handle (`id`, `promise`): a call allocates this, its promise, and nothing
  * else of ours.
  */
-class Pending implements Deadline {
+class Pending implements Deadline, RequestFields {
   resolve!: (value: unknown) => void
   reject!: (error: unknown) => void
   readonly promise: Promise<unknown>
@@ -55,6 +74,8 @@ class Pending implements Deadline {
   constructor(
     readonly id: RequestId,
     readonly kind: RequestKind,
+    /** Makes its message. */
+    readonly message: MessageOf,
     readonly path: string,
     /** The call's input, or the topic's params. */
     readonly input: unknown,
@@ -121,12 +142,13 @@ export class RequestManager {
 
   /** Starts a call; sends it now if the socket is open, else queues it. */
   call(path: string, input: unknown, options: CallOptions | undefined, connected: boolean): Promise<unknown> {
-    return this.request('call', path, input, undefined, options, connected).promise
+    return this.request('call', callMessage, path, input, undefined, options, connected).promise
   }
 
   /** Starts any request; its id names a subscription later (`unsub`). */
   request(
     kind: RequestKind,
+    message: MessageOf,
     path: string,
     input: unknown,
     data: unknown,
@@ -157,9 +179,10 @@ export class RequestManager {
     // a newer call's (§4.1).
     const id = this.nextId++
     const key = kind === 'call' && options?.idempotent === true ? nanoid() : undefined
-    const call = new Pending(id, kind, path, input, data, key, onItem, onResult)
+    const call = new Pending(id, kind, message, path, input, data, key, onItem, onResult)
     call.signal = signal
-    if (this.instrumentation?.request !== undefined) call.scope = this.instrumentation.request({ kind: KINDS[kind], path })
+    // Instrumentation names a request by what it asks for, not by its message type.
+    call.scope = this.instrumentation?.request?.({ kind: kind === 'sub' ? 'subscribe' : kind === 'pub' ? 'publish' : kind, path })
     this.pending.set(call)
     const timeout = options?.timeout ?? this.defaultTimeout
     if (timeout > 0 && timeout !== Infinity) {
@@ -298,11 +321,10 @@ export class RequestManager {
 
   /** Forgets the call everywhere it is tracked; `code` is its error's, undefined on success. */
   private settle(call: Pending, code: string | undefined): void {
-    if (call.scope !== undefined) {
-      const scope = call.scope
-      call.scope = undefined
-      scope.end(code)
-    }
+    // Cleared first: a scope ends once, even if its end() throws or settles again.
+    const scope = call.scope
+    call.scope = undefined
+    scope?.end(code)
     if (!call.sent) {
       // A waiting request that ends (timeout, abort) gives its place in the queue back.
       const index = this.queued.indexOf(call)
@@ -317,40 +339,21 @@ export class RequestManager {
   }
 }
 
-/** A request kind as the instrumentation names it. */
-const KINDS: Readonly<Record<RequestKind, InstrumentedKind>> = { call: 'call', sub: 'subscribe', pub: 'publish', stream: 'stream' }
-
 function messageOf(call: Pending): ClientMessage {
-  const message = bareMessageOf(call)
-  if (call.scope?.traceparent !== undefined) {
+  const message = call.message(call)
+  const scope = call.scope
+  if (scope?.traceparent !== undefined) {
     // §4.3: the caller's trace context, for the server's span to join its trace.
     const traced = message as { traceparent?: string; tracestate?: string }
-    traced.traceparent = call.scope.traceparent
-    if (call.scope.tracestate !== undefined) traced.tracestate = call.scope.tracestate
+    traced.traceparent = scope.traceparent
+    if (scope.tracestate !== undefined) traced.tracestate = scope.tracestate
   }
   return message
 }
 
-function bareMessageOf(call: Pending): ClientMessage {
-  const { id, path } = call
-  switch (call.kind) {
-    case 'call': {
-      const message: ClientMessage = call.input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input: call.input }
-      if (call.key !== undefined) message.key = call.key
-      return message
-    }
-    case 'sub': {
-      const message: ClientMessage = call.input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: call.input }
-      if (call.data !== undefined) message.resume = call.data as ResumePoint
-      return message
-    }
-    case 'pub':
-      return call.input === undefined ? { t: 'pub', id, path, data: call.data } : { t: 'pub', id, path, params: call.input, data: call.data }
-    case 'stream': {
-      const { credit, received } = call.data as { credit: number; received: number | undefined }
-      const message: ClientMessage = call.input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input: call.input, credit }
-      if (received !== undefined) message.received = received
-      return message
-    }
-  }
+/** A call's message (§4). */
+function callMessage({ id, path, input, key }: RequestFields): ClientMessage {
+  const message: ClientMessage = input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input }
+  if (key !== undefined) message.key = key
+  return message
 }

@@ -17,9 +17,9 @@ function checkFeatures(tree: ShapeTree, features: Features, prefix = ''): void {
   for (const name of Object.keys(tree)) {
     if (name === FEATURES_KEY) continue
     const entry = tree[name]
-    const needs = entry === 'stream' ? 'openStream' : entry === 'topic' || entry === 'topic with params' ? 'Subscriptions' : undefined
+    const needs = entry === 'stream' ? 'stream' : entry === 'topic' || entry === 'topic with params' ? 'topic' : undefined
     if (needs !== undefined && features[needs] === NO_FEATURES[needs]) {
-      throw new TypeError(`"${prefix}${name}" is a ${String(entry)}, but the shape does not import ${needs === 'openStream' ? 'streams' : 'topics'}: regenerate it (patchbay-shape)`)
+      throw new TypeError(`"${prefix}${name}" is a ${String(entry)}, but the shape does not import ${needs}s: regenerate it (patchbay-shape)`)
     }
     if (typeof entry === 'object' && !Array.isArray(entry)) checkFeatures(entry as ShapeTree, features, `${prefix}${name}.`)
   }

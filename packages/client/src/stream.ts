@@ -5,7 +5,7 @@
  */
 import { PatchbayError, type ClientMessage } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, CONNECTION_LOST } from './codes.js'
-import type { RequestManager } from './request-manager.js'
+import type { RequestFields, RequestManager } from './request-manager.js'
 
 /** Options of a stream. */
 export interface StreamOptions {
@@ -114,7 +114,7 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
     outstanding = window
     taken = 0
     const data = { credit: window, received: restart ? received : undefined }
-    request = host.requests.request('stream', path, input, data, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
+    request = host.requests.request('stream', streamMessage, path, input, data, { timeout: 0, signal: stop.signal }, host.isOpen(), onItem)
     request.promise.then(
       // The server ended it: items already here are still delivered, then the loop ends.
       () => ended || end(),
@@ -160,4 +160,12 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
     },
   }
   return iterator
+}
+
+/** A stream's message (§15): its credit, and on a restart the items already received. */
+function streamMessage({ id, path, input, data }: RequestFields): ClientMessage {
+  const { credit, received } = data as { credit: number; received: number | undefined }
+  const message: ClientMessage = input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input, credit }
+  if (received !== undefined) message.received = received
+  return message
 }

@@ -3,11 +3,11 @@
  * local listeners, confirmed by the server before it counts as live, and ended on the wire
  * when its last listener leaves (docs/protocol.md §12).
  */
-import { PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type SubscribedOutput } from '@patchbay/core'
+import { PatchbayError, canonicalJson, isSubscribedOutput, type ClientMessage, type EventMessage, type LagMessage, type RequestId, type ResumePoint, type SubscribedOutput } from '@patchbay/core'
 import { INTERNAL, UNAVAILABLE } from './codes.js'
 import { backoffDelay } from './backoff.js'
 import type { ClientLog } from './logger.js'
-import type { RequestManager } from './request-manager.js'
+import type { RequestFields, RequestManager } from './request-manager.js'
 
 /** What a listener learns besides the message. */
 export interface EventMeta {
@@ -270,7 +270,7 @@ export class Subscriptions {
       return true
     }
     // Attached synchronously with the result: replayed events follow it in the same chunk.
-    const request = this.requests.request('sub', subscription.path, subscription.params, resume, undefined, true, undefined, confirm, true)
+    const request = this.requests.request('sub', subMessage, subscription.path, subscription.params, resume, undefined, true, undefined, confirm, true)
     subscription.id = request.id
     return request.promise.then(
       () => {
@@ -383,7 +383,7 @@ export class Subscriptions {
       this.attach(subscription, output)
       return true
     }
-    const request = this.requests.request('sub', subscription.path, subscription.params, undefined, undefined, this.isOpen(), undefined, confirm)
+    const request = this.requests.request('sub', subMessage, subscription.path, subscription.params, undefined, undefined, this.isOpen(), undefined, confirm)
     subscription.id = request.id
     request.promise.then(
       () => {
@@ -408,4 +408,11 @@ export class Subscriptions {
     if (set?.size === 0) this.byChannel.delete(subscription.channel)
     this.unsubscribeOnWire(subscription.id)
   }
+}
+
+/** A subscribe's message (§12), with where a resubscription left off (§12.1). */
+function subMessage({ id, path, input, data }: RequestFields): ClientMessage {
+  const message: ClientMessage = input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: input }
+  if (data !== undefined) message.resume = data as ResumePoint
+  return message
 }

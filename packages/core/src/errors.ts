@@ -74,12 +74,13 @@ const CODE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/
  */
 export class PatchbayError<TCode extends string = ErrorCodeString> extends Error {
   override readonly name = 'PatchbayError'
+  // Declared, not initialised: the constructor assigns them (no class-field code in a bundle).
   /** Stable string code, see {@link ErrorCode}. */
-  readonly code: TCode
+  declare readonly code: TCode
   /** Data sent by the thrower, if any. */
-  readonly data: unknown
+  declare readonly data: unknown
   /** Validation issues, for BAD_REQUEST. */
-  readonly issues: ValidationIssue[] | undefined
+  declare readonly issues: ValidationIssue[] | undefined
 
   constructor(code: TCode, message?: string, options: PatchbayErrorOptions = {}) {
     super(message ?? code, options.cause === undefined ? undefined : { cause: options.cause })

@@ -90,10 +90,7 @@ export function hasProtoKey(value: unknown): boolean {
   while (pending.length > 0) {
     const next = pending.pop()
     if (typeof next !== 'object' || next === null) continue
-    if (Array.isArray(next)) {
-      for (const item of next as unknown[]) pending.push(item)
-      continue
-    }
+    // Arrays too: `for…in` gives their indices (this runs only for the rare suspect frame).
     for (const key in next) {
       if (key === '__proto__') return true
       pending.push((next as Record<string, unknown>)[key])

@@ -61,8 +61,9 @@ export function encodingOf(subprotocol: string): Encoding | undefined {
  */
 export const AUTH_SUBPROTOCOL_PREFIX = 'patchbay.auth.'
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+// Pure: a client bundle, which never reads a token back, drops the decoder.
+const encoder = /* @__PURE__ */ new TextEncoder()
+const decoder = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true })
 const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 /**
