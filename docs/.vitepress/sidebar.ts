@@ -6,7 +6,7 @@ import type { DefaultTheme } from 'vitepress'
 
 /** Guide pages in reading order; a page not named here follows them, alphabetically. */
 const GUIDE_ORDER = [
-  'getting-started', 'topics', 'backpressure-and-streams', 'errors', 'middleware', 'connections',
+  'getting-started', 'router', 'topics', 'backpressure-and-streams', 'errors', 'middleware', 'connections',
   'lifecycle', 'security', 'react', 'bundling', 'testing', 'observability', 'logging',
   'scaling-out', 'capacity',
 ]
