@@ -10,8 +10,8 @@
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -120,4 +120,37 @@ describe('the docs site', () => {
     await shot('twoslash-hover')
     expect(problems).toEqual([])
   }, 60_000)
+
+  // VitePress fails the build on a dead page link but not on a dead #anchor, which lands
+  // silently at the top of the page. The site's heading ids follow GitHub's rule, so one link
+  // works in both places (docs/.vitepress/config.ts, githubSlug).
+  it('has no link to an anchor that is not on its page', async () => {
+    const pages = (await readdir(DIST, { recursive: true })).filter((file) => file.endsWith('.html'))
+    const ids = new Map<string, Set<string>>()
+    for (const file of pages) {
+      const html = await readFile(join(DIST, file), 'utf8')
+      ids.set(file, new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((match) => decodeURIComponent(match[1] ?? ''))))
+    }
+    const dead: string[] = []
+    let checked = 0
+    for (const file of pages) {
+      // The API reference is TypeDoc's output, with its own anchors; the pages are ours.
+      if (file.startsWith('api/')) continue
+      const html = await readFile(join(DIST, file), 'utf8')
+      for (const [tag] of html.matchAll(/<a [^>]*>/g)) {
+        // A heading's own anchor always lands; count only links to somewhere.
+        if (tag.includes('header-anchor')) continue
+        const href = /\shref="([^"]*)"/.exec(tag)?.[1] ?? ''
+        const [path = '', hash = ''] = href.split('#')
+        if (hash === '' || /^[a-z]+:/.test(path)) continue
+        const target = path === '' ? file : path.startsWith('/') ? path.slice(1) : posix.join(dirname(file), path)
+        const targetFile = [target, `${target}.html`, posix.join(target, 'index.html')].find((candidate) => ids.has(candidate))
+        if (targetFile === undefined) continue
+        checked++
+        if (!ids.get(targetFile)?.has(decodeURIComponent(hash))) dead.push(`${file}: ${href}`)
+      }
+    }
+    expect(checked).toBeGreaterThan(20)
+    expect(dead).toEqual([])
+  })
 })
