@@ -62,8 +62,9 @@ async function moveTo(page: Page, x: number, y: number): Promise<void> {
   await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 60 })
 }
 
+// Waits, not bounds: what they wait for takes milliseconds; the margin is for a loaded machine.
 /** Where `mover` says it last sent its pointer; waits until it sent the final move. */
-async function sentPosition(mover: Page, x: number, y: number, timeout = 5_000): Promise<{ x: string; y: string }> {
+async function sentPosition(mover: Page, x: number, y: number, timeout = 15_000): Promise<{ x: string; y: string }> {
   const board = mover.getByTestId('board')
   // The last move is sent within a 60 Hz slot: wait for it rather than for a time.
   const near = async (): Promise<boolean> =>
@@ -73,7 +74,7 @@ async function sentPosition(mover: Page, x: number, y: number, timeout = 5_000):
 }
 
 /** Waits until `viewer` draws `name`'s cursor exactly where its page last sent it. */
-async function seesAt(viewer: Page, name: string, at: { x: string; y: string }, timeout = 5_000): Promise<void> {
+async function seesAt(viewer: Page, name: string, at: { x: string; y: string }, timeout = 15_000): Promise<void> {
   await viewer.locator(`[data-testid="cursor"][data-name="${name}"][data-x="${at.x}"][data-y="${at.y}"]`).waitFor({ state: 'visible', timeout })
 }
 
@@ -120,9 +121,9 @@ describe('cursors example in Chromium', () => {
     await mallory.getByTestId('flood').check()
     // docs/protocol.md §9.1: a request over the limit gets RATE_LIMITED ("Too many messages;
     // slow down"); a flood that owes a whole burst is closed with 4429 (retryable: it reconnects).
-    await mallory.locator('[data-testid="throttle"][data-code="RATE_LIMITED"]').waitFor({ timeout: 5_000 })
+    await mallory.locator('[data-testid="throttle"][data-code="RATE_LIMITED"]').waitFor({ timeout: 15_000 })
     expect(await mallory.getByTestId('throttle').textContent()).toContain('Too many messages; slow down')
-    await mallory.locator('[data-testid="closed"][data-code="4429"]').waitFor({ timeout: 5_000 })
+    await mallory.locator('[data-testid="closed"][data-code="4429"]').waitFor({ timeout: 15_000 })
 
     // Meanwhile the honest pages move, and see each other's final positions.
     await Promise.all([moveTo(alice, 0.2, 0.8), moveTo(bob, 0.7, 0.4)])
