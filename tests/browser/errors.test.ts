@@ -6,15 +6,14 @@
  * because the subscriptions are restored before the queued send goes out (docs/protocol.md
  * §10, docs/guide/lifecycle.md).
  */
-import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { z } from 'zod'
 import { PatchbayError, procedure, router } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { launchChromium } from '../support/browser.js'
+import { servePage, type ServedPage } from '../support/page.js'
 import { startExample, type ExampleServer } from './example-server.js'
 
 /** The page's side: connect once, without reconnecting, and report what the client said. */
@@ -42,34 +41,19 @@ interface Reported {
 }
 
 let browser: Browser
-/** Serves the page from 127.0.0.1: Chromium blocks a page of no origin (about:blank) from loopback. */
-let http: Server
+let served: ServedPage | undefined
 let pageUrl = ''
 const problems: string[] = []
 
 beforeAll(async () => {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'warning',
-  })
-  const script = bundle.outputFiles[0]?.text ?? ''
-  http = createHttpServer((request, response) => {
-    if (request.url === '/page.js') response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
-    else response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><script src="/page.js"></script>')
-  })
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-  pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`
+  served = await servePage(PAGE, new URL('.', import.meta.url).pathname)
+  pageUrl = served.url
   browser = await launchChromium()
 })
 
 afterAll(async () => {
   await browser?.close()
-  await new Promise((resolve) => http?.close(resolve))
+  await served?.close()
   // A failed WebSocket logs a console error in Chromium by design; page errors would be ours.
   expect(problems).toEqual([])
 })

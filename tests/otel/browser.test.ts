@@ -5,13 +5,11 @@
  * a call inside it; the server's span joins that trace, a child of the call's client span,
  * which is a child of the page's span (docs/protocol.md §4.3, docs/guide/observability.md).
  */
-import { createServer as createHttpServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build } from 'esbuild'
 import type { Browser } from 'playwright-core'
 import { SpanKind } from '@opentelemetry/api'
 import { launchChromium } from '../support/browser.js'
+import { servePage, type ServedPage } from '../support/page.js'
 import { finished, startTelemetry, type Telemetry } from './support.js'
 
 /**
@@ -70,35 +68,21 @@ interface PageSpan {
 }
 
 let browser: Browser
-let http: Server
+let served: ServedPage | undefined
 let pageUrl = ''
 let t: Telemetry
 const problems: string[] = []
 
 beforeAll(async () => {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'warning',
-  })
-  const script = bundle.outputFiles[0]?.text ?? ''
-  http = createHttpServer((request, response) => {
-    if (request.url === '/page.js') response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
-    else response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><script src="/page.js"></script>')
-  })
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-  pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`
+  served = await servePage(PAGE, new URL('.', import.meta.url).pathname)
+  pageUrl = served.url
   browser = await launchChromium()
   t = await startTelemetry()
 })
 
 afterAll(async () => {
   await browser?.close()
-  await new Promise((resolve) => http?.close(resolve))
+  await served?.close()
   await t?.close()
   expect(problems).toEqual([])
 })
