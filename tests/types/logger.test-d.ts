@@ -4,7 +4,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import type { Logger, ServerOptions } from '@patchbay/server'
-import type { ConnectionFailure, ConnectionFailureKind, StateEvent } from '@patchbay/client'
+import type { ConnectionFailure, ConnectionFailureKind, Logger as ClientLogger, StateEvent } from '@patchbay/client'
 import type { Logger as PinoLogger } from 'pino'
 
 /** pino's LogFn (pino/pino.d.ts), `any` spelled `unknown`. */
@@ -25,6 +25,10 @@ interface PinoLike {
 }
 
 describe('logger types', () => {
+  it('the client exports the same Logger as the server, so one pino fits both', () => {
+    expectTypeOf<ClientLogger>().toEqualTypeOf<Logger>()
+  })
+
   it('a pino logger is a Logger; false silences', () => {
     expectTypeOf<PinoLike>().toExtend<Logger>()
     // pino itself (a dev dependency of the tests), `isLevelEnabled` included.

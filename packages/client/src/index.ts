@@ -14,5 +14,7 @@ export { backoffDelay } from './backoff.js'
 export type { CallOptions, ClientStats } from './request-manager.js'
 export type { ClientInstrumentation, RequestKind, RequestScope, RequestStart } from './instrumentation.js'
 export type { ConnectionState } from './connection.js'
+/** The `logger` option's type (pino's shape), the same as `@patchbay/core`'s. */
+export type { Logger, LogFn, LogLevel } from '@patchbay/core'
 export { ConnectionFailure } from './connection-failure.js'
 export type { ConnectionFailureDetails, ConnectionFailureKind } from './connection-failure.js'
