@@ -35,21 +35,39 @@ function check(got, expected) {
  */
 async function rpcThroughput(adapter, p) {
   const client = await adapter.connect(p.url)
+  // Each worker adds its own sequence of numbers, so a misrouted answer shows.
+  const next = Array.from({ length: p.inFlight }, (_, i) => i * 1000)
+  const { calls, ms, loadCpuUs } = await measureCalls(p, async (i) => {
+    const a = next[i] ?? 0
+    check(await client.add(a, 1), a + 1)
+    next[i] = (a + 1) & 0xffff
+  }, 2_000)
+  await client.close()
+  return { callsPerSec: (calls * 1000) / ms, calls, ops: calls, loadCpuUs }
+}
+
+/**
+ * `p.inFlight` workers, each making `call` again as soon as its last one answered, until
+ * the measured window (`p.measureMs`, after `p.warmupMs`) ends or `p.maxCalls` is reached:
+ * the calls completed in the window, its length and the load's CPU over it.
+ * @param {Params} p
+ * @param {(worker: number) => Promise<void>} call one call, its answer checked
+ * @param {number} drainMs how long the calls still out after the window may take
+ * @returns {Promise<{ calls: number, ms: number, loadCpuUs: number }>}
+ */
+async function measureCalls(p, call, drainMs) {
   let running = true
   let completed = 0
-  const maxCalls = p.maxCalls
-  /** @param {number} seed */
-  async function worker(seed) {
-    let a = seed
-    while (running && completed < maxCalls) {
-      check(await client.add(a, 1), a + 1)
+  /** @param {number} i */
+  async function worker(i) {
+    while (running && completed < p.maxCalls) {
+      await call(i)
       completed++
-      a = (a + 1) & 0xffff
     }
   }
-  const workers = Array.from({ length: p.inFlight }, (_, i) => worker(i * 1000))
+  const workers = Array.from({ length: p.inFlight }, (_, i) => worker(i))
   const failed = Promise.all(workers).then(() => {
-    if (running) throw new Error(`the call cap of ${maxCalls} was reached before the window ended`)
+    if (running) throw new Error(`the call cap of ${p.maxCalls} was reached before the window ended`)
   })
   await Promise.race([sleep(p.warmupMs), failed])
   const c0 = completed
@@ -61,9 +79,8 @@ async function rpcThroughput(adapter, p) {
   const cpu1 = cpuMark('end')
   running = false
   if (c1 === c0) throw new Error('no call completed in the measured window')
-  await Promise.race([Promise.all(workers), sleep(2_000)])
-  await client.close()
-  return { callsPerSec: ((c1 - c0) * 1000) / (t1 - t0), calls: c1 - c0, ops: c1 - c0, loadCpuUs: cpu1 - cpu0 }
+  await Promise.race([Promise.all(workers), sleep(drainMs)])
+  return { calls: c1 - c0, ms: t1 - t0, loadCpuUs: cpu1 - cpu0 }
 }
 
 /**
@@ -453,32 +470,12 @@ async function largeMessages(adapter, p) {
   const echo = client.echo
   if (echo === undefined) throw new Error('this system has no echo call')
   const payload = largePayload(p.payloadBytes, p.encoding === 'msgpack')
-  let running = true
-  let completed = 0
-  async function worker() {
-    while (running && completed < p.maxCalls) {
-      checkEcho(await /** @type {NonNullable<typeof echo>} */ (echo)(payload), payload)
-      completed++
-    }
-  }
-  const workers = Array.from({ length: p.inFlight }, worker)
-  const failed = Promise.all(workers).then(() => {
-    if (running) throw new Error(`the call cap of ${p.maxCalls} was reached before the window ended`)
-  })
-  await Promise.race([sleep(p.warmupMs), failed])
-  const c0 = completed
-  const t0 = now()
-  const cpu0 = cpuMark('start')
-  await Promise.race([sleep(p.measureMs), failed])
-  const c1 = completed
-  const t1 = now()
-  const cpu1 = cpuMark('end')
-  running = false
-  if (c1 === c0) throw new Error('no call completed in the measured window')
-  await Promise.race([Promise.all(workers), sleep(5_000)])
+  const { calls, ms, loadCpuUs } = await measureCalls(p, async () => {
+    checkEcho(await /** @type {NonNullable<typeof echo>} */ (echo)(payload), payload)
+  }, 5_000)
   await client.close()
-  const mib = ((c1 - c0) * 2 * p.payloadBytes) / 1_048_576
-  return { mibPerSec: (mib * 1000) / (t1 - t0), callsPerSec: ((c1 - c0) * 1000) / (t1 - t0), calls: c1 - c0, ops: mib, loadCpuUs: cpu1 - cpu0 }
+  const mib = (calls * 2 * p.payloadBytes) / 1_048_576
+  return { mibPerSec: (mib * 1000) / ms, callsPerSec: (calls * 1000) / ms, calls, ops: mib, loadCpuUs }
 }
 
 /**
