@@ -13,6 +13,7 @@ import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
 import { PatchbayError, procedure, router, stream, type Encoding, type Limits } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { fromWire, toWire } from '../support/wire.js'
 
 export const JSON_PROTOCOL = 'patchbay.v1.json'
 export const MSGPACK_PROTOCOL = 'patchbay.v1.msgpack'
@@ -25,9 +26,13 @@ export const GOOD_ORIGIN = 'https://app.example'
 // useRecords: false so a frame is plain MessagePack, as any implementation would write it.
 const packr = new Packr({ useRecords: false })
 
-/** Encodes a message by hand: JSON text, or MessagePack bytes. */
+/**
+ * Encodes a message by hand: JSON text, or MessagePack bytes. A message object (`{ t, ... }`)
+ * goes as §3's array (tests/support/wire.ts); anything else as it is.
+ */
 export function encode(encoding: Encoding, message: unknown): string | Uint8Array {
-  return encoding === 'json' ? JSON.stringify(message) : packr.pack(message)
+  const wire = toWire(message)
+  return encoding === 'json' ? JSON.stringify(wire) : packr.pack(wire)
 }
 
 export const api = router({
@@ -191,7 +196,7 @@ export class RawClient {
       if (isBinary !== expectBinary) this.protocolError = `server sent a ${isBinary ? 'binary' : 'text'} frame under ${encoding}`
       this.bytes.push(data)
       try {
-        this.frames.push((isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
+        this.frames.push(fromWire(isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
       } catch (error) {
         this.protocolError = `server frame does not decode: ${String(error)}`
       }
