@@ -3,7 +3,7 @@ import { withEndpoint } from './endpoint.js'
 import { failingIterator } from './failing-iterator.js'
 import type { TopicsFeature } from './features.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
-import type { CallOptions, Meta, RequestFields, Wire } from './request-manager.js'
+import { requestHead, type CallOptions, type Meta, type RequestFields, type Wire } from './request-manager.js'
 import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
 
 /** Topics for a client made from a shape: the shape module imports it when its router has topics. */
@@ -44,5 +44,7 @@ export const topics: TopicsFeature = {
 
 /** A publish's message (§13). */
 function pubMessage({ id, path, input, data }: RequestFields, meta: Meta): Wire {
-  return input === undefined ? [9, id, path, meta, data] : [9, id, path, meta, data, input]
+  if (input !== undefined) return [9, id, path, meta, data, input]
+  // Ends before an undefined message (§13), which either codec would write as null.
+  return data === undefined ? requestHead(9, id, path, meta) : [9, id, path, meta, data]
 }
