@@ -109,6 +109,26 @@ describe('docs/protocol.md §3 tables', () => {
   })
 })
 
+describe('docs/protocol.md §3.3: the bytes it gives', () => {
+  it('are the byte counts of §4’s call and result and §12’s event, as arrays and as v1’s maps, in both codecs', () => {
+    const frames = examples().map((example) => JSON.parse(example.json) as unknown[])
+    const call = frames.find((frame) => frame[0] === Tag.CALL && frame[2] === 'math.add')
+    const result = frames.find((frame) => frame[0] === Tag.RESULT && frame[1] === call?.[1])
+    const event = frames.find((frame) => frame[0] === Tag.EVENT)
+    // v1's maps held the same fields in the same order, type first (fromWire's object).
+    const bytes = (frame: unknown[] | undefined): number[] => {
+      const map = fromWire(frame)
+      return [jsonCodec.encode(map), jsonCodec.encode(frame), msgpackCodec.encode(map), msgpackCodec.encode(frame)].map((encoded) =>
+        typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength,
+      )
+    }
+    const rows = table('| message | JSON, map | JSON, array | MessagePack, map | MessagePack, array |')
+    expect(rows.map((row) => row.slice(1).map(Number))).toEqual([bytes(call), bytes(result), bytes(event)])
+    const [jsonMap, jsonArray, msgpackMap, msgpackArray] = bytes(call).map((count, at) => count + (bytes(result)[at] ?? 0))
+    expect(document).toContain(`A round trip takes ${String(jsonArray)} bytes instead of ${String(jsonMap)} in JSON, ${String(msgpackArray)} instead of ${String(msgpackMap)} in MessagePack.`)
+  })
+})
+
 describe('docs/protocol.md §3.1, §3.2: positions and meta', () => {
   const client = (frame: unknown): unknown => parseClientMessage(frame, limits)
 
