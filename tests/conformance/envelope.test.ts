@@ -314,13 +314,18 @@ describe('§3, §9 a request whose values msgpackr cannot build (msgpack)', () =
   })
 
   it.each<[string, number[], RegExp]>([
-    ['element 0 (the tag) is a map msgpackr cannot build', [0x93, ...BIN_KEY_MAP, 0x07, ...str('math.add')], /./],
-    ['element 1 (the id) is a map msgpackr cannot build', [0x95, 0x01, ...BIN_KEY_MAP, ...str('math.add'), 0xc0, ...A1_B2], /id/],
-    ['the id is a string', [0x95, 0x01, ...str('7'), ...str('math.add'), 0xc0, ...BIN_KEY_MAP], /id/],
-    ['the id is beyond 2^53 (uint 64)', [0x95, 0x01, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...str('math.add'), 0xc0, ...BIN_KEY_MAP], /id/],
-    ['the frame is a map msgpackr cannot build', [0x82, ...str('t'), 0x01, 0xc4, 0x01, 0x00, 0x01], /./],
-    ['a cancel (not a request)', [0x93, 0x04, 0x07, ...BIN_KEY_MAP], /./],
-    ['a server type', [0x93, 0x02, 0x07, ...BIN_KEY_MAP], /./],
+    // §3's reasons, as for a frame msgpackr can build.
+    ['the frame is a map msgpackr cannot build', [0x82, ...str('t'), 0x01, 0xc4, 0x01, 0x00, 0x01], /^message is not an array$/],
+    ['element 0 (the tag) is a map msgpackr cannot build', [0x93, ...BIN_KEY_MAP, 0x07, ...str('math.add')], /^message has no type$/],
+    ['element 0 is nested 100,000 deep', [...new Array<number>(100_000).fill(0x91), 0x90], /^message has no type$/],
+    ['an unknown tag', [0x93, 0x0f, 0x07, ...BIN_KEY_MAP], /^unknown message type$/],
+    ['a server type', [0x93, 0x02, 0x07, ...BIN_KEY_MAP], /^result is a server-to-client message$/],
+    ['element 1 (the id) is a map msgpackr cannot build', [0x95, 0x01, ...BIN_KEY_MAP, ...str('math.add'), 0xc0, ...A1_B2], /^call id is not a non-negative safe integer$/],
+    ['the id is a string', [0x95, 0x01, ...str('7'), ...str('math.add'), 0xc0, ...BIN_KEY_MAP], /^call id is not a non-negative safe integer$/],
+    ['the id is beyond 2^53 (uint 64)', [0x95, 0x01, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...str('math.add'), 0xc0, ...BIN_KEY_MAP], /^call id is not/],
+    ['the id is negative (a negative fixint)', [0x95, 0x07, 0xff, ...str('chat'), 0xc0, ...BIN_KEY_MAP], /^sub id is not/],
+    // Not a request, so nobody to answer: the frame does not decode.
+    ['a cancel', [0x93, 0x04, 0x07, ...BIN_KEY_MAP], /cannot be decoded/],
   ])('%s: close 4400', async (_name, bytes, reason) => {
     const client = await h.open()
     client.sendRaw(Uint8Array.from(bytes), true)

@@ -38,7 +38,7 @@ describe('§9 readMsgpackEnvelope', () => {
     fc.assert(
       fc.property(integer, integer, fc.array(anything, { maxLength: 4 }), (tag, n, rest) => {
         const frame = packr.pack([tag, n, ...rest])
-        expect(readMsgpackEnvelope(frame)).toEqual({ tag, id: n })
+        expect(readMsgpackEnvelope(frame)).toEqual({ array: true, tag, id: n })
         // Cut short or padded: not well-formed.
         expect(readMsgpackEnvelope(frame.subarray(0, frame.length - 1))).toBeUndefined()
         expect(readMsgpackEnvelope(Uint8Array.from([...frame, 0]))).toBeUndefined()
@@ -50,18 +50,18 @@ describe('§9 readMsgpackEnvelope', () => {
   it('leaves out elements 0 and 1 that are not integers, and anything that is not an array', () => {
     fc.assert(
       fc.property(json.filter((value) => typeof value !== 'number'), integer, (other, n) => {
-        expect(readMsgpackEnvelope(packr.pack([other, n]))).toEqual({ tag: undefined, id: n })
-        expect(readMsgpackEnvelope(packr.pack([n, other]))).toEqual({ tag: n, id: undefined })
-        expect(readMsgpackEnvelope(mp([UNBUILDABLE, n]))).toEqual({ tag: undefined, id: n })
-        expect(readMsgpackEnvelope(mp([n, UNBUILDABLE]))).toEqual({ tag: n, id: undefined })
+        expect(readMsgpackEnvelope(packr.pack([other, n]))).toEqual({ array: true, tag: undefined, id: n })
+        expect(readMsgpackEnvelope(packr.pack([n, other]))).toEqual({ array: true, tag: n, id: undefined })
+        expect(readMsgpackEnvelope(mp([UNBUILDABLE, n]))).toEqual({ array: true, tag: undefined, id: n })
+        expect(readMsgpackEnvelope(mp([n, UNBUILDABLE]))).toEqual({ array: true, tag: n, id: undefined })
         // A well-formed value that is not an array names no request.
-        if (!Array.isArray(other)) expect(readMsgpackEnvelope(packr.pack(other))).toEqual({ tag: undefined, id: undefined })
-        expect(readMsgpackEnvelope(mp(new AnyKeyMap([['t', n], [new Uint8Array([1]), n]])))).toEqual({ tag: undefined, id: undefined })
+        if (!Array.isArray(other)) expect(readMsgpackEnvelope(packr.pack(other))).toEqual({ array: false, tag: undefined, id: undefined })
+        expect(readMsgpackEnvelope(mp(new AnyKeyMap([['t', n], [new Uint8Array([1]), n]])))).toEqual({ array: false, tag: undefined, id: undefined })
       }),
       { numRuns: 300 },
     )
-    expect(readMsgpackEnvelope(packr.pack([]))).toEqual({ tag: undefined, id: undefined })
-    expect(readMsgpackEnvelope(packr.pack([1]))).toEqual({ tag: 1, id: undefined })
+    expect(readMsgpackEnvelope(packr.pack([]))).toEqual({ array: true, tag: undefined, id: undefined })
+    expect(readMsgpackEnvelope(packr.pack([1]))).toEqual({ array: true, tag: 1, id: undefined })
   })
 
   it('reads tags and ids in every integer format and as floats', () => {
@@ -86,13 +86,13 @@ describe('§9 readMsgpackEnvelope', () => {
       const frame = mp([written, written, 'math.add', null, UNBUILDABLE, new AnyKeyMap([[[1, 2], 'x']])])
       // What the server's codec reads for the same element in a frame it can build.
       expect(msgpackCodec.decode(mp([written]))).toEqual([read])
-      expect(readMsgpackEnvelope(frame)).toEqual({ tag: read, id: read })
+      expect(readMsgpackEnvelope(frame)).toEqual({ array: true, tag: read, id: read })
     }
   })
 
   it('walks any depth without recursion', () => {
     const deep = mp([1, 1, 'math.add', null, new Raw([...new Array<number>(500_000).fill(0x91), 0xc0])])
-    expect(readMsgpackEnvelope(deep)).toEqual({ tag: 1, id: 1 })
+    expect(readMsgpackEnvelope(deep)).toEqual({ array: true, tag: 1, id: 1 })
     expect(() => msgpackCodec.decode(deep)).toThrowError(CodecError)
   })
 })

@@ -12,6 +12,8 @@
 
 /** Elements 0 and 1 of a well-formed frame's array (§3); `undefined` when the bytes are not MessagePack. */
 export interface Envelope {
+  /** False when the frame's value is not an array: it names no request (§3). */
+  array: boolean
   tag: unknown
   id: unknown
 }
@@ -21,11 +23,11 @@ export function readMsgpackEnvelope(bytes: Uint8Array): Envelope | undefined {
   const reader = new Reader(bytes)
   const elements = reader.arrayHeader()
   if (elements === undefined) {
-    // Not an array (a map, say): well-formed or not, it names no request. Its envelope is
-    // empty, so it earns a violation like any other frame that is not an array.
-    return reader.skip(1) && reader.atEnd ? { tag: undefined, id: undefined } : undefined
+    // Not an array (a map, say): well-formed or not, it names no request, and earns the
+    // violation any other frame that is not an array does.
+    return reader.skip(1) && reader.atEnd ? { array: false, tag: undefined, id: undefined } : undefined
   }
-  const envelope: Envelope = { tag: undefined, id: undefined }
+  const envelope: Envelope = { array: true, tag: undefined, id: undefined }
   if (elements > 0) envelope.tag = reader.integer()
   if (elements > 1 && !reader.failed) envelope.id = reader.integer()
   if (reader.failed) return undefined
