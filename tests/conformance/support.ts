@@ -11,7 +11,7 @@ import { afterEach, beforeEach, expect } from 'vitest'
 import WebSocket from 'ws'
 import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
-import { PatchbayError, procedure, router, stream, type Encoding, type Limits } from '@patchbay/core'
+import { PatchbayError, procedure, router, stream, topic, type Encoding, type Limits } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { fromWire, toWire } from '../support/wire.js'
 
@@ -31,8 +31,12 @@ const packr = new Packr({ useRecords: false })
  * goes as §3's array (tests/support/wire.ts); anything else as it is.
  */
 export function encode(encoding: Encoding, message: unknown): string | Uint8Array {
-  const wire = toWire(message)
-  return encoding === 'json' ? JSON.stringify(wire) : packr.pack(wire)
+  return encodeValue(encoding, toWire(message))
+}
+
+/** Encodes `value` exactly as given, never as a message object's array: for frames that are not arrays. */
+export function encodeValue(encoding: Encoding, value: unknown): string | Uint8Array {
+  return encoding === 'json' ? JSON.stringify(value) : packr.pack(value)
 }
 
 export const api = router({
@@ -46,6 +50,16 @@ export const api = router({
     custom: procedure({ output: z.null() }),
     crash: procedure({ output: z.null() }),
   },
+  /**
+   * docs/protocol.md §3: null is a value, absence is the array ending before it. One input
+   * schema takes null and not absence, the other absence and not null.
+   */
+  payload: {
+    nullOnly: procedure({ input: z.null(), output: z.literal('null') }),
+    absentOnly: procedure({ input: z.undefined(), output: z.literal('absent') }),
+  },
+  /** A topic clients may publish to. */
+  chat: topic({ message: z.object({ n: z.number() }), publish: 'client' }),
   /** Yields 1..to (forever without `to`); counts what it produced and when it finished. */
   count: stream({ input: z.object({ to: z.number().int().optional() }), output: z.number() }),
 })
@@ -116,6 +130,7 @@ export class TestServer {
             }),
         },
         health: () => 'ok' as const,
+        payload: { nullOnly: () => 'null' as const, absentOnly: () => 'absent' as const },
         async *count({ input }) {
           try {
             for (let n = 1; input.to === undefined || n <= input.to; n++) {

@@ -7,6 +7,7 @@
  */
 import type { ValidationIssue, WireError } from './errors.js'
 import { isErrorCode } from './errors.js'
+import type { Envelope } from './msgpack-envelope.js'
 import { findNonPlainData } from './plain-data.js'
 
 /** Message types (the `t` field of a message in memory; on the wire, {@link Tag}). */
@@ -327,13 +328,24 @@ function refusedPayload(id: RequestId, field: string, value: unknown, limits: Pa
 // Pure: a client bundle, which never parses client frames, leaves the set out.
 const REQUEST_TAGS: ReadonlySet<unknown> = /* @__PURE__ */ new Set([Tag.CALL, Tag.SUB, Tag.PUB, Tag.STREAM])
 
+const SERVER_TAGS: ReadonlySet<unknown> = /* @__PURE__ */ new Set([Tag.RESULT, Tag.ERROR, Tag.EVENT, Tag.LAG, Tag.ITEM])
+
 /**
  * What a client frame that holds a value the codec cannot build (see `CodecError.envelope`)
  * earns: a request with a valid id is answered BAD_REQUEST for that id, as JSON's plain-data
- * walk answers the same nesting (§9); anything else is a violation (close 4400).
+ * walk answers the same nesting (§9); anything else is a violation (close 4400), with §3's
+ * reason where its envelope alone breaks §3 (as {@link parseClientMessage} gives it for a
+ * frame the codec can build), else the codec's.
  */
-export function parseUnrepresentable(envelope: { tag: unknown; id: unknown }, reason: string): ParseResult<never> {
-  if (!REQUEST_TAGS.has(envelope.tag)) return violation(reason)
+export function parseUnrepresentable(envelope: Envelope, reason: string): ParseResult<never> {
+  const tag = envelope.tag
+  if (!envelope.array) return violation('message is not an array')
+  if (!REQUEST_TAGS.has(tag)) {
+    if (!Number.isInteger(tag)) return violation('message has no type')
+    if (TAG_NAMES[tag as number] === undefined) return violation('unknown message type')
+    if (SERVER_TAGS.has(tag)) return violation(`${TAG_NAMES[tag as number] as string} is a server-to-client message`)
+    return violation(reason)
+  }
   if (!isRequestId(envelope.id)) return violation(`${TAG_NAMES[envelope.tag as number] as string} id is not a non-negative safe integer`)
   return badRequest(envelope.id, `message refused: ${reason}`)
 }

@@ -12,6 +12,8 @@
 
 /** Elements 0 and 1 of a well-formed frame's array (§3); `undefined` when the bytes are not MessagePack. */
 export interface Envelope {
+  /** False when the frame's value is not an array: it names no request (§3). */
+  array: boolean
   tag: unknown
   id: unknown
 }
@@ -21,11 +23,11 @@ export function readMsgpackEnvelope(bytes: Uint8Array): Envelope | undefined {
   const reader = new Reader(bytes)
   const elements = reader.arrayHeader()
   if (elements === undefined) {
-    // Not an array (a map, say): well-formed or not, it names no request. Its envelope is
-    // empty, so it earns a violation like any other frame that is not an array.
-    return reader.skip(1) && reader.atEnd ? { tag: undefined, id: undefined } : undefined
+    // Not an array (a map, say): well-formed or not, it names no request, and earns the
+    // violation any other frame that is not an array does.
+    return reader.skip(1) && reader.atEnd ? { array: false, tag: undefined, id: undefined } : undefined
   }
-  const envelope: Envelope = { tag: undefined, id: undefined }
+  const envelope: Envelope = { array: true, tag: undefined, id: undefined }
   if (elements > 0) envelope.tag = reader.integer()
   if (elements > 1 && !reader.failed) envelope.id = reader.integer()
   if (reader.failed) return undefined
@@ -71,13 +73,17 @@ class Reader {
     return undefined
   }
 
-  /** An integer in any MessagePack integer format, or an integral float64, consumed. */
+  /**
+   * A number in any MessagePack integer or float format, consumed, as msgpackr reads it (the
+   * parser then decides whether it is an integer); anything else is skipped (undefined).
+   */
   integer(): number | bigint | undefined {
     if (!this.has(1)) return undefined
     const type = this.bytes[this.at] as number
-    if (type <= 0x7f) {
+    if (type <= 0x7f || type >= 0xe0) {
       this.at++
-      return type
+      // Negative fixint: 111xxxxx is -32..-1.
+      return type <= 0x7f ? type : type - 0x100
     }
     const width = INT_WIDTH[type]
     if (width === undefined) {
@@ -96,6 +102,7 @@ class Reader {
       case 0xd1: return this.view.getInt16(at)
       case 0xd2: return this.view.getInt32(at)
       case 0xd3: return asNumber(this.view.getBigInt64(at))
+      case 0xca: return this.view.getFloat32(at)
       default: return this.view.getFloat64(at)
     }
   }
@@ -147,7 +154,7 @@ function asNumber(value: bigint): number | bigint {
   return value <= LIMIT && value >= -LIMIT ? Number(value) : value
 }
 
-const INT_WIDTH: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xcb: 8 }
+const INT_WIDTH: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xca: 4, 0xcb: 8 }
 
 /**
  * How to step over each type from 0xc4 on: `header` bytes of length (0 for fixed sizes), then
