@@ -126,7 +126,8 @@ describe('what the server broke', () => {
     await client.connect()
     const socket = await raw.nextSocket()
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
-    raw.send(socket, { t: 'surprise', id: 1 })
+    // An integer tag that is no type of docs/protocol.md §3.
+    raw.send(socket, [99, 1])
     expect(await closed).toBe(CloseCode.BAD_REQUEST)
     expect(lines.filter((line) => line.level === 'warn')).toEqual([
       { level: 'warn', fields: { code: CloseCode.BAD_REQUEST, reason: expect.stringContaining('unknown message type') }, message: 'protocol violation' },
