@@ -211,7 +211,7 @@ describe('defaults', () => {
       },
     ])
     quiet.server.send(quiet.socket, { t: 'event', ch: 1, seq: 1, data: 1 })
-    quiet.server.send(quiet.socket, { t: 'surprise' })
+    quiet.server.send(quiet.socket, [99])
     await expect.poll(() => quiet.client.state).toBe('closed')
     expect(spies.flatMap((spy) => spy.mock.calls)).toEqual([])
     await raw?.close()
@@ -221,7 +221,7 @@ describe('defaults', () => {
       },
     ])
     loud.server.send(loud.socket, { t: 'event', ch: 1, seq: 2, data: 1 })
-    loud.server.send(loud.socket, { t: 'surprise' })
+    loud.server.send(loud.socket, [99])
     await expect.poll(() => loud.client.state).toBe('closed')
     const [error, warn, ...others] = spies
     expect(error?.mock.calls.map((call) => call[0])).toEqual(['patchbay: A listener of "feed" threw; the exception was dropped', 'patchbay: state closed'])
