@@ -407,7 +407,8 @@ export interface ListenOptions {
    * tries again after TCP's retransmission timeout (1 s, then 3 s, 7 s...): in a reconnect
    * wave after a deploy, Node's default of 511 turns thousands of clients' next attempt into
    * one to three seconds of waiting. A larger queue costs nothing while it is empty, and
-   * `handshakeTimeout` and `maxHandshakes` still bound what the accepted sockets hold.
+   * `handshakeTimeout` and `maxHandshakes` still bound what the accepted sockets hold. A
+   * server passed to `attach()` keeps the backlog its own `listen()` was given.
    * @default 4096
    */
   backlog?: number
