@@ -13,7 +13,7 @@ import * as wsModule from 'ws'
 import { WebSocketServer } from 'ws'
 import { Tag, corkedSend, envelopeCodecs, plainSend } from './envelope.js'
 import { whenWritable } from './flow.js'
-import { serve } from './server-main.js'
+import { LISTEN_BACKLOG, serve } from './server-main.js'
 import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 
 /**
@@ -108,7 +108,7 @@ export function startRawWs(encoding, cork, wire, params) {
     // can load it too (tools/inproc.js does, to split a gap between the sides).
     const subprotocol = `patchbay.v1.${encoding}`
     /** @type {import('ws').ServerOptions} */
-    const options = { port: 0, host: '127.0.0.1' }
+    const options = { port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }
     if (wire !== 'raw') options.handleProtocols = (offered) => (offered.has(subprotocol) ? subprotocol : false)
     const wss = new WebSocketServer(options, () => {
       const port = /** @type {import('node:net').AddressInfo} */ (wss.address()).port
