@@ -73,10 +73,12 @@ async function runOnce(system, scenario, params) {
   })
   /** @type {import('./lib/children.js').Child | undefined} */
   let load
-  /** @type {(() => void) | undefined} */
-  let stopListening
+  /** @type {(() => void)[]} what stops listening to the loads' and the server's messages */
+  const stopListening = []
   /** @type {import('./lib/children.js').Child[]} */
   const sides = []
+  /** @type {import('./lib/children.js').Child | undefined} the caller (scenario.caller) */
+  let caller
   try {
     const { port } = await server.waitFor('listening', 30_000)
     const before = scenario.serverMemory === 'idle' ? await server.request('mem', 10_000) : undefined
@@ -91,13 +93,34 @@ async function runOnce(system, scenario, params) {
       })
       sides.push(side)
     }
-    await Promise.all(sides.map((side) => side.waitFor('ready', capMs)))
+    if (scenario.caller === true) {
+      // The measured calls come from a process of their own (latency-under-load), so their
+      // round trips do not wait behind the subscribers' event frames in a load process.
+      caller = startChild(join(SRC, 'loads', `${system.name}.js`), {
+        params: { ...params, scenario: 'latency-caller', port, capMs, encoding: system.encoding },
+        label: `${label} caller`,
+      })
+    }
+    await Promise.all([...sides, ...(caller === undefined ? [] : [caller])].map((child) => child.waitFor('ready', capMs)))
     const mainParams = loads > 1 ? { ...params, totalSubscribers: params.subscribers ?? 0, subscribers: (params.subscribers ?? 0) - share * (loads - 1) } : { ...params, totalSubscribers: params.subscribers ?? 0 }
     const started = startChild(join(SRC, 'loads', `${system.name}.js`), {
       params: { ...mainParams, scenario: scenario.name, port, capMs, encoding: system.encoding },
       label: `${label} load`,
     })
     load = started
+    if (caller !== undefined) {
+      // The main load asks for calls (`calls`: ms, everyMs) when its steps need them; the
+      // caller's answer goes back to it as `calls-done`.
+      const callerChild = caller
+      stopListening.push(
+        started.onMessage('calls', (message) => {
+          callerChild.request('calls', message.ms + 20_000, { ms: message.ms, everyMs: message.everyMs }).then(
+            (reply) => started.send({ ...reply, type: 'calls-done' }),
+            (/** @type {unknown} */ error) => started.send({ type: 'calls-done', error: error instanceof Error ? error.message : String(error) }),
+          )
+        }),
+      )
+    }
     if (scenario.relaySides === true && sides.length > 0) {
       // The main load paces on every subscriber, not its share alone: every 20 ms it is told
       // what the other loads have received (latency-under-load).
@@ -111,9 +134,9 @@ async function runOnce(system, scenario, params) {
         }
       }
       void poll()
-      stopListening = () => {
+      stopListening.push(() => {
         polling = false
-      }
+      })
     }
     /** @type {Record<string, number>} */
     const figures = {}
@@ -131,7 +154,7 @@ async function runOnce(system, scenario, params) {
       await started.waitFor('ready', capMs)
       const start = await server.request('mem', 10_000)
       await server.request('reset-peak', 10_000)
-      stopListening = server.onMessage('rss-cap', () => started.send({ type: 'stop' }))
+      stopListening.push(server.onMessage('rss-cap', () => started.send({ type: 'stop' })))
       started.send({ type: 'go' })
       await started.waitFor('published', capMs)
       const end = await server.request('mem', 10_000)
@@ -176,9 +199,10 @@ async function runOnce(system, scenario, params) {
     }
     return timeline === undefined ? { figures } : { figures, timeline }
   } finally {
-    stopListening?.()
+    for (const stop of stopListening) stop()
     for (const side of sides) side.send({ type: 'stop' })
-    await Promise.all(sides.map((side) => side.stop(3_000)))
+    caller?.send({ type: 'stop' })
+    await Promise.all([...sides, ...(caller === undefined ? [] : [caller])].map((child) => child.stop(3_000)))
     await load?.stop(3_000)
     await server.stop(0)
   }

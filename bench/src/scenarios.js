@@ -40,6 +40,9 @@
  * @property {boolean} [relaySides] with subscribers over several load processes, the runner
  *   tells the main load every 20 ms what the others have received (`sides` messages), so it
  *   can pace on all of them
+ * @property {boolean} [caller] the measured calls are made by a process of their own (the
+ *   load file run as `latency-caller`): the runner starts it beside the load processes and
+ *   relays the main load's `calls` requests to it and its answers back (run.js)
  * @property {'storm'} [drive] the runner drives the loads in steps of its own (run.js):
  *   `storm` starts every load process, then tells them all to go at once
  * @property {{ pairs: readonly (readonly [string, string])[], metrics: string[] }} [paired]
@@ -297,13 +300,13 @@ export const scenarios = [
   largeMessages('large-messages-1m', MiB, 2),
   {
     name: 'latency-under-load',
-    summary: 'p50/p99/p99.9 of calls on one socket while the server fans out to 5,000 sockets at half its measured maximum rate',
+    summary: 'p50/p99/p99.9 of calls on one socket (a process of its own) while the server fans out to 5,000 sockets at half its measured maximum rate',
     needs: 'topics',
     serverMemory: 'none',
     params: (quick) => ({
       subscribers: quick ? 200 : envInt('BENCH_LUL_SUBSCRIBERS', 5_000),
       // Load processes the subscribers are spread over, as fan-out's BENCH_FANOUT_LOADS; the
-      // first also publishes and makes the measured calls.
+      // first also publishes. The measured calls come from one more process (`caller`).
       loads: envInt('BENCH_LUL_LOADS', 2),
       bodyBytes: 80,
       window: 64,
@@ -325,8 +328,9 @@ export const scenarios = [
     capMs: (p) => (p.maxMs ?? 0) + (p.warmupMs ?? 0) + (p.measureMs ?? 0) + (p.idleCallMs ?? 0) + (p.settleMs ?? 0) + (p.callMs ?? 0) + 30_000,
     cpuPerOp: true,
     relaySides: true,
+    caller: true,
     legend:
-      'p50/p99/p99.9: round trip of add(a, b), one call in flight, while publishing at half the maximum below; idle p99: the same before publishing;\n' +
+      'p50/p99/p99.9: round trip of add(a, b), one call in flight, from a process of its own, while publishing at half the maximum below; idle p99: the same before publishing;\n' +
       'max msg/s: deliveries per second at the maximum publish rate (step 1); at half: deliveries per second while the calls were measured; CPU/msg: per delivery at half rate',
     metrics: [
       { key: 'p50Us', label: 'p50', better: 'lower', format: micros },

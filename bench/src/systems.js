@@ -42,19 +42,9 @@ export const systems = [
     only: ['rpc-throughput'],
   },
   {
-    // Raw ws, coalesced, speaking Patchbay's wire messages and nothing more: what the wire
-    // format costs by itself. Patchbay over this is the cost of Patchbay's own code.
+    // Raw ws, coalesced, speaking Patchbay's wire messages (the §3 arrays) and nothing more:
+    // what the wire format costs by itself. Patchbay over this is the cost of Patchbay's own code.
     name: 'ws-json-cork-pbwire',
-    encoding: 'json',
-    baseline: 'ws-json',
-    topics: true,
-    streams: false,
-    only: ['rpc-throughput', 'fan-out'],
-  },
-  {
-    // -pbwire with Patchbay's messages as positional arrays ([tag, ...fields]), under a
-    // bench-only subprotocol: what a terser envelope would save (docs/benchmarks.md).
-    name: 'ws-json-cork-pbpos',
     encoding: 'json',
     baseline: 'ws-json',
     topics: true,
@@ -101,16 +91,6 @@ export const systems = [
     only: ['rpc-throughput', 'fan-out'],
   },
   {
-    // -pbwire with Patchbay's messages as positional arrays ([tag, ...fields]), under a
-    // bench-only subprotocol: what a terser envelope would save (docs/benchmarks.md).
-    name: 'ws-msgpack-cork-pbpos',
-    encoding: 'msgpack',
-    baseline: 'ws-msgpack',
-    topics: true,
-    streams: false,
-    only: ['rpc-throughput', 'fan-out'],
-  },
-  {
     // Raw ws, coalesced, each broadcast's WebSocket frame built once and the same buffers
     // written to every member's socket (as engine.io broadcasts): the practical limit of a
     // fan-out on ws. Patchbay over this is what is left of its own cost (fan-out only).
@@ -131,8 +111,7 @@ export const systems = [
  * In rpc-throughput also Patchbay over `-cork-pipelined`, the raw loop with the client's
  * writes flushed every 16 frames as Patchbay's client does, and what that alone does to raw.
  * In fan-out also Patchbay over `-cork-preframed` (each broadcast framed once), and what
- * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js). And the
- * positional envelope's prototype over v1's, both on the raw loop (`-pbpos` over `-pbwire`).
+ * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js).
  * @type {readonly (readonly [string, string])[]}
  */
 export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
@@ -143,5 +122,4 @@ export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
   [`patchbay-${encoding}`, `ws-${encoding}-cork-pbwire`],
   [`patchbay-${encoding}`, `ws-${encoding}-cork-preframed`],
   [`ws-${encoding}-cork-preframed`, `ws-${encoding}-cork`],
-  [`ws-${encoding}-cork-pbpos`, `ws-${encoding}-cork-pbwire`],
 ])

@@ -12,6 +12,7 @@ import { launchChromium } from '../support/browser.js'
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws'
 import { createServer, type PatchbayServer } from '@patchbay/server'
 import { api } from './features/api.js'
+import { fromWire, toWire } from '../support/wire.js'
 
 let browser: Browser
 let page: Page
@@ -194,8 +195,8 @@ describe('browser send queue', () => {
       // The server reads again and answers every call it gets.
       let answered = 0
       serverSocket.on('message', (data: Buffer) => {
-        const message = JSON.parse(data.toString()) as { id: number }
-        serverSocket.send(JSON.stringify({ t: 'result', id: message.id, output: 1 }))
+        const message = fromWire(JSON.parse(data.toString())) as { id: number }
+        serverSocket.send(JSON.stringify(toWire({ t: 'result', id: message.id, output: 1 })))
         answered++
       })
       serverSocket.resume()

@@ -189,7 +189,8 @@ describe.each<Encoding>(['json', 'msgpack'])('client against a raw %s server', (
     const socket = await server.nextSocket()
     await server.nextMessage(socket)
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
-    socket.send(encoding === 'json' ? '{"t":"result","id":"x"}' : new Uint8Array([0xc1]))
+    // A result whose id is not a number (§3's `[2, id, output?]`), or bytes that decode to nothing.
+    socket.send(encoding === 'json' ? '[2,"x"]' : new Uint8Array([0xc1]))
     expect(await closed).toBe(4400)
     expect((await failure(call)).code).toBe('CONNECTION_LOST')
   })

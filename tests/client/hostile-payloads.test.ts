@@ -17,6 +17,7 @@ import { CloseCode, router, procedure, stream, topic, type Encoding } from '@pat
 import { createClient, type Client } from '@patchbay/client'
 import { startRawServer, type RawServer } from './raw-server.js'
 import { codec } from '../support/codecs.js'
+import { toWire } from '../support/wire.js'
 
 const api = router({
   feed: topic({ message: z.unknown() }),
@@ -37,7 +38,8 @@ function nested(depth: number): unknown {
 /**
  * A payload a hostile server sends, as the frame of a whole message whose payload field is
  * filled in by `frame(message)`: JSON text written by hand (JSON.stringify cannot write
- * 1e999 or an own `__proto__` key), or msgpackr with its extensions.
+ * 1e999 or an own `__proto__` key), or msgpackr with its extensions. Either way the message
+ * goes out as its §3 array.
  */
 interface Hostile {
   name: string
@@ -47,10 +49,10 @@ interface Hostile {
 
 const PAYLOAD = '"__PAYLOAD__"'
 function jsonWith(raw: string): Hostile['frame'] {
-  return (message, field) => JSON.stringify({ ...message, [field]: '__PAYLOAD__' }).replace(PAYLOAD, raw)
+  return (message, field) => JSON.stringify(toWire({ ...message, [field]: '__PAYLOAD__' })).replace(PAYLOAD, raw)
 }
 function msgpackWith(value: () => unknown): Hostile['frame'] {
-  return (message, field) => hostilePackr.pack({ ...message, [field]: value() })
+  return (message, field) => hostilePackr.pack(toWire({ ...message, [field]: value() }))
 }
 
 /** Payloads that close the connection: a key JSON.parse makes an own `__proto__`. */

@@ -126,7 +126,8 @@ describe('what the server broke', () => {
     await client.connect()
     const socket = await raw.nextSocket()
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
-    raw.send(socket, { t: 'surprise', id: 1 })
+    // An integer tag that is no type of docs/protocol.md §3.
+    raw.send(socket, [99, 1])
     expect(await closed).toBe(CloseCode.BAD_REQUEST)
     expect(lines.filter((line) => line.level === 'warn')).toEqual([
       { level: 'warn', fields: { code: CloseCode.BAD_REQUEST, reason: expect.stringContaining('unknown message type') }, message: 'protocol violation' },
@@ -210,7 +211,7 @@ describe('defaults', () => {
       },
     ])
     quiet.server.send(quiet.socket, { t: 'event', ch: 1, seq: 1, data: 1 })
-    quiet.server.send(quiet.socket, { t: 'surprise' })
+    quiet.server.send(quiet.socket, [99])
     await expect.poll(() => quiet.client.state).toBe('closed')
     expect(spies.flatMap((spy) => spy.mock.calls)).toEqual([])
     await raw?.close()
@@ -220,7 +221,7 @@ describe('defaults', () => {
       },
     ])
     loud.server.send(loud.socket, { t: 'event', ch: 1, seq: 2, data: 1 })
-    loud.server.send(loud.socket, { t: 'surprise' })
+    loud.server.send(loud.socket, [99])
     await expect.poll(() => loud.client.state).toBe('closed')
     const [error, warn, ...others] = spies
     expect(error?.mock.calls.map((call) => call[0])).toEqual(['patchbay: A listener of "feed" threw; the exception was dropped', 'patchbay: state closed'])

@@ -58,4 +58,31 @@ describe('PendingTable', () => {
     for (const e of entries) table.delete(e)
     expect(table.size).toBe(0)
   })
+
+  it('grows its ring from a few slots, keeping every entry (those overflowed before included)', () => {
+    const table = new PendingTable<{ id: number }>(64, 2)
+    // 1 and 3 share a slot of the 2-slot ring; 1..40 in flight at once grow it to 64.
+    const entries = Array.from({ length: 40 }, (_, i) => entry(i + 1))
+    for (const e of entries) {
+      table.set(e)
+      for (const held of entries.slice(0, e.id)) expect(table.get(held.id)).toBe(held)
+    }
+    expect(table.size).toBe(40)
+    expect(table.values().map((e) => e.id)).toEqual(entries.map((e) => e.id))
+    for (const e of entries) table.delete(e)
+    expect(table.size).toBe(0)
+    expect(table.values()).toEqual([])
+  })
+
+  it('costs a new client little memory: no full-size ring until many requests are in flight', () => {
+    // A client holds one table; thousands of clients connect at once in a reconnect wave
+    // (bench/, connection-storm), where a 1,024-slot ring each (8 KiB) was most of their garbage.
+    const tables: PendingTable<{ id: number }>[] = []
+    const before = process.memoryUsage().heapUsed
+    for (let i = 0; i < 2_000; i++) tables.push(new PendingTable<{ id: number }>())
+    const grown = process.memoryUsage().heapUsed - before
+    expect(tables).toHaveLength(2_000)
+    // 2,000 full rings are 16 MiB; small ones well under 2 MiB.
+    expect(grown).toBeLessThan(2 * 1024 * 1024)
+  })
 })

@@ -5,6 +5,7 @@
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Encoding } from '@patchbay/core'
 import { serverCodec } from '../support/codecs.js'
+import { fromWire, toWire } from '../support/wire.js'
 
 export interface RawServer {
   url: string
@@ -37,7 +38,7 @@ export async function startRawServer(encoding: Encoding, pick?: (offered: Set<st
     const box = { queue: [] as Record<string, unknown>[], waiters: [] as ((message: Record<string, unknown>) => void)[] }
     inbox.set(socket, box)
     socket.on('message', (data: Buffer, isBinary) => {
-      const message = codec.decode(isBinary ? new Uint8Array(data) : data.toString()) as Record<string, unknown>
+      const message = fromWire(codec.decode(isBinary ? new Uint8Array(data) : data.toString())) as Record<string, unknown>
       const waiter = box.waiters.shift()
       if (waiter) waiter(message)
       else box.queue.push(message)
@@ -61,7 +62,7 @@ export async function startRawServer(encoding: Encoding, pick?: (offered: Set<st
       const message = box.queue.shift()
       return message ? Promise.resolve(message) : new Promise((resolve) => box.waiters.push(resolve))
     },
-    send: (socket, message) => socket.send(codec.encode(message)),
+    send: (socket, message) => socket.send(codec.encode(toWire(message))),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of wss.clients) socket.terminate()

@@ -12,6 +12,7 @@ import { createServer, type PatchbayServer } from '@patchbay/server'
 import { backoffDelay, createClient, type Client, type StateEvent } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { codec } from '../support/codecs.js'
+import { fromWire, toWire } from '../support/wire.js'
 
 const api = router({
   echo: procedure({ input: z.string(), output: z.string() }),
@@ -189,7 +190,7 @@ describe('dead-server detection', () => {
     const pings: unknown[] = []
     wss.on('connection', (socket) => {
       connections++
-      socket.on('message', (data: Buffer) => pings.push(JSON.parse(data.toString())))
+      socket.on('message', (data: Buffer) => pings.push(fromWire(JSON.parse(data.toString()))))
     })
     const address = wss.address() as AddressInfo
     const client = createClient(api, {
@@ -220,9 +221,9 @@ describe('dead-server detection', () => {
     const fivePings = new Promise<void>((resolve) => (fifth = resolve))
     wss.on('connection', (socket) => {
       socket.on('message', (data: Buffer) => {
-        const message = JSON.parse(data.toString()) as { t: string }
+        const message = fromWire(JSON.parse(data.toString())) as { t: string }
         if (message.t !== 'ping') return
-        socket.send(JSON.stringify({ t: 'pong' }))
+        socket.send(JSON.stringify(toWire({ t: 'pong' })))
         if (++pings === 5) fifth()
       })
     })

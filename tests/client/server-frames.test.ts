@@ -69,7 +69,7 @@ describe.each<Encoding>(['json', 'msgpack'])('server frames over %s', (encoding)
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
     // A JSON pong (valid UTF-8, so no WebSocket library stops it with 1007) in the kind of
     // frame the subprotocol does not use: a client that decoded by frame kind would take it.
-    socket.send(Buffer.from('{"t":"pong"}'), { binary: encoding === 'json' })
+    socket.send(Buffer.from('[6]'), { binary: encoding === 'json' })
     expect(await closed).toBe(CloseCode.BAD_REQUEST)
     await expect.poll(() => client.state).toBe('closed')
   })

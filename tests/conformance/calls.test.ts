@@ -83,7 +83,7 @@ describe.each<Encoding>(ENCODINGS)('§4.1 request ids (%s)', (encoding) => {
   it('closes 4400 on NaN and Infinity ids (msgpack floats; JSON cannot carry them)', async () => {
     const client = await h.open()
     if (encoding === 'json') {
-      client.sendRaw('{"t":"call","id":1e400,"path":"math.add","input":{"a":1,"b":2}}', false)
+      client.sendRaw('[1,1e400,"math.add",null,{"a":1,"b":2}]', false)
     } else {
       client.send({ t: 'call', id: Number.NaN, path: 'math.add', input: { a: 1, b: 2 } })
     }

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { procedure, router, type Encoding } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { fromWire } from '../support/wire.js'
 import { ENCODINGS, PROTOCOL, encode } from './support.js'
 import { FrameSocket, Opcode, frame, upgradeRaw, upgradeRequest, type ServerFrame } from './raw-socket.js'
 import { Packr } from 'msgpackr'
@@ -32,7 +33,7 @@ async function open(encoding: Encoding, headers: Record<string, string> = {}): P
 const packr = new Packr({ useRecords: false })
 const bytesOf = (encoding: Encoding, message: unknown): Buffer => Buffer.from(encode(encoding, message))
 const decode = (encoding: Encoding, received: ServerFrame): unknown =>
-  encoding === 'json' ? JSON.parse(received.payload.toString('utf8')) : packr.unpack(received.payload)
+  fromWire(encoding === 'json' ? JSON.parse(received.payload.toString('utf8')) : packr.unpack(received.payload))
 
 /** Splits `bytes` into `parts` frames: the first of the message's kind, then continuations. */
 function fragments(encoding: Encoding, bytes: Buffer, parts: number): Buffer[] {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { Packr } from 'msgpackr'
 import { DEFAULT_LIMITS, type Encoding } from '@patchbay/core'
+import { toWire } from '../support/wire.js'
 import { ENCODINGS, PROTOCOL, encode, nested, prototypePolluted, refusedUpgrade, useHarness } from './support.js'
 
 const DEPTH_BOMB = 100_000
@@ -17,18 +18,15 @@ function fixstr(value: string): number[] {
   return [0xa0 | bytes.length, ...bytes]
 }
 
-/** A hand-made msgpack call `{t:'call', id, path:'math.add', input:{a:<aBytes>, b:2}}`. */
+/** A hand-made msgpack call `[1, id, 'math.add', null, {a:<aBytes>, b:2}]` (§3). */
 function callWithRawA(id: number, aBytes: number[]): Uint8Array {
   if (id > 127) throw new RangeError('positive fixint ids only')
   return Uint8Array.from([
-    0x84,
-    ...fixstr('t'),
-    ...fixstr('call'),
-    ...fixstr('id'),
+    0x95,
+    0x01,
     id,
-    ...fixstr('path'),
     ...fixstr('math.add'),
-    ...fixstr('input'),
+    0xc0,
     0x82,
     ...fixstr('a'),
     ...aBytes,
@@ -42,13 +40,13 @@ describe.each<Encoding>(ENCODINGS)('§9 limits and untrusted input (%s)', (encod
   const binary = encoding === 'msgpack'
 
   it.each([
-    ['at the top of the input', '{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"__proto__":{"polluted":1}}}'],
-    ['nested in the input', '{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"x":[{"__proto__":{"polluted":2}}]}}'],
+    ['at the top of the input', '[1,1,"math.add",null,{"a":1,"b":2,"__proto__":{"polluted":1}}]'],
+    ['nested in the input', '[1,1,"math.add",null,{"a":1,"b":2,"x":[{"__proto__":{"polluted":2}}]}]'],
   ])('a __proto__ key %s pollutes nothing', async (_name, text) => {
     const client = await h.open()
     // The same message in both encodings: JSON text as is; msgpack from the parsed object,
     // whose own "__proto__" key msgpackr writes as a map key like any other.
-    client.sendRaw(encoding === 'json' ? text : encode('msgpack', JSON.parse(text)), binary)
+    client.sendRaw(encoding === 'json' ? text : encode('msgpack', JSON.parse(text) as unknown), binary)
     const answer = await client.next()
     // Refused before any schema sees it, in both encodings (§9): JSON.parse makes an own
     // __proto__ property; msgpackr renames the key to __proto_ while decoding, and that key
@@ -92,7 +90,7 @@ describe.each<Encoding>(ENCODINGS)('§9 limits and untrusted input (%s)', (encod
     const client = await h.open()
     if (encoding === 'json') {
       const deep = '['.repeat(DEPTH_BOMB) + ']'.repeat(DEPTH_BOMB)
-      client.sendRaw(`{"t":"call","id":1,"path":"math.add","input":{"a":1,"b":2,"deep":${deep}}}`, false)
+      client.sendRaw(`[1,1,"math.add",null,{"a":1,"b":2,"deep":${deep}}]`, false)
       // JSON.parse copes; the bounded plain-data walk refuses it for that id.
       expect(await client.next()).toMatchObject({ t: 'error', id: 1, error: { code: 'BAD_REQUEST' } })
       expect(await client.call(2, 'math.add', { a: 1, b: 2 })).toEqual({ t: 'result', id: 2, output: 3 })
@@ -136,7 +134,7 @@ describe('§9 msgpack extension values in input (msgpack)', () => {
     ['Date', new Date(0), /Date/],
   ])('BAD_REQUEST for a %s packed with moreTypes', async (_name, value, kind) => {
     const client = await h.open()
-    client.sendRaw(moreTypes.pack({ t: 'call', id: 2, path: 'math.add', input: { a: 1, b: 2, x: [{ value }] } }), true)
+    client.sendRaw(moreTypes.pack(toWire({ t: 'call', id: 2, path: 'math.add', input: { a: 1, b: 2, x: [{ value }] } })), true)
     const answer = await client.next()
     expect(answer).toMatchObject({ t: 'error', id: 2, error: { code: 'BAD_REQUEST' } })
     expect((answer.error as { message: string }).message).toMatch(kind)

@@ -11,8 +11,9 @@ import { afterEach, beforeEach, expect } from 'vitest'
 import WebSocket from 'ws'
 import { Packr, unpack } from 'msgpackr'
 import { z } from 'zod'
-import { PatchbayError, procedure, router, stream, type Encoding, type Limits } from '@patchbay/core'
+import { PatchbayError, procedure, router, stream, topic, type Encoding, type Limits } from '@patchbay/core'
 import { createServer, type PatchbayServer } from '@patchbay/server'
+import { fromWire, toWire } from '../support/wire.js'
 
 export const JSON_PROTOCOL = 'patchbay.v1.json'
 export const MSGPACK_PROTOCOL = 'patchbay.v1.msgpack'
@@ -25,9 +26,17 @@ export const GOOD_ORIGIN = 'https://app.example'
 // useRecords: false so a frame is plain MessagePack, as any implementation would write it.
 const packr = new Packr({ useRecords: false })
 
-/** Encodes a message by hand: JSON text, or MessagePack bytes. */
+/**
+ * Encodes a message by hand: JSON text, or MessagePack bytes. A message object (`{ t, ... }`)
+ * goes as §3's array (tests/support/wire.ts); anything else as it is.
+ */
 export function encode(encoding: Encoding, message: unknown): string | Uint8Array {
-  return encoding === 'json' ? JSON.stringify(message) : packr.pack(message)
+  return encodeValue(encoding, toWire(message))
+}
+
+/** Encodes `value` exactly as given, never as a message object's array: for frames that are not arrays. */
+export function encodeValue(encoding: Encoding, value: unknown): string | Uint8Array {
+  return encoding === 'json' ? JSON.stringify(value) : packr.pack(value)
 }
 
 export const api = router({
@@ -41,6 +50,16 @@ export const api = router({
     custom: procedure({ output: z.null() }),
     crash: procedure({ output: z.null() }),
   },
+  /**
+   * docs/protocol.md §3: null is a value, absence is the array ending before it. One input
+   * schema takes null and not absence, the other absence and not null.
+   */
+  payload: {
+    nullOnly: procedure({ input: z.null(), output: z.literal('null') }),
+    absentOnly: procedure({ input: z.undefined(), output: z.literal('absent') }),
+  },
+  /** A topic clients may publish to. */
+  chat: topic({ message: z.object({ n: z.number() }), publish: 'client' }),
   /** Yields 1..to (forever without `to`); counts what it produced and when it finished. */
   count: stream({ input: z.object({ to: z.number().int().optional() }), output: z.number() }),
 })
@@ -111,6 +130,7 @@ export class TestServer {
             }),
         },
         health: () => 'ok' as const,
+        payload: { nullOnly: () => 'null' as const, absentOnly: () => 'absent' as const },
         async *count({ input }) {
           try {
             for (let n = 1; input.to === undefined || n <= input.to; n++) {
@@ -191,7 +211,7 @@ export class RawClient {
       if (isBinary !== expectBinary) this.protocolError = `server sent a ${isBinary ? 'binary' : 'text'} frame under ${encoding}`
       this.bytes.push(data)
       try {
-        this.frames.push((isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
+        this.frames.push(fromWire(isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Message)
       } catch (error) {
         this.protocolError = `server frame does not decode: ${String(error)}`
       }

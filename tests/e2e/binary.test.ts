@@ -16,6 +16,7 @@ import { createServer, type PatchbayServer } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { codec } from '../support/codecs.js'
+import { fromWire, toWire } from '../support/wire.js'
 
 const Bytes = z.instanceof(Uint8Array)
 const api = router({
@@ -153,7 +154,7 @@ describe('bytes on the wire (docs/protocol.md §9)', () => {
   const packr = new Packr({ useRecords: false, moreTypes: false })
   const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
 
-  /** A bare ws socket speaking patchbay.v1.msgpack; each frame it gets, as sent. */
+  /** A bare ws socket speaking patchbay.v1.msgpack (§3's arrays); each frame it gets, as sent. */
   async function rawSocket(url: string): Promise<{ send(message: unknown): void; next(match: (m: Record<string, unknown>) => boolean): Promise<Buffer> }> {
     const ws = new WebSocket(url, 'patchbay.v1.msgpack')
     clients.push({ close: () => ws.terminate() })
@@ -168,10 +169,10 @@ describe('bytes on the wire (docs/protocol.md §9)', () => {
       ws.once('error', reject)
     })
     return {
-      send: (message) => ws.send(packr.pack(message)),
+      send: (message) => ws.send(packr.pack(toWire(message))),
       async next(match) {
         for (;;) {
-          const at = frames.findIndex(({ frame }) => match(unpackr.unpack(frame) as Record<string, unknown>))
+          const at = frames.findIndex(({ frame }) => match(fromWire(unpackr.unpack(frame)) as Record<string, unknown>))
           if (at !== -1) {
             const [{ frame, binary }] = frames.splice(at, 1) as [{ frame: Buffer; binary: boolean }]
             expect(binary).toBe(true)

@@ -7,6 +7,7 @@ import { createClient, type Client } from '@patchbay/client'
 import { closeAfterEach } from '../support/teardown.js'
 import { describeEachEngine, engine } from '../support/engines.js'
 import { codec } from '../support/codecs.js'
+import { toWire } from '../support/wire.js'
 
 const Message = z.object({ from: z.string(), text: z.string().min(1) })
 const api = router({
@@ -263,7 +264,7 @@ describeEachEngine(() => {
             if (++count === 50) resolve()
           })
         })
-        for (let id = 1; id <= 50; id++) raw.send(JSON.stringify({ t: 'sub', id, path: 'chat.room', params: { room: `raw-${id}` } }))
+        for (let id = 1; id <= 50; id++) raw.send(JSON.stringify(toWire({ t: 'sub', id, path: 'chat.room', params: { room: `raw-${id}` } })))
         await confirmed
         raw.terminate()
       }

@@ -1,14 +1,17 @@
 /**
  * Arbitraries for the fuzz suite: valid frames of every message type of docs/protocol.md
- * (client → server, and server → client types sent the wrong way), then mutated: fields
- * deleted, wrong types, huge, negative and fractional numbers, deep nesting, unknown types
- * and fields; and at the byte level: truncation, random bytes, the wrong frame kind.
+ * (client → server, and server → client types sent the wrong way), as §3's arrays, then
+ * mutated element by element: missing, extra, reordered and wrong-typed elements (huge,
+ * negative and fractional numbers, deep nesting), unknown tags, bad metas (not a map, wrong
+ * values, unknown and `__proto__` keys), v1's maps and values that are no array; and at the
+ * byte level: truncation, random bytes, the wrong frame kind.
  * Ids come from a small pool so that sequences collide: cancel before call, credit for a
  * stream that ended, unsub of nothing, a sub reusing a call's id.
  */
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import type { Encoding } from '@patchbay/core'
+import { fromWire, TAG, toWire } from '../support/wire.js'
 
 /** The paths of fixtures/heap-server.mjs, and some that are not. */
 const PATHS = ['add', 'echo', 'keyed', 'wait', 'room', 'ticker', 'count', 'nope', '__proto__', 'constructor', 'add.x', '']
@@ -43,8 +46,8 @@ const input = fc.oneof(
 const params = fc.oneof(fc.record({ room: fc.constantFrom('a', 'b', 'c') }), fc.record({ room: text }), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 }))
 const resume = fc.record({ epoch: fc.oneof(fc.constant('x.1'), text), seq: fc.oneof(fc.nat(), fc.constantFrom(-1, 0.5, 2 ** 60)) })
 
-/** One valid-looking message of each type the protocol knows. */
-const base: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+/** One valid-looking message of each type the protocol knows, as a test's message object. */
+const baseMessage: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ t: fc.constant('call'), id, path, input }, { requiredKeys: ['t', 'id', 'path'] }),
   fc.record({ t: fc.constant('call'), id, path: fc.constant('keyed'), input: fc.record({ n: fc.integer() }), key }),
   fc.record({ t: fc.constant('cancel'), id }),
@@ -61,32 +64,72 @@ const base: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ t: fc.constant('event'), ch: fc.nat(10), seq: fc.nat(), data: input }),
   fc.record({ t: fc.constant('item'), id, data: input }),
   fc.record({ t: fc.constant('lag'), ch: fc.nat(10), seq: fc.nat(), missed: fc.nat() }),
-  // Unknown types.
-  fc.record({ t: fc.oneof(text, weird), id }),
 )
 
-type Mutation = (message: Record<string, unknown>) => unknown
+/** A tag that is no type of §3: integers around and far past the table, and non-integers. */
+const unknownTag: fc.Arbitrary<unknown> = fc.oneof(fc.constantFrom(0, 15, 16, 255, 256, 65_536, -1, 2 ** 53, 1.5, '1', 'call'), fc.integer({ min: 15, max: 1_000 }), weird)
+
+/**
+ * One valid-looking frame of each type, as its §3 array (tests/support/wire.ts), or an array
+ * whose tag is no type.
+ */
+const base: fc.Arbitrary<unknown[]> = fc.oneof(
+  { weight: 15, arbitrary: baseMessage.map((message) => toWire(message) as unknown[]) },
+  fc.tuple(unknownTag, id).map(([tag, n]) => [tag, n]),
+)
+
+/** §3's request tags: element 3 is their meta. */
+const REQUEST_TAGS = new Set<unknown>([TAG.call, TAG.sub, TAG.pub, TAG.stream])
+
+/** Meta maps whose known keys hold the wrong kind, next to unknown and prototype-named keys. */
+const badMetaMap: fc.Arbitrary<Record<string, unknown>> = fc
+  .tuple(fc.constantFrom('key', 'resume', 'received', 'traceparent', 'tracestate', 'unknown', '__proto__', 'constructor'), weird, fc.option(resume, { nil: undefined }))
+  .map(([name, value, kept]) => {
+    const meta: Record<string, unknown> = kept === undefined ? {} : { resume: kept }
+    // defineProperty: an own `__proto__` key, as JSON.parse and msgpackr would hand it over.
+    Object.defineProperty(meta, name, { value, enumerable: true, configurable: true, writable: true })
+    return meta
+  })
+
+type Mutation = (frame: unknown[]) => unknown
+
+/** A copy of `frame` with element `at` (taken modulo its length) changed by `change`. */
+function atElement(frame: unknown[], n: number, change: (copy: unknown[], at: number) => void): unknown[] {
+  const copy = [...frame]
+  if (copy.length > 0) change(copy, n % copy.length)
+  return copy
+}
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 12, arbitrary: fc.constant((message: Record<string, unknown>) => message) },
-  // Delete a field.
-  fc.nat().map((n) => (message: Record<string, unknown>) => {
-    const keys = Object.keys(message)
-    const copy = { ...message }
-    delete copy[keys[n % keys.length] as string]
+  { weight: 12, arbitrary: fc.constant((frame: unknown[]) => frame) },
+  // A missing element: one taken out, the ones after it moved up.
+  fc.nat().map((n) => (frame: unknown[]) => atElement(frame, n, (copy, at) => copy.splice(at, 1))),
+  // The array ending early (down to `[]`): required fields absent.
+  fc.nat().map((n) => (frame: unknown[]) => frame.slice(0, n % (frame.length + 1))),
+  // Extra elements at the end (to be ignored, §3) or in the middle (shifting the rest).
+  fc.array(weird, { minLength: 1, maxLength: 3 }).map((extra) => (frame: unknown[]) => [...frame, ...extra]),
+  fc.tuple(fc.nat(), weird).map(([n, value]) => (frame: unknown[]) => atElement(frame, n, (copy, at) => copy.splice(at, 0, value))),
+  // Two elements swapped: fields in the wrong order.
+  fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => (frame: unknown[]) =>
+    atElement(frame, i, (copy, at) => {
+      const other = j % copy.length
+      ;[copy[at], copy[other]] = [copy[other], copy[at]]
+    }),
+  ),
+  // An element of the wrong type; the tag itself, more often.
+  fc.tuple(fc.nat(), weird).map(([n, value]) => (frame: unknown[]) => atElement(frame, n, (copy, at) => (copy[at] = value))),
+  unknownTag.map((tag) => (frame: unknown[]) => [tag, ...frame.slice(1)]),
+  // A bad meta on a request: not a map or null, or a map with wrong values and odd keys; a
+  // request that had no meta gets one (null-padded up to element 3).
+  fc.oneof(weird, badMetaMap).map((meta) => (frame: unknown[]) => {
+    if (!REQUEST_TAGS.has(frame[0])) return frame
+    const copy = [...frame]
+    while (copy.length < 3) copy.push(null)
+    copy[3] = meta
     return copy
   }),
-  // A wrong value for a field.
-  fc.tuple(fc.nat(), weird).map(([n, value]) => (message: Record<string, unknown>) => {
-    const keys = Object.keys(message)
-    return { ...message, [keys[n % keys.length] as string]: value }
-  }),
-  // An extra, unknown field; a `__proto__` own key.
-  fc.tuple(fc.constantFrom('extra', '__proto__', 'constructor', 'zz'), weird).map(([name, value]) => (message: Record<string, unknown>) => {
-    const copy: Record<string, unknown> = { ...message }
-    Object.defineProperty(copy, name, { value, enumerable: true, configurable: true, writable: true })
-    return copy
-  }),
+  // The same message as v1's map `{ t, id, ... }`, no longer an array.
+  fc.constant((frame: unknown[]) => fromWire(frame)),
   // Not a message at all.
   weird.map((value) => () => value),
 )
@@ -122,7 +165,7 @@ function encodeAs(encoding: Encoding, value: unknown): string | Uint8Array {
   try {
     return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? Number(item) : item)) ?? 'undefined'
   } catch {
-    return '{"t":'
+    return '[1,'
   }
 }
 
@@ -158,11 +201,9 @@ export interface ConnectionPlan {
 const CLIENT_TYPES = ['call', 'cancel', 'sub', 'unsub', 'pub', 'stream', 'credit', 'ping', 'pong']
 
 const wellFormed: fc.Arbitrary<Framing> = fc
-  .record({ message: base, id: fc.integer({ min: 0, max: 6 }) })
-  // `t` may be any value here (an unknown type's), an object without a prototype included,
-  // which String() cannot convert: compare strings only.
+  .record({ message: baseMessage, id: fc.integer({ min: 0, max: 6 }) })
   .filter(({ message }) => typeof message.t === 'string' && CLIENT_TYPES.includes(message.t))
-  .map(({ message, id: small }): Framing => ({ kind: 'encoded', message: 'id' in message ? { ...message, id: small } : message }))
+  .map(({ message, id: small }): Framing => ({ kind: 'encoded', message: toWire('id' in message ? { ...message, id: small } : message) }))
 
 export const connectionPlan: fc.Arbitrary<ConnectionPlan> = fc.record({
   encoding: fc.constantFrom<Encoding>('json', 'msgpack'),

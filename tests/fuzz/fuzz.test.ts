@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { HeapServer } from '../process/heap-server.js'
 import { connectionPlan, toFrame, type ConnectionPlan } from './frames.js'
+import { TAG, toWire } from '../support/wire.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 15_000)
@@ -68,9 +69,10 @@ class Canary {
           resolve(data.toString('utf8'))
         }
         this.ws.on('message', onMessage)
-        this.ws.send(JSON.stringify({ t: 'call', id, path: 'add', input: { a: id, b: 1 } }))
+        this.ws.send(JSON.stringify(toWire({ t: 'call', id, path: 'add', input: { a: id, b: 1 } })))
       })
-      if (answer !== JSON.stringify({ t: 'result', id, output: id + 1 })) this.fail(`call ${id}: ${answer}`)
+      // Exactly the §3 result array, nothing else.
+      if (answer !== JSON.stringify([TAG.result, id, id + 1])) this.fail(`call ${id}: ${answer}`)
       else this.calls++
       // Paced well inside the rate limit: the canary is a well-behaved client.
       await new Promise((resolve) => setTimeout(resolve, 5))
@@ -100,13 +102,15 @@ async function fuzzConnection(target: string, plan: ConnectionPlan): Promise<voi
     ws.send(data, { binary })
   }
   // Everything before the ping was handled once its pong comes (or the server closed us).
-  const pong = plan.encoding === 'json' ? JSON.stringify({ t: 'ping' }) : Buffer.from([0x81, 0xa1, 0x74, 0xa4, 0x70, 0x69, 0x6e, 0x67])
+  // §3: a ping is `[5]`, its pong `[6]` (msgpack: fixarray of one, 0x91, then the fixint).
+  const ping = plan.encoding === 'json' ? JSON.stringify([TAG.ping]) : Buffer.from([0x91, TAG.ping])
+  const pong = plan.encoding === 'json' ? Buffer.from(JSON.stringify([TAG.pong])) : Buffer.from([0x91, TAG.pong])
   const answered = new Promise<void>((resolve) => {
     ws.on('message', (data: Buffer) => {
-      if (data.includes('pong')) resolve()
+      if (data.equals(pong)) resolve()
     })
   })
-  if (ws.readyState === WebSocket.OPEN) ws.send(pong, { binary: plan.encoding === 'msgpack' })
+  if (ws.readyState === WebSocket.OPEN) ws.send(ping, { binary: plan.encoding === 'msgpack' })
   let timer: ReturnType<typeof setTimeout> | undefined
   const result = await Promise.race([
     answered.then(() => 'answered'),

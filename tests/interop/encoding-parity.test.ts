@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Packr, unpack } from 'msgpackr'
 import { ErrorCode, sendableError, validate, type Encoding } from '@patchbay/core'
 import { connectRaw, type RawClient } from '../conformance/support.js'
+import { toWire } from '../support/wire.js'
 import { AnyKeyMap, Raw, i64, mp, u64, startInteropServer, type InteropServer } from './support.js'
 
 let srv: InteropServer
@@ -27,10 +28,10 @@ async function open(encoding: Encoding): Promise<RawClient> {
   return client
 }
 
-/** Sends a request written by hand: JSON text as given, or msgpack from {@link mp}'s model. */
+/** Sends a request written by hand: JSON text as given, or msgpack from {@link mp}'s model of a message object (§3's array, tests/support/wire.ts). */
 function sendBoth(client: RawClient, json: string, msgpack: unknown): void {
   if (client.encoding === 'json') client.sendRaw(json, false)
-  else client.sendRaw(mp(msgpack), true)
+  else client.sendRaw(mp(toWire(msgpack)), true)
 }
 
 async function served(client: RawClient, id = 999): Promise<void> {
@@ -50,7 +51,7 @@ function nestedText(depth: number): string {
 describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings (%s)', (encoding) => {
   it('an integer within ±(2^53 - 1) is a number', async () => {
     const client = await open(encoding)
-    sendBoth(client, '{"t":"call","id":1,"path":"echo","input":[9007199254740991,-9007199254740991,4294967296]}', {
+    sendBoth(client, '[1,1,"echo",null,[9007199254740991,-9007199254740991,4294967296]]', {
       t: 'call',
       id: 1,
       path: 'echo',
@@ -62,7 +63,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
 
   it('an integer beyond 2^53: JSON rounds it to a double, msgpack refuses it with BAD_REQUEST', async () => {
     const client = await open(encoding)
-    sendBoth(client, '{"t":"call","id":1,"path":"echo","input":9007199254740993}', { t: 'call', id: 1, path: 'echo', input: u64(2n ** 53n + 1n) })
+    sendBoth(client, '[1,1,"echo",null,9007199254740993]', { t: 'call', id: 1, path: 'echo', input: u64(2n ** 53n + 1n) })
     if (encoding === 'json') expect(await client.next()).toEqual({ t: 'result', id: 1, output: 2 ** 53 })
     else expect(await client.next()).toEqual(badRequest(1, /bigint/))
     await served(client)
@@ -70,7 +71,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
 
   it('an id beyond 2^53 - 1 closes 4400', async () => {
     const client = await open(encoding)
-    sendBoth(client, '{"t":"call","id":9007199254740993,"path":"math.add","input":{"a":1,"b":2}}', {
+    sendBoth(client, '[1,9007199254740993,"math.add",null,{"a":1,"b":2}]', {
       t: 'call',
       id: u64(2n ** 53n + 1n),
       path: 'math.add',
@@ -86,14 +87,14 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
   ])('%s in an input is BAD_REQUEST (JSON: a literal too large for a double)', async (name, value) => {
     const client = await open(encoding)
     const literal = name === 'NaN' ? '1e400' : name === 'Infinity' ? '1e400' : '-1e400'
-    sendBoth(client, `{"t":"call","id":1,"path":"math.add","input":{"a":${literal},"b":2}}`, { t: 'call', id: 1, path: 'math.add', input: { a: value, b: 2 } })
+    sendBoth(client, `[1,1,"math.add",null,{"a":${literal},"b":2}]`, { t: 'call', id: 1, path: 'math.add', input: { a: value, b: 2 } })
     expect(await client.next()).toEqual(badRequest(1, /input refused: non-finite number/))
     await served(client)
   })
 
   it('-0 is accepted and comes back as 0', async () => {
     const client = await open(encoding)
-    sendBoth(client, '{"t":"call","id":1,"path":"echo","input":[-0]}', { t: 'call', id: 1, path: 'echo', input: [-0] })
+    sendBoth(client, '[1,1,"echo",null,[-0]]', { t: 'call', id: 1, path: 'echo', input: [-0] })
     const answer = (await client.next()) as { output: number[] }
     expect(Object.is(answer.output[0], 0)).toBe(true)
   })
@@ -101,7 +102,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
   it('undefined from a peer is an absent value; undefined the server sends is left out, or null in an array', async () => {
     const client = await open(encoding)
     // JSON cannot write undefined: the same logical input has the key absent and null in the array.
-    sendBoth(client, '{"t":"call","id":1,"path":"echo","input":{"keep":1,"list":[null,2]}}', {
+    sendBoth(client, '[1,1,"echo",null,{"keep":1,"list":[null,2]}]', {
       t: 'call',
       id: 1,
       path: 'echo',
@@ -115,12 +116,12 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
     const bytes = client.receivedBytes.at(-1) as Buffer
     // Never msgpackr's undefined extension, which other implementations cannot read.
     expect(bytes.includes(Buffer.from([0xd4, 0x00, 0x00]))).toBe(false)
-    if (encoding === 'msgpack') expect(unpack(bytes)).toEqual({ t: 'result', id: 2, output: { keep: 1, list: [null, 2], nested: {} } })
+    if (encoding === 'msgpack') expect(unpack(bytes)).toEqual([2, 2, { keep: 1, list: [null, 2], nested: {} }])
   })
 
   it.each(['__proto__', '__proto_'])('a %s key is BAD_REQUEST', async (key) => {
     const client = await open(encoding)
-    sendBoth(client, `{"t":"call","id":1,"path":"echo","input":{"a":{"${key}":{"polluted":1}}}}`, {
+    sendBoth(client, `[1,1,"echo",null,{"a":{"${key}":{"polluted":1}}}]`, {
       t: 'call',
       id: 1,
       path: 'echo',
@@ -133,7 +134,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
 
   it('a map key that is a number, boolean or nil is read as its string form', async () => {
     const client = await open(encoding)
-    sendBoth(client, '{"t":"call","id":1,"path":"echo","input":{"1":"one","true":"yes","null":"none"}}', {
+    sendBoth(client, '[1,1,"echo",null,{"1":"one","true":"yes","null":"none"}]', {
       t: 'call',
       id: 1,
       path: 'echo',
@@ -154,14 +155,14 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
       [2, [1]],
       [3, { a: 1 }],
     ] as const) {
-      client.sendRaw(mp({ t: 'call', id, path: 'echo', input: new AnyKeyMap([[key, 'x']]) }), true)
+      client.sendRaw(mp([1, id, 'echo', null, new AnyKeyMap([[key, 'x']])]), true)
       expect(await client.next()).toEqual(badRequest(id, /message refused/))
     }
     // The id of such a frame is read as every id is (§4.1): a uint64 id is an ordinary number.
-    client.sendRaw(mp({ t: 'call', id: u64(4), path: 'echo', input: new AnyKeyMap([[new Uint8Array([1]), 'x']]) }), true)
+    client.sendRaw(mp([1, u64(4), 'echo', null, new AnyKeyMap([[new Uint8Array([1]), 'x']])]), true)
     expect(await client.next()).toEqual(badRequest(4, /message refused/))
     // Not a request (nobody to answer): close 4400.
-    client.sendRaw(mp(new AnyKeyMap([['t', 'cancel'], ['id', 1], [new Uint8Array([1]), 'x']])), true)
+    client.sendRaw(mp([4, 1, new AnyKeyMap([[new Uint8Array([1]), 'x']])]), true)
     await client.expectClose(4400)
   })
 
@@ -169,11 +170,11 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
     const client = await open(encoding)
     const invalid = [0x61, 0xff, 0xfe, 0x62]
     if (encoding === 'json') {
-      const text = Buffer.concat([Buffer.from('{"t":"call","id":1,"path":"echo","input":"'), Buffer.from(invalid), Buffer.from('"}')])
+      const text = Buffer.concat([Buffer.from('[1,1,"echo",null,"'), Buffer.from(invalid), Buffer.from('"]')])
       client.sendRaw(text, false)
       await client.expectClose(1007)
     } else {
-      client.sendRaw(mp({ t: 'call', id: 1, path: 'echo', input: new Raw([0xa0 | invalid.length, ...invalid]) }), true)
+      client.sendRaw(mp([1, 1, 'echo', null, new Raw([0xa0 | invalid.length, ...invalid])]), true)
       expect(await client.next()).toEqual({ t: 'result', id: 1, output: 'a\uFFFD\uFFFDb' })
       await served(client)
     }
@@ -181,13 +182,14 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
 
   it.each([100, 20_000])('input nested %i deep is BAD_REQUEST for its id', async (depth) => {
     const client = await open(encoding)
-    if (encoding === 'json') client.sendRaw(`{"t":"call","id":1,"path":"echo","input":${nestedText(depth)}}`, false)
-    else client.sendRaw(mp({ t: 'call', id: 1, path: 'echo', input: new Raw([...new Array<number>(depth).fill(0x91), 0x90]) }), true)
+    if (encoding === 'json') client.sendRaw(`[1,1,"echo",null,${nestedText(depth)}]`, false)
+    else client.sendRaw(mp([1, 1, 'echo', null, new Raw([...new Array<number>(depth).fill(0x91), 0x90])]), true)
     expect(await client.next()).toEqual(badRequest(1))
     await served(client)
   })
 
-  it('a frame that is not an object, however deep, closes 4400', async () => {
+  it('a frame nested 20,000 deep, whose element 0 is no tag, closes 4400', async () => {
+    // docs/protocol.md §3: element 0 not an integer.
     const client = await open(encoding)
     if (encoding === 'json') client.sendRaw(nestedText(20_000), false)
     else client.sendRaw(Uint8Array.from([...new Array<number>(20_000).fill(0x91), 0x90]), true)
@@ -200,7 +202,7 @@ describe.each<Encoding>(['json', 'msgpack'])('§9 one outcome in both encodings 
     const hostile = new Packr({ moreTypes: true, useRecords: false })
     let id = 0
     for (const value of [new Date(0), new Set([1]), 2n ** 70n]) {
-      client.sendRaw(hostile.pack({ t: 'call', id: ++id, path: 'echo', input: value }), true)
+      client.sendRaw(hostile.pack([1, ++id, 'echo', null, value]), true)
       expect(await client.next()).toEqual(badRequest(id, /input refused/))
     }
     await served(client)

@@ -13,6 +13,7 @@ import WebSocket from 'ws'
 import { Unpackr } from 'msgpackr'
 import { Int, api, i32, i64, mp, startInteropServer, u32, u64, type InteropServer } from './support.js'
 import { codec } from '../support/codecs.js'
+import { toWire } from '../support/wire.js'
 
 const TWO_53 = 2n ** 53n
 
@@ -32,8 +33,9 @@ async function open(): Promise<RawClient> {
   return client
 }
 
+/** Sends a message object as §3's array (tests/support/wire.ts), its integers in the formats given. */
 function send(client: RawClient, message: unknown): void {
-  client.sendRaw(mp(message), true)
+  client.sendRaw(mp(toWire(message)), true)
 }
 
 describe('§4.1 server: ids, credit and seq in any integer format', () => {
@@ -53,6 +55,19 @@ describe('§4.1 server: ids, credit and seq in any integer format', () => {
     send(client, { t: 'cancel', id })
     send(client, { t: 'call', id, path: 'math.add', input: { a: 2, b: 2 } })
     expect(await client.next()).toEqual({ t: 'result', id: expected, output: 4 })
+  })
+
+  it.each([
+    ['uint8', new Int(0xcc, 1n)],
+    ['uint64', u64(1)],
+    ['int64', i64(1)],
+    ['int8', new Int(0xd0, 1n)],
+  ])('the tag written as %s is the tag (docs/protocol.md §3: element 0, an integer)', async (_name, tag) => {
+    const client = await open()
+    client.sendRaw(mp([tag, u64(3), 'math.add', null, { a: 1, b: 2 }]), true)
+    expect(await client.next()).toEqual({ t: 'result', id: 3, output: 3 })
+    client.sendRaw(mp([i64(5)]), true)
+    expect(await client.next()).toEqual({ t: 'pong' })
   })
 
   it.each([
@@ -156,7 +171,7 @@ describe('§4.1 what Patchbay writes', () => {
     // A reader that keeps 64-bit integers apart from floats (as Python, Go and Rust do) sees
     // integers up to 32 bits and floats beyond: §4.1 asks it to accept those where it expects integers.
     const strict = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' })
-    expect(strict.unpack(bytes)).toEqual({ t: 'result', id: 7, output: { ts: 1764500000000, neg: -(2 ** 40), edge: [2 ** 32, -(2 ** 31) - 1, 2 ** 32 - 1, -(2 ** 31)], f: 101.5 } })
+    expect(strict.unpack(bytes)).toEqual([2, 7, { ts: 1764500000000, neg: -(2 ** 40), edge: [2 ** 32, -(2 ** 31) - 1, 2 ** 32 - 1, -(2 ** 31)], f: 101.5 }])
     expect(bytes.includes(Buffer.from('cb4279ad4654d00000', 'hex'))).toBe(true)
     expect(bytes.includes(Buffer.from('ceffffffff', 'hex'))).toBe(true)
   })
@@ -177,21 +192,21 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
       const socket = await raw.nextSocket()
       const call = client.echo({ x: 1 })
       const sent = await raw.nextMessage(socket)
-      socket.send(mp({ t: 'result', id: u64(sent.id as number), output: { big: u64(2 ** 40), neg: i64(-(2 ** 35)), small: i64(3) } }))
+      socket.send(mp(toWire({ t: 'result', id: u64(sent.id as number), output: { big: u64(2 ** 40), neg: i64(-(2 ** 35)), small: i64(3) } })))
       expect(await call).toEqual({ big: 2 ** 40, neg: -(2 ** 35), small: 3 })
 
       const heard: { message: unknown; seq: number }[] = []
       const off = client.feed.subscribe({ room: 'r' }, (message, meta) => heard.push({ message, seq: meta.seq }))
       const sub = await raw.nextMessage(socket)
-      socket.send(mp({ t: 'result', id: i64(sub.id as number), output: { ch: u64(2 ** 34), seq: u64(0), epoch: 'e.1' } }))
+      socket.send(mp(toWire({ t: 'result', id: i64(sub.id as number), output: { ch: u64(2 ** 34), seq: u64(0), epoch: 'e.1' } })))
       await off.ready
-      socket.send(mp({ t: 'event', ch: u64(2 ** 34), seq: i64(1), data: u64(TWO_53 - 1n) }))
+      socket.send(mp(toWire({ t: 'event', ch: u64(2 ** 34), seq: i64(1), data: u64(TWO_53 - 1n) })))
 
       const items = client.count({ to: 2 })
       const iterator = items[Symbol.asyncIterator]()
       const next = iterator.next()
       const started = await raw.nextMessage(socket)
-      socket.send(mp({ t: 'item', id: u64(started.id as number), data: i64(-7) }))
+      socket.send(mp(toWire({ t: 'item', id: u64(started.id as number), data: i64(-7) })))
       expect(await next).toEqual({ done: false, value: -7 })
       await iterator.return?.()
       expect(heard).toEqual([{ message: Number.MAX_SAFE_INTEGER, seq: 1 }])
@@ -207,7 +222,7 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
       const socket = await raw.nextSocket()
       const call = client.echo(1)
       const sent = await raw.nextMessage(socket)
-      socket.send(mp({ t: 'result', id: sent.id as number, output: u64(2n ** 60n) }))
+      socket.send(mp(toWire({ t: 'result', id: sent.id as number, output: u64(2n ** 60n) })))
       expect(await call).toBe(2n ** 60n)
       expect(client.state).toBe('open')
     } finally {
@@ -222,7 +237,7 @@ describe('§4.1 client: a server that writes uint64/int64', () => {
       const call = client.echo(1)
       await raw.nextMessage(socket)
       const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
-      socket.send(mp({ t: 'result', id: u64(2n ** 60n), output: 1 }))
+      socket.send(mp(toWire({ t: 'result', id: u64(2n ** 60n), output: 1 })))
       expect(await closed).toBe(4400)
       await expect(call).rejects.toMatchObject({ code: 'CONNECTION_LOST' })
     } finally {

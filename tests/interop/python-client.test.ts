@@ -95,6 +95,21 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
     healthy(errors)
   })
 
+  it('gets BAD_REQUEST for a meta that is not a map and for a meta key holding null; unknown meta keys, extra elements and a null meta change nothing (§3.1, §3.2)', () => {
+    const meta = flow<Health & Record<'notAMap' | 'nullKey' | 'ignored' | 'nullMeta' | 'endsAtPath' | 'trailingNullMeta' | 'nullInput' | 'after', Message>>('meta')
+    expect(meta.notAMap).toEqual({ t: 'error', id: 1, error: { code: ErrorCode.BAD_REQUEST, message: 'meta must be a map or null' } })
+    expect(meta.nullKey).toEqual({ t: 'error', id: 2, error: { code: ErrorCode.BAD_REQUEST, message: 'key must be 1 to 64 characters of [A-Za-z0-9_-]' } })
+    expect(meta.ignored).toEqual({ t: 'result', id: 3, output: 3 })
+    // A stream whose generator yields nothing: its end, a result without output.
+    expect(meta.nullMeta).toEqual({ t: 'result', id: 4 })
+    expect(meta.endsAtPath).toEqual({ t: 'result', id: 5, output: 'ok' })
+    expect(meta.trailingNullMeta).toEqual({ t: 'result', id: 6, output: 'ok' })
+    // §4: a procedure without input takes a null input as well as none.
+    expect(meta.nullInput).toEqual({ t: 'result', id: 7, output: 'ok' })
+    expect(meta.after).toEqual({ t: 'result', id: 8, output: 4 })
+    healthy(meta)
+  })
+
   it('cancels a call: the handler’s signal aborts with CANCELLED, nothing more comes for the id, and the id is free again (§5)', () => {
     const cancel = flow<Health & { year: number; callId: number; aborted: Message; framesForCancelledId: Message[]; reused: Message }>('cancel')
     const build = harness.builds.get(cancel.year)
@@ -194,17 +209,24 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
     expect(offers.nothingOffered).toEqual({ status: 400 })
   })
 
-  it('is closed with the documented codes for a wrong frame kind, undecodable frames, bad envelopes and a reused id (§2, §3, §4.1)', () => {
-    const closes = flow<Record<'wrongKind' | 'undecodable' | 'trailing' | 'notObject' | 'unknownType' | 'badId' | 'duplicateId', Closed>>('violations')
+  it('is closed with the documented codes and reasons for a wrong frame kind, undecodable frames, bad envelopes and a reused id (§2, §3, §4.1)', () => {
+    const closes = flow<Record<'wrongKind' | 'undecodable' | 'trailing' | 'notArray' | 'noType' | 'unknownType' | 'serverType' | 'badId' | 'duplicateId', Closed>>('violations')
     expect(Object.fromEntries(Object.entries(closes).map(([name, closed]) => [name, closed.code]))).toEqual({
       wrongKind: 1003,
       undecodable: 4400,
       trailing: 4400,
-      notObject: 4400,
+      notArray: 4400,
+      noType: 4400,
       unknownType: 4400,
+      serverType: 4400,
       badId: 4400,
       duplicateId: 4409,
     })
+    // §3's table of reasons.
+    expect(closes.notArray.reason).toBe('message is not an array')
+    expect(closes.noType.reason).toBe('message has no type')
+    expect(closes.unknownType.reason).toBe('unknown message type')
+    expect(closes.serverType.reason).toBe('result is a server-to-client message')
   })
 
   describe('every example of docs/protocol.md', () => {
@@ -245,7 +267,7 @@ describe.each<Encoding>(['json', 'msgpack'])('a Python peer written from docs/pr
 
     it('has a JSON and a msgpack line that hold the same message, in Python’s json and msgpack', () => {
       const { pairs } = examples()
-      expect(pairs.length).toBeGreaterThanOrEqual(19)
+      expect(pairs.length).toBeGreaterThanOrEqual(21)
       expect(pairs.filter((pair) => !pair.agree)).toEqual([])
     })
 

@@ -13,6 +13,8 @@ import { createServer, type PatchbayServer } from '@patchbay/server'
 import { RestartableEngine } from './restartable-engine.js'
 
 export const api = router({
+  /** A procedure without input: §3's `[1,2,"health"]`, a call that ends at its path. */
+  health: procedure({ output: z.literal('ok') }),
   math: { add: procedure({ input: z.object({ a: z.number(), b: z.number() }), output: z.number() }) },
   orders: {
     /** §4.2's example; sku "gone" fails with a code of the handler's own, with data (§6). */
@@ -108,6 +110,7 @@ export async function startInteropServer(): Promise<InteropServer> {
     // connection above it (the first is still buffered), so the drop policy and lag show.
     topics: { chat: { room: { history: 5 } }, market: { feed: { highWaterMark: 1 } } },
     handlers: {
+      health: () => 'ok' as const,
       math: { add: ({ input }) => input.a + input.b },
       orders: {
         place: ({ input }) => {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { HeapServer } from './heap-server.js'
+import { fromWire, toWire } from '../support/wire.js'
 
 let child: HeapServer | undefined
 afterEach(async () => {
@@ -19,7 +20,7 @@ const MAX_CHANNELS = 200
 /** Each kept channel holds 4 messages of ~1 KB: ~6 KB a channel with its own overhead. */
 const TEXT = 'x'.repeat(1_000)
 
-/** Sends `frames` as JSON text, `batch` at a time, each batch after the previous one's last answer. */
+/** Sends `frames` as JSON text (§3's arrays), `batch` at a time, each batch after the previous one's last answer. */
 async function churn(url: string): Promise<void> {
   const ws = new WebSocket(url, ['patchbay.v1.json'])
   await new Promise((resolve, reject) => {
@@ -29,7 +30,7 @@ async function churn(url: string): Promise<void> {
   let lastAnswered = 0
   let wake: (() => void) | undefined
   ws.on('message', (data: Buffer) => {
-    const frame = JSON.parse(data.toString('utf8')) as { t: string; id?: number; error?: { code: string } }
+    const frame = fromWire(JSON.parse(data.toString('utf8'))) as { t: string; id?: number; error?: { code: string } }
     if (frame.t === 'error') throw new Error(`the churn was refused: ${JSON.stringify(frame)}`)
     if (frame.t === 'result' && typeof frame.id === 'number') lastAnswered = Math.max(lastAnswered, frame.id)
     wake?.()
@@ -38,9 +39,9 @@ async function churn(url: string): Promise<void> {
   for (let channel = 0; channel < CHANNELS; channel++) {
     const params = { room: `room-${channel}-${'p'.repeat(64)}` }
     const subId = ++id
-    ws.send(JSON.stringify({ t: 'sub', id: subId, path: 'room', params }))
-    ws.send(JSON.stringify({ t: 'unsub', id: subId }))
-    for (let n = 0; n < 4; n++) ws.send(JSON.stringify({ t: 'pub', id: ++id, path: 'room', params, data: { text: TEXT } }))
+    ws.send(JSON.stringify(toWire({ t: 'sub', id: subId, path: 'room', params })))
+    ws.send(JSON.stringify(toWire({ t: 'unsub', id: subId })))
+    for (let n = 0; n < 4; n++) ws.send(JSON.stringify(toWire({ t: 'pub', id: ++id, path: 'room', params, data: { text: TEXT } })))
     if (channel % 100 === 99) {
       const target = id
       while (lastAnswered < target) await new Promise<void>((resolve) => (wake = resolve))

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { cleanUp, spawnFixture, within, type FixtureEvent, type FixtureProcess } from './support.js'
 import { rawUpgrade, textFrame } from './raw-peer.js'
+import { toWire } from '../support/wire.js'
 import type { Socket } from 'node:net'
 import type { ServerStats } from '@patchbay/server'
 
@@ -94,8 +95,8 @@ describe('connections the server closes itself, with expiresAt an hour ahead (§
   async function violate(url: string, kind: 'violation' | 'flood' | 'slow'): Promise<number> {
     const ws = await openPeer(url, 0)
     if (kind === 'violation') ws.send('not json')
-    else if (kind === 'flood') for (let i = 0; i < 60; i++) ws.send('{"t":"ping"}')
-    else ws.send(JSON.stringify({ t: 'call', id: 1, path: 'big', input: 100_000 }))
+    else if (kind === 'flood') for (let i = 0; i < 60; i++) ws.send(JSON.stringify(toWire({ t: 'ping' })))
+    else ws.send(JSON.stringify(toWire({ t: 'call', id: 1, path: 'big', input: 100_000 })))
     const code = await within(ws.closed, 5_000, `the server to close a ${kind}`)
     peers.splice(peers.indexOf(ws), 1)
     return code
@@ -163,11 +164,11 @@ describe('readers that stop reading (§14)', () => {
     const port = await server.port()
     const readers = await Promise.all(Array.from({ length: READERS }, () => rawUpgrade(port)))
     rawPeers.push(...readers)
-    for (const reader of readers) reader.write(textFrame(JSON.stringify({ t: 'sub', id: 1, path: 'ticks' })))
+    for (const reader of readers) reader.write(textFrame(JSON.stringify(toWire({ t: 'sub', id: 1, path: 'ticks' }))))
     await expect.poll(async () => (await memory(server)).subscriptions, { timeout: 5_000 }).toBe(READERS)
     const baseline = await memory(server)
 
-    // Events of ~45 bytes ({"t":"event","ch":1,"seq":…,"data":…}) until every reader has
+    // Events of ~20 bytes ([10,1,seq,n], docs/protocol.md §3) until every reader has
     // filled its kernel buffers and then its queue up to the hard limit.
     server.send({ cmd: 'publish', until: READERS, max: 1_000_000 })
     const published = await server.waitFor((event) => event.event === 'published', 'the publishing to end', 30_000)
@@ -176,7 +177,7 @@ describe('readers that stop reading (§14)', () => {
     const grew = (key: string): number => (published[key] as number) - (baseline[key] as number)
     const held = grew('heapUsed') + grew('external')
     // The bound §14 states: maxBuffered per connection. 2 MiB for what the publishing itself
-    // left on the heap. (Payload bytes alone: ~6 MiB per reader.)
+    // left on the heap. (Payload bytes alone: ~4 MiB per reader, ~200,000 events.)
     expect(held / MiB, `heap and buffers grew ${(held / MiB).toFixed(1)} MiB`).toBeLessThanOrEqual((READERS * MAX_BUFFERED + 2 * MiB) / MiB)
     // The resident set also holds the V8 heap's growth during the publishing and the
     // allocator's slack: twice the bound and 24 MiB, still far below the ~80 MiB of old.

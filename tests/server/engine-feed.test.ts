@@ -11,6 +11,7 @@ import { jsonCodec, type Codec } from '@patchbay/core'
 import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
 import { PubSub, type Subscribed, type Subscriber } from '@patchbay/server'
 import { FakeEngine, NO_FAULTS, type Faults } from './fake-engine.js'
+import { fromWire } from '../support/wire.js'
 
 const CHANNEL = 'room:{"id":1}'
 
@@ -27,7 +28,7 @@ interface Recorder extends Subscriber {
   error: string | undefined
   /** Every seq it saw, replay first, in arrival order. */
   seqs: number[]
-  /** The reset notices it was sent, decoded (a `lag` naming a new epoch, §14). */
+  /** The reset notices it was sent, decoded from their §3 arrays (a `lag` naming a new epoch, §14). */
   resets: unknown[]
   /** For each notice, how many seqs it had seen when the notice came. */
   resetAt: number[]
@@ -48,7 +49,7 @@ function recorder(codec: Codec = jsonCodec): Recorder {
       self.seqs.push(seq)
     },
     reset: (frame) => {
-      self.resets.push(codec.decode(frame))
+      self.resets.push(fromWire(codec.decode(frame)))
       self.resetAt.push(self.seqs.length)
     },
     lost: (_ch, seq, missed) => {

@@ -5,6 +5,7 @@
 import { expect } from 'vitest'
 import { jsonCodec, type Codec } from '@patchbay/core'
 import type { PubSub, Subscribed, Subscriber } from '@patchbay/server'
+import { fromWire } from '../support/wire.js'
 
 export function route(history: number) {
   return {
@@ -19,7 +20,7 @@ export interface Recorder extends Subscriber {
   error: string | undefined
   /** Every seq it saw, replay first, in arrival order. */
   seqs: number[]
-  /** Everything it was sent after its answer, in order: events as their seq, notices decoded. */
+  /** Everything it was sent after its answer, in order: events as their seq, notices decoded from their §3 arrays. */
   log: (number | { reset: unknown } | { lost: [number, number] })[]
   /** Resolves once `done` holds (checked after each thing it is sent). */
   until(done: () => boolean): Promise<void>
@@ -46,7 +47,7 @@ export function recorder(codec: Codec = jsonCodec): Recorder {
       check()
     },
     reset: (frame) => {
-      self.log.push({ reset: codec.decode(frame) })
+      self.log.push({ reset: fromWire(codec.decode(frame)) })
       check()
     },
     lost: (_ch, seq, missed) => {

@@ -3,7 +3,7 @@
  * builds each event's WebSocket frame once and writes the same bytes to every subscriber's
  * socket. A client of our own on a bare TCP socket checks every frame bit by bit (RFC 6455
  * §5.2: FIN, no RSV, the codec's opcode, unmasked, the shortest length encoding) and its
- * payload (docs/protocol.md §12: `{t: 'event', ch, seq, data}`, seqs in order); and the
+ * payload (docs/protocol.md §3, §12: the array `[10, ch, seq, data]`, seqs in order); and the
  * server's own sockets show that outbound flow control (§14) still bounds what it holds.
  */
 import { randomBytes } from 'node:crypto'
@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { router, topic, type Codec, type Encoding } from '@patchbay/core'
 import { serverCodec } from '../support/codecs.js'
+import { fromWire, TAG, toWire } from '../support/wire.js'
 import { createServer, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 
 const api = router({
@@ -64,7 +65,7 @@ interface RawSubscriber {
   readonly socket: Socket
   readonly encoding: Encoding
   ch: number
-  /** Decoded events, in order. */
+  /** Decoded events (from their §3 arrays), in order. */
   readonly events: { ch: number; seq: number; data: { s: string } }[]
   /** Payload length of every data frame received. */
   readonly lengths: number[]
@@ -148,7 +149,7 @@ async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): 
   const onFrame = (frame: Frame): void => {
     if (frame.opcode === 0x9) return // a heartbeat ping
     sub.lengths.push(frame.payload.length)
-    const message = codec.decode(encoding === 'json' ? frame.payload.toString('utf8') : new Uint8Array(frame.payload)) as Record<string, unknown>
+    const message = fromWire(codec.decode(encoding === 'json' ? frame.payload.toString('utf8') : new Uint8Array(frame.payload))) as Record<string, unknown>
     if (message.t === 'event') sub.events.push(message as unknown as RawSubscriber['events'][number])
     else sub.others.push(message)
     if (message.t === 'event' || message.t === 'lag') {
@@ -173,7 +174,7 @@ async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): 
       if (!head.startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${head}`)
       upgraded = true
       buffer = buffer.subarray(end + 4)
-      socket.write(clientFrame(OPCODE[encoding], Buffer.from(codec.encode({ t: 'sub', id: 1, path }))))
+      socket.write(clientFrame(OPCODE[encoding], Buffer.from(codec.encode(toWire({ t: 'sub', id: 1, path })))))
     }
     for (;;) {
       const parsed = parseFrame(buffer, OPCODE[encoding])
@@ -195,12 +196,14 @@ async function rawSubscriber(port: number, encoding: Encoding, path: FeedPath): 
 
 /**
  * An `s` whose event frame of `seq` on channel `ch` has exactly `target` payload bytes under
- * `encoding` (msgpack's string header grows at 32, 256 and 65536 bytes: search around).
+ * `encoding` (msgpack's string header grows at 32, 256 and 65536 bytes: search around). The
+ * frame is §3's array written out, so a received length equal to the target also says the
+ * server sent exactly that array, no element more.
  */
 function padFor(encoding: Encoding, ch: number, seq: number, target: number): string {
   const codec = serverCodec(encoding)
   const size = (s: string): number => {
-    const frame = codec.encode({ t: 'event', ch, seq, data: { s } })
+    const frame = codec.encode([TAG.event, ch, seq, { s }])
     return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
   }
   const base = size('')

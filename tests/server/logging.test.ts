@@ -12,6 +12,7 @@ import { CloseCode, PatchbayError, procedure, router, topic } from '@patchbay/co
 import { createServer, type Logger, type PatchbayServer, type ServerOptions } from '@patchbay/server'
 import { createClient, type Client } from '@patchbay/client'
 import { connectRaw, type RawClient } from '../conformance/support.js'
+import { toWire } from '../support/wire.js'
 
 const api = router({
   echo: procedure({ input: z.string(), output: z.string() }),
@@ -195,7 +196,8 @@ describe('protocol violations (docs/protocol.md §3, §9.1, §2.2)', () => {
     const { server, url } = await start({ logger })
     const peer = await raw(url)
     const id = onlyConnection(server)
-    peer.send({ t: 'launch', id: 1 })
+    // An integer tag that is no type of docs/protocol.md §3.
+    peer.send([99, 1])
     await peer.expectClose(CloseCode.BAD_REQUEST)
     expect((await waitFor((line) => line.message.startsWith('Protocol violation'))).fields).toEqual({ connectionId: id, code: CloseCode.BAD_REQUEST, reason: 'unknown message type' })
   })
@@ -220,8 +222,8 @@ describe('protocol violations (docs/protocol.md §3, §9.1, §2.2)', () => {
     const peer = await raw(url)
     const id = onlyConnection(server)
     // One write: the whole burst arrives within one turn, so no token comes back meanwhile.
-    peer.ws.send(JSON.stringify({ t: 'call', id: 1, path: 'echo', input: 'a' }))
-    for (let n = 2; n <= 8; n++) peer.ws.send(JSON.stringify({ t: 'call', id: n, path: 'echo', input: 'a' }))
+    peer.ws.send(JSON.stringify(toWire({ t: 'call', id: 1, path: 'echo', input: 'a' })))
+    for (let n = 2; n <= 8; n++) peer.ws.send(JSON.stringify(toWire({ t: 'call', id: n, path: 'echo', input: 'a' })))
     await peer.closed
     expect(await waitFor((line) => line.message.startsWith('Protocol violation'))).toMatchObject({
       level: 'warn',
@@ -322,8 +324,8 @@ describe('what is never logged', () => {
     await caller.close()
     await expect(client(url, { WebSocket: Secretive, token: `${MARKER}-refuse` }).connect()).rejects.toMatchObject({ cause: { status: 401 } })
     await expect(client(url, { WebSocket: Secretive, token: `${MARKER}-throw` }).connect()).rejects.toMatchObject({ cause: { status: 500 } })
-    // Violations carrying the marker: a bad frame, an unknown type, an oversized frame.
-    for (const frame of [`${MARKER} not json`, JSON.stringify({ t: MARKER, id: 1 }), JSON.stringify({ t: 'call', id: 1, path: 'echo', input: MARKER.repeat(500) })]) {
+    // Violations carrying the marker: a bad frame, a type that is no tag (§3), an oversized frame.
+    for (const frame of [`${MARKER} not json`, JSON.stringify([MARKER, 1]), JSON.stringify(toWire({ t: 'call', id: 1, path: 'echo', input: MARKER.repeat(500) }))]) {
       const peer = await raw(url, { headers: { cookie: `session=${MARKER}` } })
       const id = server.connections().at(-1)?.id as string
       peer.sendRaw(frame, false)

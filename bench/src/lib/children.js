@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline'
  * @typedef {object} Child
  * @property {(event: string, timeoutMs: number) => Promise<Record<string, any>>} waitFor
  *   resolves with the next line carrying that event; rejects on an error line, exit or timeout
- * @property {(type: string, timeoutMs: number) => Promise<Record<string, any>>} request
- *   sends an IPC message and resolves with the reply of the same type
+ * @property {(type: string, timeoutMs: number, body?: Record<string, unknown>) => Promise<Record<string, any>>} request
+ *   sends an IPC message (`body`'s fields and `type`) and resolves with the reply of the same type
  * @property {(message: import('node:child_process').Serializable) => void} send
  * @property {(type: string, listener: (message: Record<string, any>) => void) => () => void} onMessage
  *   calls `listener` with every IPC message of that type the child sends unasked; returns
@@ -100,7 +100,7 @@ export function startChild(script, { params, nodeArgs = [], label }) {
         check()
       })
     },
-    request(type, timeoutMs) {
+    request(type, timeoutMs, body = {}) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           child.off('message', onMessage)
@@ -120,7 +120,7 @@ export function startChild(script, { params, nodeArgs = [], label }) {
           reject(failure(`gone before "${type}" could be asked`))
           return
         }
-        child.send({ type })
+        child.send({ ...body, type })
       })
     },
     send(message) {

@@ -513,12 +513,71 @@ async function timedCalls(client, ms, everyMs) {
 }
 
 /**
+ * latency-under-load's caller, a process of its own (the `latency-caller` scenario): one
+ * socket, connected before it says `ready`. On each `calls` request (`ms`, `everyMs`), which
+ * the runner relays from the main load, it makes timedCalls and answers `calls` with their
+ * percentiles; on `stop` it closes. Alone in its process, a call's round trip is the server's
+ * and the network's, not the wait behind thousands of subscribers' event frames in a load
+ * process's receive queue (which is what it measured when it shared the main load).
+ * @param {LoadAdapter} adapter
+ * @param {Params} p
+ */
+async function latencyCaller(adapter, p) {
+  const client = await adapter.connect(p.url)
+  let calls = 0
+  /** @type {Promise<void>} one request at a time: the next waits for the one before */
+  let last = Promise.resolve()
+  const onCalls = (/** @type {any} */ message) => {
+    if (message?.type !== 'calls') return
+    last = last.then(async () => {
+      try {
+        const { samples, n } = await timedCalls(client, message.ms, message.everyMs)
+        calls += n
+        const us = percentilesUs(samples, n)
+        process.send?.({ type: 'calls', p50Us: us.p50, p99Us: us.p99, p999Us: us.p999, calls: n })
+      } catch (error) {
+        process.send?.({ type: 'calls', error: error instanceof Error ? error.message : String(error) })
+      }
+    })
+  }
+  process.on('message', onCalls)
+  emit({ event: 'ready' })
+  await nextMessage('stop', p.capMs ?? p.maxMs)
+  process.off('message', onCalls)
+  await last
+  await client.close()
+  return { calls }
+}
+
+/**
+ * @typedef {{ p50Us: number, p99Us: number, p999Us: number, calls: number }} CallerReply
+ *   the caller's percentiles of one batch of calls
+ */
+
+/**
+ * Calls made by the caller process (latencyCaller), through the runner: its percentiles.
+ * @param {number} ms
+ * @param {number} everyMs
+ * @returns {Promise<CallerReply>}
+ */
+async function remoteCalls(ms, everyMs) {
+  const done = nextMessage('calls-done', ms + 30_000)
+  process.send?.({ type: 'calls', ms, everyMs })
+  const reply = await done
+  if (reply === undefined) throw new Error(`the caller did not answer within ${ms + 30_000} ms`)
+  if (reply.error !== undefined) throw new Error(`the caller failed: ${String(reply.error)}`)
+  return /** @type {CallerReply} */ (reply)
+}
+
+/**
  * latency-under-load: this process holds its share of the subscribers (the others are in
- * `fan-out-subscribers` processes), the publisher and one more socket for calls. Step 1: the
- * maximum publish rate, paced as fan-out (at most `window` messages ahead of this share's
- * average). Step 2: calls with nothing published. Step 3: publishing at `loadSharePercent`
- * of step 1's rate, on a clock (not paced by deliveries), and calls, one every
- * `callEveryMs`, one in flight; the measured window for CPU is the calls' window.
+ * `fan-out-subscribers` processes) and the publisher; the measured calls are made by the
+ * caller, a process of its own (latencyCaller), when this one asks for them. Step 1: the
+ * maximum publish rate, paced as fan-out (at most `window` messages ahead of the average
+ * subscriber of all load processes). Step 2: calls with nothing published. Step 3:
+ * publishing at `loadSharePercent` of step 1's rate, on a clock (not paced by deliveries),
+ * and calls, one every `callEveryMs`, one in flight; the measured window for CPU is the
+ * calls' window.
  * @param {LoadAdapter} adapter
  * @param {Params} p
  */
@@ -543,7 +602,6 @@ async function latencyUnderLoad(adapter, p) {
   }
   process.on('message', onSides)
   const pub = await publisher(p.url, 'bench')
-  const caller = await adapter.connect(p.url)
 
   // Step 1: the maximum, paced on every subscriber (all load processes).
   pump = windowedPublisher(pub, p, p.totalSubscribers, all)
@@ -567,8 +625,7 @@ async function latencyUnderLoad(adapter, p) {
   process.off('message', onSides)
 
   // Step 2: calls on a quiet server.
-  const idle = await timedCalls(caller, p.idleCallMs, p.callEveryMs)
-  const idleUs = percentilesUs(idle.samples, idle.n)
+  const idle = await remoteCalls(p.idleCallMs, p.callEveryMs)
 
   // Step 3: publishing on a clock at the given share of the maximum, and calls.
   const rate = (maxPublishesPerSec * p.loadSharePercent) / 100
@@ -589,7 +646,7 @@ async function latencyUnderLoad(adapter, p) {
   const s0 = published
   const w0 = now()
   const cpu0 = cpuMark('start')
-  const loaded = await timedCalls(caller, p.callMs, p.callEveryMs)
+  const loaded = await remoteCalls(p.callMs, p.callEveryMs)
   const e1 = delivered
   const s1 = published
   const w1 = now()
@@ -597,18 +654,16 @@ async function latencyUnderLoad(adapter, p) {
   clearInterval(clock)
   if (error !== undefined) throw error
   if (e1 === e0) throw new Error('no message was delivered while the calls were measured')
-  const loadedUs = percentilesUs(loaded.samples, loaded.n)
-  await caller.close()
   await pub.close()
   await Promise.all(subs.map((s) => s.close()))
   return {
-    p50Us: loadedUs.p50,
-    p99Us: loadedUs.p99,
-    p999Us: loadedUs.p999,
-    calls: loaded.n,
-    idleP50Us: idleUs.p50,
-    idleP99Us: idleUs.p99,
-    idleCalls: idle.n,
+    p50Us: loaded.p50Us,
+    p99Us: loaded.p99Us,
+    p999Us: loaded.p999Us,
+    calls: loaded.calls,
+    idleP50Us: idle.p50Us,
+    idleP99Us: idle.p99Us,
+    idleCalls: idle.calls,
     maxPublishesPerSec,
     maxDeliveredPerSec: maxPublishesPerSec * p.totalSubscribers,
     undrained,
@@ -676,6 +731,7 @@ export const drivers = {
   'large-messages-16k': largeMessages,
   'large-messages-1m': largeMessages,
   'latency-under-load': latencyUnderLoad,
+  'latency-caller': latencyCaller,
   'connection-storm': connectionStorm,
   'fan-out-subscribers': fanOutSubscribers,
   'rpc-throughput': rpcThroughput,

@@ -28,12 +28,12 @@ export const envelopeCodecs = {
 }
 
 /**
- * A positional Patchbay envelope, prototyped in the bench only (docs/benchmarks.md, "The
- * envelope: v1 against positional"): each message an array whose first element is a small
- * integer tag and whose other elements are v1's fields in a fixed order, e.g. a call
- * `[1, id, path, input]`, its result `[2, id, output]`, an event `[10, ch, seq, data]`.
+ * The tags of Patchbay's messages (docs/protocol.md §3: every message is an array, element 0
+ * its type's tag), as @patchbay/core's `Tag`: written out here so the raw systems that speak
+ * Patchbay's wire (`-pbwire`) need no build of Patchbay (tests/bench/pbwire.test.ts checks
+ * that the two agree).
  */
-export const Positional = Object.freeze({ CALL: 1, RESULT: 2, ERROR: 3, CANCEL: 4, PING: 5, PONG: 6, SUB: 7, UNSUB: 8, PUB: 9, EVENT: 10, LAG: 11, STREAM: 12, CREDIT: 13, ITEM: 14 })
+export const Tag = Object.freeze({ CALL: 1, RESULT: 2, ERROR: 3, CANCEL: 4, PING: 5, PONG: 6, SUB: 7, UNSUB: 8, PUB: 9, EVENT: 10, LAG: 11, STREAM: 12, CREDIT: 13, ITEM: 14 })
 
 /**
  * @typedef {object} Sendable

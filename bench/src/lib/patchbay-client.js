@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { createClient } from '@patchbay/client'
 import { clientCodecs } from './client-codecs.js'
 import { api } from './patchbay-api.js'
-import { envelopeCodecs } from './envelope.js'
+import { Tag, envelopeCodecs } from './envelope.js'
 import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
@@ -45,13 +45,14 @@ export function patchbayAdapter(encoding) {
       return { publish: (payload) => client.feed.publish({ topic }, payload), close: () => client.close() }
     },
     stall(url, topic) {
-      // A bare socket speaking the wire protocol (docs/protocol.md §12): Patchbay's client
+      // A bare socket speaking the wire protocol (docs/protocol.md §3, §12): Patchbay's client
       // would take the silence of a paused socket for a dead server and reconnect.
-      const sub = codec.encode({ t: 'sub', id: 1, path: 'feed', params: { topic } })
+      const sub = codec.encode([Tag.SUB, 1, 'feed', null, { topic }])
       return openStalled(url, `patchbay.v1.${encoding}`, sub, (data) => {
         const message = codec.decode(data)
-        if (message.id !== 1) return false
-        if (message.t !== 'result') throw new Error(`sub answered ${JSON.stringify(message)}`)
+        // [2, 1, { ch, seq, epoch }] confirms it; [3, 1, error] refuses it.
+        if (!Array.isArray(message) || message[1] !== 1) return false
+        if (message[0] !== Tag.RESULT) throw new Error(`sub answered ${JSON.stringify(message)}`)
         return true
       })
     },

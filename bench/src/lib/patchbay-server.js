@@ -5,7 +5,7 @@
 import { createServer } from '@patchbay/server'
 import { createRedisEngine } from '@patchbay/redis'
 import { api } from './patchbay-api.js'
-import { serve } from './server-main.js'
+import { LISTEN_BACKLOG, serve } from './server-main.js'
 import { streamItem } from './stream-item.js'
 
 /** @param {'json' | 'msgpack'} encoding */
@@ -52,7 +52,7 @@ export async function startPatchbay(encoding, params) {
       },
     },
   })
-  const { port } = await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG })
   return {
     port,
     stats: () => {

@@ -1,10 +1,10 @@
 /**
  * The raw ws baseline client: the envelope from envelope.js over a bare `ws` socket, or with
- * `wire: 'patchbay'` Patchbay's messages (see raw-ws-server.js), for rpc-throughput and
- * fan-out only.
+ * `wire: 'patchbay'` Patchbay's messages, the §3 arrays (see raw-ws-server.js), for
+ * rpc-throughput and fan-out only.
  */
 import WebSocket from 'ws'
-import { Positional, corkedSend, envelopeCodecs, pipelinedSend, plainSend } from './envelope.js'
+import { Tag, corkedSend, envelopeCodecs, pipelinedSend, plainSend } from './envelope.js'
 import { openStalled } from './flow.js'
 
 /** @typedef {import('./load-main.js').LoadAdapter} LoadAdapter */
@@ -12,12 +12,11 @@ import { openStalled } from './flow.js'
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'pipelined'} cork writes coalesced per tick, or also flushed every 16 frames
- * @param {'raw' | 'patchbay' | 'positional'} [wire]
+ * @param {'raw' | 'patchbay'} [wire]
  * @returns {LoadAdapter}
  */
 export function rawWsAdapter(encoding, cork, wire = 'raw') {
   const patchbayWire = wire === 'patchbay'
-  const positional = wire === 'positional'
   const codec = envelopeCodecs[encoding]
   const send = cork === 'pipelined' ? pipelinedSend : cork ? corkedSend : plainSend
 
@@ -31,7 +30,7 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
     // A handshake timeout as Patchbay's client and socket.io's have (10 s, 20 s): without it
     // a connection attempt lost in a storm (connection-storm) would wait for TCP to give up.
     const options = { handshakeTimeout: 10_000 }
-    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`, options) : positional ? new WebSocket(url, `patchbay.v1p.${encoding}`, options) : new WebSocket(url, options)
+    const ws = patchbayWire ? new WebSocket(url, `patchbay.v1.${encoding}`, options) : new WebSocket(url, options)
     /** @type {Map<number, (value: any) => void>} */
     const pending = new Map()
     /** @type {((data: unknown) => void) | undefined} */
@@ -41,21 +40,13 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
     let nextId = 1
     ws.on('message', (data) => {
       const message = codec.decode(/** @type {Buffer} */ (data))
-      if (positional) {
-        if (message[0] === Positional.EVENT) onTopic?.(message[3])
-        else if (message[0] === Positional.RESULT) {
+      if (patchbayWire) {
+        // [10, ch, seq, data] or [2, id, output?]
+        if (message[0] === Tag.EVENT) onTopic?.(message[3])
+        else if (message[0] === Tag.RESULT) {
           const resolve = pending.get(message[1])
           pending.delete(message[1])
           resolve?.(message[2])
-        }
-        return
-      }
-      if (patchbayWire) {
-        if (message.t === 'event') onTopic?.(message.data)
-        else if (message.t === 'result') {
-          const resolve = pending.get(message.id)
-          pending.delete(message.id)
-          resolve?.(message.output)
         }
         return
       }
@@ -93,13 +84,13 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
         const id = nextId++
         return new Promise((resolve) => {
           pending.set(id, resolve)
-          send(ws, codec.encode(patchbayWire ? wireMessage(id, m, a) : positional ? positionalMessage(id, m, a) : { id, m, a }))
+          send(ws, codec.encode(patchbayWire ? wireMessage(id, m, a) : { id, m, a }))
         })
       },
       /** @param {string} m @param {unknown[]} a */
       notify(m, a) {
         // Patchbay answers every pub; nobody waits here for the answer (a late reply is dropped).
-        send(ws, codec.encode(patchbayWire ? wireMessage(nextId++, m, a) : positional ? positionalMessage(nextId++, m, a) : { m, a }))
+        send(ws, codec.encode(patchbayWire ? wireMessage(nextId++, m, a) : { m, a }))
       },
       /** @param {(data: unknown) => void} listener */
       listen(listener) {
@@ -173,8 +164,9 @@ export function rawWsAdapter(encoding, cork, wire = 'raw') {
 const LOST = Symbol('lost')
 
 /**
- * The Patchbay message for a raw call (docs/protocol.md §4, §12, §13), as Patchbay's client
- * builds it for the bench router.
+ * The Patchbay message for a raw call (docs/protocol.md §3, §4, §12, §13), as Patchbay's
+ * client builds it for the bench router: `meta` (element 3) null, the feed topic's params
+ * after the published data.
  * @param {number} id
  * @param {string} m
  * @param {unknown[]} a
@@ -182,31 +174,12 @@ const LOST = Symbol('lost')
 function wireMessage(id, m, a) {
   switch (m) {
     case 'add':
-      return { t: 'call', id, path: 'math.add', input: { a: a[0], b: a[1] } }
+      return [Tag.CALL, id, 'math.add', null, { a: a[0], b: a[1] }]
     case 'sub':
-      return { t: 'sub', id, path: 'feed', params: { topic: a[0] } }
+      return [Tag.SUB, id, 'feed', null, { topic: a[0] }]
     case 'pub':
-      return { t: 'pub', id, path: 'feed', params: { topic: a[0] }, data: a[1] }
+      return [Tag.PUB, id, 'feed', null, a[1], { topic: a[0] }]
     default:
       throw new Error(`no Patchbay message for ${m}`)
-  }
-}
-
-/**
- * wireMessage's message as an array (envelope.js, Positional).
- * @param {number} id
- * @param {string} m
- * @param {unknown[]} a
- */
-function positionalMessage(id, m, a) {
-  switch (m) {
-    case 'add':
-      return [Positional.CALL, id, 'math.add', { a: a[0], b: a[1] }]
-    case 'sub':
-      return [Positional.SUB, id, 'feed', { topic: a[0] }]
-    case 'pub':
-      return [Positional.PUB, id, 'feed', { topic: a[0] }, a[1]]
-    default:
-      throw new Error(`no positional message for ${m}`)
   }
 }

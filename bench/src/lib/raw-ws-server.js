@@ -2,27 +2,24 @@
  * The raw ws baseline server: one ws.WebSocketServer, the hand-written envelope, a topic
  * table for fan-out, and hand-written streams (stream-throughput). `cork` selects one write
  * per message or one per tick. With `wire: 'patchbay'` it speaks Patchbay's messages instead
- * (docs/protocol.md §4, §12, §13: call/result, sub/event, pub) and nothing else of Patchbay:
- * no validation, no limits, no bookkeeping. That system measures what the wire format costs
- * by itself, so a gap between it and Patchbay is Patchbay's own code. With `cork:
- * 'preframed'` a broadcast's WebSocket frame (header and payload) is built once per publish
- * with ws's `Sender.frame`, as engine.io does for a room, and the same buffers are written
- * to each member's corked net.Socket: the practical limit of a fan-out on ws. With `wire:
- * 'positional'` it speaks the same messages as arrays, `[tag, ...fields]` (envelope.js,
- * `positional`), under the bench-only subprotocol `patchbay.v1p.<encoding>`: a prototype of a
- * terser envelope, measured against `wire: 'patchbay'` (docs/benchmarks.md, "The envelope").
+ * (docs/protocol.md §3 arrays: call/result, sub/event, pub, §4, §12, §13) and nothing else of
+ * Patchbay: no validation, no limits, no bookkeeping. That system measures what the wire
+ * format costs by itself, so a gap between it and Patchbay is Patchbay's own code. With
+ * `cork: 'preframed'` a broadcast's WebSocket frame (header and payload) is built once per
+ * publish with ws's `Sender.frame`, as engine.io does for a room, and the same buffers are
+ * written to each member's corked net.Socket: the practical limit of a fan-out on ws.
  */
 import * as wsModule from 'ws'
 import { WebSocketServer } from 'ws'
-import { Positional, corkedSend, envelopeCodecs, plainSend } from './envelope.js'
+import { Tag, corkedSend, envelopeCodecs, plainSend } from './envelope.js'
 import { whenWritable } from './flow.js'
-import { serve } from './server-main.js'
+import { LISTEN_BACKLOG, serve } from './server-main.js'
 import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 
 /**
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'preframed'} cork
- * @param {'raw' | 'patchbay' | 'positional'} [wire]
+ * @param {'raw' | 'patchbay'} [wire]
  */
 export function serveRawWs(encoding, cork, wire = 'raw') {
   return serve((params) => startRawWs(encoding, cork, wire, params))
@@ -32,7 +29,7 @@ export function serveRawWs(encoding, cork, wire = 'raw') {
  * Starts the server in this process (the bench's children, and tools/inproc.js).
  * @param {'json' | 'msgpack'} encoding
  * @param {boolean | 'preframed'} cork
- * @param {'raw' | 'patchbay' | 'positional'} wire
+ * @param {'raw' | 'patchbay'} wire
  * @param {Record<string, any>} params
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
@@ -72,60 +69,33 @@ export function startRawWs(encoding, cork, wire, params) {
   /** @type {Map<string, { ch: number, seq: number }>} channel number and seq per topic */
   const channels = new Map()
   /**
-   * Patchbay's messages, answered as Patchbay's server answers them, with no checks.
-   * @param {import('ws').WebSocket} ws
-   * @param {any} message
-   */
-  function patchbayWire(ws, message) {
-    switch (message.t) {
-      case 'call':
-        send(ws, codec.encode({ t: 'result', id: message.id, output: message.input.a + message.input.b }))
-        return
-      case 'sub': {
-        const topic = String(message.params.topic)
-        join(ws, topic)
-        let channel = channels.get(topic)
-        if (channel === undefined) channels.set(topic, (channel = { ch: channels.size + 1, seq: 0 }))
-        send(ws, codec.encode({ t: 'result', id: message.id, output: { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' } }))
-        return
-      }
-      case 'pub': {
-        const topic = String(message.params.topic)
-        const members = topics.get(topic)
-        const channel = channels.get(topic)
-        if (members !== undefined && channel !== undefined) {
-          broadcast(members, codec.encode({ t: 'event', ch: channel.ch, seq: ++channel.seq, data: message.data }))
-        }
-        send(ws, codec.encode({ t: 'result', id: message.id }))
-        return
-      }
-    }
-  }
-
-  /**
-   * The same messages as arrays (envelope.js, Positional), answered the same way.
+   * Patchbay's messages (§3 arrays), answered as Patchbay's server answers them, with no
+   * checks: a call `[1, id, path, meta, input]` gets `[2, id, output]`; a sub
+   * `[7, id, path, meta, params]` gets `[2, id, { ch, seq, epoch }]`; a pub
+   * `[9, id, path, meta, data, params]` goes out as `[10, ch, seq, data]` to every member and
+   * is answered `[2, id]`.
    * @param {import('ws').WebSocket} ws
    * @param {any[]} message
    */
-  function positionalWire(ws, message) {
+  function patchbayWire(ws, message) {
     switch (message[0]) {
-      case Positional.CALL:
-        send(ws, codec.encode([Positional.RESULT, message[1], message[3].a + message[3].b]))
+      case Tag.CALL:
+        send(ws, codec.encode([Tag.RESULT, message[1], message[4].a + message[4].b]))
         return
-      case Positional.SUB: {
-        const topic = String(message[3].topic)
+      case Tag.SUB: {
+        const topic = String(message[4].topic)
         join(ws, topic)
         let channel = channels.get(topic)
         if (channel === undefined) channels.set(topic, (channel = { ch: channels.size + 1, seq: 0 }))
-        send(ws, codec.encode([Positional.RESULT, message[1], { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' }]))
+        send(ws, codec.encode([Tag.RESULT, message[1], { ch: channel.ch, seq: channel.seq, epoch: 'raw.1' }]))
         return
       }
-      case Positional.PUB: {
-        const topic = String(message[3].topic)
+      case Tag.PUB: {
+        const topic = String(message[5].topic)
         const members = topics.get(topic)
         const channel = channels.get(topic)
-        if (members !== undefined && channel !== undefined) broadcast(members, codec.encode([Positional.EVENT, channel.ch, ++channel.seq, message[4]]))
-        send(ws, codec.encode([Positional.RESULT, message[1]]))
+        if (members !== undefined && channel !== undefined) broadcast(members, codec.encode([Tag.EVENT, channel.ch, ++channel.seq, message[4]]))
+        send(ws, codec.encode([Tag.RESULT, message[1]]))
         return
       }
     }
@@ -136,9 +106,9 @@ export function startRawWs(encoding, cork, wire, params) {
     const batch = params.batch ?? STREAM_BATCH
     // Speaking Patchbay's messages, it answers Patchbay's subprotocol, so Patchbay's client
     // can load it too (tools/inproc.js does, to split a gap between the sides).
-    const subprotocol = wire === 'positional' ? `patchbay.v1p.${encoding}` : `patchbay.v1.${encoding}`
+    const subprotocol = `patchbay.v1.${encoding}`
     /** @type {import('ws').ServerOptions} */
-    const options = { port: 0, host: '127.0.0.1' }
+    const options = { port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }
     if (wire !== 'raw') options.handleProtocols = (offered) => (offered.has(subprotocol) ? subprotocol : false)
     const wss = new WebSocketServer(options, () => {
       const port = /** @type {import('node:net').AddressInfo} */ (wss.address()).port
@@ -155,7 +125,6 @@ export function startRawWs(encoding, cork, wire, params) {
       ws.on('message', (data) => {
         const message = codec.decode(/** @type {Buffer} */ (data))
         if (wire === 'patchbay') return patchbayWire(ws, message)
-        if (wire === 'positional') return positionalWire(ws, message)
         switch (message.m) {
           case 'add':
             send(ws, codec.encode({ id: message.id, r: message.a[0] + message.a[1] }))

@@ -7,6 +7,13 @@
 import { emit, hardCap, readParams } from './child-io.js'
 
 const SAMPLE_MS = 20
+
+/**
+ * The listen backlog every system's server gets: Patchbay's `listen()` default. Node's own
+ * default (511) drops SYNs in the connection storm, and each dropped client waits for TCP's
+ * 1 s retry, so giving the peers the same queue keeps the storm a comparison of servers.
+ */
+export const LISTEN_BACKLOG = 4096
 /** Timeline samples are kept per bucket of this many ms (the highest RSS in each). */
 const TIMELINE_MS = 100
 /** At most this many buckets are kept (a minute), so the timeline stays bounded too. */

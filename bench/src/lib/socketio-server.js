@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http'
 import { Server } from 'socket.io'
-import { serve } from './server-main.js'
+import { LISTEN_BACKLOG, serve } from './server-main.js'
 import { STREAM_BATCH, STREAM_HIGH_WATER, streamItem } from './stream-item.js'
 
 /** @param {unknown} [parser] socket.io-msgpack-parser, or undefined for the default JSON parser */
@@ -79,7 +79,7 @@ export function serveSocketIo(parser) {
         })
         socket.on('stop', () => (current = undefined))
       })
-      http.listen(0, '127.0.0.1', () => resolve(/** @type {import('node:net').AddressInfo} */ (http.address()).port))
+      http.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve(/** @type {import('node:net').AddressInfo} */ (http.address()).port))
     })
   })
 }

@@ -2,12 +2,12 @@
 import { WebSocketServer } from 'ws'
 import { applyWSSHandler } from '@trpc/server/adapters/ws'
 import { appRouter } from '../lib/trpc-router.js'
-import { serve } from '../lib/server-main.js'
+import { LISTEN_BACKLOG, serve } from '../lib/server-main.js'
 
 await serve(
   (params) =>
     new Promise((resolve) => {
-      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => {
         resolve(/** @type {import('node:net').AddressInfo} */ (wss.address()).port)
       })
       /** @type {import('../lib/trpc-router.js').Context} */

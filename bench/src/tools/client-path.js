@@ -6,7 +6,7 @@
  * listener. `patchbay` is Patchbay's client (createClient, one subscription, `ws`'s 'message'
  * event path as in Node); `raw` is the raw ws baseline's handler (`{t, d}` decoded and handed
  * to the listener); `pbwire` is the same handler reading Patchbay's event
- * (`{t:'event', ch, seq, data}`) with no checks. CPU time per event (user + system), rounds
+ * (`[10, ch, seq, data]`, docs/protocol.md §3) with no checks. CPU time per event (user + system), rounds
  * alternating between systems, medians; on a loaded machine the paired ratio is the figure.
  *
  * Usage: node src/tools/client-path.js [--encoding json|msgpack] [--rounds 9] [--events 500000]
@@ -19,7 +19,7 @@ import { EventEmitter } from 'node:events'
 import { createClient } from '@patchbay/client'
 import { api } from '../lib/patchbay-api.js'
 import { clientCodecs } from '../lib/client-codecs.js'
-import { envelopeCodecs } from '../lib/envelope.js'
+import { Tag, envelopeCodecs } from '../lib/envelope.js'
 import { median, pairedMedian, spread } from '../lib/stats.js'
 
 const { values } = parseArgs({
@@ -72,8 +72,8 @@ class FakeSocket extends EventEmitter {
   /** @param {string | Uint8Array} data */
   send(data) {
     const message = codec.decode(Buffer.from(typeof data === 'string' ? Buffer.from(data) : data))
-    if (message.t === 'sub') {
-      setImmediate(() => this.push(asWsData({ t: 'result', id: message.id, output: { ch: 1, seq: 0, epoch: 'e.1' } }), encoding === 'msgpack'))
+    if (message[0] === Tag.SUB) {
+      setImmediate(() => this.push(asWsData([Tag.RESULT, message[1], { ch: 1, seq: 0, epoch: 'e.1' }]), encoding === 'msgpack'))
     }
   }
   /** @param {Buffer} data @param {boolean} isBinary */
@@ -103,7 +103,7 @@ async function patchbay(onEvent) {
       const made = []
       for (let i = 0; i < count; i++) {
         seq++
-        made.push(asWsData({ t: 'event', ch: 1, seq, data: { seq, body } }))
+        made.push(asWsData([Tag.EVENT, 1, seq, { seq, body }]))
       }
       return made
     },
@@ -116,8 +116,8 @@ async function patchbay(onEvent) {
 }
 
 /**
- * The raw ws client's handler (lib/raw-ws-client.js): decode, hand `d` (or Patchbay's `data`)
- * to the listener.
+ * The raw ws client's handler (lib/raw-ws-client.js): decode, hand `d` (or element 3 of
+ * Patchbay's event, its data) to the listener.
  * @param {() => void} onEvent
  * @param {'raw' | 'pbwire'} wire
  */
@@ -128,7 +128,7 @@ async function raw(onEvent, wire) {
   socket.on('message', (data) => {
     const message = codec.decode(/** @type {Buffer} */ (data))
     if (wire === 'pbwire') {
-      if (message.t === 'event') onTopic?.(message.data)
+      if (message[0] === Tag.EVENT) onTopic?.(message[3])
       return
     }
     if (message.t !== undefined) onTopic?.(message.d)
@@ -139,7 +139,7 @@ async function raw(onEvent, wire) {
       const made = []
       for (let i = 0; i < count; i++) {
         seq++
-        made.push(asWsData(wire === 'raw' ? { t: 'bench', d: { seq, body } } : { t: 'event', ch: 1, seq, data: { seq, body } }))
+        made.push(asWsData(wire === 'raw' ? { t: 'bench', d: { seq, body } } : [Tag.EVENT, 1, seq, { seq, body }]))
       }
       return made
     },

@@ -1,12 +1,14 @@
 /**
- * The envelope alone: v1's messages (docs/protocol.md §3: maps with a `t` tag) against the
- * same messages as positional arrays (`[tag, ...fields]`, lib/envelope.js `Positional`) and,
- * in MessagePack, against msgpackr records (v1's maps, each shape written once per connection
- * and then as a record id: `sequential`, a stream's structures kept by both ends). Per
- * message of the bench's scenarios (a call of add and its result, a fan-out event): bytes,
- * and CPU ns to encode and to decode it with @patchbay/core's codecs (msgpack frames through
- * its scratch-buffer decoder; records through a msgpackr pair of their own). No sockets:
- * what each envelope costs the codec, side by side, rounds alternating, medians of CPU time.
+ * The envelope alone: v1's messages as the wire has them since session 8 (docs/protocol.md §3:
+ * positional arrays, `[tag, ...fields]`, lib/envelope.js `Tag`) against the same messages
+ * as maps with a `t` field (`{ t: 'call', id, path, input }`: the pre-release draft of v1,
+ * which the arrays replaced) and, in MessagePack, against msgpackr records (the draft's maps,
+ * each shape written once per connection and then as a record id: `sequential`, a stream's
+ * structures kept by both ends). Per message of the bench's scenarios (a call of add and its
+ * result, a fan-out event): bytes, and CPU ns to encode and to decode it with
+ * @patchbay/core's codecs (msgpack frames through its scratch-buffer decoder; records through
+ * a msgpackr pair of their own). No sockets: what each envelope costs the codec, side by
+ * side, rounds alternating, medians of CPU time.
  *
  * Usage: node src/tools/envelope.js [--rounds 9] [--count 200000]
  */
@@ -14,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { Packr, Unpackr } from 'msgpackr'
 import { jsonCodec } from '@patchbay/core'
 import { msgpackServerCodec } from '@patchbay/core/msgpack'
-import { Positional } from '../lib/envelope.js'
+import { Tag } from '../lib/envelope.js'
 
 /** Patchbay's wire codecs (the server's; the client's differ only on frames that do not decode). */
 const codecs = { json: jsonCodec, msgpack: msgpackServerCodec }
@@ -29,16 +31,17 @@ const N = 256
 /** The messages, by kind, for id/seq `i`, in each envelope. */
 const messages = {
   call: {
-    v1: (/** @type {number} */ i) => ({ t: 'call', id: i, path: 'math.add', input: { a: i, b: 1 } }),
-    positional: (/** @type {number} */ i) => [Positional.CALL, i, 'math.add', { a: i, b: 1 }],
+    maps: (/** @type {number} */ i) => ({ t: 'call', id: i, path: 'math.add', input: { a: i, b: 1 } }),
+    // §4: `[1, id, path, meta, input]`, meta null as Patchbay's client writes it without options.
+    v1: (/** @type {number} */ i) => [Tag.CALL, i, 'math.add', null, { a: i, b: 1 }],
   },
   result: {
-    v1: (/** @type {number} */ i) => ({ t: 'result', id: i, output: i + 1 }),
-    positional: (/** @type {number} */ i) => [Positional.RESULT, i, i + 1],
+    maps: (/** @type {number} */ i) => ({ t: 'result', id: i, output: i + 1 }),
+    v1: (/** @type {number} */ i) => [Tag.RESULT, i, i + 1],
   },
   event: {
-    v1: (/** @type {number} */ i) => ({ t: 'event', ch: 1, seq: i, data: { seq: i, body } }),
-    positional: (/** @type {number} */ i) => [Positional.EVENT, 1, i, { seq: i, body }],
+    maps: (/** @type {number} */ i) => ({ t: 'event', ch: 1, seq: i, data: { seq: i, body } }),
+    v1: (/** @type {number} */ i) => [Tag.EVENT, 1, i, { seq: i, body }],
   },
 }
 
@@ -54,13 +57,13 @@ function recordsPair() {
   return { encode: (message) => packr.pack(message), decode: (frame) => unpackr.unpack(/** @type {Uint8Array} */ (frame)) }
 }
 
-/** @type {{ name: string, encoding: 'json' | 'msgpack', envelope: 'v1' | 'positional', pair: () => Pair }[]} */
+/** @type {{ name: string, encoding: 'json' | 'msgpack', envelope: 'maps' | 'v1', pair: () => Pair }[]} */
 const variants = [
-  { name: 'json v1', encoding: 'json', envelope: 'v1', pair: () => codecs.json },
-  { name: 'json positional', encoding: 'json', envelope: 'positional', pair: () => codecs.json },
-  { name: 'msgpack v1', encoding: 'msgpack', envelope: 'v1', pair: () => codecs.msgpack },
-  { name: 'msgpack positional', encoding: 'msgpack', envelope: 'positional', pair: () => codecs.msgpack },
-  { name: 'msgpack v1 records', encoding: 'msgpack', envelope: 'v1', pair: recordsPair },
+  { name: 'json maps (draft)', encoding: 'json', envelope: 'maps', pair: () => codecs.json },
+  { name: 'json v1 (positional)', encoding: 'json', envelope: 'v1', pair: () => codecs.json },
+  { name: 'msgpack maps (draft)', encoding: 'msgpack', envelope: 'maps', pair: () => codecs.msgpack },
+  { name: 'msgpack v1 (positional)', encoding: 'msgpack', envelope: 'v1', pair: () => codecs.msgpack },
+  { name: 'msgpack maps records', encoding: 'msgpack', envelope: 'maps', pair: recordsPair },
 ]
 
 /** @param {string | Uint8Array} frame */
@@ -114,13 +117,14 @@ for (let r = 0; r < rounds + 1; r++) {
 }
 process.stderr.write('\n')
 console.log(`envelope, ${count} messages a round, ${rounds} rounds; CPU ns per message (user + system), medians (spread)`)
-console.log('message  variant               bytes   encode ns        decode ns')
+console.log('maps: the pre-release draft of v1 ({ t: "call", id, path, input }); v1: the wire, positional arrays ([1, id, path, null, input])')
+console.log('message  variant                    bytes   encode ns        decode ns')
 for (const kind of kinds) {
   for (const variant of variants) {
     const runs = results.get(`${kind}|${variant.name}`) ?? []
     const enc = runs.map((x) => x.encode)
     const dec = runs.map((x) => x.decode)
     const cell = (/** @type {number[]} */ xs) => `${median(xs).toFixed(0).padStart(5)} ±${Math.round(spread(xs) * 100)}%`.padEnd(16)
-    console.log(`${kind.padEnd(8)} ${variant.name.padEnd(20)} ${median(runs.map((x) => x.bytes)).toFixed(0).padStart(6)}   ${cell(enc)} ${cell(dec)}`)
+    console.log(`${kind.padEnd(8)} ${variant.name.padEnd(25)} ${median(runs.map((x) => x.bytes)).toFixed(0).padStart(6)}   ${cell(enc)} ${cell(dec)}`)
   }
 }

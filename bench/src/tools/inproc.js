@@ -7,7 +7,7 @@
  * this change make a call, or an event, cheaper?".
  *
  * Usage: node src/tools/inproc.js [--scenario rpc|fan-out] [--encoding json|msgpack]
- *   [--rounds 9] [--ops 100000] [--systems patchbay,server,client,pbwire,pbwire-preframed,pbpos,raw,preframed]
+ *   [--rounds 9] [--ops 100000] [--systems patchbay,server,client,pbwire,pbwire-preframed,raw,preframed]
  * rpc: 64 calls of add in flight on one socket, `ops` calls. fan-out: one publisher and
  * `--subscribers` (50) on one topic, ~100-byte messages, the publisher at most 64 messages
  * ahead, until `ops` deliveries.
@@ -59,8 +59,6 @@ const servers = {
   preframed: () => startRawWs(encoding, 'preframed', 'raw', {}),
   // pbwire's server with each event framed once: the pbwire client loads it, and Patchbay's.
   'pbwire-preframed': () => startRawWs(encoding, 'preframed', 'patchbay', {}),
-  // pbwire with the messages as positional arrays (a bench-only prototype envelope).
-  pbpos: () => startRawWs(encoding, true, 'positional', {}),
 }
 /** @type {Record<string, import('../lib/load-main.js').LoadAdapter>} */
 const adapters = {
@@ -71,7 +69,6 @@ const adapters = {
   raw: rawWsAdapter(encoding, true, 'raw'),
   preframed: rawWsAdapter(encoding, true, 'raw'),
   'pbwire-preframed': pbwireClient,
-  pbpos: rawWsAdapter(encoding, true, 'positional'),
 }
 const systems = /** @type {string} */ (values.systems).split(',')
 for (const name of systems) if (servers[name] === undefined) throw new Error(`unknown system ${name}`)

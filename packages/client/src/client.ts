@@ -102,7 +102,7 @@ export function createClient<R extends RouterDef>(api: R | RouterShape<R>, optio
   const subscriptions = new features.Subscriptions(
     manager,
     () => state === 'open',
-    (id) => connection?.send({ t: 'unsub', id }),
+    (id) => connection?.send([8, id]),
     violation,
     // A sub the server answered UNAVAILABLE waits as a reconnect would (§6).
     (attempt) => backoffDelay(attempt - 1, resolved.reconnect?.retryDelay ?? 250, resolved.reconnect?.maxRetryDelay ?? 10_000),

@@ -11,7 +11,6 @@ import {
   ProtocolViolation,
   truncateCloseReason,
   turnNow,
-  type ClientMessage,
   type Codec,
   type Encoding,
   type Frame,
@@ -21,6 +20,7 @@ import { CLOSE_ABNORMAL, CLOSE_BAD_REQUEST, CLOSE_NORMAL, CLOSE_SUBPROTOCOL_NOT_
 import { ConnectionFailure } from './connection-failure.js'
 import type { DiagnosticsSink, NodeStyleEmitter } from './node-diagnostics.js'
 import type { ResolvedClientOptions, WebSocketLike } from './options.js'
+import type { Wire } from './request-manager.js'
 
 /** Connection states, named as the WebSocket API names them. */
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed'
@@ -124,7 +124,7 @@ export class Connection implements DiagnosticsSink {
   }
 
   /** Encodes once and sends. Returns false if the socket is not open or the message would not encode. */
-  send(message: ClientMessage): boolean {
+  send(message: Wire): boolean {
     if (this.state !== 'open' || this.codec === undefined) return false
     this.write(this.codec.encode(message))
     return true
@@ -188,7 +188,7 @@ export class Connection implements DiagnosticsSink {
       return
     }
     this.pingSentAt = now
-    this.send({ t: 'ping' })
+    this.send([5])
     this.liveness = setTimeout(this.onLiveness, this.options.pongTimeout)
   }
 
@@ -233,7 +233,7 @@ export class Connection implements DiagnosticsSink {
       return
     }
     if (parsed.t === 'ping') {
-      this.send({ t: 'pong' })
+      this.send([6])
       return
     }
     this.events.message(parsed)

@@ -4,7 +4,7 @@
  * function it is given.
  */
 import { nanoid } from 'nanoid'
-import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type ClientMessage, type PatchbayErrorOptions, type RequestId, type ServerMessage } from '@patchbay/core'
+import { DEFAULT_LIMITS, PatchbayError, findNonPlainData, type PatchbayErrorOptions, type RequestId, type ServerMessage } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, TIMEOUT, TOO_MANY_REQUESTS } from './codes.js'
 import { DeadlineHeap, type Deadline } from './deadline-heap.js'
 import type { ClientInstrumentation, RequestScope } from './instrumentation.js'
@@ -47,12 +47,19 @@ export interface RequestFields {
   readonly key: string | undefined
 }
 
+/** A message as it is sent (docs/protocol.md §3): an array, its type's tag first. */
+export type Wire = unknown[]
+
+/** A request's meta element (§3): a map of what it carries besides its payload, or null. */
+export type Meta = Record<string, unknown> | null
+
 /**
- * Makes a request's message, each time it is sent. A call's is built in (`callMessage`); the
- * others' are their features' (subscriptions.ts, topics.ts, stream.ts), so a client without
- * topics or streams bundles none of them.
+ * Makes a request's message, each time it is sent, from its fields and its meta (the trace
+ * context, or null; the maker adds its own fields to it). A call's is built in
+ * (`callMessage`); the others' are their features' (subscriptions.ts, topics.ts, stream.ts),
+ * so a client without topics or streams bundles none of them.
  */
-export type MessageOf = (request: RequestFields) => ClientMessage
+export type MessageOf = (request: RequestFields, meta: Meta) => Wire
 
 /**
  * One request waiting for its answer. A class, so every request has the same shape and the
@@ -122,7 +129,7 @@ export class RequestManager {
   constructor(
     private readonly defaultTimeout: number,
     /** Sends a message now; false when the socket is not open. */
-    private readonly send: (message: ClientMessage) => boolean,
+    private readonly send: (message: Wire) => boolean,
     /** Requests that may wait for the socket to open or drain. */
     private readonly maxQueued = Infinity,
     /** False while the socket is above its high-water mark: requests wait (§14). */
@@ -308,14 +315,14 @@ export class RequestManager {
     const unsent = call.sent ? undefined : this.whyUnsent()
     this.settle(call, unsent?.code ?? TIMEOUT)
     // Tell the server too, so the handler stops working for nobody (§5).
-    if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
+    if (call.sent) this.send([call.kind === 'sub' ? 8 : 4, call.id])
     call.reject(unsent ?? new PatchbayError(TIMEOUT, `No reply to "${call.path}" within the timeout`))
   }
 
   private cancel(call: Pending, reason: unknown): void {
     if (this.pending.get(call.id) !== call) return
     this.settle(call, CANCELLED)
-    if (call.sent) this.send(call.kind === 'sub' ? { t: 'unsub', id: call.id } : { t: 'cancel', id: call.id })
+    if (call.sent) this.send([call.kind === 'sub' ? 8 : 4, call.id])
     call.reject(new PatchbayError(CANCELLED, 'The call was aborted', { cause: reason }))
   }
 
@@ -339,21 +346,24 @@ export class RequestManager {
   }
 }
 
-function messageOf(call: Pending): ClientMessage {
-  const message = call.message(call)
+function messageOf(call: Pending): Wire {
   const scope = call.scope
+  let meta: Meta = null
   if (scope?.traceparent !== undefined) {
     // §4.3: the caller's trace context, for the server's span to join its trace.
-    const traced = message as { traceparent?: string; tracestate?: string }
-    traced.traceparent = scope.traceparent
-    if (scope.tracestate !== undefined) traced.tracestate = scope.tracestate
+    meta = { traceparent: scope.traceparent }
+    if (scope.tracestate !== undefined) meta.tracestate = scope.tracestate
   }
-  return message
+  return call.message(call, meta)
 }
 
-/** A call's message (§4). */
-function callMessage({ id, path, input, key }: RequestFields): ClientMessage {
-  const message: ClientMessage = input === undefined ? { t: 'call', id, path } : { t: 'call', id, path, input }
-  if (key !== undefined) message.key = key
-  return message
+/** A request without its payload (§3): `[tag, id, path, meta]`, or without the meta when it is null. */
+export function requestHead(tag: number, id: RequestId, path: string, meta: Meta): Wire {
+  return meta === null ? [tag, id, path] : [tag, id, path, meta]
+}
+
+/** A call's message (§4): `[1, id, path, meta, input?]`, its idempotency key in the meta. */
+function callMessage({ id, path, input, key }: RequestFields, meta: Meta): Wire {
+  if (key !== undefined) (meta ??= {}).key = key
+  return input === undefined ? requestHead(1, id, path, meta) : [1, id, path, meta, input]
 }

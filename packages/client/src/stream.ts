@@ -3,9 +3,9 @@
  * the server sends at most that many items, and credit is granted again only as the loop
  * takes items, so a slow `for await` slows the server's generator instead of filling memory.
  */
-import { PatchbayError, type ClientMessage } from '@patchbay/core'
+import { PatchbayError } from '@patchbay/core'
 import { BAD_REQUEST, CANCELLED, CONNECTION_LOST } from './codes.js'
-import type { RequestFields, RequestManager } from './request-manager.js'
+import type { Meta, RequestFields, RequestManager, Wire } from './request-manager.js'
 
 /** Options of a stream. */
 export interface StreamOptions {
@@ -31,7 +31,7 @@ export interface StreamHost {
   readonly requests: RequestManager
   isOpen(): boolean
   /** Sends a control message (credit) now; false if the socket is not open. */
-  send(message: ClientMessage): boolean
+  send(message: Wire): boolean
   /** The server broke the flow-control rules: close the connection as a violation. */
   violation(reason: string): void
   /** The connection dropped and another is coming (not closed for good). */
@@ -103,7 +103,7 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
   const took = (): void => {
     taken++
     if (taken * 2 < window || ended) return
-    if (request.id >= 0 && host.isOpen() && host.send({ t: 'credit', id: request.id, n: taken })) {
+    if (request.id >= 0 && host.isOpen() && host.send([13, request.id, taken])) {
       outstanding += taken
       taken = 0
     }
@@ -163,9 +163,8 @@ export function openStream<T>(host: StreamHost, path: string, input: unknown, op
 }
 
 /** A stream's message (§15): its credit, and on a restart the items already received. */
-function streamMessage({ id, path, input, data }: RequestFields): ClientMessage {
+function streamMessage({ id, path, input, data }: RequestFields, meta: Meta): Wire {
   const { credit, received } = data as { credit: number; received: number | undefined }
-  const message: ClientMessage = input === undefined ? { t: 'stream', id, path, credit } : { t: 'stream', id, path, input, credit }
-  if (received !== undefined) message.received = received
-  return message
+  if (received !== undefined) (meta ??= {}).received = received
+  return input === undefined ? [12, id, path, meta, credit] : [12, id, path, meta, credit, input]
 }

@@ -3,11 +3,11 @@
  * local listeners, confirmed by the server before it counts as live, and ended on the wire
  * when its last listener leaves (docs/protocol.md §12).
  */
-import { PatchbayError, canonicalJson, isSubscribedOutput, type ClientMessage, type EventMessage, type LagMessage, type RequestId, type ResumePoint, type SubscribedOutput } from '@patchbay/core'
+import { PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type ResumePoint, type SubscribedOutput } from '@patchbay/core'
 import { INTERNAL, UNAVAILABLE } from './codes.js'
 import { backoffDelay } from './backoff.js'
 import type { ClientLog } from './logger.js'
-import type { RequestFields, RequestManager } from './request-manager.js'
+import { requestHead, type Meta, type RequestFields, type RequestManager, type Wire } from './request-manager.js'
 
 /** What a listener learns besides the message. */
 export interface EventMeta {
@@ -411,8 +411,7 @@ export class Subscriptions {
 }
 
 /** A subscribe's message (§12), with where a resubscription left off (§12.1). */
-function subMessage({ id, path, input, data }: RequestFields): ClientMessage {
-  const message: ClientMessage = input === undefined ? { t: 'sub', id, path } : { t: 'sub', id, path, params: input }
-  if (data !== undefined) message.resume = data as ResumePoint
-  return message
+function subMessage({ id, path, input, data }: RequestFields, meta: Meta): Wire {
+  if (data !== undefined) (meta ??= {}).resume = data as ResumePoint
+  return input === undefined ? requestHead(7, id, path, meta) : [7, id, path, meta, input]
 }

@@ -1,10 +1,9 @@
 /** The topics feature: the subscription table and each topic's object (features.ts). */
-import type { ClientMessage } from '@patchbay/core'
 import { withEndpoint } from './endpoint.js'
 import { failingIterator } from './failing-iterator.js'
 import type { TopicsFeature } from './features.js'
 import { iterateTopic, type IterateOptions } from './iterate.js'
-import type { CallOptions, RequestFields } from './request-manager.js'
+import { requestHead, type CallOptions, type Meta, type RequestFields, type Wire } from './request-manager.js'
 import { Subscriptions, type SubscribeOptions, type TopicListener, type Unsubscribe } from './subscriptions.js'
 
 /** Topics for a client made from a shape: the shape module imports it when its router has topics. */
@@ -44,6 +43,8 @@ export const topics: TopicsFeature = {
 }
 
 /** A publish's message (§13). */
-function pubMessage({ id, path, input, data }: RequestFields): ClientMessage {
-  return input === undefined ? { t: 'pub', id, path, data } : { t: 'pub', id, path, params: input, data }
+function pubMessage({ id, path, input, data }: RequestFields, meta: Meta): Wire {
+  if (input !== undefined) return [9, id, path, meta, data, input]
+  // Ends before an undefined message (§13), which either codec would write as null.
+  return data === undefined ? requestHead(9, id, path, meta) : [9, id, path, meta, data]
 }

@@ -5,7 +5,7 @@ import { readMsgpackEnvelope } from './msgpack-envelope.js'
 
 /**
  * MessagePack (msgpackr) in binary frames. A frame msgpackr refuses is read again, without
- * building its values, for its `t` and `id`: UNREPRESENTABLE with that envelope, so the
+ * building its values, for its tag and id: UNREPRESENTABLE with that envelope, so the
  * request can be answered for its id; MALFORMED when even that fails.
  */
 export const msgpackCodec: Codec = createMsgpackCodec((frame) => {

@@ -22,7 +22,7 @@ export type { Codec, Frame } from './codec.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
 export { turnNow } from './clock.js'
 export type { Limits } from './limits.js'
-export { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, MessageType, ProtocolViolation, parseClientMessage, parseServerMessage, parseUnrepresentable, isRequestId, isSubscribedOutput } from './messages.js'
+export { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH, MessageType, Tag, ProtocolViolation, serverWire, parseClientMessage, parseServerMessage, parseUnrepresentable, isRequestId, isSubscribedOutput } from './messages.js'
 export type {
   RequestId,
   CallMessage,

@@ -1,13 +1,16 @@
 /**
- * The messages of patchbay.v1, as docs/protocol.md §3–§7 defines them, and the functions
- * that turn a decoded frame into one. Every message is an object whose `t` names its type.
- * Parsing is hand-written rather than schema-driven because it runs on every frame.
+ * The messages of patchbay.v1, as docs/protocol.md §3–§15 defines them, and the functions
+ * that turn a decoded frame into one and one into what is sent. On the wire every message is
+ * an array whose element 0 is its type's tag (§3); in memory it is an object whose `t` names
+ * its type, which the code that builds and handles messages reads. Parsing is hand-written
+ * rather than schema-driven because it runs on every frame.
  */
 import type { ValidationIssue, WireError } from './errors.js'
 import { isErrorCode } from './errors.js'
+import type { Envelope } from './msgpack-envelope.js'
 import { findNonPlainData } from './plain-data.js'
 
-/** Message type tags (the `t` field). */
+/** Message types (the `t` field of a message in memory; on the wire, {@link Tag}). */
 export const MessageType = {
   CALL: 'call',
   CANCEL: 'cancel',
@@ -24,6 +27,44 @@ export const MessageType = {
   ITEM: 'item',
   LAG: 'lag',
 } as const
+
+/** §3 The tag of each message type: element 0 of its array on the wire. */
+export const Tag = {
+  CALL: 1,
+  RESULT: 2,
+  ERROR: 3,
+  CANCEL: 4,
+  PING: 5,
+  PONG: 6,
+  SUB: 7,
+  UNSUB: 8,
+  PUB: 9,
+  EVENT: 10,
+  LAG: 11,
+  STREAM: 12,
+  CREDIT: 13,
+  ITEM: 14,
+} as const
+
+/** Each tag's message type, for the reasons a parser gives. */
+const TAG_NAMES: Readonly<Record<number, string>> = {
+  1: 'call',
+  2: 'result',
+  3: 'error',
+  4: 'cancel',
+  5: 'ping',
+  6: 'pong',
+  7: 'sub',
+  8: 'unsub',
+  9: 'pub',
+  10: 'event',
+  11: 'lag',
+  12: 'stream',
+  13: 'credit',
+  14: 'item',
+}
+
+const BAD_META = 'meta must be a map or null'
 
 /** A request id: a non-negative safe integer chosen by the client, unique among its calls in flight. */
 export type RequestId = number
@@ -248,10 +289,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Checks the id and path shared by call, sub and pub: a violation, a reject, or undefined when fine. */
-function checkAddressed(data: Record<string, unknown>, limits: ParseLimits): ParseResult<never> | undefined {
-  const id = data.id
-  if (!isRequestId(id)) return violation(`${String(data.t)} id is not a non-negative safe integer`)
-  const path = data.path
+function checkAddressed(data: unknown[], limits: ParseLimits): ParseResult<never> | undefined {
+  const id = data[1]
+  if (!isRequestId(id)) return violation(`${TAG_NAMES[data[0] as number] as string} id is not a non-negative safe integer`)
+  const path = data[2]
   if (typeof path !== 'string') return badRequest(id, 'path must be a string')
   if (path.length > limits.maxPathLength) return badRequest(id, `path longer than ${limits.maxPathLength} characters`)
   if (!PATH_PATTERN.test(path)) return badRequest(id, 'path is not a dotted identifier')
@@ -285,94 +326,137 @@ function refusedPayload(id: RequestId, field: string, value: unknown, limits: Pa
 }
 
 // Pure: a client bundle, which never parses client frames, leaves the set out.
-const REQUEST_TYPES: ReadonlySet<unknown> = /* @__PURE__ */ new Set([MessageType.CALL, MessageType.SUB, MessageType.PUB, MessageType.STREAM])
+const REQUEST_TAGS: ReadonlySet<unknown> = /* @__PURE__ */ new Set([Tag.CALL, Tag.SUB, Tag.PUB, Tag.STREAM])
+
+const SERVER_TAGS: ReadonlySet<unknown> = /* @__PURE__ */ new Set([Tag.RESULT, Tag.ERROR, Tag.EVENT, Tag.LAG, Tag.ITEM])
 
 /**
  * What a client frame that holds a value the codec cannot build (see `CodecError.envelope`)
  * earns: a request with a valid id is answered BAD_REQUEST for that id, as JSON's plain-data
- * walk answers the same nesting (§9); anything else is a violation (close 4400).
+ * walk answers the same nesting (§9); anything else is a violation (close 4400), with §3's
+ * reason where its envelope alone breaks §3 (as {@link parseClientMessage} gives it for a
+ * frame the codec can build), else the codec's.
  */
-export function parseUnrepresentable(envelope: { t: unknown; id: unknown }, reason: string): ParseResult<never> {
-  if (!REQUEST_TYPES.has(envelope.t)) return violation(reason)
-  if (!isRequestId(envelope.id)) return violation(`${String(envelope.t)} id is not a non-negative safe integer`)
+export function parseUnrepresentable(envelope: Envelope, reason: string): ParseResult<never> {
+  const tag = envelope.tag
+  if (!envelope.array) return violation('message is not an array')
+  if (!REQUEST_TAGS.has(tag)) {
+    if (!Number.isInteger(tag)) return violation('message has no type')
+    if (TAG_NAMES[tag as number] === undefined) return violation('unknown message type')
+    if (SERVER_TAGS.has(tag)) return violation(`${TAG_NAMES[tag as number] as string} is a server-to-client message`)
+    return violation(reason)
+  }
+  if (!isRequestId(envelope.id)) return violation(`${TAG_NAMES[envelope.tag as number] as string} id is not a non-negative safe integer`)
   return badRequest(envelope.id, `message refused: ${reason}`)
 }
 
-/** Turns a decoded frame from a client into a message (server side). */
+/** Reads a request's meta element (§3.2): null or absent is none; anything else but a map is refused. */
+function metaOf(data: unknown[]): Record<string, unknown> | undefined | false {
+  const meta = data[3]
+  if (meta === undefined || meta === null) return undefined
+  return isObject(meta) ? meta : false
+}
+
+/** Turns a decoded frame from a client into a message (server side): §3's arrays into §4–§15's messages. */
 export function parseClientMessage(data: unknown, limits: ParseLimits): ParseResult<ClientMessage> {
-  if (!isObject(data)) return violation('message is not an object')
-  switch (data.t) {
-    case MessageType.CALL: {
-      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'input', data.input, limits)
+  if (!Array.isArray(data)) return violation('message is not an array')
+  switch (data[0]) {
+    case Tag.CALL: {
+      const id = data[1] as RequestId
+      const input = data[4]
+      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'input', input, limits)
       if (bad !== undefined) return bad
-      const message: CallMessage = { t: 'call', id: data.id as RequestId, path: data.path as string, input: data.input }
-      if (data.key !== undefined) {
-        if (typeof data.key !== 'string' || !KEY_PATTERN.test(data.key)) return badRequest(message.id, 'key must be 1 to 64 characters of [A-Za-z0-9_-]')
-        message.key = data.key
-      }
-      if (data.traceparent !== undefined) copyTrace(data, message)
-      return { kind: 'message', message }
-    }
-    case MessageType.SUB: {
-      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'params', data.params, limits)
-      if (bad !== undefined) return bad
-      const message: SubMessage = { t: 'sub', id: data.id as RequestId, path: data.path as string, params: data.params }
-      if (data.resume !== undefined) {
-        const resume = data.resume
-        // One message per fault, so a client learns which field of its resume point is wrong.
-        if (!isObject(resume)) return badRequest(message.id, 'resume must be an object { epoch, seq }')
-        if (typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch)) {
-          return badRequest(message.id, 'resume epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
+      const message: CallMessage = { t: 'call', id, path: data[2] as string, input }
+      const meta = metaOf(data)
+      if (meta === false) return badRequest(id, BAD_META)
+      if (meta !== undefined) {
+        if (meta.key !== undefined) {
+          if (typeof meta.key !== 'string' || !KEY_PATTERN.test(meta.key)) return badRequest(id, 'key must be 1 to 64 characters of [A-Za-z0-9_-]')
+          message.key = meta.key
         }
-        if (!isRequestId(resume.seq)) return badRequest(message.id, 'resume seq must be a non-negative safe integer')
-        message.resume = { epoch: resume.epoch, seq: resume.seq }
+        if (meta.traceparent !== undefined) copyTrace(meta, message)
       }
-      if (data.traceparent !== undefined) copyTrace(data, message)
       return { kind: 'message', message }
     }
-    case MessageType.PUB: {
-      const id = data.id as RequestId
-      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'params', data.params, limits) ?? refusedPayload(id, 'data', data.data, limits)
+    case Tag.SUB: {
+      const id = data[1] as RequestId
+      const params = data[4]
+      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'params', params, limits)
       if (bad !== undefined) return bad
-      const message: PubMessage = { t: 'pub', id, path: data.path as string, params: data.params, data: data.data }
-      if (data.traceparent !== undefined) copyTrace(data, message)
-      return { kind: 'message', message }
-    }
-    case MessageType.STREAM: {
-      if (isRequestId(data.id) && !isCount(data.credit)) return violation('stream credit is not a positive safe integer')
-      const bad = checkAddressed(data, limits) ?? refusedPayload(data.id as RequestId, 'input', data.input, limits)
-      if (bad !== undefined) return bad
-      const message: StreamMessage = { t: 'stream', id: data.id as RequestId, path: data.path as string, credit: data.credit as number }
-      if (data.input !== undefined) message.input = data.input
-      if (data.received !== undefined) {
-        if (!isRequestId(data.received)) return badRequest(message.id, 'received must be a non-negative integer')
-        message.received = data.received
+      const message: SubMessage = { t: 'sub', id, path: data[2] as string, params }
+      const meta = metaOf(data)
+      if (meta === false) return badRequest(id, BAD_META)
+      if (meta !== undefined) {
+        const resume = meta.resume
+        if (resume !== undefined) {
+          // One message per fault, so a client learns which field of its resume point is wrong.
+          if (!isObject(resume)) return badRequest(id, 'resume must be an object { epoch, seq }')
+          if (typeof resume.epoch !== 'string' || !EPOCH_PATTERN.test(resume.epoch)) {
+            return badRequest(id, 'resume epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
+          }
+          if (!isRequestId(resume.seq)) return badRequest(id, 'resume seq must be a non-negative safe integer')
+          message.resume = { epoch: resume.epoch, seq: resume.seq }
+        }
+        if (meta.traceparent !== undefined) copyTrace(meta, message)
       }
-      if (data.traceparent !== undefined) copyTrace(data, message)
       return { kind: 'message', message }
     }
-    case MessageType.CREDIT:
-      if (!isRequestId(data.id)) return violation('credit id is not a non-negative safe integer')
-      if (!isCount(data.n)) return violation('credit n is not a positive safe integer')
-      return { kind: 'message', message: { t: 'credit', id: data.id, n: data.n } }
-    case MessageType.CANCEL:
-    case MessageType.UNSUB:
-      if (!isRequestId(data.id)) return violation(`${data.t} id is not a non-negative safe integer`)
-      return { kind: 'message', message: { t: data.t, id: data.id } }
-    case MessageType.PING:
+    case Tag.PUB: {
+      const id = data[1] as RequestId
+      const payload = data[4]
+      const params = data[5]
+      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'params', params, limits) ?? refusedPayload(id, 'data', payload, limits)
+      if (bad !== undefined) return bad
+      const message: PubMessage = { t: 'pub', id, path: data[2] as string, params, data: payload }
+      const meta = metaOf(data)
+      if (meta === false) return badRequest(id, BAD_META)
+      if (meta !== undefined && meta.traceparent !== undefined) copyTrace(meta, message)
+      return { kind: 'message', message }
+    }
+    case Tag.STREAM: {
+      const id = data[1] as RequestId
+      const credit = data[4]
+      const input = data[5]
+      if (isRequestId(id) && !isCount(credit)) return violation('stream credit is not a positive safe integer')
+      const bad = checkAddressed(data, limits) ?? refusedPayload(id, 'input', input, limits)
+      if (bad !== undefined) return bad
+      const message: StreamMessage = { t: 'stream', id, path: data[2] as string, credit: credit as number }
+      if (input !== undefined) message.input = input
+      const meta = metaOf(data)
+      if (meta === false) return badRequest(id, BAD_META)
+      if (meta !== undefined) {
+        if (meta.received !== undefined) {
+          if (!isRequestId(meta.received)) return badRequest(id, 'received must be a non-negative integer')
+          message.received = meta.received
+        }
+        if (meta.traceparent !== undefined) copyTrace(meta, message)
+      }
+      return { kind: 'message', message }
+    }
+    case Tag.CREDIT:
+      if (!isRequestId(data[1])) return violation('credit id is not a non-negative safe integer')
+      if (!isCount(data[2])) return violation('credit n is not a positive safe integer')
+      return { kind: 'message', message: { t: 'credit', id: data[1], n: data[2] } }
+    case Tag.CANCEL:
+      if (!isRequestId(data[1])) return violation('cancel id is not a non-negative safe integer')
+      return { kind: 'message', message: { t: 'cancel', id: data[1] } }
+    case Tag.UNSUB:
+      if (!isRequestId(data[1])) return violation('unsub id is not a non-negative safe integer')
+      return { kind: 'message', message: { t: 'unsub', id: data[1] } }
+    case Tag.PING:
       return { kind: 'message', message: { t: 'ping' } }
-    case MessageType.PONG:
+    case Tag.PONG:
       return { kind: 'message', message: { t: 'pong' } }
-    case MessageType.RESULT:
-    case MessageType.ERROR:
-    case MessageType.EVENT:
-    case MessageType.ITEM:
-    case MessageType.LAG:
+    case Tag.RESULT:
+    case Tag.ERROR:
+    case Tag.EVENT:
+    case Tag.ITEM:
+    case Tag.LAG:
       // §3: a server message sent to the server is as wrong as an unknown type; the reason
       // says which, for the implementer reading it.
-      return violation(`${data.t} is a server-to-client message`)
+      return violation(`${TAG_NAMES[data[0]] as string} is a server-to-client message`)
     default:
-      return violation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
+      return violation(Number.isInteger(data[0]) ? 'unknown message type' : 'message has no type')
   }
 }
 
@@ -408,12 +492,9 @@ const PING: PingMessage = Object.freeze({ t: 'ping' }) as PingMessage
 const PONG: PongMessage = Object.freeze({ t: 'pong' }) as PongMessage
 
 /**
- * Turns a decoded frame from a server into a message (client side), or a violation. Its
- * cases are string literals rather than {@link MessageType}'s, so a client bundle carries
- * no table of message types. Checked
- * in place: a valid result, event, item or lag is the decoded object itself, not a copy
- * (fields a message does not define stay on it, unread), since this runs for every event
- * on every client.
+ * Turns a decoded frame from a server into a message (client side), or a violation: §3's
+ * arrays into the messages of §4–§15. Its cases are number literals rather than
+ * {@link Tag}'s, so a client bundle carries no table of tags.
  *
  * Every field the client reads itself is checked (ids, channel numbers, seqs, lag counts and
  * epochs, an error's code, message and issues); payloads (`output`, event and item `data`)
@@ -421,46 +502,76 @@ const PONG: PongMessage = Object.freeze({ t: 'pong' }) as PongMessage
  * the server gives what clients send: a server can send any value of the wrong shape
  * anyway, and the walk was most of the client's cost per event. The one payload hazard, a
  * JSON `__proto__` key, is refused before this (`mayHoldProtoKey`, docs/protocol.md §9).
+ * Elements past the ones a type defines are ignored (§3.1).
  */
 export function parseServerMessage(data: unknown, limits: Pick<ParseLimits, 'maxDepth'>): ServerMessage | ProtocolViolation {
-  if (!isObject(data)) return new ProtocolViolation('message is not an object')
-  switch (data.t) {
-    case 'result': {
-      if (!isRequestId(data.id)) return new ProtocolViolation('result id is not a non-negative safe integer')
-      return data as unknown as ResultMessage
+  if (!Array.isArray(data)) return new ProtocolViolation('message is not an array')
+  switch (data[0]) {
+    case 2: {
+      const id: unknown = data[1]
+      if (!isRequestId(id)) return new ProtocolViolation('result id is not a non-negative safe integer')
+      return { t: 'result', id, output: data[2] }
     }
-    case 'event': {
-      if (!isCount(data.ch)) return new ProtocolViolation('event ch is not a positive safe integer')
-      if (!isCount(data.seq)) return new ProtocolViolation('event seq is not a positive safe integer')
-      return data as unknown as EventMessage
+    case 10: {
+      const ch: unknown = data[1]
+      const seq: unknown = data[2]
+      if (!isCount(ch)) return new ProtocolViolation('event ch is not a positive safe integer')
+      if (!isCount(seq)) return new ProtocolViolation('event seq is not a positive safe integer')
+      return { t: 'event', ch, seq, data: data[3] }
     }
-    case 'item': {
-      if (!isRequestId(data.id)) return new ProtocolViolation('item id is not a non-negative safe integer')
-      return data as unknown as ItemMessage
+    case 14: {
+      const id: unknown = data[1]
+      if (!isRequestId(id)) return new ProtocolViolation('item id is not a non-negative safe integer')
+      return { t: 'item', id, data: data[2] }
     }
-    case 'lag': {
-      if (!isCount(data.ch)) return new ProtocolViolation('lag ch is not a positive safe integer')
-      if (data.epoch !== undefined) {
+    case 11: {
+      const ch: unknown = data[1]
+      const seq: unknown = data[2]
+      const missed: unknown = data[3]
+      const epoch: unknown = data[4]
+      if (!isCount(ch)) return new ProtocolViolation('lag ch is not a positive safe integer')
+      if (epoch !== undefined && epoch !== null) {
         // A new epoch: the gap is unknown, so a count beside it would contradict it (§14).
-        if (typeof data.epoch !== 'string' || !EPOCH_PATTERN.test(data.epoch)) return new ProtocolViolation('lag epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
-        if (data.missed !== undefined) return new ProtocolViolation('lag has both missed and epoch')
-        if (!isRequestId(data.seq)) return new ProtocolViolation('lag seq must be a non-negative safe integer')
-        return data as unknown as EpochLagMessage
+        if (typeof epoch !== 'string' || !EPOCH_PATTERN.test(epoch)) return new ProtocolViolation('lag epoch must be 1 to 64 characters of [A-Za-z0-9_.-]')
+        if (missed !== undefined && missed !== null) return new ProtocolViolation('lag has both missed and epoch')
+        if (!isRequestId(seq)) return new ProtocolViolation('lag seq must be a non-negative safe integer')
+        return { t: 'lag', ch, seq, epoch }
       }
-      if (!isCount(data.seq) || !isCount(data.missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
-      return data as unknown as CountedLagMessage
+      if (!isCount(seq) || !isCount(missed)) return new ProtocolViolation('lag seq and missed must be positive safe integers')
+      return { t: 'lag', ch, seq, missed }
     }
-    case 'error': {
-      if (!isRequestId(data.id)) return new ProtocolViolation('error id is not a non-negative safe integer')
-      const error = parseWireError(data.error, limits.maxDepth)
+    case 3: {
+      const id: unknown = data[1]
+      if (!isRequestId(id)) return new ProtocolViolation('error id is not a non-negative safe integer')
+      const error = parseWireError(data[2], limits.maxDepth)
       if (error === undefined) return new ProtocolViolation('error message without a valid error')
-      return { t: 'error', id: data.id, error }
+      return { t: 'error', id, error }
     }
-    case 'ping':
+    case 5:
       return PING
-    case 'pong':
+    case 6:
       return PONG
     default:
-      return new ProtocolViolation(typeof data.t === 'string' ? 'unknown message type' : 'message has no type')
+      return new ProtocolViolation(Number.isInteger(data[0]) ? 'unknown message type' : 'message has no type')
+  }
+}
+
+/** The array a server message is sent as (§3), ending at its last present element. */
+export function serverWire(message: ServerMessage): unknown[] {
+  switch (message.t) {
+    case 'result':
+      return message.output === undefined ? [2, message.id] : [2, message.id, message.output]
+    case 'event':
+      return message.data === undefined ? [10, message.ch, message.seq] : [10, message.ch, message.seq, message.data]
+    case 'item':
+      return message.data === undefined ? [14, message.id] : [14, message.id, message.data]
+    case 'error':
+      return [3, message.id, message.error]
+    case 'lag':
+      return 'epoch' in message ? [11, message.ch, message.seq, null, message.epoch] : [11, message.ch, message.seq, message.missed]
+    case 'ping':
+      return [5]
+    case 'pong':
+      return [6]
   }
 }

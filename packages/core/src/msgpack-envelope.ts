@@ -1,5 +1,5 @@
 /**
- * The `t` and `id` of a MessagePack frame that msgpackr could not turn into values although
+ * The tag and id of a MessagePack frame that msgpackr could not turn into values although
  * its bytes are well-formed: nesting deeper than msgpackr's recursion survives, or a map key
  * that is a byte array, an array, a map or an extension (a JavaScript object key cannot be
  * one). JSON cannot express either, and a JSON frame nested as deep still decodes and earns a
@@ -10,32 +10,28 @@
  * bytes, and it runs only for frames msgpackr refused.
  */
 
-/** The envelope fields of a well-formed frame; `undefined` when the bytes are not MessagePack. */
+/** Elements 0 and 1 of a well-formed frame's array (§3); `undefined` when the bytes are not MessagePack. */
 export interface Envelope {
-  t: unknown
+  /** False when the frame's value is not an array: it names no request (§3). */
+  array: boolean
+  tag: unknown
   id: unknown
 }
 
-const utf8 = new TextDecoder()
-
-/** Reads the frame's top-level map for `t` and `id`, checking that the whole frame is well-formed. */
+/** Reads the frame's top-level array for its tag and id, checking that the whole frame is well-formed. */
 export function readMsgpackEnvelope(bytes: Uint8Array): Envelope | undefined {
   const reader = new Reader(bytes)
-  const entries = reader.mapHeader()
-  if (entries === undefined) return undefined
-  const envelope: Envelope = { t: undefined, id: undefined }
-  for (let i = 0; i < entries; i++) {
-    // A key that is not a short string (possibly the very key msgpackr refused) is stepped over.
-    const key = reader.shortString()
-    if (key === undefined && !reader.skip(1)) return undefined
-    if (key === 't') {
-      const t = reader.shortString()
-      if (t === undefined) reader.skip(1)
-      envelope.t = t
-    } else if (key === 'id') envelope.id = reader.integer()
-    else reader.skip(1)
-    if (reader.failed) return undefined
+  const elements = reader.arrayHeader()
+  if (elements === undefined) {
+    // Not an array (a map, say): well-formed or not, it names no request, and earns the
+    // violation any other frame that is not an array does.
+    return reader.skip(1) && reader.atEnd ? { array: false, tag: undefined, id: undefined } : undefined
   }
+  const envelope: Envelope = { array: true, tag: undefined, id: undefined }
+  if (elements > 0) envelope.tag = reader.integer()
+  if (elements > 1 && !reader.failed) envelope.id = reader.integer()
+  if (reader.failed) return undefined
+  if (elements > 2) reader.skip(elements - 2)
   return reader.atEnd ? envelope : undefined
 }
 
@@ -58,46 +54,36 @@ class Reader {
     return false
   }
 
-  mapHeader(): number | undefined {
+  /** An array's length, consumed; anything else is left unread (undefined). */
+  arrayHeader(): number | undefined {
     if (!this.has(1)) return undefined
     const type = this.bytes[this.at] as number
-    if (type >= 0x80 && type <= 0x8f) {
+    if (type >= 0x90 && type <= 0x9f) {
       this.at++
       return type & 0x0f
     }
-    if (type === 0xde && this.has(3)) {
+    if (type === 0xdc && this.has(3)) {
       this.at += 3
       return this.view.getUint16(this.at - 2)
     }
-    if (type === 0xdf && this.has(5)) {
+    if (type === 0xdd && this.has(5)) {
       this.at += 5
       return this.view.getUint32(this.at - 4)
     }
     return undefined
   }
 
-  /** A string of up to 255 bytes, consumed; anything else is left unread (undefined). */
-  shortString(): string | undefined {
-    if (!this.has(1)) return undefined
-    const type = this.bytes[this.at] as number
-    let length: number
-    let header: number
-    if (type >= 0xa0 && type <= 0xbf) [length, header] = [type & 0x1f, 1]
-    else if (type === 0xd9 && this.has(2)) [length, header] = [this.bytes[this.at + 1] as number, 2]
-    else return undefined
-    if (!this.has(header + length)) return undefined
-    const start = this.at + header
-    this.at = start + length
-    return utf8.decode(this.bytes.subarray(start, this.at))
-  }
-
-  /** An integer in any MessagePack integer format, or an integral float64, consumed. */
+  /**
+   * A number in any MessagePack integer or float format, consumed, as msgpackr reads it (the
+   * parser then decides whether it is an integer); anything else is skipped (undefined).
+   */
   integer(): number | bigint | undefined {
     if (!this.has(1)) return undefined
     const type = this.bytes[this.at] as number
-    if (type <= 0x7f) {
+    if (type <= 0x7f || type >= 0xe0) {
       this.at++
-      return type
+      // Negative fixint: 111xxxxx is -32..-1.
+      return type <= 0x7f ? type : type - 0x100
     }
     const width = INT_WIDTH[type]
     if (width === undefined) {
@@ -116,6 +102,7 @@ class Reader {
       case 0xd1: return this.view.getInt16(at)
       case 0xd2: return this.view.getInt32(at)
       case 0xd3: return asNumber(this.view.getBigInt64(at))
+      case 0xca: return this.view.getFloat32(at)
       default: return this.view.getFloat64(at)
     }
   }
@@ -167,7 +154,7 @@ function asNumber(value: bigint): number | bigint {
   return value <= LIMIT && value >= -LIMIT ? Number(value) : value
 }
 
-const INT_WIDTH: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xcb: 8 }
+const INT_WIDTH: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xca: 4, 0xcb: 8 }
 
 /**
  * How to step over each type from 0xc4 on: `header` bytes of length (0 for fixed sizes), then

@@ -13,6 +13,7 @@ import {
   parseClientMessage,
   parseUnrepresentable,
   sendableError,
+  serverWire,
   truncateCloseReason,
   turnNow,
   type Codec,
@@ -662,7 +663,7 @@ export class Session implements Subscriber, StreamHost {
     if (this.closed) return true
     let frame: Frame
     try {
-      frame = this.codec.encode(message)
+      frame = this.codec.encode(serverWire(message))
     } catch {
       return false
     }

@@ -7,7 +7,7 @@
  * - topic events follow their topic's policy: queue, latest, drop or close;
  * - held events and lag notices go out, and reading resumes, once the buffer has drained.
  */
-import type { BackpressurePolicy, Codec, Frame } from '@patchbay/core'
+import { serverWire, type BackpressurePolicy, type Codec, type Frame } from '@patchbay/core'
 import type { ServerStats } from './types.js'
 
 /** What outbound flow control needs from a socket. */
@@ -287,7 +287,7 @@ export class Outbound {
       this.armDrain()
       return
     }
-    this.send(this.codec.encode({ t: 'lag', ch, seq, missed }))
+    this.send(this.codec.encode(serverWire({ t: 'lag', ch, seq, missed })))
   }
 
   /** Runs `resume` once the connection is below its high-water mark (at once if it is). */
@@ -333,7 +333,7 @@ export class Outbound {
     const entry = this.dropped?.get(ch)
     if (entry === undefined) return
     this.dropped?.delete(ch)
-    this.send(this.codec.encode({ t: 'lag', ch, seq: entry.seq, missed: entry.missed }))
+    this.send(this.codec.encode(serverWire({ t: 'lag', ch, seq: entry.seq, missed: entry.missed })))
   }
 
   private armDrain(): void {

@@ -5,7 +5,7 @@
  * publication out: the event is built once and encoded once per codec in use, and the same
  * bytes go to every subscriber of that codec (docs/protocol.md §12).
  */
-import { ErrorCode, PatchbayError, type Codec, type EpochLagMessage, type EventMessage, type Frame, type WireError } from '@patchbay/core'
+import { ErrorCode, PatchbayError, serverWire, type Codec, type EpochLagMessage, type EventMessage, type Frame, type WireError } from '@patchbay/core'
 import type { Engine, EngineHandler, EngineState, Position, Publication } from './engine.js'
 import { Feed } from './feed.js'
 import type { ServerInstrumentation } from './instrumentation.js'
@@ -120,7 +120,7 @@ function byteLengthOf(frame: Frame): number {
 function encodeEvent(codec: Codec, message: EventMessage): Uint8Array {
   let frame: Frame
   try {
-    frame = codec.encode(message)
+    frame = codec.encode(serverWire(message))
   } catch {
     return UNENCODABLE
   }
@@ -393,7 +393,7 @@ export class PubSub implements EngineHandler {
     for (const subscriber of held.subscribers.keys()) {
       let frame = frames.get(subscriber.codec)
       if (frame === undefined) {
-        frame = subscriber.codec.encode(notice)
+        frame = subscriber.codec.encode(serverWire(notice))
         frames.set(subscriber.codec, frame)
       }
       subscriber.reset(frame, held.ch)

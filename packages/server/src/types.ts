@@ -401,6 +401,17 @@ export interface ListenOptions {
   port?: number
   /** @default '127.0.0.1' */
   host?: string
+  /**
+   * Connections the kernel holds completed but not yet accepted (the listen backlog; Linux
+   * caps it at `net.core.somaxconn`). A connection past it is dropped and its client only
+   * tries again after TCP's retransmission timeout (1 s, then 3 s, 7 s...): in a reconnect
+   * wave after a deploy, Node's default of 511 turns thousands of clients' next attempt into
+   * one to three seconds of waiting. A larger queue costs nothing while it is empty, and
+   * `handshakeTimeout` and `maxHandshakes` still bound what the accepted sockets hold. A
+   * server passed to `attach()` keeps the backlog its own `listen()` was given.
+   * @default 4096
+   */
+  backlog?: number
 }
 
 /** Options of {@link PatchbayServer.attach}. */

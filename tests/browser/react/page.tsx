@@ -10,8 +10,9 @@ import { QueryClient, QueryClientProvider, useMutation, useQuery } from '@tansta
 import { createClient } from '@patchbay/client'
 import { createPatchbayQuery, useStream, useSubscription } from '@patchbay/react'
 import { api } from './api.js'
+import { fromWire } from '../../support/wire.js'
 
-/** A frame the page sent, as the JSON encoding put it on the wire. */
+/** A frame the page sent: the JSON encoding's §3 array, read back into its message object. */
 export interface SentFrame {
   t: string
   id?: number
@@ -40,10 +41,10 @@ declare global {
 
 window.wire = []
 const NativeWebSocket = window.WebSocket
-/** The browser's WebSocket, with each frame the client sends recorded first. */
+/** The browser's WebSocket, with each frame the client sends recorded first (as its message object, from §3's array). */
 class RecordingWebSocket extends NativeWebSocket {
   override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-    if (typeof data === 'string') window.wire.push(JSON.parse(data) as SentFrame)
+    if (typeof data === 'string') window.wire.push(fromWire(JSON.parse(data)) as SentFrame)
     super.send(data)
   }
 }

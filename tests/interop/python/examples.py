@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import msgpack
 
-from patchbay_peer import Encoding, Frame, Peer, Stream, Subscription
+from patchbay_peer import TYPES, Encoding, Frame, Peer, Stream, Subscription, from_wire
 
 JSON_LINE = re.compile(r"^JSON {5}(.+)$")
 MSGPACK_LINE = re.compile(r"^msgpack {2}(.+)$")
@@ -33,7 +33,8 @@ class Example:
 
     @property
     def message(self) -> dict[str, Any]:
-        return json.loads(self.json_text)
+        """The example read as §3 says, {"t": type, field: value, ...}."""
+        return from_wire(json.loads(self.json_text))
 
     def frame(self, encoding: Encoding) -> Frame:
         """The example exactly as the document writes it, in the frame kind of §2."""
@@ -66,7 +67,7 @@ def check_pairs(doc_path: str) -> list[dict[str, Any]]:
         from_msgpack = msgpack.unpackb(bytes.fromhex(example.hex), raw=False)
         checks.append({
             "line": example.line,
-            "t": from_json.get("t"),
+            "t": TYPES.get(from_json[0]) if isinstance(from_json, list) and from_json else None,
             "agree": from_json == from_msgpack,
             "sameJsonText": json.dumps(from_json, separators=(",", ":"), ensure_ascii=False) == example.json_text,
             "sameMsgpackBytes": msgpack.packb(from_json).hex() == example.hex,

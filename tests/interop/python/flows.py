@@ -5,6 +5,7 @@ are in tests/interop/python-client.test.ts. Section numbers cite docs/protocol.m
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import msgpack
@@ -67,6 +68,30 @@ async def flow_errors(ctx: Context) -> Report:
     own = await peer.call("orders.place", {"sku": "gone"}, key="flow-errors-" + ctx.encoding)
     still_alive = await peer.call("math.add", {"a": 2, "b": 2})
     return {"badRequest": bad.message, "notFound": missing.message, "proto": no_proto.message, "own": own.message, "after": still_alive.message, **health(peer)}
+
+
+async def flow_meta(ctx: Context) -> Report:
+    """§3.1, §3.2: a meta that is not a map is BAD_REQUEST and the connection lives; a meta
+    key holding null is checked like any value; unknown meta keys and elements past the
+    ones a type defines are ignored; a meta written as null with nothing after it is none."""
+    peer = await ctx.peer()
+
+    async def sent(frame: list[Any]) -> dict[str, Any]:
+        future = peer.expect_reply(frame[1])
+        await peer.send(frame)
+        return (await future).message
+
+    return {
+        "notAMap": await sent([1, 1, "math.add", "nope", {"a": 1, "b": 2}]),
+        "nullKey": await sent([1, 2, "orders.place", {"key": None}, {"sku": "tea"}]),
+        "ignored": await sent([1, 3, "math.add", {"later": 1, "resume": "calls have none"}, {"a": 1, "b": 2}, "later"]),
+        "nullMeta": await sent([12, 4, "market.ticks", None, 1, {"symbol": ctx.name("META"), "count": 0}]),
+        "endsAtPath": await sent([1, 5, "health"]),
+        "trailingNullMeta": await sent([1, 6, "health", None]),
+        "nullInput": await sent([1, 7, "health", None, None]),
+        "after": await sent([1, 8, "math.add", None, {"a": 2, "b": 2}]),
+        **health(peer),
+    }
 
 
 async def flow_cancel(ctx: Context) -> Report:
@@ -257,15 +282,23 @@ async def closed_after(ctx: Context, frame: str | bytes) -> dict[str, Any]:
 
 async def flow_violations(ctx: Context) -> Report:
     json_mode = ctx.encoding == "json"
-    ping_json = '{"t":"ping"}'
-    ping_msgpack = msgpack.packb({"t": "ping"})
+
+    def frame(value: Any) -> str | bytes:
+        return json.dumps(value, separators=(",", ":")) if json_mode else msgpack.packb(value)
+
+    ping_json = "[5]"
+    ping_msgpack = msgpack.packb([5])
     return {
         "wrongKind": await closed_after(ctx, ping_msgpack if json_mode else ping_json),
-        "undecodable": await closed_after(ctx, '{"t":"ping"' if json_mode else b"\xc1"),
-        "trailing": await closed_after(ctx, ping_json + "}" if json_mode else ping_msgpack + b"\x00"),
-        "notObject": await closed_after(ctx, "[1,2]" if json_mode else msgpack.packb([1, 2])),
-        "unknownType": await closed_after(ctx, '{"t":"hello"}' if json_mode else msgpack.packb({"t": "hello"})),
-        "badId": await closed_after(ctx, '{"t":"call","id":-1,"path":"math.add"}' if json_mode else msgpack.packb({"t": "call", "id": -1, "path": "math.add"})),
+        "undecodable": await closed_after(ctx, "[5" if json_mode else b"\xc1"),
+        "trailing": await closed_after(ctx, ping_json + "]" if json_mode else ping_msgpack + b"\x00"),
+        # §3's table: what an earlier snapshot's peer sends, a tag that is not an integer, an
+        # integer that is no type's, a server type.
+        "notArray": await closed_after(ctx, frame({"t": "ping"})),
+        "noType": await closed_after(ctx, frame(["ping"])),
+        "unknownType": await closed_after(ctx, frame([99])),
+        "serverType": await closed_after(ctx, frame([2, 1, 3])),
+        "badId": await closed_after(ctx, frame([1, -1, "math.add"])),
         "duplicateId": await duplicate_id(ctx),
     }
 

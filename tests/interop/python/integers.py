@@ -10,15 +10,15 @@ import msgpack
 from websockets.exceptions import ConnectionClosed
 
 from context import Context, Report, drain, ensure_subscribed, next_event
-from patchbay_peer import Peer, Reply
+from patchbay_peer import Peer, Reply, to_wire
 
 BIG = 2**32
 
 
 def patched_int(message: dict[str, Any], placeholder: int, prefix: bytes, value: int) -> bytes:
-    """Packs `message`, then rewrites the uint64 placeholder as `prefix` + 8-byte `value`:
-    how Go or Rust encoders write small integers as int64/uint64."""
-    packed = msgpack.packb(message)
+    """Packs `message` (§3's array), then rewrites the uint64 placeholder as `prefix` +
+    8-byte `value`: how Go or Rust encoders write small integers as int64/uint64."""
+    packed = msgpack.packb(to_wire(message))
     marker = b"\xcf" + placeholder.to_bytes(8, "big")
     assert packed.count(marker) == 1
     return packed.replace(marker, prefix + value.to_bytes(8, "big", signed=prefix == b"\xd3"))
@@ -36,7 +36,8 @@ async def guarded(peer: Peer, action: Callable[[], Awaitable[Any]]) -> Any:
 async def flow_int_big_id(ctx: Context) -> Report:
     peer = await ctx.peer()
     request_id = BIG + 7
-    frame = msgpack.packb({"t": "call", "id": request_id, "path": "math.add", "input": {"a": 1, "b": 2}})
+    # [1, id, "math.add", null, input]: the id is element 1, after the array's header and the tag.
+    frame = msgpack.packb(to_wire({"t": "call", "id": request_id, "path": "math.add", "input": {"a": 1, "b": 2}}))
 
     async def act() -> Any:
         future = peer.expect_reply(request_id)
@@ -44,7 +45,7 @@ async def flow_int_big_id(ctx: Context) -> Report:
         reply = await future
         return {"reply": reply.message, "idType": type(reply.message["id"]).__name__}
 
-    return {"sentId": request_id, "firstByteOfId": frame[frame.index(b"\xa2id") + 3], "outcome": await guarded(peer, act)}
+    return {"sentId": request_id, "firstByteOfId": frame[2], "outcome": await guarded(peer, act)}
 
 
 async def flow_int_big_input(ctx: Context) -> Report:

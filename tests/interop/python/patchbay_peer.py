@@ -33,16 +33,107 @@ CLOSE_SUBPROTOCOL = 4406
 
 ABSENT: Any = object()  # marks an optional field left out of a message
 
+# §3: every message is an array, its type's tag first, then its fields in this order.
+TAGS: dict[str, int] = {
+    "call": 1, "result": 2, "error": 3, "cancel": 4, "ping": 5, "pong": 6, "sub": 7,
+    "unsub": 8, "pub": 9, "event": 10, "lag": 11, "stream": 12, "credit": 13, "item": 14,
+}
+TYPES: dict[int, str] = {tag: name for name, tag in TAGS.items()}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "call": ("id", "path", "meta", "input"),
+    "result": ("id", "output"),
+    "error": ("id", "error"),
+    "cancel": ("id",),
+    "ping": (),
+    "pong": (),
+    "sub": ("id", "path", "meta", "params"),
+    "unsub": ("id",),
+    "pub": ("id", "path", "meta", "data", "params"),
+    "event": ("ch", "seq", "data"),
+    "lag": ("ch", "seq", "missed", "epoch"),
+    "stream": ("id", "path", "meta", "credit", "input"),
+    "credit": ("id", "n"),
+    "item": ("id", "data"),
+}
+# §3.2: a request's optional, non-payload fields travel in its meta map (element 3).
+META_KEYS: dict[str, tuple[str, ...]] = {
+    "call": ("key", "traceparent", "tracestate"),
+    "sub": ("resume", "traceparent", "tracestate"),
+    "pub": ("traceparent", "tracestate"),
+    "stream": ("received", "traceparent", "tracestate"),
+}
+SERVER_TYPES = {"result", "error", "event", "lag", "item", "ping", "pong"}
+
 
 class ProtocolViolation(Exception):
     """A server frame this peer refuses (§3: it then closes with 4400)."""
 
 
-def encode(encoding: Encoding, message: Message) -> Frame:
-    """One message as one frame: JSON text, or MessagePack bytes (§2, §3)."""
+def present(message: Message, name: str) -> bool:
+    return name in message and message[name] is not ABSENT
+
+
+def to_wire(message: Message) -> list[Any]:
+    """The array of a message written as {"t": type, field: value, ...} (§3).
+
+    A trailing absent field is left off (§3.1); the meta is null when the request carries
+    none of its keys, and written only when something follows it (§3.2). A payload that is
+    present is written as it is, None (null) included."""
+    kind = message["t"]
+    elements: list[Any] = [TAGS[kind]]
+    for name in FIELDS[kind]:
+        if name == "meta":
+            meta = {key: message[key] for key in META_KEYS[kind] if present(message, key)}
+            elements.append(meta or None)
+        else:
+            elements.append(message[name] if present(message, name) else ABSENT)
+    while len(elements) > 1 and (elements[-1] is ABSENT or (kind in META_KEYS and len(elements) == 4 and elements[-1] is None)):
+        elements.pop()
+    # Only the meta and a new-epoch lag's `missed` are null for "absent" (§3.1).
+    return [None if element is ABSENT else element for element in elements]
+
+
+def as_tag(value: Any) -> Optional[int]:
+    """Element 0 as an integer tag, as §4.1 reads integers (an integral float counts)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+def from_wire(frame: Any) -> Message:
+    """A decoded array as {"t": type, field: value, ...}: a field is there only when its
+    element is; meta keys sit beside the fields, and a lag's null `missed` or `epoch` is
+    left out (§3, §14). Elements past the ones a type defines are ignored (§3.1)."""
+    if not isinstance(frame, list):
+        raise ProtocolViolation("message is not an array")
+    tag = as_tag(frame[0]) if frame else None
+    if tag is None:
+        raise ProtocolViolation("message has no type")
+    kind = TYPES.get(tag)
+    if kind is None:
+        raise ProtocolViolation("unknown message type")
+    message: Message = {"t": kind}
+    for at, name in enumerate(FIELDS[kind], start=1):
+        if at >= len(frame):
+            break
+        value = frame[at]
+        if name == "meta":
+            if isinstance(value, dict):
+                message.update(value)
+        elif not (kind == "lag" and value is None):
+            message[name] = value
+    return message
+
+
+def encode(encoding: Encoding, message: Union[Message, list[Any]]) -> Frame:
+    """One message as one frame: JSON text, or MessagePack bytes (§2, §3). A list is sent
+    as the array it is (for frames the document calls violations)."""
+    value = message if isinstance(message, list) else to_wire(message)
     if encoding == "json":
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return msgpack.packb(message, use_bin_type=True)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return msgpack.packb(value, use_bin_type=True)
 
 
 def decode(encoding: Encoding, frame: Frame) -> Message:
@@ -62,9 +153,10 @@ def decode(encoding: Encoding, frame: Frame) -> Message:
             value = msgpack.unpackb(frame, raw=False)
         except (ValueError, msgpack.UnpackException) as error:
             raise ProtocolViolation(f"invalid MessagePack: {error!r}") from None
-    if not isinstance(value, dict) or not isinstance(value.get("t"), str):
-        raise ProtocolViolation("not an object with a string t")
-    return value
+    message = from_wire(value)
+    if message["t"] not in SERVER_TYPES:
+        raise ProtocolViolation("unknown message type")  # §3: a client type from a server
+    return message
 
 
 def as_id(value: Any) -> Optional[int]:
@@ -171,8 +263,9 @@ class Peer:
         self.next_id += 1
         return taken
 
-    async def send(self, message: Message) -> None:
-        await self.ws.send(encode(self.encoding, {k: v for k, v in message.items() if v is not ABSENT}))
+    async def send(self, message: Union[Message, list[Any]]) -> None:
+        """Sends a message written as {"t": type, ...}, or an array as it is."""
+        await self.ws.send(encode(self.encoding, message))
 
     async def send_raw(self, frame: Frame) -> None:
         """Sends bytes or text as they are (documented examples, violations)."""
@@ -310,7 +403,7 @@ class Peer:
         elif kind == "ping":
             asyncio.get_running_loop().create_task(self.send({"t": "pong"}))
         else:
-            raise ProtocolViolation(f"unknown t {kind!r}")
+            raise ProtocolViolation(f"unknown message type {kind!r}")
 
     def _on_reply(self, message: Message) -> None:
         request_id = as_id(message.get("id"))
@@ -353,7 +446,8 @@ class Peer:
                 seq = None
         else:
             seq = as_positive(message.get("seq"))
-        if ch is None or seq is None or (message["t"] == "event" and "data" not in message):
+        # An event may end after seq: its message was no value (§3.1, §12).
+        if ch is None or seq is None:
             raise ProtocolViolation(f"malformed {message['t']}: {message!r}")
         listeners = self.channels.get(ch)
         if not listeners:

@@ -33,6 +33,7 @@ FLOWS: dict[str, dict[str, Callable[[Context], Awaitable[Report]]]] = {
         "call": flows.flow_call,
         "outOfOrder": flows.flow_out_of_order,
         "errors": flows.flow_errors,
+        "meta": flows.flow_meta,
         "cancel": flows.flow_cancel,
         "resume": flows.flow_resume,
         "resumeGap": flows.flow_resume_gap,

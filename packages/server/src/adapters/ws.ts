@@ -307,7 +307,7 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
     const host = listenOptions.host ?? '127.0.0.1'
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(listenOptions.port ?? 0, host, () => {
+      server.listen({ port: listenOptions.port ?? 0, host, backlog: listenOptions.backlog ?? DEFAULT_BACKLOG }, () => {
         server.off('error', reject)
         const address = server.address()
         resolve({ port: typeof address === 'object' && address !== null ? address.port : 0, host })
@@ -368,6 +368,9 @@ function closeSocket(ws: WebSocket, code: number, reason: string, closeTimeout: 
     setTimeout(() => ws.terminate(), closeTimeout).unref()
   })
 }
+
+/** The listen backlog of listen()'s own server (ListenOptions.backlog). */
+const DEFAULT_BACKLOG = 4096
 
 /** ws.send options, made once rather than per frame. */
 const TEXT = Object.freeze({ binary: false })
