@@ -73,6 +73,11 @@ const FLOAT_D40000 = new DataView(Uint8Array.from([0x40, 0x09, 0x21, 0xfb, 0x54,
 
 /** Makes a frame longer than 1 KiB, which is walked value by value rather than searched. */
 const PAD = 'p'.repeat(1100)
+/** 3,000 one-byte values: more than a large frame's walk takes before it searches instead. */
+const DENSE = Array.from({ length: 3000 }, (_, i) => i % 100)
+/** More 0xd4 bytes than the search looks at before it hands the frame to the walk, then 00 00. */
+const D4S = new Uint8Array(600).fill(0xd4)
+D4S.set([0, 0], 598)
 
 /** msgpackr's reader with no Patchbay codec around it. */
 const strict = new Unpackr({ useRecords: false, mapsAsObjects: true })
@@ -119,6 +124,7 @@ describe('§9 only a frame that holds an undefined is written twice', () => {
   it.each([
     ['in a small frame', [2, 1, { a: undefined, b: [undefined] }]],
     ['past 1 KiB', [2, 1, PAD, { floats: new Float64Array([1]), a: undefined, b: [undefined] }]],
+    ['after 3,000 small values and 600 bytes of 0xd4', [2, 1, DENSE, { bytes: D4S, a: undefined, b: [undefined] }]],
   ])('counts: a frame with an undefined %s is written again by the JSON-like packr', (_name, message) => {
     const decoded = strict.unpack(msgpackCodec.encode(message) as Uint8Array) as unknown[]
     expect(packs.count).toBe(2)
@@ -135,6 +141,8 @@ describe('§9 only a frame that holds an undefined is written twice', () => {
     ['a float 64 ending in d4 00 00', () => [2, 1, FLOAT_D40000]],
     ['a bin 16 of 0xd400 zero bytes (c5 d4 00 00)', () => [14, 1, new Uint8Array(0xd400)]],
     ['a str 16 of 0xd400 characters starting \\0\\0 (da d4 00 00)', () => [14, 1, '\u0000\u0000' + 'x'.repeat(0xd400 - 2)]],
+    ['600 bytes of 0xd4 ending 00 00 (c5 02 58 d4 d4 ... d4 00 00)', () => [2, 1, { bytes: D4S }]],
+    ['600 bytes of 0xd4 after 3,000 small values', () => [2, 1, DENSE, { bytes: D4S, list: [0xd400, 0] }]],
     ['extensions and look-alikes past 1 KiB', () => [2, 1, PAD, { at: new Date(0), floats: new Float64Array([FLOAT_D40000]), list: [0xd400, 0, ZEROS_212, STRING_212] }]],
   ])('%s: one encode', (_name, make) => {
     const message = make()
@@ -158,8 +166,9 @@ describe('§9 only a frame that holds an undefined is written twice', () => {
     })).any
     fc.assert(
       fc.property(value, (v) => {
-        // A frame of up to 1 KiB is searched for the bytes first, a larger one walked at once.
-        for (const message of [[2, 1, v], [2, 1, PAD, v]]) {
+        // A frame of up to 1 KiB is searched for the bytes first; a larger one is walked
+        // first, and DENSE runs the walk out of steps, so v is searched for, then walked.
+        for (const message of [[2, 1, v], [2, 1, PAD, v], [2, 1, DENSE, v]]) {
           packs.count = 0
           msgpackCodec.encode(message)
           expect(packs.count).toBe(holds(v) ? 2 : 1)

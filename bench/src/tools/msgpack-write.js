@@ -88,6 +88,9 @@ const messages = {
   'bin-1m-zeros-d4': [(i) => [2, i, zerosD4], 8],
   'bin-1m-random': [(i) => [2, i, random], 8],
   'str-1m': [(i) => [2, i, text], 8],
+  'nested-bin-1m-zeros': [(i) => [2, i, { name: 'a', bytes: zeros }], 8],
+  'nested-bin-1m-random': [(i) => [2, i, { name: 'a', bytes: random }], 8],
+  'nested-str-1m': [(i) => [2, i, { name: 'a', text }], 8],
   'rows-floats': [(i) => [2, i, rows], 4],
   'rows-ints': [(i) => [2, i, rowsInt], 4],
 }
