@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Unpackr } from 'msgpackr'
-import { msgpackServerCodec as msgpackCodec } from '@patchbay/core/msgpack'
+import { msgpackCodec as clientCodec, msgpackServerCodec } from '@patchbay/core/msgpack'
 
 /** A reader with msgpackr's defaults, which knows nothing of Patchbay's codec. */
 const plain = new Unpackr({ useRecords: false, mapsAsObjects: true })
@@ -56,7 +56,11 @@ function canon(value: unknown): unknown {
   return value
 }
 
-describe('§9 msgpack writing', () => {
+// The server's encoder walks the frame; the client's searches its bytes (msgpack-write.ts).
+describe.each([
+  ['server', msgpackServerCodec],
+  ['client', clientCodec],
+])('§9 msgpack writing, %s', (_side, msgpackCodec) => {
   it('writes undefined as JSON does; nothing else changes', () => {
     fc.assert(
       fc.property(value, (v) => {
