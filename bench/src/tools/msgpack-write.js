@@ -9,7 +9,7 @@
  * - `json-like`: every frame written by the packr with skipValues [undefined] and
  *   encodeUndefinedAsNil;
  * - `value`: a walk of the value (arrays, plain objects) for an undefined before encoding;
- * - `patchbay`: @patchbay/core's encoder.
+ * - `patchbay`: @patchbay/core's server encoder (its client keeps `scan`, for its bundle's size).
  * Variants alternate chunk by chunk (rotating who goes first) in every round; per-op wall ns,
  * medians over rounds, and each variant's median paired ratio to `scan` in the same round.
  *
