@@ -4,7 +4,7 @@
  */
 import { Unpackr } from 'msgpackr'
 import { CodecError, CodecErrorKind, type Codec } from './codec.js'
-import { encodeMsgpack } from './msgpack-write.js'
+import { encodeMsgpackBySearch } from './msgpack-write.js'
 import { Subprotocol } from './subprotocol.js'
 
 // Records and other extensions a hostile peer sends are decoded by msgpackr's global extension
@@ -62,7 +62,7 @@ export function createMsgpackCodec(undecodable: (frame: Uint8Array) => CodecErro
     encoding: 'msgpack',
     subprotocol: Subprotocol.MSGPACK,
     binary: true,
-    encode: encodeMsgpack,
+    encode: encodeMsgpackBySearch,
     decode(frame) {
       if (typeof frame === 'string') {
         throw new CodecError(CodecErrorKind.WRONG_FRAME_KIND, 'text frame under patchbay.v1.msgpack')
