@@ -14,6 +14,7 @@ import {
   parseUnrepresentable,
   sendableError,
   serverWire,
+  Tag,
   truncateCloseReason,
   turnNow,
   type Codec,
@@ -530,11 +531,14 @@ export class Session implements Subscriber, StreamHost {
 
   /** Checks a new call's, stream's or publish's id and the in-flight limit; false when it was answered (or closed). */
   private admit(id: RequestId): boolean {
-    if (this.isLive(id)) {
+    const running = this.inFlight.size + this.streams.size + this.publishing.size
+    // Most calls arrive with nothing else running (a synchronous handler answers at once):
+    // then no id can be live, and the four lookups are skipped.
+    if ((running > 0 || this.subscriptions.size > 0) && this.isLive(id)) {
       this.duplicate(id)
       return false
     }
-    if (this.inFlight.size + this.streams.size + this.publishing.size >= this.config.limits.maxInFlight) {
+    if (running >= this.config.limits.maxInFlight) {
       this.reply(id, {
         ok: false,
         error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxInFlight} calls in flight` },
@@ -643,9 +647,10 @@ export class Session implements Subscriber, StreamHost {
         this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
         return
       }
-      const message: ServerMessage = outcome.output === undefined ? { t: 'result', id } : { t: 'result', id, output: outcome.output }
+      // Its §3 array at once (what serverWire makes of a result): the message every call sends.
+      const wire = outcome.output === undefined ? [Tag.RESULT, id] : [Tag.RESULT, id, outcome.output]
       // Plain data that still would not encode: tell the caller rather than go silent.
-      if (!this.send(message)) this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
+      if (!this.sendWire(wire)) this.send({ t: 'error', id, error: UNENCODABLE_RESULT })
       return
     }
     // §6: data or issues that are not plain data are dropped; code and message always go.
@@ -660,10 +665,15 @@ export class Session implements Subscriber, StreamHost {
    * Past the hard limit the send closes the connection instead (§14): true, nothing to retry.
    */
   private send(message: ServerMessage): boolean {
+    return this.sendWire(serverWire(message))
+  }
+
+  /** {@link send} for a message already in its §3 array. */
+  private sendWire(wire: unknown[]): boolean {
     if (this.closed) return true
     let frame: Frame
     try {
-      frame = this.codec.encode(serverWire(message))
+      frame = this.codec.encode(wire)
     } catch {
       return false
     }
