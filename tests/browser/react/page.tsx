@@ -4,7 +4,7 @@
  * page sends recorded in `window.wire` for the test to count. The test picks what to render
  * with `window.app.show(view)`.
  */
-import { StrictMode, useRef } from 'react'
+import { StrictMode, useEffect, useRef } from 'react'
 import { createRoot } from 'react-dom/client'
 import { QueryClient, QueryClientProvider, useMutation, useQuery } from '@tanstack/react-query'
 import { createClient } from '@patchbay/client'
@@ -35,7 +35,16 @@ export type View =
 declare global {
   interface Window {
     wire: SentFrame[]
-    app: { show(view: View): void; queryKeys(): unknown[]; heard: string[]; renders: Record<string, number>; closeOwnClient(): Promise<void> }
+    app: {
+      show(view: View): void
+      queryKeys(): unknown[]
+      heard: string[]
+      renders: Record<string, number>
+      /** Each room's statuses as `Room` committed them, repeats left out. */
+      statuses: Record<string, string[]>
+      clientState(): string
+      closeOwnClient(): Promise<void>
+    }
   }
 }
 
@@ -57,6 +66,7 @@ const ownClient = createClient(api, { url, WebSocket: RecordingWebSocket, encodi
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } })
 const heard: string[] = []
 const renders: Record<string, number> = {}
+const statuses: Record<string, string[]> = {}
 
 /** Counts the calls of a component's render (Strict Mode makes two per render: compare, do not count). */
 function useRenderCount(name: string): void {
@@ -78,6 +88,10 @@ function Slow({ id }: { id: string }) {
 function Room({ room }: { room: string }) {
   useRenderCount('room')
   const { status, data, lag, error } = useSubscription(client.chat.room, { room })
+  useEffect(() => {
+    const seen = (statuses[room] ??= [])
+    if (seen.at(-1) !== status) seen.push(status)
+  }, [room, status])
   const send = useMutation(pb.chat.send.mutationOptions())
   return (
     <section data-testid="room" data-status={status} data-code={error?.code ?? ''}>
@@ -163,5 +177,7 @@ window.app = {
   queryKeys: () => queryClient.getQueryCache().getAll().map((query) => query.queryKey),
   heard,
   renders,
+  statuses,
+  clientState: () => client.state,
   closeOwnClient: () => ownClient.close(),
 }
