@@ -331,6 +331,50 @@ describe('useStream', () => {
     expect((await sent()).filter((frame) => frame.t === 'stream')).toHaveLength(1)
   })
 
+  // Bulk counts the distinct `items` arrays and `count` values its renders read: one per
+  // update of the result. An update per item (the copy of `items` per item that made a long
+  // stream quadratic) shows as one of each per item; the hook makes one per macrotask and
+  // 16 ms at most, however the items are spread over socket reads.
+  const bulk = async (mode: 'accumulate' | 'latest', to: number) => {
+    await show({ kind: 'bulk', to, mode })
+    await page.locator('[data-testid="bulk"][data-status="done"]').waitFor({ state: 'attached', timeout: 30_000 })
+    const count = await page.locator('[data-testid="bulk"]').getAttribute('data-count')
+    // The order is checked in the page: 20,000 numbers need not travel.
+    const seenInPage = await page.evaluate(() => {
+      const { arrays, counts, heard, last, latest } = window.app.bulk
+      return { arrays, counts, heard, latest, length: last.length, inOrder: last.every((n, i) => n === i + 1) }
+    })
+    return { count: Number(count), ...seenInPage }
+  }
+
+  it('a long stream in `accumulate` mode ends with every item, in order, in far fewer updates than items', async () => {
+    const to = 20_000
+    const seenInPage = await bulk('accumulate', to)
+    expect(seenInPage).toMatchObject({ count: to, heard: to, latest: to, length: to, inOrder: true })
+    expect(seenInPage.arrays).toBeLessThan(to / 10)
+    expect(seenInPage.counts).toBeLessThan(to / 10)
+  })
+
+  it('a long stream in `latest` mode keeps no items, counts every one, in far fewer updates than items', async () => {
+    const to = 20_000
+    const seenInPage = await bulk('latest', to)
+    expect(seenInPage).toMatchObject({ count: to, heard: to, latest: to, length: 0, arrays: 1 })
+    expect(seenInPage.counts).toBeLessThan(to / 10)
+  })
+
+  it('cancel() ends the stream on the server and keeps every item it took', async () => {
+    const finishedBefore = seen.streams.finished
+    await show({ kind: 'count', credit: 4 })
+    await page.getByTestId('items').getByText(/^1,2,3/).waitFor()
+    await page.getByTestId('cancel').click()
+    await page.locator('[data-testid="count"][data-status="cancelled"]').waitFor()
+    await expect.poll(() => seen.streams.finished).toBe(finishedBefore + 1)
+    // The items taken before the cancel are all there, with their exact count.
+    const items = ((await page.getByTestId('items').textContent()) ?? '').split(',').map(Number)
+    expect(items).toEqual(items.map((_, i) => i + 1))
+    expect(await page.locator('[data-testid="count"]').getAttribute('data-count')).toBe(String(items.length))
+  })
+
   it('unmounting cancels the stream: the server generator stops', async () => {
     const finishedBefore = seen.streams.finished
     await show({ kind: 'count', credit: 4 })
