@@ -26,6 +26,8 @@ const seen = {
   /** Rooms, one entry per `sub` the server authorized. */
   authorized: [] as string[],
   streams: { started: 0, finished: 0, produced: 0 },
+  /** Rooms whose next `sub` waits in `authorize` until `release` resolves; `asked` once it does. */
+  held: new Map<string, { asked: ReturnType<typeof deferred>; release: ReturnType<typeof deferred> }>(),
 }
 
 function slowCall(id: string) {
@@ -74,7 +76,13 @@ async function serve(port: number): Promise<void> {
         room: {
           authorize: ({ params }) => {
             seen.authorized.push(params.room)
-            return params.room !== 'forbidden'
+            const allowed = params.room !== 'forbidden'
+            // Synchronous unless held, so every other `sub` is registered as its frame is read (§10).
+            const held = seen.held.get(params.room)
+            if (held === undefined) return allowed
+            seen.held.delete(params.room)
+            held.asked.resolve()
+            return held.release.promise.then(() => allowed)
           },
         },
       },
@@ -89,6 +97,14 @@ let pageUrl = ''
 let browser: Browser
 let page: Page
 const problems: string[] = []
+/**
+ * While a test's server is down, Chromium logs each refused reconnect attempt as a console
+ * error: expected there, and dropped from the problems the test leaves.
+ */
+const forgiveRefusedConnections = (): void => {
+  const rest = problems.filter((problem) => !problem.includes('net::ERR_CONNECTION_REFUSED'))
+  problems.splice(0, problems.length, ...rest)
+}
 
 beforeAll(async () => {
   const bundle = await build({
@@ -259,11 +275,49 @@ describe('useSubscription', () => {
     await serve(wsPort)
     // The client reconnects and subscribes again by itself; the server counts it.
     await expect.poll(() => server.topicStats.subscriptions, { timeout: 5_000 }).toBe(1)
+    forgiveRefusedConnections()
     expect(publish(room, 'after the restart')).toBe(1)
     await page.getByTestId('latest').getByText('after the restart').waitFor()
     // A new server is a new sequence (§12.1): what was missed cannot be counted.
     expect(JSON.parse((await page.getByTestId('lag').textContent()) ?? '')).toEqual({ missed: null, seq: 0 })
     expect(await page.locator('[data-testid="room"]').getAttribute('data-status')).toBe('live')
+  })
+})
+
+describe('useSubscription across a reconnect', () => {
+  const status = (): Promise<string | null> => page.locator('[data-testid="room"]').getAttribute('data-status')
+
+  // docs/protocol.md §10, §12.1: a dropped connection suspends the subscription; the client
+  // subscribes again on the next one, and events flow once the server has confirmed it.
+  it('is `reconnecting` while the connection is down, and `live` again only once the resubscription is confirmed', async () => {
+    const room = `reconnect-${Date.now()}`
+    await show({ kind: 'room', room })
+    await page.locator('[data-testid="room"][data-status="live"]').waitFor()
+    expect(publish(room, 'before the drop')).toBe(1)
+    await page.getByTestId('latest').getByText('before the drop').waitFor()
+    const held = { asked: deferred(), release: deferred() }
+    await server.close()
+    try {
+      // No server now: the client retries every 20–100 ms and no event can arrive.
+      await page.locator('[data-testid="room"][data-status="reconnecting"]').waitFor({ timeout: 5_000 })
+      expect(await page.evaluate(() => window.app.clientState())).not.toBe('open')
+      // The last message stays readable.
+      expect(await page.getByTestId('latest').textContent()).toBe('before the drop')
+    } finally {
+      // The next server holds the resubscription in `authorize`: the socket is open, the
+      // subscription is not. (Started even when the checks above failed: later tests need it.)
+      seen.held.set(room, held)
+      await serve(wsPort)
+    }
+    await held.asked.promise
+    forgiveRefusedConnections()
+    expect(await page.evaluate(() => window.app.clientState())).toBe('open')
+    expect(await status()).toBe('reconnecting')
+    held.release.resolve()
+    await page.locator('[data-testid="room"][data-status="live"]').waitFor({ timeout: 5_000 })
+    expect(publish(room, 'after the reconnect')).toBe(1)
+    await page.getByTestId('latest').getByText('after the reconnect').waitFor()
+    expect(await page.evaluate((name) => window.app.statuses[name], room)).toEqual(['idle', 'pending', 'live', 'reconnecting', 'live'])
   })
 })
 
@@ -275,6 +329,50 @@ describe('useStream', () => {
     expect(await page.getByTestId('items').textContent()).toBe('1,2,3,4,5,6,7,8,9,10')
     expect(seen.streams.started - startedBefore).toBe(1)
     expect((await sent()).filter((frame) => frame.t === 'stream')).toHaveLength(1)
+  })
+
+  // Bulk counts the distinct `items` arrays and `count` values its renders read: one per
+  // update of the result. An update per item (the copy of `items` per item that made a long
+  // stream quadratic) shows as one of each per item; the hook makes one per macrotask and
+  // 16 ms at most, however the items are spread over socket reads.
+  const bulk = async (mode: 'accumulate' | 'latest', to: number) => {
+    await show({ kind: 'bulk', to, mode })
+    await page.locator('[data-testid="bulk"][data-status="done"]').waitFor({ state: 'attached', timeout: 30_000 })
+    const count = await page.locator('[data-testid="bulk"]').getAttribute('data-count')
+    // The order is checked in the page: 20,000 numbers need not travel.
+    const seenInPage = await page.evaluate(() => {
+      const { arrays, counts, heard, last, latest } = window.app.bulk
+      return { arrays, counts, heard, latest, length: last.length, inOrder: last.every((n, i) => n === i + 1) }
+    })
+    return { count: Number(count), ...seenInPage }
+  }
+
+  it('a long stream in `accumulate` mode ends with every item, in order, in far fewer updates than items', async () => {
+    const to = 20_000
+    const seenInPage = await bulk('accumulate', to)
+    expect(seenInPage).toMatchObject({ count: to, heard: to, latest: to, length: to, inOrder: true })
+    expect(seenInPage.arrays).toBeLessThan(to / 10)
+    expect(seenInPage.counts).toBeLessThan(to / 10)
+  })
+
+  it('a long stream in `latest` mode keeps no items, counts every one, in far fewer updates than items', async () => {
+    const to = 20_000
+    const seenInPage = await bulk('latest', to)
+    expect(seenInPage).toMatchObject({ count: to, heard: to, latest: to, length: 0, arrays: 1 })
+    expect(seenInPage.counts).toBeLessThan(to / 10)
+  })
+
+  it('cancel() ends the stream on the server and keeps every item it took', async () => {
+    const finishedBefore = seen.streams.finished
+    await show({ kind: 'count', credit: 4 })
+    await page.getByTestId('items').getByText(/^1,2,3/).waitFor()
+    await page.getByTestId('cancel').click()
+    await page.locator('[data-testid="count"][data-status="cancelled"]').waitFor()
+    await expect.poll(() => seen.streams.finished).toBe(finishedBefore + 1)
+    // The items taken before the cancel are all there, with their exact count.
+    const items = ((await page.getByTestId('items').textContent()) ?? '').split(',').map(Number)
+    expect(items).toEqual(items.map((_, i) => i + 1))
+    expect(await page.locator('[data-testid="count"]').getAttribute('data-count')).toBe(String(items.length))
   })
 
   it('unmounting cancels the stream: the server generator stops', async () => {

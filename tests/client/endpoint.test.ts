@@ -2,7 +2,7 @@
  * The client's hook points for integrations (packages/client/src/endpoint.ts and the
  * `onEnd` subscribe option), on a real server on 127.0.0.1: what each function of the tree
  * says it is, whether made from the router or its shape, and when a subscription ends without
- * its listener leaving. Also the runtime side of a topic whose params schema is optional.
+ * its listener leaving, or a reconnect suspends it (`onLive`, `live`). Also the runtime side of a topic whose params schema is optional.
  */
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -38,7 +38,7 @@ const clients = closeAfterEach<Client<typeof api>>(async () => {
 /** Params the server's authorize saw for `feed`, in order. */
 const feedParams: unknown[] = []
 
-async function start(encoding: Encoding): Promise<string> {
+async function start(encoding: Encoding, port = 0): Promise<string> {
   const started: PatchbayServer = createServer(api, {
     encodings: [encoding],
     handlers: {
@@ -58,8 +58,8 @@ async function start(encoding: Encoding): Promise<string> {
     },
   })
   server = started
-  const { port } = await started.listen({ port: 0, host: '127.0.0.1' })
-  return `ws://127.0.0.1:${port}`
+  const address = await started.listen({ port, host: '127.0.0.1' })
+  return `ws://127.0.0.1:${address.port}`
 }
 
 function connect(url: string, encoding: Encoding): Client<typeof api> {
@@ -158,6 +158,46 @@ describe.each<Encoding>(['json', 'msgpack'])('subscribe onEnd (%s)', (encoding) 
     const ended = once<PatchbayError>()
     client.clock.subscribe(() => {}, { onEnd: ended.hear })
     expect((await ended.heard).code).toBe(ErrorCode.CONNECTION_FAILED)
+  })
+})
+
+// docs/protocol.md §10, §12.1: the client subscribes again on the next connection.
+describe.each<Encoding>(['json', 'msgpack'])('subscribe onLive and live (%s)', (encoding) => {
+  it('hears a reconnect suspend a confirmed subscription and the server confirm it again', async () => {
+    const url = await start(encoding)
+    const client = createClient(api, { url, WebSocket, encodings: [codec(encoding)], reconnect: { retryDelay: 10, maxRetryDelay: 50 } })
+    clients.push(client)
+    const heard: boolean[] = []
+    const suspended = once<boolean>()
+    const restored = once<boolean>()
+    const messages: string[] = []
+    const off = client.room.subscribe({ room: 'a' }, (message) => messages.push(message), {
+      onLive: (live) => {
+        heard.push(live)
+        ;(live ? restored : suspended).hear(live)
+      },
+    })
+    expect(off.live).toBe(false)
+    await off.ready
+    expect(off.live).toBe(true)
+    await server?.close()
+    await suspended.heard
+    expect(off.live).toBe(false)
+    // A listener joining it now: confirmed once (`ready` resolved), not live.
+    const joined = client.room.subscribe({ room: 'a' }, () => {})
+    await joined.ready
+    expect(joined.live).toBe(false)
+    await start(encoding, Number(new URL(url).port))
+    await restored.heard
+    expect(heard).toEqual([false, true])
+    expect([off.live, joined.live]).toEqual([true, true])
+    expect(server?.publish(api.room, { room: 'a' }, 'after')).toBe(1)
+    await expect.poll(() => messages).toEqual(['after'])
+    off()
+    expect([off.live, joined.live]).toEqual([false, true])
+    // The first confirmation is `ready`'s, and an unsubscribed listener hears nothing more.
+    await client.close()
+    expect(heard).toEqual([false, true])
   })
 })
 

@@ -95,11 +95,17 @@ describe('useSubscription', () => {
     expectTypeOf(room.data).toEqualTypeOf<{ text: string } | undefined>()
     expectTypeOf(room.lag).toEqualTypeOf<LagEvent | undefined>()
     expectTypeOf(room.error).toEqualTypeOf<PatchbayError | undefined>()
-    expectTypeOf(room.status).toEqualTypeOf<'idle' | 'pending' | 'live' | 'error'>()
+    expectTypeOf(room.status).toEqualTypeOf<'idle' | 'pending' | 'live' | 'reconnecting' | 'error'>()
     // @ts-expect-error -- room must be a string
     useSubscription(client.chat.room, { room: 1 })
     // @ts-expect-error -- params are required
     useSubscription(client.chat.room)
+  })
+
+  it('stands on what the client tells any integration: `onLive` and `live`', () => {
+    const off = client.chat.room.subscribe({ room: 'lobby' }, () => {}, { onLive: (live) => expectTypeOf(live).toEqualTypeOf<boolean>() })
+    expectTypeOf(off.live).toEqualTypeOf<boolean>()
+    expectTypeOf(off.ready).toEqualTypeOf<Promise<void>>()
   })
 
   it('topics without params take none', () => {

@@ -44,6 +44,14 @@ export interface SubscribeOptions {
    * CONNECTION_LOST). A reconnect the client rides out does not end it.
    */
   onEnd?: (error: PatchbayError) => void
+  /**
+   * Hears the subscription stop and start again around a reconnect the client rides out:
+   * `false` when the connection under it dropped (no message can come while it is away), `true`
+   * once the server has confirmed it again on the next connection (docs/protocol.md §12.1),
+   * after any `onLag` for what was missed. Its first confirmation is `ready`, its end `onEnd`;
+   * `live` on what `subscribe` returned says where it is now.
+   */
+  onLive?: (live: boolean) => void
 }
 
 /** Stops listening; `ready` settles when the server has confirmed (or refused) the subscription. */
@@ -51,6 +59,12 @@ export interface Unsubscribe {
   (): void
   /** Resolves once the subscription is live; rejects with FORBIDDEN, BAD_REQUEST, NOT_FOUND… */
   readonly ready: Promise<void>
+  /**
+   * True while the server has the subscription confirmed on the connection open now, so
+   * messages can arrive; false before its first confirmation, while a reconnect restores it
+   * (`onLive` hears both changes), and once it ended or was unsubscribed.
+   */
+  readonly live: boolean
 }
 
 interface WireSubscription {
@@ -77,6 +91,8 @@ interface WireSubscription {
   readonly onEnd: Set<(error: PatchbayError) => void>
   /** Listeners that want to hear of missed messages. */
   readonly onLag: Set<(lag: LagEvent) => void>
+  /** Listeners that want to hear it suspended by a reconnect and confirmed again. */
+  readonly onLive: Set<(live: boolean) => void>
   ended: boolean
   /** Settles `ready`: resolved once the server confirmed, rejected when it refused for good. */
   readonly settle: { resolve: () => void; reject: (error: unknown) => void }
@@ -115,7 +131,8 @@ export class Subscriptions {
 
   /**
    * Adds `listener` to the wire subscription of (path, params), opening it if it is the first.
-   * `onEnd` hears of a subscription ended by the connection closing.
+   * `onEnd` hears of a subscription ended by the connection closing, `onLive` of one suspended
+   * by a reconnect and confirmed again (SubscribeOptions).
    */
   add(
     path: string,
@@ -123,6 +140,7 @@ export class Subscriptions {
     listener: TopicListener<unknown>,
     onEnd?: (error: PatchbayError) => void,
     onLag?: (lag: LagEvent) => void,
+    onLive?: (live: boolean) => void,
   ): Unsubscribe {
     const key = params === undefined ? path : `${path}?${canonicalJson(params)}`
     let wire = this.byKey.get(key)
@@ -132,6 +150,7 @@ export class Subscriptions {
     subscription.snapshot = [...subscription.listeners]
     if (onEnd !== undefined) subscription.onEnd.add(onEnd)
     if (onLag !== undefined) subscription.onLag.add(onLag)
+    if (onLive !== undefined) subscription.onLive.add(onLive)
     let removed = false
     const unsubscribe = (): void => {
       if (removed) return
@@ -140,9 +159,12 @@ export class Subscriptions {
       subscription.snapshot = [...subscription.listeners]
       if (onEnd !== undefined) subscription.onEnd.delete(onEnd)
       if (onLag !== undefined) subscription.onLag.delete(onLag)
+      if (onLive !== undefined) subscription.onLive.delete(onLive)
       if (subscription.listeners.size === 0) this.close(subscription)
     }
-    return Object.assign(unsubscribe, { ready: subscription.ready })
+    // A getter: a listener joining a subscription that a reconnect suspended reads false.
+    const live = (): boolean => !removed && !subscription.ended && subscription.channel !== undefined
+    return Object.defineProperty(Object.assign(unsubscribe, { ready: subscription.ready }), 'live', { get: live }) as Unsubscribe
   }
 
   /** An event arrived: hand it to every listener of its channel, in order. */
@@ -219,8 +241,15 @@ export class Subscriptions {
    */
   suspend(): void {
     this.byChannel.clear()
+    const suspended: WireSubscription[] = []
     for (const subscription of this.byKey.values()) {
-      if (subscription.channel !== undefined) subscription.channel = undefined
+      if (subscription.channel === undefined) continue // not confirmed, or suspended already
+      subscription.channel = undefined
+      suspended.push(subscription)
+    }
+    // Told once every one is suspended, so a listener that looks at another sees it so too.
+    for (const subscription of suspended) {
+      for (const onLive of [...subscription.onLive]) onLive(false)
     }
   }
 
@@ -267,6 +296,7 @@ export class Subscriptions {
         // A new sequence (the server restarted): messages may have been lost, uncounted.
         this.lagged(subscription, undefined, confirmed.seq)
       }
+      for (const onLive of [...subscription.onLive]) onLive(true)
       return true
     }
     // Attached synchronously with the result: replayed events follow it in the same chunk.
@@ -358,6 +388,7 @@ export class Subscriptions {
       confirmed: false,
       onEnd: new Set(),
       onLag: new Set(),
+      onLive: new Set(),
       ended: false,
       settle,
       retry: undefined,

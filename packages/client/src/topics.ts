@@ -21,10 +21,10 @@ export const topics: TopicsFeature = {
         {
           subscribe: params((value, listener: TopicListener<unknown>, options?: SubscribeOptions): Unsubscribe => {
             const closed = host.start()
-            if (closed === undefined) return host.subscriptions.add(path, value, listener, options?.onEnd, options?.onLag)
+            if (closed === undefined) return host.subscriptions.add(path, value, listener, options?.onEnd, options?.onLag, options?.onLive)
             const ready = Promise.reject(closed)
             ready.catch(options?.onEnd ?? (() => {}))
-            return Object.assign(() => {}, { ready })
+            return Object.assign(() => {}, { ready, live: false })
           }),
           // A closed client would queue the subscription forever: the loop fails at once instead.
           iterate: params((value, options?: IterateOptions) => {

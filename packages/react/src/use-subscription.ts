@@ -58,8 +58,13 @@ export type UseSubscriptionArgs<T extends AnyClientTopic> =
     ? [params?: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
     : [params: TopicParamsOf<T>, options?: UseSubscriptionOptions<TopicMessageOf<T>>]
 
-/** Where a subscription is: none held, sent and not yet confirmed, confirmed, refused or ended with the client. */
-export type SubscriptionStatus = 'idle' | 'pending' | 'live' | 'error'
+/**
+ * Where a subscription is: none held (`idle`), sent and not yet confirmed (`pending`),
+ * confirmed on the open connection (`live`), confirmed before but its connection dropped and
+ * the client is restoring it (`reconnecting`: no message arrives until it is `live` again), or
+ * refused or ended with the client (`error`).
+ */
+export type SubscriptionStatus = 'idle' | 'pending' | 'live' | 'reconnecting' | 'error'
 
 /**
  * What useSubscription returns. Reading a field subscribes the component to its changes:
@@ -67,7 +72,7 @@ export type SubscriptionStatus = 'idle' | 'pending' | 'live' | 'error'
  */
 export interface SubscriptionResult<M> {
   status: SubscriptionStatus
-  /** The latest message since the subscription (re)started with these params. */
+  /** The latest message since the subscription started with these params (kept while `reconnecting`). */
   data: M | undefined
   /** The channel sequence number of `data`. */
   seq: number | undefined
@@ -121,9 +126,19 @@ export function useSubscription<T extends AnyClientTopic>(topic: T, ...args: Use
       store.set({ status: 'error', error: failure })
       latest.current.onError?.(failure)
     }
-    const off = hasParams ? subscribe(params, listener, { onLag, onEnd }) : subscribe(listener, { onLag, onEnd })
+    // The client tells a confirmed subscription when a dropped connection suspends it and when
+    // the server confirms it again on the next one (after any lag); until then nothing arrives,
+    // so `live` would be a lie. Before its first confirmation, `ready` decides.
+    const onLive = (live: boolean): void => {
+      if (!isCurrent()) return
+      const { status } = store.get()
+      if (status === 'live' || status === 'reconnecting') store.set({ status: live ? 'live' : 'reconnecting' })
+    }
+    const subscribeOptions = { onLag, onEnd, onLive }
+    const off = hasParams ? subscribe(params, listener, subscribeOptions) : subscribe(listener, subscribeOptions)
+    // Joining a subscription another component holds, during a reconnect: confirmed once, not live now.
     off.ready.then(
-      () => isCurrent() && store.get().status === 'pending' && store.set({ status: 'live' }),
+      () => isCurrent() && store.get().status === 'pending' && store.set({ status: off.live ? 'live' : 'reconnecting' }),
       () => {},
     )
     return { close: off }

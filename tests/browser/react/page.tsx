@@ -4,7 +4,7 @@
  * page sends recorded in `window.wire` for the test to count. The test picks what to render
  * with `window.app.show(view)`.
  */
-import { StrictMode, useRef } from 'react'
+import { StrictMode, useEffect, useRef } from 'react'
 import { createRoot } from 'react-dom/client'
 import { QueryClient, QueryClientProvider, useMutation, useQuery } from '@tanstack/react-query'
 import { createClient } from '@patchbay/client'
@@ -27,6 +27,8 @@ export type View =
   | { kind: 'room'; room: string }
   | { kind: 'quiet-room'; room: string }
   | { kind: 'count'; to?: number; credit: number }
+  /** A long stream that renders only its size, for counting the result's updates. */
+  | { kind: 'bulk'; to: number; mode: 'accumulate' | 'latest' }
   | { kind: 'clock' }
   /** A room on a client of its own, which `closeOwnClient()` closes under it. */
   | { kind: 'own-client-room'; room: string }
@@ -35,7 +37,17 @@ export type View =
 declare global {
   interface Window {
     wire: SentFrame[]
-    app: { show(view: View): void; queryKeys(): unknown[]; heard: string[]; renders: Record<string, number>; closeOwnClient(): Promise<void> }
+    app: {
+      show(view: View): void
+      queryKeys(): unknown[]
+      heard: string[]
+      renders: Record<string, number>
+      /** Each room's statuses as `Room` committed them, repeats left out. */
+      statuses: Record<string, string[]>
+      bulk: BulkSeen
+      clientState(): string
+      closeOwnClient(): Promise<void>
+    }
   }
 }
 
@@ -57,6 +69,23 @@ const ownClient = createClient(api, { url, WebSocket: RecordingWebSocket, encodi
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } })
 const heard: string[] = []
 const renders: Record<string, number> = {}
+const statuses: Record<string, string[]> = {}
+
+/** What `Bulk` saw of its stream's result. */
+export interface BulkSeen {
+  /** Distinct `items` arrays its renders read (each is a copy the hook made). */
+  arrays: number
+  /** Distinct values of `count` its renders read: one per update of the result. */
+  counts: number
+  /** Calls of `onItem`. */
+  heard: number
+  /** The latest `items`, checked for order in the page. */
+  last: readonly number[]
+  latest: number | undefined
+}
+const bulk: BulkSeen = { arrays: 0, counts: 0, heard: 0, last: [], latest: undefined }
+const bulkArrays = new WeakSet<readonly number[]>()
+const bulkCounts = new Set<number>()
 
 /** Counts the calls of a component's render (Strict Mode makes two per render: compare, do not count). */
 function useRenderCount(name: string): void {
@@ -78,6 +107,10 @@ function Slow({ id }: { id: string }) {
 function Room({ room }: { room: string }) {
   useRenderCount('room')
   const { status, data, lag, error } = useSubscription(client.chat.room, { room })
+  useEffect(() => {
+    const seen = (statuses[room] ??= [])
+    if (seen.at(-1) !== status) seen.push(status)
+  }, [room, status])
   const send = useMutation(pb.chat.send.mutationOptions())
   return (
     <section data-testid="room" data-status={status} data-code={error?.code ?? ''}>
@@ -123,10 +156,27 @@ function Clock() {
 function Count({ to, credit }: { to?: number; credit: number }) {
   const ticks = useStream(client.count, to === undefined ? {} : { to }, { credit })
   return (
-    <section data-testid="count" data-status={ticks.status}>
+    <section data-testid="count" data-status={ticks.status} data-count={ticks.count}>
       <output data-testid="items">{ticks.items.join(',')}</output>
+      <button data-testid="cancel" onClick={ticks.cancel}>
+        cancel
+      </button>
     </section>
   )
+}
+
+function Bulk({ to, mode }: { to: number; mode: 'accumulate' | 'latest' }) {
+  const result = useStream(client.count, { to }, { mode, onItem: () => void bulk.heard++ })
+  // Strict Mode renders twice with the same result: the sets count each value once.
+  if (!bulkArrays.has(result.items)) {
+    bulkArrays.add(result.items)
+    bulk.arrays++
+  }
+  bulkCounts.add(result.count)
+  bulk.counts = bulkCounts.size
+  bulk.last = result.items
+  bulk.latest = result.latest
+  return <section data-testid="bulk" data-status={result.status} data-count={result.count} data-length={result.items.length} />
 }
 
 function Show({ view }: { view: View }) {
@@ -146,6 +196,8 @@ function Show({ view }: { view: View }) {
       return <OwnClientRoom room={view.room} />
     case 'count':
       return <Count credit={view.credit} {...(view.to === undefined ? {} : { to: view.to })} />
+    case 'bulk':
+      return <Bulk to={view.to} mode={view.mode} />
   }
 }
 
@@ -163,5 +215,8 @@ window.app = {
   queryKeys: () => queryClient.getQueryCache().getAll().map((query) => query.queryKey),
   heard,
   renders,
+  statuses,
+  bulk,
+  clientState: () => client.state,
   closeOwnClient: () => ownClient.close(),
 }
