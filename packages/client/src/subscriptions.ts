@@ -4,7 +4,7 @@
  * when its last listener leaves (docs/protocol.md §12).
  */
 import { PatchbayError, canonicalJson, isSubscribedOutput, type EventMessage, type LagMessage, type RequestId, type ResumePoint, type SubscribedOutput } from '@patchbay/core'
-import { INTERNAL, UNAVAILABLE } from './codes.js'
+import { CONNECTION_LOST, INTERNAL, UNAVAILABLE } from './codes.js'
 import { backoffDelay } from './backoff.js'
 import type { ClientLog } from './logger.js'
 import { requestHead, type Meta, type RequestFields, type RequestManager, type Wire } from './request-manager.js'
@@ -307,6 +307,9 @@ export class Subscriptions {
         subscription.attempts = 0
       },
       (error: unknown) => {
+        // Its connection dropped before the answer, and the client reconnects (the client's
+        // end would have ended it first): still suspended, the next `resubscribe` asks again.
+        if (lostWithConnection(error, subscription)) return
         if (!this.retryLater(subscription, error, () => this.resubscribeOne(subscription))) this.refused(subscription, error)
       },
     )
@@ -422,6 +425,9 @@ export class Subscriptions {
         subscription.settle.resolve()
       },
       (error: unknown) => {
+        // Lost with a connection the client rides out: asked again on the next one (queued
+        // until it opens), as a reconnect does not end a subscription (§10).
+        if (lostWithConnection(error, subscription)) return this.subscribeFirst(subscription)
         if (!this.retryLater(subscription, error, () => this.subscribeFirst(subscription))) subscription.settle.reject(error)
       },
     )
@@ -445,4 +451,13 @@ export class Subscriptions {
 function subMessage({ id, path, input, data }: RequestFields, meta: Meta): Wire {
   if (data !== undefined) (meta ??= {}).resume = data as ResumePoint
   return input === undefined ? requestHead(7, id, path, meta) : [7, id, path, meta, input]
+}
+
+/**
+ * True when a `sub` failed only because its connection dropped before the answer, while the
+ * subscription lives on: the client is reconnecting (when it gives up, or is closed, it ends
+ * every subscription before it fails the requests, so `ended` is set by then).
+ */
+function lostWithConnection(error: unknown, subscription: WireSubscription): boolean {
+  return error instanceof PatchbayError && error.code === CONNECTION_LOST && !subscription.ended
 }

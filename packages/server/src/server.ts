@@ -44,7 +44,8 @@ export function createServer<R extends RouterDef, TCtx = undefined, E extends En
   api: R,
   options: ServerOptions<R, TCtx, E>,
 ): PatchbayServer<E, TCtx, R> {
-  const { routes, streams } = resolveRoutes(api, options.handlers as unknown as HandlerTree)
+  // A router of topics alone has no handlers: JavaScript callers may leave the option out.
+  const { routes, streams } = resolveRoutes(api, (options.handlers ?? {}) as unknown as HandlerTree)
   const limits = resolveLimits(options.limits)
   const flow = resolveFlowLimits(options.backpressure)
   const topics = resolveTopics(api, (options.topics ?? {}) as TopicOptionsTree, flow)
