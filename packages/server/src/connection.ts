@@ -76,6 +76,8 @@ type RequestMessage = CallMessage | SubMessage | PubMessage | StreamMessage
 /** Shared, never written: read-only stand-ins until a session needs its own. */
 const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
 const NO_KEYS: ReadonlySet<RequestId> = new Set()
+const NO_CALLS: ReadonlyMap<RequestId, CallSignal> = new Map()
+const NO_SUBSCRIPTIONS: ReadonlyMap<RequestId, string | null> = new Map()
 
 /** §6, §9: what a call whose result is not plain data (or would not encode) gets. */
 const UNENCODABLE_RESULT: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'Result could not be encoded' }) as WireError
@@ -85,13 +87,14 @@ const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED,
 
 /** One connection's protocol state. */
 export class Session implements Subscriber, StreamHost {
-  /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
-  private readonly inFlight = new Map<RequestId, CallSignal>()
   /**
-   * Streams running, by request id (the same id space as calls, §4.1). This and the other
-   * rarely used collections are shared empty ones until first written: an idle connection
-   * should cost as little as a raw socket.
+   * Calls whose outcome is pending, by request id. Synchronous calls never enter it. This and
+   * the other collections below are shared empty ones until first written (`hold`, `stream`,
+   * `subscribe`, ...): an empty Map costs ~180 bytes, and an idle connection should cost as
+   * little as a raw socket.
    */
+  private inFlight = NO_CALLS as Map<RequestId, CallSignal>
+  /** Streams running, by request id (the same id space as calls, §4.1). */
   private streams = NO_STREAMS as Map<RequestId, StreamRun>
   private readonly outbound: Outbound
   /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
@@ -99,7 +102,7 @@ export class Session implements Subscriber, StreamHost {
   private readonly bucket: TokenBucket | undefined
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
-  private readonly subscriptions = new Map<RequestId, string | null>()
+  private subscriptions = NO_SUBSCRIPTIONS as Map<RequestId, string | null>
   /** Publishes waiting for an asynchronous `authorizePublish`: their ids are live too (§4.1). */
   private publishing = NO_KEYS as Set<RequestId>
   private closed = false
@@ -420,6 +423,7 @@ export class Session implements Subscriber, StreamHost {
       this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxSubscriptions} subscriptions` } })
       return
     }
+    if (this.subscriptions === NO_SUBSCRIPTIONS) this.subscriptions = new Map()
     this.subscriptions.set(id, null)
     const settle = (outcome: TopicOutcome): void => {
       // Unsubscribed (or disconnected) while being authorized: nobody waits for the answer.
@@ -569,9 +573,15 @@ export class Session implements Subscriber, StreamHost {
     )
   }
 
+  /** Marks call `id` in flight, making this session's own table on its first asynchronous call. */
+  private hold(id: RequestId, signal: CallSignal): void {
+    if (this.inFlight === NO_CALLS) this.inFlight = new Map()
+    this.inFlight.set(id, signal)
+  }
+
   /** Marks a keyed call in flight: a dropped connection does not abort it (a retry may join it). */
   private track(id: RequestId, signal: CallSignal): void {
-    this.inFlight.set(id, signal)
+    this.hold(id, signal)
     if (this.keyed === NO_KEYS) this.keyed = new Set()
     this.keyed.add(id)
   }
@@ -600,7 +610,7 @@ export class Session implements Subscriber, StreamHost {
       return
     }
     if (tracked === undefined) {
-      if (claim === undefined) this.inFlight.set(id, signal)
+      if (claim === undefined) this.hold(id, signal)
       else this.track(id, signal)
     }
     const settle = (settled: Outcome): void => {
