@@ -6,10 +6,13 @@
  * not a benchmark of record (that is `npm run bench -- --scenarios idle-memory`).
  *
  * Usage: node --expose-gc src/tools/idle-heap.js [--system patchbay|raw] [--encoding json|msgpack]
- *   [--connections 500] [--top 40] [--keep DIR]
+ *   [--connections 500] [--concurrency 1] [--top 40] [--keep DIR] [--spaces] [--no-warm]
+ * --spaces: no snapshots; how each V8 heap space grew per connection (young generation included).
+ * --no-warm: no warm-up connection before the baseline (as the scenario measures).
+ * --concurrency: connections opened at once (the scenario opens 50 at a time).
  */
 import { fork } from 'node:child_process'
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -64,7 +67,7 @@ async function server() {
     values.system === 'raw'
       ? await (await import('../lib/raw-ws-server.js')).startRawWs(encoding, false, 'raw', {})
       : await (await import('../lib/patchbay-server.js')).startPatchbay(encoding, {})
-  const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'idle-heap-'))
+  const dir = values.keep === undefined ? mkdtempSync(join(tmpdir(), 'idle-heap-')) : (mkdirSync(values.keep, { recursive: true }), values.keep)
   const settle = async () => {
     for (let i = 0; i < 3; i++) {
       gc()

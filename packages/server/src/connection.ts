@@ -33,7 +33,7 @@ import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } 
 import type { Claim, DedupeStore } from './idempotency.js'
 import type { RequestKind, RequestScope, ServerInstrumentation } from './instrumentation.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
-import { TokenBucket, type RateLimit } from './rate-limit.js'
+import { refill, verdictOf, type RateLimit, type RateVerdict } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
@@ -99,7 +99,14 @@ export class Session implements Subscriber, StreamHost {
   private readonly outbound: Outbound
   /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
   private keyed = NO_KEYS as Set<RequestId>
-  private readonly bucket: TokenBucket | undefined
+  /**
+   * The inbound rate limit (§9.1) and this connection's token bucket, kept here as two numbers
+   * rather than an object of its own (rate-limit.ts): tokens left (negative: the debt), and
+   * when they were last refilled.
+   */
+  private readonly rateLimit: RateLimit | undefined
+  private tokens = 0
+  private tokensAt = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private subscriptions = NO_SUBSCRIPTIONS as Map<RequestId, string | null>
@@ -128,7 +135,11 @@ export class Session implements Subscriber, StreamHost {
     readonly info: ConnectionInfo,
   ) {
     this.outbound = new Outbound(transport, config.flow, codec, config.stats, this)
-    this.bucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit, Date.now())
+    this.rateLimit = config.rateLimit
+    if (config.rateLimit !== undefined) {
+      this.tokens = config.rateLimit.burst
+      this.tokensAt = Date.now()
+    }
     const expires = config.expiresAt?.(ctx)
     if (expires !== undefined) {
       const delay = Math.max(0, (typeof expires === 'number' ? expires : expires.getTime()) - Date.now())
@@ -231,7 +242,7 @@ export class Session implements Subscriber, StreamHost {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
-    if (this.bucket !== undefined && this.overRate(parsed)) return
+    if (this.rateLimit !== undefined && this.overRate(parsed)) return
     if (parsed.kind === 'reject') {
       if (this.isLive(parsed.id)) return this.duplicate(parsed.id)
       this.reply(parsed.id, { ok: false, error: parsed.error })
@@ -330,6 +341,16 @@ export class Session implements Subscriber, StreamHost {
     return this.publishing.size > 0 && this.publishing.delete(id)
   }
 
+  /** Takes a token from this connection's bucket (rate-limit.ts's TokenBucket.take, on its own fields). */
+  private takeToken(limit: RateLimit, now: number): RateVerdict {
+    const elapsed = now - this.tokensAt
+    if (elapsed > 0) {
+      this.tokens = refill(this.tokens, elapsed, limit)
+      this.tokensAt = now
+    }
+    return verdictOf(--this.tokens, limit)
+  }
+
   /**
    * Takes the message's token from the rate limit (§9.1); true when that answered or closed the
    * connection, so the message goes no further.
@@ -338,7 +359,7 @@ export class Session implements Subscriber, StreamHost {
     // Credit for a running stream is flow control the server asked for (one per half window of
     // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
     if (parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)) return false
-    const verdict = (this.bucket as TokenBucket).take(turnNow())
+    const verdict = this.takeToken(this.rateLimit as RateLimit, turnNow())
     if (verdict === 'ok') return false
     this.config.stats.rateLimited++
     this.config.instrumentation?.rateLimited?.(this.info)
