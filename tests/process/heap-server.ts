@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 /** What the child reports when asked for its heap. */
 export interface HeapReport {
   heapUsed: number
+  external: number
   topicStats: { channels: number; subscriptions: number; retained: number; retainedBytes: number; evictions: number }
   stats: Record<string, number>
   connections: number

@@ -34,7 +34,7 @@ import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } 
 import type { Claim, DedupeStore } from './idempotency.js'
 import type { RequestKind, RequestScope, ServerInstrumentation } from './instrumentation.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
-import { TokenBucket, type RateLimit } from './rate-limit.js'
+import { refill, verdictOf, type RateLimit, type RateVerdict } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
@@ -77,6 +77,8 @@ type RequestMessage = CallMessage | SubMessage | PubMessage | StreamMessage
 /** Shared, never written: read-only stand-ins until a session needs its own. */
 const NO_STREAMS: ReadonlyMap<RequestId, StreamRun> = new Map()
 const NO_KEYS: ReadonlySet<RequestId> = new Set()
+const NO_CALLS: ReadonlyMap<RequestId, CallSignal> = new Map()
+const NO_SUBSCRIPTIONS: ReadonlyMap<RequestId, string | null> = new Map()
 
 /** §6, §9: what a call whose result is not plain data (or would not encode) gets. */
 const UNENCODABLE_RESULT: WireError = Object.freeze({ code: ErrorCode.INTERNAL, message: 'Result could not be encoded' }) as WireError
@@ -86,21 +88,29 @@ const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED,
 
 /** One connection's protocol state. */
 export class Session implements Subscriber, StreamHost {
-  /** Calls whose outcome is pending, by request id. Synchronous calls never enter it. */
-  private readonly inFlight = new Map<RequestId, CallSignal>()
   /**
-   * Streams running, by request id (the same id space as calls, §4.1). This and the other
-   * rarely used collections are shared empty ones until first written: an idle connection
-   * should cost as little as a raw socket.
+   * Calls whose outcome is pending, by request id. Synchronous calls never enter it. This and
+   * the other collections below are shared empty ones until first written (`hold`, `stream`,
+   * `subscribe`, ...): an empty Map costs ~180 bytes, and an idle connection should cost as
+   * little as a raw socket.
    */
+  private inFlight = NO_CALLS as Map<RequestId, CallSignal>
+  /** Streams running, by request id (the same id space as calls, §4.1). */
   private streams = NO_STREAMS as Map<RequestId, StreamRun>
   private readonly outbound: Outbound
   /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
   private keyed = NO_KEYS as Set<RequestId>
-  private readonly bucket: TokenBucket | undefined
+  /**
+   * The inbound rate limit (§9.1) and this connection's token bucket, kept here as two numbers
+   * rather than an object of its own (rate-limit.ts): tokens left (negative: the debt), and
+   * when they were last refilled.
+   */
+  private readonly rateLimit: RateLimit | undefined
+  private tokens = 0
+  private tokensAt = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
-  private readonly subscriptions = new Map<RequestId, string | null>()
+  private subscriptions = NO_SUBSCRIPTIONS as Map<RequestId, string | null>
   /** Publishes waiting for an asynchronous `authorizePublish`: their ids are live too (§4.1). */
   private publishing = NO_KEYS as Set<RequestId>
   private closed = false
@@ -126,7 +136,11 @@ export class Session implements Subscriber, StreamHost {
     readonly info: ConnectionInfo,
   ) {
     this.outbound = new Outbound(transport, config.flow, codec, config.stats, this)
-    this.bucket = config.rateLimit === undefined ? undefined : new TokenBucket(config.rateLimit, Date.now())
+    this.rateLimit = config.rateLimit
+    if (config.rateLimit !== undefined) {
+      this.tokens = config.rateLimit.burst
+      this.tokensAt = Date.now()
+    }
     const expires = config.expiresAt?.(ctx)
     if (expires !== undefined) {
       const delay = Math.max(0, (typeof expires === 'number' ? expires : expires.getTime()) - Date.now())
@@ -229,7 +243,7 @@ export class Session implements Subscriber, StreamHost {
       this.violate(CloseCode.BAD_REQUEST, parsed.reason)
       return
     }
-    if (this.bucket !== undefined && this.overRate(parsed)) return
+    if (this.rateLimit !== undefined && this.overRate(parsed)) return
     if (parsed.kind === 'reject') {
       if (this.isLive(parsed.id)) return this.duplicate(parsed.id)
       this.reply(parsed.id, { ok: false, error: parsed.error })
@@ -328,6 +342,16 @@ export class Session implements Subscriber, StreamHost {
     return this.publishing.size > 0 && this.publishing.delete(id)
   }
 
+  /** Takes a token from this connection's bucket (rate-limit.ts's TokenBucket.take, on its own fields). */
+  private takeToken(limit: RateLimit, now: number): RateVerdict {
+    const elapsed = now - this.tokensAt
+    if (elapsed > 0) {
+      this.tokens = refill(this.tokens, elapsed, limit)
+      this.tokensAt = now
+    }
+    return verdictOf(--this.tokens, limit)
+  }
+
   /**
    * Takes the message's token from the rate limit (§9.1); true when that answered or closed the
    * connection, so the message goes no further.
@@ -336,7 +360,7 @@ export class Session implements Subscriber, StreamHost {
     // Credit for a running stream is flow control the server asked for (one per half window of
     // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
     if (parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)) return false
-    const verdict = (this.bucket as TokenBucket).take(turnNow())
+    const verdict = this.takeToken(this.rateLimit as RateLimit, turnNow())
     if (verdict === 'ok') return false
     this.config.stats.rateLimited++
     this.config.instrumentation?.rateLimited?.(this.info)
@@ -421,6 +445,7 @@ export class Session implements Subscriber, StreamHost {
       this.reply(id, { ok: false, error: { code: ErrorCode.TOO_MANY_REQUESTS, message: `More than ${this.config.limits.maxSubscriptions} subscriptions` } })
       return
     }
+    if (this.subscriptions === NO_SUBSCRIPTIONS) this.subscriptions = new Map()
     this.subscriptions.set(id, null)
     const settle = (outcome: TopicOutcome): void => {
       // Unsubscribed (or disconnected) while being authorized: nobody waits for the answer.
@@ -573,9 +598,15 @@ export class Session implements Subscriber, StreamHost {
     )
   }
 
+  /** Marks call `id` in flight, making this session's own table on its first asynchronous call. */
+  private hold(id: RequestId, signal: CallSignal): void {
+    if (this.inFlight === NO_CALLS) this.inFlight = new Map()
+    this.inFlight.set(id, signal)
+  }
+
   /** Marks a keyed call in flight: a dropped connection does not abort it (a retry may join it). */
   private track(id: RequestId, signal: CallSignal): void {
-    this.inFlight.set(id, signal)
+    this.hold(id, signal)
     if (this.keyed === NO_KEYS) this.keyed = new Set()
     this.keyed.add(id)
   }
@@ -604,7 +635,7 @@ export class Session implements Subscriber, StreamHost {
       return
     }
     if (tracked === undefined) {
-      if (claim === undefined) this.inFlight.set(id, signal)
+      if (claim === undefined) this.hold(id, signal)
       else this.track(id, signal)
     }
     const settle = (settled: Outcome): void => {

@@ -20,10 +20,15 @@ export interface ConnectionDetails<TCtx = unknown> {
   readonly openedAt: number
 }
 
-interface Entry {
+/**
+ * One open connection as the registry lists it. The adapter that opened it keeps the same
+ * record for the log lines of its end: one object per connection, not one per concern.
+ */
+export interface OpenConnection {
   readonly session: Session
   readonly ctx: unknown
   readonly remoteAddress: string | undefined
+  /** When it opened (epoch milliseconds). */
   readonly openedAt: number
 }
 
@@ -45,11 +50,13 @@ export function isDisconnectCode(code: number): boolean {
 
 /** The open connections of one server, by id. */
 export class ConnectionRegistry {
-  private readonly open = new Map<string, Entry>()
+  private readonly open = new Map<string, OpenConnection>()
 
-  /** The adapter opened `session`. */
-  add(session: Session, ctx: unknown, remoteAddress: string | undefined): void {
-    this.open.set(session.info.id, { session, ctx, remoteAddress, openedAt: Date.now() })
+  /** The adapter opened `session`: its record, listed until it closes or is disconnected. */
+  add(session: Session, ctx: unknown, remoteAddress: string | undefined): OpenConnection {
+    const entry: OpenConnection = { session, ctx, remoteAddress, openedAt: Date.now() }
+    this.open.set(session.info.id, entry)
+    return entry
   }
 
   /** The connection closed. */
@@ -93,7 +100,7 @@ export class ConnectionRegistry {
   }
 }
 
-function detailsOf(entry: Entry): ConnectionDetails {
+function detailsOf(entry: OpenConnection): ConnectionDetails {
   const { id, encoding } = entry.session.info
   return { id, encoding, ctx: entry.ctx, remoteAddress: entry.remoteAddress, openedAt: entry.openedAt }
 }

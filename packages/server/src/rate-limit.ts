@@ -17,6 +17,22 @@ export const DEFAULT_RATE_LIMIT: Readonly<RateLimit> = Object.freeze({ perSecond
 /** What taking a token found. */
 export type RateVerdict = 'ok' | 'limited' | 'flood'
 
+/** `tokens` after `elapsed` ms (> 0) of refill at the limit's rate, up to its burst. */
+export function refill(tokens: number, elapsed: number, limit: RateLimit): number {
+  return Math.min(limit.burst, tokens + (elapsed * limit.perSecond) / 1000)
+}
+
+/**
+ * The verdict on a message once its token was taken (`tokens` may be negative: the debt).
+ * Below one token the message is `limited`; the debt keeps growing while the peer keeps
+ * sending, and at a whole burst of debt it is a `flood`.
+ */
+export function verdictOf(tokens: number, limit: RateLimit): RateVerdict {
+  if (tokens >= 0) return 'ok'
+  return tokens < -limit.burst ? 'flood' : 'limited'
+}
+
+/** A bucket of its own (a session keeps the same two numbers in its own fields: one object less per connection). */
 export class TokenBucket {
   private tokens: number
   private last: number
@@ -29,18 +45,13 @@ export class TokenBucket {
     this.last = now
   }
 
-  /**
-   * Takes a token. Below one token the message is `limited`; the debt keeps growing while the
-   * peer keeps sending, and at a whole burst of debt it is a `flood`.
-   */
+  /** Takes a token (see {@link verdictOf}). */
   take(now: number): RateVerdict {
     const elapsed = now - this.last
     if (elapsed > 0) {
-      this.tokens = Math.min(this.limit.burst, this.tokens + (elapsed * this.limit.perSecond) / 1000)
+      this.tokens = refill(this.tokens, elapsed, this.limit)
       this.last = now
     }
-    this.tokens--
-    if (this.tokens >= 0) return 'ok'
-    return this.tokens < -this.limit.burst ? 'flood' : 'limited'
+    return verdictOf(--this.tokens, this.limit)
   }
 }

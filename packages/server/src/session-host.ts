@@ -7,7 +7,7 @@
  */
 import type { Codec, Encoding, RouterDef } from '@patchbay/core'
 import { Session, type SessionConfig, type Transport } from './connection.js'
-import type { ConnectionRegistry } from './connections.js'
+import type { ConnectionRegistry, OpenConnection } from './connections.js'
 import type { ConnectionInfo, HandshakeInfo } from './types.js'
 
 /**
@@ -51,15 +51,20 @@ export class SessionHost {
 
   /**
    * Opens a session on `transport`, listed in `server.connections()` until the adapter
-   * reports its close with {@link closed}.
+   * reports its close with {@link closed}. Returns its record (the session, its context, when
+   * it opened), which the adapter may keep rather than a copy of its own.
    */
-  accept(transport: ClosableTransport, codec: Codec, ctx: unknown, info: ConnectionInfo, remoteAddress: string | undefined): Session {
+  accept(transport: ClosableTransport, codec: Codec, ctx: unknown, info: ConnectionInfo, remoteAddress: string | undefined): OpenConnection {
     this.config.stats.connections++
     const session = new Session(this.config, transport, codec, ctx, info)
     this.open.set(session, transport)
     this.config.instrumentation?.connectionOpen?.(session.info)
-    this.options.registry.add(session, ctx, remoteAddress)
-    return session
+    return this.options.registry.add(session, ctx, remoteAddress)
+  }
+
+  /** The transports of the open sessions (adapters/ws.ts pings its own sockets among them). */
+  transports(): IterableIterator<ClosableTransport> {
+    return this.open.values()
   }
 
   /** The adapter's connection closed with `code` and `reason`: the session ends, `onClose` runs. */

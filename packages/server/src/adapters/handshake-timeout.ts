@@ -34,6 +34,14 @@ export interface HandshakeGuard {
   take(socket: object): number | undefined
 }
 
+/** A socket in its header phase: its timer, and the listener that stops it if the socket closes first. */
+interface Timed {
+  readonly timer: ReturnType<typeof setTimeout>
+  readonly deadline: number
+  readonly socket: Socket
+  readonly closed: () => void
+}
+
 /** The answer Node itself writes when its own headersTimeout fires. */
 const TIMED_OUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'
 const BUSY_BODY = 'Too many handshakes in progress'
@@ -60,7 +68,7 @@ export interface GuardHooks {
  * (not polled), so the bound holds within timer latency.
  */
 export function guardHandshakes(server: HttpServer, timeout: number, mode: GuardMode, hooks: GuardHooks): HandshakeGuard {
-  const timers = new WeakMap<object, { timer: ReturnType<typeof setTimeout>; deadline: number }>()
+  const timers = new WeakMap<object, Timed>()
   let pending = 0
   const stop = (socket: object): void => {
     const entry = timers.get(socket)
@@ -68,6 +76,9 @@ export function guardHandshakes(server: HttpServer, timeout: number, mode: Guard
     clearTimeout(entry.timer)
     timers.delete(socket)
     pending--
+    // An upgraded socket lives on as a WebSocket: a 'close' listener left behind would keep
+    // a once-wrapper and its closure (~250 bytes) alive for every idle connection.
+    entry.socket.off('close', entry.closed)
   }
   const start = (socket: Socket): void => {
     if (mode === 'own' && !hooks.admit()) {
@@ -81,6 +92,7 @@ export function guardHandshakes(server: HttpServer, timeout: number, mode: Guard
     const timer = setTimeout(() => {
       timers.delete(socket)
       pending--
+      socket.off('close', closed)
       // Node frees the parser of a socket handed to an 'upgrade' or 'connect' listener:
       // then it is no longer in its header phase (another listener's, or ours, which has
       // its own timer).
@@ -91,8 +103,9 @@ export function guardHandshakes(server: HttpServer, timeout: number, mode: Guard
       socket.destroy()
     }, timeout)
     timer.unref()
-    timers.set(socket, { timer, deadline: Date.now() + timeout })
-    socket.once('close', () => stop(socket))
+    const closed = (): void => stop(socket)
+    timers.set(socket, { timer, deadline: Date.now() + timeout, socket, closed })
+    socket.once('close', closed)
   }
   server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', start)
   // A shared server's plain requests are the user's: their sockets are timed no further.

@@ -9,7 +9,7 @@
 export interface Pingable {
   ping(): void
   terminate(): void
-  on(event: 'pong', listener: () => void): unknown
+  on(event: 'pong', listener: (this: Pingable) => void): unknown
 }
 
 /** The heartbeat of one server's sockets. */
@@ -19,19 +19,26 @@ export class Heartbeat {
   private timer: ReturnType<typeof setInterval> | undefined
   private verdict: ReturnType<typeof setImmediate> | undefined
   private stopped = false
+  /** The 'pong' listener of every socket (`this` is the socket): no closure per connection. */
+  private readonly pong: (this: Pingable) => void
 
   constructor(
-    /** The server's open sockets (the server adds and removes them). */
-    private readonly sockets: ReadonlySet<Pingable>,
+    /** The server's open sockets, read at each beat. */
+    private readonly sockets: () => Iterable<Pingable>,
     /** Milliseconds between beats; 0 disables heartbeats. */
     private readonly interval: number,
     /** Told once per socket terminated for a missed pong, before it is terminated. */
     private readonly onTimeout: (ws: Pingable) => void,
-  ) {}
+  ) {
+    const awaitingPong = this.awaitingPong
+    this.pong = function (this: Pingable) {
+      awaitingPong.delete(this)
+    }
+  }
 
   /** Listens for the pongs of a new socket; the first socket starts the timer. */
   watch(ws: Pingable): void {
-    ws.on('pong', () => this.awaitingPong.delete(ws))
+    ws.on('pong', this.pong)
     if (this.timer !== undefined || this.interval <= 0 || this.stopped) return
     this.timer = setInterval(this.beat, this.interval)
     this.timer.unref()
@@ -60,7 +67,7 @@ export class Heartbeat {
   private readonly judge = (): void => {
     this.verdict = undefined
     if (this.stopped) return
-    for (const ws of this.sockets) {
+    for (const ws of this.sockets()) {
       if (this.awaitingPong.has(ws)) {
         this.onTimeout(ws)
         ws.terminate()

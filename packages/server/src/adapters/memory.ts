@@ -102,7 +102,7 @@ export class MemoryConnection {
   /** Opens the server's session for this connection. */
   start(): void {
     const transport = new MemoryTransport(this, this.codec.binary)
-    this.session = this.host.accept(transport, this.codec, this.ctx, { id: this.id, encoding: this.codec.encoding }, undefined)
+    this.session = this.host.accept(transport, this.codec, this.ctx, { id: this.id, encoding: this.codec.encoding }, undefined).session
   }
 
   /** `closing` from either side's close frame until the closing handshake is over. */

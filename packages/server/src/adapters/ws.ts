@@ -6,7 +6,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
-import { nanoid } from 'nanoid'
 import { WebSocketServer, type WebSocket } from 'ws'
 import {
   CloseCode,
@@ -20,7 +19,9 @@ import {
   type Frame,
 } from '@patchbay/core'
 import { codecForSubprotocol } from '../codecs.js'
+import { connectionId } from '../connection-id.js'
 import type { Session } from '../connection.js'
+import type { OpenConnection } from '../connections.js'
 import type { ClosableTransport, SessionHost } from '../session-host.js'
 import { guardHandshakes, type GuardMode, type HandshakeGuard } from './handshake-timeout.js'
 import { FrameCache, supportsDirectWrites, writeDirect } from './frames.js'
@@ -54,13 +55,6 @@ const WS_FAULT_CLOSE: Readonly<Record<string, number>> = {
   WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION,
 }
 
-/** One open socket's session, transport and start, for the log lines of its end. */
-interface Opened {
-  readonly session: Session
-  readonly transport: CoalescingTransport
-  readonly openedAt: number
-}
-
 /** HTTP status of a context-hook refusal, by error code. */
 const REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.BAD_REQUEST]: 400,
@@ -88,19 +82,22 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
   const { host } = options
   const { config, encodings, registry } = host.options
   const supported = encodings.map((encoding) => subprotocolOf[encoding]).join(', ')
-  const sockets = new Set<WebSocket>()
   const ownServers: HttpServer[] = []
   /** Upgrades between the checks and a session (their context hooks running). */
   let upgrading = 0
-  /** What each open socket carries, for logging its end. */
-  const opened = new WeakMap<WebSocket, Opened>()
+  /** Each open socket's transport (which holds its connection's record), for its end and its faults. */
+  const opened = new WeakMap<WebSocket, CoalescingTransport>()
   const log = options.log
+  /** This adapter's open sockets: the host's transports that are ours (another adapter's are not pinged). */
+  function* sockets(): Generator<WebSocket> {
+    for (const transport of host.transports()) if (transport instanceof CoalescingTransport && transport.opened !== undefined) yield transport.webSocket
+  }
   const heartbeat = new Heartbeat(sockets, options.heartbeatInterval, (ws) => {
     config.stats.heartbeatTimeouts++
-    const entry = opened.get(ws as WebSocket)
-    if (entry === undefined) return
-    entry.transport.closedWith(CloseCode.ABNORMAL, 'No pong within heartbeatInterval')
-    log.heartbeatTimeout(entry.session.info.id, options.heartbeatInterval)
+    const transport = opened.get(ws as WebSocket)
+    if (transport?.opened === undefined) return
+    transport.closedWith(CloseCode.ABNORMAL, 'No pong within heartbeatInterval')
+    log.heartbeatTimeout(transport.opened.session.info.id, options.heartbeatInterval)
   })
   /** Each topic event's WebSocket frame, built once for all the sockets it goes to. */
   const frameCache = new FrameCache()
@@ -165,37 +162,49 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
       return
     }
     const transport = new CoalescingTransport(ws, codec.binary, options.closeTimeout, supportsDirectWrites(ws) ? frameCache : undefined)
-    const session: Session = host.accept(transport, codec, ctx, { id: nanoid(), encoding: codec.encoding }, remoteAddress)
-    const openedAt = Date.now()
-    opened.set(ws, { session, transport, openedAt })
+    const connection = host.accept(transport, codec, ctx, { id: connectionId(), encoding: codec.encoding }, remoteAddress)
+    const session = connection.session
+    transport.opened = connection
+    opened.set(ws, transport)
     log.opened(session.info.id, codec.encoding, remoteAddress)
-    sockets.add(ws)
     heartbeat.watch(ws)
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      session.receive(isBinary ? data : data.toString('utf8'))
-    })
-    ws.on('close', (code: number, reason: Buffer) => {
-      sockets.delete(ws)
-      // What this server sent when it closed first (the peer's echo may differ, or never come).
-      const sent = transport.sentClose
-      if (sent === undefined) log.closed(session.info.id, code, reason.toString(), 'peer', openedAt)
-      else log.closed(session.info.id, sent.code, sent.reason, 'server', openedAt)
-      host.closed(session, ctx, code, reason.toString())
-    })
-    // ws reports framing faults (oversized frame: it closes with 1009 itself, invalid
-    // UTF-8: 1007) here before closing; the close event does the cleanup. The session counts
-    // the connection once, so a fault after its own close (a 4400, say) is not a second one.
-    ws.on('error', (error: Error & { code?: unknown }) => {
-      // A framing fault (ws's WS_ERR_ codes), or the socket's own error (a reset), which is no violation.
-      // Logged once, as the session counts it: a fault after this server's own close is no new one.
-      const fault = typeof error.code === 'string' && error.code.startsWith('WS_ERR_')
-      if (fault && transport.sentClose === undefined) {
-        const code = WS_FAULT_CLOSE[error.code as string] ?? CloseCode.PROTOCOL_ERROR
-        transport.closedWith(code, error.message)
-        log.violation(session.info.id, code, error.message)
-      }
-      session.countViolation()
-    })
+    // The one listener of its own per socket (frames are the hot path: no lookup); 'close'
+    // and 'error' are shared by every socket and find theirs in `opened`.
+    ws.on('message', receiveFrame.bind(session))
+    ws.on('close', onClose)
+    ws.on('error', onError)
+  }
+
+  function onClose(this: WebSocket, code: number, reason: Buffer): void {
+    const transport = opened.get(this)
+    const entry = transport?.opened
+    if (transport === undefined || entry === undefined) return
+    const session = entry.session
+    // What this server sent when it closed first (the peer's echo may differ, or never come).
+    const sent = transport.sentClose
+    if (sent === undefined) log.closed(session.info.id, code, reason.toString(), 'peer', entry.openedAt)
+    else log.closed(session.info.id, sent.code, sent.reason, 'server', entry.openedAt)
+    host.closed(session, entry.ctx, code, reason.toString())
+  }
+
+  /**
+   * ws reports framing faults (oversized frame: it closes with 1009 itself, invalid UTF-8:
+   * 1007) here before closing; the close event does the cleanup. The session counts the
+   * connection once, so a fault after its own close (a 4400, say) is not a second one.
+   */
+  function onError(this: WebSocket, error: Error & { code?: unknown }): void {
+    const transport = opened.get(this)
+    const session = transport?.opened?.session
+    if (transport === undefined || session === undefined) return
+    // A framing fault (ws's WS_ERR_ codes), or the socket's own error (a reset), which is no violation.
+    // Logged once, as the session counts it: a fault after this server's own close is no new one.
+    const fault = typeof error.code === 'string' && error.code.startsWith('WS_ERR_')
+    if (fault && transport.sentClose === undefined) {
+      const code = WS_FAULT_CLOSE[error.code as string] ?? CloseCode.PROTOCOL_ERROR
+      transport.closedWith(code, error.message)
+      log.violation(session.info.id, code, error.message)
+    }
+    session.countViolation()
   }
 
   /** `deadline`: when the whole handshake must be done (epoch ms), if it was timed from its connection. */
@@ -358,6 +367,14 @@ export function createWsAdapter<E extends Engine>(options: WsAdapterOptions<E>):
   }
 }
 
+/**
+ * A socket's 'message' listener, bound to its session: a bound function is 48 bytes, where
+ * a closure and the context it keeps are 96.
+ */
+function receiveFrame(this: Session, data: Buffer, isBinary: boolean): void {
+  this.receive(isBinary ? data : data.toString('utf8'))
+}
+
 /** Closes `ws` with `code` and `reason`; resolves once it has closed (terminated past `closeTimeout`). */
 function closeSocket(ws: WebSocket, code: number, reason: string, closeTimeout: number): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -400,10 +417,13 @@ class CoalescingTransport implements ClosableTransport {
   private frames = 0
   /** The close this server started, first one only: the close line logs it rather than the peer's echo. */
   sentClose: { code: number; reason: string } | undefined
-  /** ws calls it once per frame, when the socket has handed the frame to the kernel (or failed). */
-  private readonly written = (): void => {
-    this.frames--
-  }
+  /**
+   * ws calls it once per frame, when the socket has handed the frame to the kernel (or
+   * failed). A bound method: 48 bytes, where an arrow function and its context are 96.
+   */
+  private readonly written: () => void = this.frameWritten.bind(this)
+  /** The connection's record, once the host has opened its session. */
+  opened: OpenConnection | undefined
 
   constructor(
     private readonly ws: WebSocket,
@@ -415,6 +435,15 @@ class CoalescingTransport implements ClosableTransport {
     this.kind = binary ? BINARY : TEXT
     const raw = (ws as unknown as { _socket?: Partial<Corkable> & Partial<Drainable> })._socket
     this.socket = typeof raw?.cork === 'function' && typeof raw.uncork === 'function' ? (raw as Corkable & Partial<Drainable>) : undefined
+  }
+
+  /** The WebSocket this transport writes to. */
+  get webSocket(): WebSocket {
+    return this.ws
+  }
+
+  private frameWritten(): void {
+    this.frames--
   }
 
   send(frame: Frame): void {
