@@ -102,6 +102,18 @@ export const systems = [
     only: ['fan-out'],
   },
   { name: 'socketio-msgpack', encoding: 'msgpack', baseline: 'ws-msgpack', topics: true, streams: true },
+  // Patchbay's RPC cost split by side (rpc-throughput only): `-pbwire` both sides with the
+  // client pipelined as Patchbay's is, then Patchbay's server under that raw client, and
+  // Patchbay's client against that raw server. Each against the first is one side's own code.
+  { name: 'split-json-pbwire', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'] },
+  { name: 'split-json-server', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
+  { name: 'split-json-client', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
+  // Patchbay's RPC cost split by side (rpc-throughput only): `-pbwire` both sides with the
+  // client pipelined as Patchbay's is, then Patchbay's server under that raw client, and
+  // Patchbay's client against that raw server. Each against the first is one side's own code.
+  { name: 'split-msgpack-pbwire', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'] },
+  { name: 'split-msgpack-server', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
+  { name: 'split-msgpack-client', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
 ]
 
 /**
@@ -111,7 +123,8 @@ export const systems = [
  * In rpc-throughput also Patchbay over `-cork-pipelined`, the raw loop with the client's
  * writes flushed every 16 frames as Patchbay's client does, and what that alone does to raw.
  * In fan-out also Patchbay over `-cork-preframed` (each broadcast framed once), and what
- * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js).
+ * framing once alone does to raw. Fan-out pairs its CPU figures too (run.js). And each side of
+ * Patchbay alone over the raw loop speaking its wire (`split-*`, rpc-throughput).
  * @type {readonly (readonly [string, string])[]}
  */
 export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
@@ -122,4 +135,6 @@ export const pairs = ['json', 'msgpack'].flatMap((encoding) => [
   [`patchbay-${encoding}`, `ws-${encoding}-cork-pbwire`],
   [`patchbay-${encoding}`, `ws-${encoding}-cork-preframed`],
   [`ws-${encoding}-cork-preframed`, `ws-${encoding}-cork`],
+  [`split-${encoding}-server`, `split-${encoding}-pbwire`],
+  [`split-${encoding}-client`, `split-${encoding}-pbwire`],
 ])

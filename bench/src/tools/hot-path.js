@@ -84,7 +84,9 @@ const options = {
  */
 function sessionOf(build, seam) {
   const server = build.createServer(api, options)
-  return seam.hostOf(server).accept(transport, codecs[encoding], undefined, { id: 'hot-path', encoding }, undefined)
+  const opened = seam.hostOf(server).accept(transport, codecs[encoding], undefined, { id: 'hot-path', encoding }, undefined)
+  // The connection's record (its session inside), or, from builds before 2026-11-30, the session.
+  return /** @type {{ receive(frame: unknown): void }} */ ('session' in opened ? opened.session : opened)
 }
 const session = sessionOf({ createServer }, { hostOf })
 

@@ -1,0 +1,4 @@
+// Raw ws speaking Patchbay's wire (msgpack), loaded by the raw pipelined client: split-*'s baseline.
+import { serveRawWs } from '../lib/raw-ws-server.js'
+
+await serveRawWs('msgpack', true, 'patchbay')
