@@ -14,5 +14,5 @@ export const api = router({
   },
   /** A topic without params. */
   clock: topic({ message: z.number() }),
-  count: stream({ input: z.object({ to: z.number().int().optional() }), output: z.number() }),
+  count: stream({ input: z.object({ to: z.number().int().optional(), pause: z.number().int().optional() }), output: z.number() }),
 })

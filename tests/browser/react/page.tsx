@@ -26,7 +26,7 @@ export type View =
   | { kind: 'slow'; id: string }
   | { kind: 'room'; room: string }
   | { kind: 'quiet-room'; room: string }
-  | { kind: 'count'; to?: number; credit: number }
+  | { kind: 'count'; to?: number; pause?: number; credit: number }
   /** A long stream that renders only its size, for counting the result's updates. */
   | { kind: 'bulk'; to: number; mode: 'accumulate' | 'latest' }
   | { kind: 'clock' }
@@ -153,8 +153,8 @@ function Clock() {
   )
 }
 
-function Count({ to, credit }: { to?: number; credit: number }) {
-  const ticks = useStream(client.count, to === undefined ? {} : { to }, { credit })
+function Count({ to, pause, credit }: { to?: number; pause?: number; credit: number }) {
+  const ticks = useStream(client.count, { ...(to === undefined ? {} : { to }), ...(pause === undefined ? {} : { pause }) }, { credit })
   return (
     <section data-testid="count" data-status={ticks.status} data-count={ticks.count}>
       <output data-testid="items">{ticks.items.join(',')}</output>
@@ -195,7 +195,7 @@ function Show({ view }: { view: View }) {
     case 'own-client-room':
       return <OwnClientRoom room={view.room} />
     case 'count':
-      return <Count credit={view.credit} {...(view.to === undefined ? {} : { to: view.to })} />
+      return <Count credit={view.credit} {...(view.to === undefined ? {} : { to: view.to })} {...(view.pause === undefined ? {} : { pause: view.pause })} />
     case 'bulk':
       return <Bulk to={view.to} mode={view.mode} />
   }
