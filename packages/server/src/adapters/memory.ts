@@ -7,9 +7,9 @@
  * backpressure (§14) behaves as on a socket. This file holds a connection and the server's
  * side of it; memory-socket.ts the client's. Runtime-free.
  */
-import { nanoid } from 'nanoid'
 import { CloseCode, type Codec } from '@patchbay/core'
 import type { Session } from '../connection.js'
+import { connectionId } from '../connection-id.js'
 import type { ClosableTransport, SessionHost } from '../session-host.js'
 import type { MaybePromise } from '../types.js'
 import type { MemoryWebSocket } from './memory-socket.js'
@@ -91,7 +91,7 @@ export class MemoryConnection {
     private readonly ctx: unknown,
     networkBuffer: number,
   ) {
-    this.id = nanoid()
+    this.id = connectionId()
     this.subprotocol = codec.subprotocol
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
     this.serverDone = new Promise((resolve) => (this.resolveServerDone = resolve))
