@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { DedupeWindow } from '../../packages/server/src/idempotency.js'
-import { TokenBucket } from '../../packages/server/src/rate-limit.js'
+import { fullBucket, takeToken, type RateLimit } from '../../packages/server/src/rate-limit.js'
 
 const ok = (output: unknown) => ({ ok: true as const, output })
 
@@ -68,19 +68,21 @@ describe('DedupeWindow bounds (docs/protocol.md §9.1)', () => {
   })
 })
 
-describe('TokenBucket', () => {
+describe('token bucket', () => {
   it('allows a burst, refills at the rate, limits and then calls a persistent flood', () => {
-    const bucket = new TokenBucket({ perSecond: 10, burst: 5 }, 0)
-    for (let i = 0; i < 5; i++) expect(bucket.take(0)).toBe('ok')
-    expect(bucket.take(0)).toBe('limited')
+    const limit: RateLimit = { perSecond: 10, burst: 5 }
+    const bucket = fullBucket(limit, 0)
+    const take = (now: number) => takeToken(bucket, limit, now)
+    for (let i = 0; i < 5; i++) expect(take(0)).toBe('ok')
+    expect(take(0)).toBe('limited')
     // 100 ms at 10/s brings one token back (the debt of the limited one is repaid first).
-    expect(bucket.take(200)).toBe('ok')
+    expect(take(200)).toBe('ok')
     // Keep sending without pause: limited, until a whole burst is owed.
-    const verdicts = Array.from({ length: 10 }, () => bucket.take(200))
+    const verdicts = Array.from({ length: 10 }, () => take(200))
     expect(verdicts.slice(0, 5).every((v) => v === 'limited')).toBe(true)
     expect(verdicts.at(-1)).toBe('flood')
     // A long pause refills only up to the burst.
-    const after = new TokenBucket({ perSecond: 10, burst: 5 }, 0)
-    expect(Array.from({ length: 6 }, () => after.take(60_000))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'limited'])
+    const after = fullBucket(limit, 0)
+    expect(Array.from({ length: 6 }, () => takeToken(after, limit, 60_000))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'limited'])
   })
 })

@@ -34,7 +34,7 @@ import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } 
 import type { Claim, DedupeStore } from './idempotency.js'
 import type { RequestKind, RequestScope, ServerInstrumentation } from './instrumentation.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
-import { refill, verdictOf, type RateLimit, type RateVerdict } from './rate-limit.js'
+import { takeToken, type RateLimit, type TokenBucket } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
@@ -87,7 +87,7 @@ const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_L
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
 
 /** One connection's protocol state. */
-export class Session implements Subscriber, StreamHost {
+export class Session implements Subscriber, StreamHost, TokenBucket {
   /**
    * Calls whose outcome is pending, by request id. Synchronous calls never enter it. This and
    * the other collections below are shared empty ones until first written (`hold`, `stream`,
@@ -100,14 +100,15 @@ export class Session implements Subscriber, StreamHost {
   private readonly outbound: Outbound
   /** Calls with an idempotency key: a dropped connection does not abort them (a retry joins them). */
   private keyed = NO_KEYS as Set<RequestId>
-  /**
-   * The inbound rate limit (§9.1) and this connection's token bucket, kept here as two numbers
-   * rather than an object of its own (rate-limit.ts): tokens left (negative: the debt), and
-   * when they were last refilled.
-   */
+  /** The inbound rate limit (§9.1), if any. */
   private readonly rateLimit: RateLimit | undefined
-  private tokens = 0
-  private tokensAt = 0
+  /**
+   * @internal This connection's token bucket (rate-limit.ts), kept in the session's own two
+   * fields rather than an object per connection: tokens left (negative: the debt)…
+   */
+  tokens = 0
+  /** @internal …and when they were last refilled (epoch ms). */
+  refilledAt = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
   private subscriptions = NO_SUBSCRIPTIONS as Map<RequestId, string | null>
@@ -139,7 +140,7 @@ export class Session implements Subscriber, StreamHost {
     this.rateLimit = config.rateLimit
     if (config.rateLimit !== undefined) {
       this.tokens = config.rateLimit.burst
-      this.tokensAt = Date.now()
+      this.refilledAt = Date.now()
     }
     const expires = config.expiresAt?.(ctx)
     if (expires !== undefined) {
@@ -342,16 +343,6 @@ export class Session implements Subscriber, StreamHost {
     return this.publishing.size > 0 && this.publishing.delete(id)
   }
 
-  /** Takes a token from this connection's bucket (rate-limit.ts's TokenBucket.take, on its own fields). */
-  private takeToken(limit: RateLimit, now: number): RateVerdict {
-    const elapsed = now - this.tokensAt
-    if (elapsed > 0) {
-      this.tokens = refill(this.tokens, elapsed, limit)
-      this.tokensAt = now
-    }
-    return verdictOf(--this.tokens, limit)
-  }
-
   /**
    * Takes the message's token from the rate limit (§9.1); true when that answered or closed the
    * connection, so the message goes no further.
@@ -360,7 +351,7 @@ export class Session implements Subscriber, StreamHost {
     // Credit for a running stream is flow control the server asked for (one per half window of
     // items it sent), so it takes no token: a fast stream must not rate-limit its own consumer.
     if (parsed.kind === 'message' && parsed.message.t === 'credit' && this.streams.has(parsed.message.id)) return false
-    const verdict = this.takeToken(this.rateLimit as RateLimit, turnNow())
+    const verdict = takeToken(this, this.rateLimit as RateLimit, turnNow())
     if (verdict === 'ok') return false
     this.config.stats.rateLimited++
     this.config.instrumentation?.rateLimited?.(this.info)

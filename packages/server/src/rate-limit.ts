@@ -17,41 +17,33 @@ export const DEFAULT_RATE_LIMIT: Readonly<RateLimit> = Object.freeze({ perSecond
 /** What taking a token found. */
 export type RateVerdict = 'ok' | 'limited' | 'flood'
 
-/** `tokens` after `elapsed` ms (> 0) of refill at the limit's rate, up to its burst. */
-export function refill(tokens: number, elapsed: number, limit: RateLimit): number {
-  return Math.min(limit.burst, tokens + (elapsed * limit.perSecond) / 1000)
+/**
+ * A token bucket's state: tokens left (negative: the debt) and when they were last refilled
+ * (epoch ms). A plain shape, so a session keeps it in two fields of its own rather than in an
+ * object per connection.
+ */
+export interface TokenBucket {
+  tokens: number
+  refilledAt: number
+}
+
+/** A bucket holding a whole burst at `now`. */
+export function fullBucket(limit: RateLimit, now: number): TokenBucket {
+  return { tokens: limit.burst, refilledAt: now }
 }
 
 /**
- * The verdict on a message once its token was taken (`tokens` may be negative: the debt).
+ * Takes a token from `bucket` at `now`, after refilling it at the limit's rate up to its burst.
  * Below one token the message is `limited`; the debt keeps growing while the peer keeps
  * sending, and at a whole burst of debt it is a `flood`.
  */
-export function verdictOf(tokens: number, limit: RateLimit): RateVerdict {
+export function takeToken(bucket: TokenBucket, limit: RateLimit, now: number): RateVerdict {
+  const elapsed = now - bucket.refilledAt
+  if (elapsed > 0) {
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + (elapsed * limit.perSecond) / 1000)
+    bucket.refilledAt = now
+  }
+  const tokens = --bucket.tokens
   if (tokens >= 0) return 'ok'
   return tokens < -limit.burst ? 'flood' : 'limited'
-}
-
-/** A bucket of its own (a session keeps the same two numbers in its own fields: one object less per connection). */
-export class TokenBucket {
-  private tokens: number
-  private last: number
-
-  constructor(
-    private readonly limit: RateLimit,
-    now: number,
-  ) {
-    this.tokens = limit.burst
-    this.last = now
-  }
-
-  /** Takes a token (see {@link verdictOf}). */
-  take(now: number): RateVerdict {
-    const elapsed = now - this.last
-    if (elapsed > 0) {
-      this.tokens = refill(this.tokens, elapsed, this.limit)
-      this.last = now
-    }
-    return verdictOf(--this.tokens, this.limit)
-  }
 }
