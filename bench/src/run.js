@@ -66,7 +66,7 @@ async function runOnce(system, scenario, params) {
   if (scenario.drive === 'storm') return { figures: await runStorm(system, scenario, params) }
   const capMs = scenario.capMs(params)
   const label = `${scenario.name}/${system.name}`
-  const server = startChild(join(SRC, 'servers', `${system.name}.js`), {
+  const server = startChild(join(SRC, 'servers', `${system.server ?? system.name}.js`), {
     params: { capMs: capMs + 10_000, scenario: scenario.name, ...scenario.serverParams?.(params) },
     nodeArgs: ['--expose-gc'],
     label: `${label} server`,
@@ -87,7 +87,7 @@ async function runOnce(system, scenario, params) {
     const loads = Math.max(1, params.loads ?? 1)
     const share = Math.ceil((params.subscribers ?? 0) / loads)
     for (let i = 1; i < loads; i++) {
-      const side = startChild(join(SRC, 'loads', `${system.name}.js`), {
+      const side = startChild(join(SRC, 'loads', `${system.load ?? system.name}.js`), {
         params: { ...params, scenario: 'fan-out-subscribers', subscribers: share, port, capMs, encoding: system.encoding },
         label: `${label} load ${i + 1}`,
       })
@@ -96,14 +96,14 @@ async function runOnce(system, scenario, params) {
     if (scenario.caller === true) {
       // The measured calls come from a process of their own (latency-under-load), so their
       // round trips do not wait behind the subscribers' event frames in a load process.
-      caller = startChild(join(SRC, 'loads', `${system.name}.js`), {
+      caller = startChild(join(SRC, 'loads', `${system.load ?? system.name}.js`), {
         params: { ...params, scenario: 'latency-caller', port, capMs, encoding: system.encoding },
         label: `${label} caller`,
       })
     }
     await Promise.all([...sides, ...(caller === undefined ? [] : [caller])].map((child) => child.waitFor('ready', capMs)))
     const mainParams = loads > 1 ? { ...params, totalSubscribers: params.subscribers ?? 0, subscribers: (params.subscribers ?? 0) - share * (loads - 1) } : { ...params, totalSubscribers: params.subscribers ?? 0 }
-    const started = startChild(join(SRC, 'loads', `${system.name}.js`), {
+    const started = startChild(join(SRC, 'loads', `${system.load ?? system.name}.js`), {
       params: { ...mainParams, scenario: scenario.name, port, capMs, encoding: system.encoding },
       label: `${label} load`,
     })
@@ -220,7 +220,7 @@ async function runOnce(system, scenario, params) {
 async function runStorm(system, scenario, params) {
   const capMs = scenario.capMs(params)
   const label = `${scenario.name}/${system.name}`
-  const server = startChild(join(SRC, 'servers', `${system.name}.js`), {
+  const server = startChild(join(SRC, 'servers', `${system.server ?? system.name}.js`), {
     params: { capMs: capMs + 10_000, scenario: scenario.name },
     nodeArgs: ['--expose-gc'],
     label: `${label} server`,
@@ -234,7 +234,7 @@ async function runStorm(system, scenario, params) {
     for (let i = 0; i < count; i++) {
       const share = Math.floor(total / count) + (i < total % count ? 1 : 0)
       loads.push(
-        startChild(join(SRC, 'loads', `${system.name}.js`), {
+        startChild(join(SRC, 'loads', `${system.load ?? system.name}.js`), {
           params: { ...params, subscribers: share, scenario: scenario.name, port, capMs, encoding: system.encoding },
           label: `${label} load ${i + 1}`,
         }),

@@ -14,6 +14,8 @@
  * @property {boolean} streams has a server-to-client stream
  * @property {string[]} [requires] files (relative to the repo root) that must exist to run it
  * @property {string[]} [only] the scenarios it runs in (a diagnostic system); all when absent
+ * @property {string} [server] the system whose script in servers/ it runs, when not its own
+ * @property {string} [load] the system whose script in loads/ it runs, when not its own
  */
 
 /** Patchbay runs from its build output (`npm run build` at the root). */
@@ -106,14 +108,14 @@ export const systems = [
   // client pipelined as Patchbay's is, then Patchbay's server under that raw client, and
   // Patchbay's client against that raw server. Each against the first is one side's own code.
   { name: 'split-json-pbwire', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'] },
-  { name: 'split-json-server', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
-  { name: 'split-json-client', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
+  { name: 'split-json-server', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD, server: 'patchbay-json', load: 'split-json-pbwire' },
+  { name: 'split-json-client', encoding: 'json', baseline: 'ws-json', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD, server: 'split-json-pbwire', load: 'patchbay-json' },
   // Patchbay's RPC cost split by side (rpc-throughput only): `-pbwire` both sides with the
   // client pipelined as Patchbay's is, then Patchbay's server under that raw client, and
   // Patchbay's client against that raw server. Each against the first is one side's own code.
   { name: 'split-msgpack-pbwire', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'] },
-  { name: 'split-msgpack-server', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
-  { name: 'split-msgpack-client', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD },
+  { name: 'split-msgpack-server', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD, server: 'patchbay-msgpack', load: 'split-msgpack-pbwire' },
+  { name: 'split-msgpack-client', encoding: 'msgpack', baseline: 'ws-msgpack', topics: false, streams: false, only: ['rpc-throughput'], requires: PATCHBAY_BUILD, server: 'split-msgpack-pbwire', load: 'patchbay-msgpack' },
 ]
 
 /**

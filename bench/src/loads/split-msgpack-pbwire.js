@@ -1,4 +1,4 @@
-// The raw client speaking Patchbay's wire (msgpack), its writes flushed every 16 frames as Patchbay's client's.
+// The raw client speaking Patchbay's wire (msgpack), writes flushed every 16 frames as Patchbay's client's: split-msgpack-pbwire's load, and split-msgpack-server's.
 import { rawWsAdapter } from '../lib/raw-ws-client.js'
 import { runLoad } from '../lib/load-main.js'
 

@@ -1,4 +1,4 @@
-// Raw ws speaking Patchbay's wire (json), loaded by the raw pipelined client: split-*'s baseline.
+// Raw ws speaking Patchbay's wire (json): split-json-pbwire's server, and split-json-client's (under Patchbay's client).
 import { serveRawWs } from '../lib/raw-ws-server.js'
 
 await serveRawWs('json', true, 'patchbay')

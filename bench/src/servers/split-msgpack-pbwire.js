@@ -1,4 +1,4 @@
-// Raw ws speaking Patchbay's wire (msgpack), loaded by the raw pipelined client: split-*'s baseline.
+// Raw ws speaking Patchbay's wire (msgpack): split-msgpack-pbwire's server, and split-msgpack-client's (under Patchbay's client).
 import { serveRawWs } from '../lib/raw-ws-server.js'
 
 await serveRawWs('msgpack', true, 'patchbay')

@@ -1,5 +1,0 @@
-// The raw client speaking Patchbay's wire (json) against Patchbay's server; its writes flushed every 16 frames as Patchbay's client's.
-import { rawWsAdapter } from '../lib/raw-ws-client.js'
-import { runLoad } from '../lib/load-main.js'
-
-await runLoad(rawWsAdapter('json', 'pipelined', 'patchbay'))
