@@ -30,6 +30,9 @@ const app = await Application.bootstrapWithPlugins({
   useCodeBlocks: true,
   excludePrivate: true,
   excludeInternal: true,
+  // In the packages strategy each package is converted with its own options: these two must
+  // reach it too, or a member marked @internal (Session's rate-limit fields) is documented.
+  packageOptions: { excludePrivate: true, excludeInternal: true },
   // References to unexported helper types are reported by --report, not on every build.
   logLevel: report ? LogLevel.Warn : LogLevel.Error,
   validation: { notExported: report, invalidLink: true, notDocumented: report },

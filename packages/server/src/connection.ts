@@ -34,7 +34,7 @@ import { CallSignal, dispatch, toWireError, type DispatchConfig, type Outcome } 
 import type { Claim, DedupeStore } from './idempotency.js'
 import type { RequestKind, RequestScope, ServerInstrumentation } from './instrumentation.js'
 import { Outbound, type Delivery, type FlowLimits, type FlowTransport } from './outbound.js'
-import { takeToken, type RateLimit, type TokenBucket } from './rate-limit.js'
+import { takeToken, type RateLimit } from './rate-limit.js'
 import type { Subscriber } from './pubsub.js'
 import { StreamRun, type StreamHost, type StreamsConfig } from './streams.js'
 import { preparePublish, prepareSubscribe, type TopicOutcome, type TopicRoute, type TopicsConfig } from './topics.js'
@@ -87,7 +87,7 @@ const lostReason = (): PatchbayError => new PatchbayError(ErrorCode.CONNECTION_L
 const cancelReason = (): PatchbayError => new PatchbayError(ErrorCode.CANCELLED, 'The client cancelled the call')
 
 /** One connection's protocol state. */
-export class Session implements Subscriber, StreamHost, TokenBucket {
+export class Session implements Subscriber, StreamHost {
   /**
    * Calls whose outcome is pending, by request id. Synchronous calls never enter it. This and
    * the other collections below are shared empty ones until first written (`hold`, `stream`,
@@ -103,11 +103,16 @@ export class Session implements Subscriber, StreamHost, TokenBucket {
   /** The inbound rate limit (§9.1), if any. */
   private readonly rateLimit: RateLimit | undefined
   /**
-   * @internal This connection's token bucket (rate-limit.ts), kept in the session's own two
-   * fields rather than an object per connection: tokens left (negative: the debt)…
+   * This connection's token bucket (rate-limit.ts's `TokenBucket`, taken from by
+   * `takeToken(this, …)`), kept in its own two fields rather than an object per connection:
+   * tokens left (negative: the debt)…
+   * @internal
    */
   tokens = 0
-  /** @internal …and when they were last refilled (epoch ms). */
+  /**
+   * …and when they were last refilled (epoch ms).
+   * @internal
+   */
   refilledAt = 0
   private expiry: ReturnType<typeof setTimeout> | undefined
   /** Subscriptions by the id of their `sub`: the channel, or null while being authorized. */
